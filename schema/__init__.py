@@ -1,0 +1,1 @@
+"""The GraphQL API of home-idp (Strawberry): one module per domain."""

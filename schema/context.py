@@ -1,0 +1,41 @@
+"""The typed context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from home_idp.schema.loaders import Loaders
+from home_idp.server.rbac import ANONYMOUS, Principal, RbacSession
+from home_idp.server.runtime import Runtime
+
+__all__ = ["Context", "Info"]
+
+
+@dataclass
+class Context:
+    runtime: Runtime
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None
+    principal: Principal = ANONYMOUS
+    # Filled by Strawberry from the websocket `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(default_factory=Loaders)
+
+    @cached_property
+    def rbac(self) -> RbacSession:
+        """rbac services bound to the caller; made on first use, after websocket auth."""
+        return self.runtime.rbac.session(self.principal)
+
+    @property
+    def max_page_size(self) -> int:
+        return self.runtime.settings.graphql.max_page_size
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,107 @@
+"""Typed errors returned inside mutation result unions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar, Union
+
+import strawberry
+
+from home_idp.schema.context import Info
+from home_idp.server import errors as domain
+
+__all__ = [
+    "Conflict",
+    "Error",
+    "FieldError",
+    "NotFound",
+    "PermissionDenied",
+    "ValidationError",
+    "mutation_result",
+    "run_mutation",
+]
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="Something the caller can fix or must know about.")
+class Error:
+    message: str = strawberry.field(description="A human-readable explanation.")
+
+
+@strawberry.type(description="The object does not exist or is not visible to the caller.")
+class NotFound(Error):
+    pass
+
+
+@strawberry.type(description="The caller may not do this.")
+class PermissionDenied(Error):
+    pass
+
+
+@strawberry.type(description="The request clashes with the current state.")
+class Conflict(Error):
+    pass
+
+
+@strawberry.type(description="Credentials were wrong or cannot be used.")
+class AuthenticationFailed(Error):
+    pass
+
+
+@strawberry.type(description="One input field and what is wrong with it.")
+class FieldError:
+    field: str
+    message: str
+
+
+@strawberry.type(description="The input is not valid; nothing was changed.")
+class ValidationError(Error):
+    field_errors: list[FieldError] = strawberry.field(description="Each bad field.")
+
+
+ERROR_TYPES: tuple[type[Error], ...] = (
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    Conflict,
+    AuthenticationFailed,
+)
+
+
+def mutation_result(name: str, success: type[Any]) -> Any:
+    """The union `<name> = success | every typed error`, as a Strawberry annotation."""
+    members = (success, *ERROR_TYPES)
+    return Annotated[Union[members], strawberry.union(name)]  # noqa: UP007
+
+
+def to_error(error: domain.DomainError) -> Error:
+    if isinstance(error, domain.ValidationFailed):
+        return ValidationError(
+            message=error.message,
+            field_errors=[FieldError(field=e.field, message=e.message) for e in error.field_errors],
+        )
+    mapping: dict[type[domain.DomainError], type[Error]] = {
+        domain.NotFound: NotFound,
+        domain.PermissionDenied: PermissionDenied,
+        domain.Conflict: Conflict,
+        domain.AuthenticationFailed: AuthenticationFailed,
+    }
+    for domain_type, error_type in mapping.items():
+        if isinstance(error, domain_type):
+            return error_type(message=error.message)
+    raise TypeError(f"unmapped domain error {type(error).__name__}")
+
+
+async def run_mutation(info: Info, name: str, body: Callable[[], Awaitable[T]]) -> T | Error:
+    """Run a mutation body: domain errors become typed results; denials are audited."""
+    try:
+        return await body()
+    except domain.PermissionDenied as error:
+        session = info.context.rbac
+        await session.audit.record(
+            session.principal, name, "mutation", outcome="denied", detail={"reason": error.message}
+        )
+        return to_error(error)
+    except domain.DomainError as error:
+        return to_error(error)

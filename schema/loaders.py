@@ -1,0 +1,69 @@
+"""Per-request DataLoaders: related objects cost one query per batch, not per row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from home_idp.server.rbac.models import Membership, Policy, Project, Role, User
+
+__all__ = ["Loaders"]
+
+
+async def _users(ids: Sequence[int]) -> list[User | None]:
+    found = {user.id: user for user in await User.filter(id__in=ids)}
+    return [found.get(i) for i in ids]
+
+
+async def _roles(ids: Sequence[int]) -> list[Role | None]:
+    found = {role.id: role for role in await Role.filter(id__in=ids)}
+    return [found.get(i) for i in ids]
+
+
+async def _projects(ids: Sequence[int]) -> list[Project | None]:
+    found = {project.id: project for project in await Project.filter(id__in=ids)}
+    return [found.get(i) for i in ids]
+
+
+async def _members_of_projects(ids: Sequence[int]) -> list[list[Membership]]:
+    grouped: dict[int, list[Membership]] = defaultdict(list)
+    for membership in await Membership.filter(project_id__in=ids).order_by("id"):
+        grouped[membership.project_id].append(membership)
+    return [grouped[i] for i in ids]
+
+
+async def _memberships_of_users(ids: Sequence[int]) -> list[list[Membership]]:
+    grouped: dict[int, list[Membership]] = defaultdict(list)
+    for membership in await Membership.filter(user_id__in=ids).order_by("id"):
+        grouped[membership.user_id].append(membership)
+    return [grouped[i] for i in ids]
+
+
+async def _policies_of_roles(ids: Sequence[int]) -> list[list[Policy]]:
+    grouped: dict[int, list[Policy]] = defaultdict(list)
+    for policy in await Policy.filter(role_id__in=ids).order_by("id"):
+        grouped[policy.role_id].append(policy)
+    return [grouped[i] for i in ids]
+
+
+@dataclass
+class Loaders:
+    """Made fresh for every request, so nothing is cached across callers."""
+
+    user: DataLoader[int, User | None] = field(default_factory=lambda: DataLoader(_users))
+    role: DataLoader[int, Role | None] = field(default_factory=lambda: DataLoader(_roles))
+    project: DataLoader[int, Project | None] = field(
+        default_factory=lambda: DataLoader(_projects)
+    )
+    members_of_project: DataLoader[int, list[Membership]] = field(
+        default_factory=lambda: DataLoader(_members_of_projects)
+    )
+    memberships_of_user: DataLoader[int, list[Membership]] = field(
+        default_factory=lambda: DataLoader(_memberships_of_users)
+    )
+    policies_of_role: DataLoader[int, list[Policy]] = field(
+        default_factory=lambda: DataLoader(_policies_of_roles)
+    )

@@ -1,0 +1,136 @@
+"""Relay connections with a maximum page size, and global id decoding."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry import relay
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from home_idp.server.errors import ValidationFailed
+
+__all__ = [
+    "Connection",
+    "Edge",
+    "PageInfo",
+    "check_page_size",
+    "connection_from_list",
+    "connection_from_queryset",
+    "decode_id",
+]
+
+NodeT = TypeVar("NodeT")
+M = TypeVar("M", bound=Model)
+_CURSOR_PREFIX = "cursor:"
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type(description="A page of a list; ask for the next one with `after: endCursor`.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list holds.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if text.startswith(_CURSOR_PREFIX):
+            return int(text.removeprefix(_CURSOR_PREFIX))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise GraphQLError("invalid cursor", extensions={"code": "BAD_USER_INPUT"})
+
+
+def check_page_size(first: int, maximum: int) -> int:
+    if not 1 <= first <= maximum:
+        raise GraphQLError(
+            f"first must be between 1 and {maximum}", extensions={"code": "BAD_USER_INPUT"}
+        )
+    return first
+
+
+async def connection_from_queryset(
+    query: QuerySet[M],
+    first: int,
+    after: str | None,
+    to_node: Callable[[M], NodeT],
+    *,
+    newest_first: bool = False,
+) -> Connection[NodeT]:
+    """Keyset pagination on the primary key: stable while rows are added."""
+    after_id = decode_cursor(after)
+    page = query
+    if after_id is not None:
+        page = page.filter(id__lt=after_id) if newest_first else page.filter(id__gt=after_id)
+    rows = await page.order_by("-id" if newest_first else "id").limit(first + 1)
+    edges = [Edge(cursor=encode_cursor(row.pk), node=to_node(row)) for row in rows[:first]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=query.count,
+    )
+
+
+def connection_from_list(
+    items: Sequence[Any], first: int, after: str | None, to_node: Callable[[Any], NodeT]
+) -> Connection[NodeT]:
+    """Offset pagination over a list already in memory (e.g. from a DataLoader)."""
+    start = (decode_cursor(after) or 0) if after else 0
+    window = items[start : start + first]
+    edges = [
+        Edge(cursor=encode_cursor(start + offset + 1), node=to_node(item))
+        for offset, item in enumerate(window)
+    ]
+
+    async def count() -> int:
+        return len(items)
+
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + first < len(items),
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=count,
+    )
+
+
+def decode_id(global_id: relay.GlobalID, type_name: str, field: str = "id") -> int:
+    """The database id inside a global id, which must name `type_name`."""
+    if global_id.type_name != type_name:
+        raise ValidationFailed.for_field(field, f"must be the id of a {type_name}")
+    try:
+        return int(global_id.node_id)
+    except ValueError:
+        raise ValidationFailed.for_field(field, f"is not a valid {type_name} id") from None

@@ -1,0 +1,49 @@
+"""The root schema: joins the Query, Mutation and Subscription of every domain."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from strawberry.schema.config import StrawberryConfig
+
+from home_idp.schema.api_tokens import ApiTokenMutation, ApiTokenQuery
+from home_idp.schema.audit import AuditQuery, AuditSubscription
+from home_idp.schema.auth import AuthMutation, AuthQuery
+from home_idp.schema.limits import security_extensions
+from home_idp.schema.projects import ProjectMutation, ProjectQuery
+from home_idp.schema.roles import RoleMutation, RoleQuery
+from home_idp.schema.users import UserMutation, UserQuery
+from home_idp.server.settings import GraphQLLimits
+
+__all__ = ["build_schema"]
+
+
+@strawberry.type
+class NodeQuery:
+    node: relay.Node | None = relay.node(description="Any object by its global id.")
+
+
+@strawberry.type
+class Query(NodeQuery, AuthQuery, ProjectQuery, UserQuery, RoleQuery, ApiTokenQuery, AuditQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(AuthMutation, ProjectMutation, UserMutation, RoleMutation, ApiTokenMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(AuditSubscription):
+    pass
+
+
+def build_schema(limits: GraphQLLimits | None = None) -> strawberry.Schema:
+    limits = limits or GraphQLLimits()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=security_extensions(limits),
+        config=StrawberryConfig(relay_max_results=limits.max_page_size),
+    )

@@ -1,0 +1,62 @@
+"""The ASGI application: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.routing import Route, WebSocketRoute
+
+from home_idp.schema.schema import build_schema
+from home_idp.server import db
+from home_idp.server.gateway import health
+from home_idp.server.gateway.auth import BearerAuthBackend, auth_error_response
+from home_idp.server.gateway.graphql import GraphQLApp
+from home_idp.server.gateway.limits import BodySizeLimit
+from home_idp.server.rbac.roles import ensure_builtin_roles
+from home_idp.server.runtime import Runtime
+from home_idp.server.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the gateway. The database is opened (and migrated) by the lifespan."""
+    settings = settings or Settings()
+    runtime = Runtime.build(settings)
+    graphql = GraphQLApp(build_schema(settings.graphql), runtime)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await db.open_database(settings)
+        await ensure_builtin_roles()
+        log.info("home-idp ready (profile %s)", settings.profile)
+        try:
+            yield
+        finally:
+            await db.close()
+
+    app = Starlette(
+        routes=[
+            *health.routes,
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.graphql.max_body_bytes),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=BearerAuthBackend(runtime.rbac.authenticator),
+                on_error=auth_error_response,
+            ),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

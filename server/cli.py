@@ -1,0 +1,123 @@
+"""The `home-idp` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from home_idp.server import __version__
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from home_idp.server.app import create_app
+    from home_idp.server.settings import Settings
+
+    settings = Settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise SystemExit("home-idp: no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise SystemExit("home-idp: no terminal for the password prompt; use --password-stdin")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise SystemExit("home-idp: the passwords differ")
+    return first
+
+
+def _admin_create(args: argparse.Namespace) -> int:
+    from home_idp.server import db
+    from home_idp.server.errors import DomainError
+    from home_idp.server.events import EventBus
+    from home_idp.server.rbac.audit import AuditLog
+    from home_idp.server.rbac.passwords import PasswordHashing
+    from home_idp.server.rbac.roles import ensure_builtin_roles
+    from home_idp.server.rbac.users import create_admin
+    from home_idp.server.settings import Settings
+
+    password = _read_password(args)
+    settings = Settings()
+
+    async def run() -> None:
+        await db.open_database(settings)
+        try:
+            await ensure_builtin_roles()
+            await create_admin(args.username, password, PasswordHashing(), AuditLog(EventBus()))
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(run())
+    except DomainError as error:
+        print(f"home-idp: {error.message}", file=sys.stderr)
+        return 1
+    print(f"created administrator {args.username!r}")
+    return 0
+
+
+def _schema_export(_: argparse.Namespace) -> int:
+    from home_idp.schema.schema import build_schema
+
+    sys.stdout.write(build_schema().as_str() + "\n")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="home-idp", description="home-idp developer platform")
+    parser.add_argument("--version", action="version", version=f"home-idp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.set_defaults(func=_serve)
+
+    admin = commands.add_parser("admin", help="administration").add_subparsers(
+        dest="admin_command", required=True
+    )
+    create = admin.add_parser("create", help="create an administrator")
+    create.add_argument("username")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(func=_admin_create)
+
+    schema = commands.add_parser("schema", help="GraphQL schema").add_subparsers(
+        dest="schema_command", required=True
+    )
+    schema.add_parser("export", help="print the schema as SDL").set_defaults(func=_schema_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""In-process event bus: managers publish, GraphQL subscriptions listen.
+
+Each subscriber has a bounded queue. A subscriber that falls behind is cut
+off (its iterator raises `SubscriberLagged`) instead of slowing the
+publisher; clients then resume from the last cursor they saw, which the
+subscription replays from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+__all__ = ["EventBus", "SubscriberLagged"]
+
+_QUEUE_SIZE = 1000
+
+
+class SubscriberLagged(Exception):
+    """The subscriber did not keep up and missed events."""
+
+
+class _Subscriber:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=_QUEUE_SIZE)
+        self.lagged = False
+
+    def offer(self, event: Any) -> None:
+        if self.lagged:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.lagged = True
+
+
+class EventBus:
+    """Topic-based fan-out with bounded, non-blocking delivery."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[_Subscriber]] = {}
+
+    def publish(self, topic: str, event: Any) -> None:
+        for subscriber in self._subscribers.get(topic, ()):
+            subscriber.offer(event)
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Any]]:
+        """Register before replaying history, so nothing falls between the two."""
+        subscriber = _Subscriber()
+        self._subscribers.setdefault(topic, set()).add(subscriber)
+        try:
+            yield self._drain(subscriber)
+        finally:
+            self._subscribers[topic].discard(subscriber)
+
+    async def _drain(self, subscriber: _Subscriber) -> AsyncIterator[Any]:
+        while True:
+            if subscriber.lagged and subscriber.queue.empty():
+                raise SubscriberLagged("subscriber fell behind; resume from the last cursor")
+            yield await subscriber.queue.get()
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._subscribers.get(topic, ()))

@@ -1,0 +1,36 @@
+"""Validation of names that end up in git paths, namespaces and image names."""
+
+from __future__ import annotations
+
+import re
+
+from home_idp.server.errors import ValidationFailed
+
+__all__ = ["DNS1123_LABEL", "USERNAME", "validate_dns_label", "validate_username"]
+
+# RFC 1123 label, as Kubernetes uses it for namespaces: it is also safe as a
+# path segment and as a registry repository component.
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+USERNAME = re.compile(r"^[a-z0-9]([-_.a-z0-9]{0,38}[a-z0-9])?$")
+
+
+def validate_dns_label(value: str, field: str = "name") -> str:
+    """Return `value` if it is a DNS-1123 label, else raise ValidationFailed."""
+    if not DNS1123_LABEL.fullmatch(value):
+        raise ValidationFailed.for_field(
+            field,
+            "must be a DNS-1123 label: 1-63 lower-case letters, digits or '-', "
+            "starting and ending with a letter or digit",
+        )
+    return value
+
+
+def validate_username(value: str, field: str = "username") -> str:
+    """Usernames: 1-40 lower-case letters, digits, '-', '_' or '.'."""
+    if not USERNAME.fullmatch(value):
+        raise ValidationFailed.for_field(
+            field,
+            "must be 1-40 lower-case letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit",
+        )
+    return value

@@ -1,0 +1,6 @@
+"""rbac-manager: users, roles, policies, projects, memberships, API tokens, audit."""
+
+from home_idp.server.rbac.principal import ANONYMOUS, Principal
+from home_idp.server.rbac.service import RbacManager, RbacSession
+
+__all__ = ["ANONYMOUS", "Principal", "RbacManager", "RbacSession"]

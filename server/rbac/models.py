@@ -1,0 +1,144 @@
+"""rbac-manager data: users, tokens, roles, policies, projects, members, audit."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Membership",
+    "Policy",
+    "PolicyEffect",
+    "Project",
+    "Role",
+    "User",
+    "UserStatus",
+]
+
+
+class UserStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class PolicyEffect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=40, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    status = fields.CharEnumField(UserStatus, max_length=16, default=UserStatus.PENDING)
+    is_admin = fields.BooleanField(default=False)
+    # Part of every JWT: bumping it invalidates all tokens issued before.
+    token_version = fields.IntField(default=1)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "rbac_user"
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "home_idp.User", related_name="api_tokens", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=64)
+    # Only the SHA-256 of the secret is kept; the prefix helps users tell tokens apart.
+    token_hash = fields.CharField(max_length=64, unique=True)
+    prefix = fields.CharField(max_length=16)
+    scopes = fields.JSONField(default=list)
+    expires_at = fields.DatetimeField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+
+    class Meta:
+        table = "rbac_api_token"
+        unique_together = (("user", "name"),)
+
+
+class Role(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=63, unique=True)
+    description = fields.CharField(max_length=500, default="")
+    builtin = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    policies: fields.ReverseRelation[Policy]
+
+    class Meta:
+        table = "rbac_role"
+
+
+class Policy(Model):
+    id = fields.IntField(primary_key=True)
+    role: fields.ForeignKeyRelation[Role] = fields.ForeignKeyField(
+        "home_idp.Role", related_name="policies", on_delete=fields.CASCADE
+    )
+    effect = fields.CharEnumField(PolicyEffect, max_length=8)
+    resource = fields.CharField(max_length=32)
+    action = fields.CharField(max_length=32)
+    project_pattern = fields.CharField(max_length=63, default="*")
+
+    role_id: int
+
+    class Meta:
+        table = "rbac_policy"
+
+
+class Project(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=63, unique=True)
+    description = fields.CharField(max_length=500, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rbac_project"
+
+
+class Membership(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "home_idp.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "home_idp.Project", related_name="memberships", on_delete=fields.CASCADE
+    )
+    role: fields.ForeignKeyRelation[Role] = fields.ForeignKeyField(
+        "home_idp.Role", related_name="memberships", on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+    project_id: int
+    role_id: int
+
+    class Meta:
+        table = "rbac_membership"
+        unique_together = (("user", "project"),)
+
+
+class AuditEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    # Kept as text, not a foreign key, so the record outlives a deleted user.
+    actor = fields.CharField(max_length=64, db_index=True)
+    action = fields.CharField(max_length=64, db_index=True)
+    target = fields.CharField(max_length=200, db_index=True)
+    project = fields.CharField(max_length=63, null=True, db_index=True)
+    outcome = fields.CharField(max_length=16, default="ok")
+    detail = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "rbac_audit_event"

@@ -1,0 +1,30 @@
+"""Process-wide state shared by the gateway and the managers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from home_idp.server.events import EventBus
+from home_idp.server.rbac import RbacManager
+from home_idp.server.rbac.keys import load_signing_key
+from home_idp.server.rbac.tokens import JwtCodec
+from home_idp.server.settings import Settings
+
+__all__ = ["Runtime"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    bus: EventBus
+    rbac: RbacManager
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        codec = JwtCodec(
+            load_signing_key(settings),
+            settings.access_token_ttl_seconds,
+            settings.refresh_token_ttl_seconds,
+        )
+        bus = EventBus()
+        return cls(settings, bus, RbacManager(codec, bus, settings.access_token_ttl_seconds))
