@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -34,10 +35,11 @@ def _should_mask(error: GraphQLError) -> bool:
     return True
 
 
-def security_extensions(limits: GraphQLLimits) -> list[SchemaExtension | type[SchemaExtension]]:
+def security_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtension]]:
+    """Factories, so every request gets fresh extension instances."""
     return [
-        QueryDepthLimiter(max_depth=limits.max_depth),
-        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        MaxTokensLimiter(max_token_count=limits.max_tokens),
-        MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
     ]

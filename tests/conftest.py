@@ -1,0 +1,103 @@
+"""Shared fixtures: one migrated app per session, a clean database per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+
+from home_idp.server.app import create_app
+from home_idp.server.rbac.roles import ensure_builtin_roles
+from home_idp.server.runtime import Runtime
+from home_idp.server.settings import Settings
+from tests.database import BACKEND, scratch_database
+from tests.factories import Factory
+from tests.graphql import GraphQLClient
+
+
+def pytest_report_header() -> str:
+    return f"home-idp test database: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+async def database_url(data_dir: Path) -> AsyncIterator[str]:
+    async with scratch_database(data_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, database_url: str) -> Settings:
+    return Settings(data_dir=data_dir, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def runtime(app: Starlette) -> Runtime:
+    result: Runtime = app.state.runtime
+    return result
+
+
+async def _empty_all_tables() -> None:
+    connection = get_connection("default")
+    tables = [model._meta.db_table for model in Tortoise.apps["home_idp"].values()]
+    if connection.capabilities.dialect == "postgres":
+        joined = ", ".join(f'"{table}"' for table in tables)
+        await connection.execute_script(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")
+    else:
+        await connection.execute_script(
+            "".join(f'DELETE FROM "{table}";' for table in tables)
+        )
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test that touches the app starts from an empty, seeded database."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    await _empty_all_tables()
+    await ensure_builtin_roles()
+    yield
+
+
+@pytest.fixture
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://home-idp.test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+@pytest.fixture
+def factory(runtime: Runtime) -> Factory:
+    return Factory(runtime)
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    # Tests that need the app get the clean-database fixture first.
+    for item in items:
+        fixturenames = getattr(item, "fixturenames", [])
+        if "app" in fixturenames and "clean_database" in fixturenames:
+            fixturenames.remove("clean_database")
+            fixturenames.insert(fixturenames.index("app") + 1, "clean_database")
