@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry import relay
-from strawberry.schema.config import StrawberryConfig
-
 from home_idp.schema.api_tokens import ApiTokenMutation, ApiTokenQuery
 from home_idp.schema.audit import AuditQuery, AuditSubscription
 from home_idp.schema.auth import AuthMutation, AuthQuery
+from home_idp.schema.context import Info
 from home_idp.schema.limits import security_extensions
 from home_idp.schema.projects import ProjectMutation, ProjectQuery
 from home_idp.schema.roles import RoleMutation, RoleQuery
 from home_idp.schema.users import UserMutation, UserQuery
 from home_idp.server.settings import GraphQLLimits
+from strawberry import relay
+from strawberry.schema.config import StrawberryConfig
 
 __all__ = ["build_schema"]
 
 
 @strawberry.type
 class NodeQuery:
-    node: relay.Node | None = relay.node(description="Any object by its global id.")
+    @strawberry.field(description="Any object by its global id; null if not visible to you.")
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        # A plain resolver rather than relay.node(), whose field extension
+        # cannot be shared by two schemas (tests and the CLI build several).
+        node: relay.Node | None = await id.resolve_node(info, required=False)
+        return node
 
 
 @strawberry.type
