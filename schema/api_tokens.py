@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 
 from home_idp.schema.context import Info
-from home_idp.schema.errors import mutation_result, run_mutation
+from home_idp.schema.errors import ErrorTypes, run_mutation
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.rbac_types import ApiToken
 from home_idp.schema.relay import Connection, check_page_size, connection_from_queryset, decode_id
@@ -39,8 +41,12 @@ class RevokeApiTokenSuccess:
     api_token: ApiToken
 
 
-CreateApiTokenResult = mutation_result("CreateApiTokenResult", CreateApiTokenSuccess)
-RevokeApiTokenResult = mutation_result("RevokeApiTokenResult", RevokeApiTokenSuccess)
+CreateApiTokenResult = Annotated[
+    CreateApiTokenSuccess | ErrorTypes, strawberry.union("CreateApiTokenResult")
+]
+RevokeApiTokenResult = Annotated[
+    RevokeApiTokenSuccess | ErrorTypes, strawberry.union("RevokeApiTokenResult")
+]
 
 
 @strawberry.type
@@ -58,7 +64,9 @@ class ApiTokenQuery:
 @strawberry.type
 class ApiTokenMutation:
     @strawberry.mutation(description="Create an API token; the answer holds its secret once.")
-    async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenResult:  # noqa: A002
+    async def create_api_token(
+        self, info: Info, input: CreateApiTokenInput
+    ) -> CreateApiTokenResult:
         async def body() -> CreateApiTokenSuccess:
             created = await info.context.rbac.api_tokens.create(
                 input.name, input.scopes, input.expires_in_days
@@ -70,7 +78,9 @@ class ApiTokenMutation:
         return await run_mutation(info, "api_token.create", body)
 
     @strawberry.mutation(description="Revoke an API token; it stops working at once.")
-    async def revoke_api_token(self, info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenResult:  # noqa: A002
+    async def revoke_api_token(
+        self, info: Info, input: RevokeApiTokenInput
+    ) -> RevokeApiTokenResult:
         async def body() -> RevokeApiTokenSuccess:
             token = await info.context.rbac.api_tokens.revoke(decode_id(input.id, "ApiToken"))
             return RevokeApiTokenSuccess(api_token=ApiToken.from_model(token))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
-from typing import Self
+from typing import Self, cast
 
 import strawberry
 from strawberry import relay
@@ -51,7 +51,7 @@ class AuditEvent(relay.Node):
             target=event.target,
             project=event.project,
             outcome=event.outcome,
-            detail=event.detail,
+            detail=cast(JSON, event.detail),
             created_at=event.created_at,
         )
 
@@ -65,8 +65,7 @@ class AuditEvent(relay.Node):
         numeric = [int(i) for i in ids if i.isdigit()]
         found = {e.id: e for e in await models.AuditEvent.filter(id__in=numeric)}
         return [
-            cls.from_model(found[int(i)]) if i.isdigit() and int(i) in found else None
-            for i in ids
+            cls.from_model(found[int(i)]) if i.isdigit() and int(i) in found else None for i in ids
         ]
 
 
@@ -102,7 +101,7 @@ class AuditQuery:
         info: Info,
         first: int = 50,
         after: str | None = None,
-        filter: AuditEventFilter | None = None,  # noqa: A002
+        filter: AuditEventFilter | None = None,
     ) -> Connection[AuditEvent]:
         check_page_size(first, info.context.max_page_size)
         info.context.rbac.authz.require_admin()
@@ -128,8 +127,10 @@ class AuditSubscription:
             if last_id is not None:
                 # Replay what was missed; live events queue up meanwhile.
                 while True:
-                    batch = await models.AuditEvent.filter(id__gt=last_id).order_by("id").limit(
-                        _REPLAY_BATCH
+                    batch = (
+                        await models.AuditEvent.filter(id__gt=last_id)
+                        .order_by("id")
+                        .limit(_REPLAY_BATCH)
                     )
                     for event in batch:
                         last_id = event.id

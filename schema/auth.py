@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from home_idp.schema.context import Info
-from home_idp.schema.errors import mutation_result, run_mutation
+from home_idp.schema.errors import ErrorTypes, run_mutation
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.rbac_types import User
 from home_idp.server.rbac.auth import TokenPair
@@ -57,17 +59,15 @@ class ChangePasswordInput:
     new_password: str
 
 
-SignUpResult = mutation_result("SignUpResult", SignUpSuccess)
-LoginResult = mutation_result("LoginResult", Tokens)
-RefreshTokenResult = mutation_result("RefreshTokenResult", Tokens)
-ChangePasswordResult = mutation_result("ChangePasswordResult", Tokens)
+SignUpResult = Annotated[SignUpSuccess | ErrorTypes, strawberry.union("SignUpResult")]
+LoginResult = Annotated[Tokens | ErrorTypes, strawberry.union("LoginResult")]
+RefreshTokenResult = Annotated[Tokens | ErrorTypes, strawberry.union("RefreshTokenResult")]
+ChangePasswordResult = Annotated[Tokens | ErrorTypes, strawberry.union("ChangePasswordResult")]
 
 
 @strawberry.type
 class AuthQuery:
-    @strawberry.field(
-        description="The logged-in user.", permission_classes=[IsAuthenticated]
-    )
+    @strawberry.field(description="The logged-in user.", permission_classes=[IsAuthenticated])
     async def me(self, info: Info) -> User:
         user = await info.context.loaders.user.load(info.context.principal.user_id or 0)
         assert user is not None  # the authentication middleware just loaded it
@@ -77,7 +77,7 @@ class AuthQuery:
 @strawberry.type
 class AuthMutation:
     @strawberry.mutation(description="Create an account; it waits for an admin's approval.")
-    async def sign_up(self, info: Info, input: SignUpInput) -> SignUpResult:  # noqa: A002
+    async def sign_up(self, info: Info, input: SignUpInput) -> SignUpResult:
         async def body() -> SignUpSuccess:
             user = await info.context.rbac.auth.sign_up(input.username, input.password)
             return SignUpSuccess(
@@ -88,14 +88,16 @@ class AuthMutation:
         return await run_mutation(info, "user.sign_up", body)
 
     @strawberry.mutation(description="Exchange a username and password for tokens.")
-    async def login(self, info: Info, input: LoginInput) -> LoginResult:  # noqa: A002
+    async def login(self, info: Info, input: LoginInput) -> LoginResult:
         async def body() -> Tokens:
-            return Tokens.from_pair(await info.context.rbac.auth.login(input.username, input.password))
+            return Tokens.from_pair(
+                await info.context.rbac.auth.login(input.username, input.password)
+            )
 
         return await run_mutation(info, "auth.login", body)
 
     @strawberry.mutation(description="Exchange a refresh token for a new pair of tokens.")
-    async def refresh_token(self, info: Info, input: RefreshTokenInput) -> RefreshTokenResult:  # noqa: A002
+    async def refresh_token(self, info: Info, input: RefreshTokenInput) -> RefreshTokenResult:
         async def body() -> Tokens:
             return Tokens.from_pair(await info.context.rbac.auth.refresh(input.refresh_token))
 
@@ -104,7 +106,7 @@ class AuthMutation:
     @strawberry.mutation(
         description="Change your password. Every other session and token pair stops working."
     )
-    async def change_password(self, info: Info, input: ChangePasswordInput) -> ChangePasswordResult:  # noqa: A002
+    async def change_password(self, info: Info, input: ChangePasswordInput) -> ChangePasswordResult:
         async def body() -> Tokens:
             context = info.context
             pair = await context.rbac.auth.change_password(

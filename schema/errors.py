@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar, Union
+from typing import TypeVar
 
 import strawberry
 
@@ -13,11 +13,11 @@ from home_idp.server import errors as domain
 __all__ = [
     "Conflict",
     "Error",
+    "ErrorTypes",
     "FieldError",
     "NotFound",
     "PermissionDenied",
     "ValidationError",
-    "mutation_result",
     "run_mutation",
 ]
 
@@ -60,40 +60,29 @@ class ValidationError(Error):
     field_errors: list[FieldError] = strawberry.field(description="Each bad field.")
 
 
-ERROR_TYPES: tuple[type[Error], ...] = (
-    NotFound,
-    PermissionDenied,
-    ValidationError,
-    Conflict,
-    AuthenticationFailed,
-)
+# Every mutation result is `Success | ErrorTypes`, so clients can always branch
+# on the same error typenames.
+ErrorTypes = NotFound | PermissionDenied | ValidationError | Conflict | AuthenticationFailed
 
 
-def mutation_result(name: str, success: type[Any]) -> Any:
-    """The union `<name> = success | every typed error`, as a Strawberry annotation."""
-    members = (success, *ERROR_TYPES)
-    return Annotated[Union[members], strawberry.union(name)]  # noqa: UP007
-
-
-def to_error(error: domain.DomainError) -> Error:
+def to_error(error: domain.DomainError) -> ErrorTypes:
     if isinstance(error, domain.ValidationFailed):
         return ValidationError(
             message=error.message,
             field_errors=[FieldError(field=e.field, message=e.message) for e in error.field_errors],
         )
-    mapping: dict[type[domain.DomainError], type[Error]] = {
-        domain.NotFound: NotFound,
-        domain.PermissionDenied: PermissionDenied,
-        domain.Conflict: Conflict,
-        domain.AuthenticationFailed: AuthenticationFailed,
-    }
-    for domain_type, error_type in mapping.items():
-        if isinstance(error, domain_type):
-            return error_type(message=error.message)
+    if isinstance(error, domain.NotFound):
+        return NotFound(message=error.message)
+    if isinstance(error, domain.PermissionDenied):
+        return PermissionDenied(message=error.message)
+    if isinstance(error, domain.Conflict):
+        return Conflict(message=error.message)
+    if isinstance(error, domain.AuthenticationFailed):
+        return AuthenticationFailed(message=error.message)
     raise TypeError(f"unmapped domain error {type(error).__name__}")
 
 
-async def run_mutation(info: Info, name: str, body: Callable[[], Awaitable[T]]) -> T | Error:
+async def run_mutation(info: Info, name: str, body: Callable[[], Awaitable[T]]) -> T | ErrorTypes:
     """Run a mutation body: domain errors become typed results; denials are audited."""
     try:
         return await body()

@@ -55,9 +55,7 @@ class Loaders:
 
     user: DataLoader[int, User | None] = field(default_factory=lambda: DataLoader(_users))
     role: DataLoader[int, Role | None] = field(default_factory=lambda: DataLoader(_roles))
-    project: DataLoader[int, Project | None] = field(
-        default_factory=lambda: DataLoader(_projects)
-    )
+    project: DataLoader[int, Project | None] = field(default_factory=lambda: DataLoader(_projects))
     members_of_project: DataLoader[int, list[Membership]] = field(
         default_factory=lambda: DataLoader(_members_of_projects)
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 
 from home_idp.schema.context import Info
-from home_idp.schema.errors import mutation_result, run_mutation
+from home_idp.schema.errors import ErrorTypes, run_mutation
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.rbac_types import Member, Project
 from home_idp.schema.relay import Connection, check_page_size, connection_from_queryset, decode_id
@@ -65,11 +67,19 @@ class RemoveMemberSuccess:
     removed_username: str
 
 
-CreateProjectResult = mutation_result("CreateProjectResult", ProjectSuccess)
-UpdateProjectResult = mutation_result("UpdateProjectResult", ProjectSuccess)
-DeleteProjectResult = mutation_result("DeleteProjectResult", DeleteProjectSuccess)
-MemberResult = mutation_result("MemberResult", MemberSuccess)
-RemoveMemberResult = mutation_result("RemoveMemberResult", RemoveMemberSuccess)
+CreateProjectResult = Annotated[
+    ProjectSuccess | ErrorTypes, strawberry.union("CreateProjectResult")
+]
+UpdateProjectResult = Annotated[
+    ProjectSuccess | ErrorTypes, strawberry.union("UpdateProjectResult")
+]
+DeleteProjectResult = Annotated[
+    DeleteProjectSuccess | ErrorTypes, strawberry.union("DeleteProjectResult")
+]
+MemberResult = Annotated[MemberSuccess | ErrorTypes, strawberry.union("MemberResult")]
+RemoveMemberResult = Annotated[
+    RemoveMemberSuccess | ErrorTypes, strawberry.union("RemoveMemberResult")
+]
 
 
 @strawberry.type
@@ -100,7 +110,7 @@ def _project_id(global_id: relay.GlobalID) -> int:
 @strawberry.type
 class ProjectMutation:
     @strawberry.mutation(description="Create a project; you become its maintainer.")
-    async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectResult:  # noqa: A002
+    async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectResult:
         async def body() -> ProjectSuccess:
             project = await info.context.rbac.projects.create(input.name, input.description)
             return ProjectSuccess(project=Project.from_model(project))
@@ -108,7 +118,7 @@ class ProjectMutation:
         return await run_mutation(info, "project.create", body)
 
     @strawberry.mutation(description="Change a project's description.")
-    async def update_project(self, info: Info, input: UpdateProjectInput) -> UpdateProjectResult:  # noqa: A002
+    async def update_project(self, info: Info, input: UpdateProjectInput) -> UpdateProjectResult:
         async def body() -> ProjectSuccess:
             project = await info.context.rbac.projects.update(
                 decode_id(input.id, "Project"), input.description
@@ -118,7 +128,7 @@ class ProjectMutation:
         return await run_mutation(info, "project.update", body)
 
     @strawberry.mutation(description="Delete a project and its memberships.")
-    async def delete_project(self, info: Info, input: DeleteProjectInput) -> DeleteProjectResult:  # noqa: A002
+    async def delete_project(self, info: Info, input: DeleteProjectInput) -> DeleteProjectResult:
         async def body() -> DeleteProjectSuccess:
             name = await info.context.rbac.projects.delete(decode_id(input.id, "Project"))
             return DeleteProjectSuccess(deleted_name=name)
@@ -126,7 +136,7 @@ class ProjectMutation:
         return await run_mutation(info, "project.delete", body)
 
     @strawberry.mutation(description="Add an active user to a project with a role.")
-    async def add_project_member(self, info: Info, input: MemberInput) -> MemberResult:  # noqa: A002
+    async def add_project_member(self, info: Info, input: MemberInput) -> MemberResult:
         async def body() -> MemberSuccess:
             membership = await info.context.rbac.projects.add_member(
                 _project_id(input.project_id), input.username, input.role
@@ -136,7 +146,7 @@ class ProjectMutation:
         return await run_mutation(info, "project.add_member", body)
 
     @strawberry.mutation(description="Give a member another role.")
-    async def set_project_member_role(self, info: Info, input: MemberInput) -> MemberResult:  # noqa: A002
+    async def set_project_member_role(self, info: Info, input: MemberInput) -> MemberResult:
         async def body() -> MemberSuccess:
             membership = await info.context.rbac.projects.set_member_role(
                 _project_id(input.project_id), input.username, input.role
@@ -149,7 +159,7 @@ class ProjectMutation:
     async def remove_project_member(
         self,
         info: Info,
-        input: RemoveMemberInput,  # noqa: A002
+        input: RemoveMemberInput,
     ) -> RemoveMemberResult:
         async def body() -> RemoveMemberSuccess:
             name = await info.context.rbac.projects.remove_member(

@@ -9,6 +9,7 @@ from typing import Any, Self
 
 import strawberry
 from strawberry import relay
+from tortoise.models import Model
 
 from home_idp.schema.context import Info
 from home_idp.schema.relay import Connection, check_page_size, connection_from_list
@@ -26,7 +27,7 @@ class UserStatus(Enum):
 
 
 async def _visible_nodes(
-    model: type[models.Model], node_ids: Iterable[str], to_node: Any, allowed: Any
+    model: type[Model], node_ids: Iterable[str], to_node: Any, allowed: Any
 ) -> list[Any]:
     ids = [int(node_id) for node_id in node_ids if node_id.isdigit()]
     found = {row.pk: row for row in await model.filter(id__in=ids)}
@@ -250,5 +251,3 @@ class ApiToken(relay.Node):
             return principal.is_authenticated and token.user_id == principal.user_id
 
         return await _visible_nodes(models.ApiToken, list(node_ids), cls.from_model, allowed)
-
-

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 
 from home_idp.schema.context import Info
-from home_idp.schema.errors import mutation_result, run_mutation
+from home_idp.schema.errors import ErrorTypes, run_mutation
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.rbac_types import Role
 from home_idp.schema.relay import Connection, check_page_size, connection_from_queryset, decode_id
@@ -61,14 +63,18 @@ class DeleteRoleSuccess:
     deleted_name: str
 
 
-RoleResult = mutation_result("RoleResult", RoleSuccess)
-DeleteRoleResult = mutation_result("DeleteRoleResult", DeleteRoleSuccess)
+RoleResult = Annotated[RoleSuccess | ErrorTypes, strawberry.union("RoleResult")]
+DeleteRoleResult = Annotated[DeleteRoleSuccess | ErrorTypes, strawberry.union("DeleteRoleResult")]
 
 
 @strawberry.type
 class RoleQuery:
-    @strawberry.field(description="Built-in and custom roles.", permission_classes=[IsAuthenticated])
-    async def roles(self, info: Info, first: int = 50, after: str | None = None) -> Connection[Role]:
+    @strawberry.field(
+        description="Built-in and custom roles.", permission_classes=[IsAuthenticated]
+    )
+    async def roles(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[Role]:
         check_page_size(first, info.context.max_page_size)
         return await connection_from_queryset(
             info.context.rbac.roles.list(), first, after, Role.from_model
@@ -78,7 +84,7 @@ class RoleQuery:
 @strawberry.type
 class RoleMutation:
     @strawberry.mutation(description="Define a custom role (admins).")
-    async def create_role(self, info: Info, input: CreateRoleInput) -> RoleResult:  # noqa: A002
+    async def create_role(self, info: Info, input: CreateRoleInput) -> RoleResult:
         async def body() -> RoleSuccess:
             role = await info.context.rbac.roles.create(
                 input.name, input.description, [p.as_dict() for p in input.policies]
@@ -88,7 +94,7 @@ class RoleMutation:
         return await run_mutation(info, "role.create", body)
 
     @strawberry.mutation(description="Change a custom role (admins).")
-    async def update_role(self, info: Info, input: UpdateRoleInput) -> RoleResult:  # noqa: A002
+    async def update_role(self, info: Info, input: UpdateRoleInput) -> RoleResult:
         async def body() -> RoleSuccess:
             policies = [p.as_dict() for p in input.policies] if input.policies is not None else None
             role = await info.context.rbac.roles.update(
@@ -99,7 +105,7 @@ class RoleMutation:
         return await run_mutation(info, "role.update", body)
 
     @strawberry.mutation(description="Delete a custom role nobody holds (admins).")
-    async def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRoleResult:  # noqa: A002
+    async def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRoleResult:
         async def body() -> DeleteRoleSuccess:
             name = await info.context.rbac.roles.delete(decode_id(input.id, "Role"))
             return DeleteRoleSuccess(deleted_name=name)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry import relay
+from strawberry.schema.config import StrawberryConfig
+
 from home_idp.schema.api_tokens import ApiTokenMutation, ApiTokenQuery
 from home_idp.schema.audit import AuditQuery, AuditSubscription
 from home_idp.schema.auth import AuthMutation, AuthQuery
@@ -12,8 +15,6 @@ from home_idp.schema.projects import ProjectMutation, ProjectQuery
 from home_idp.schema.roles import RoleMutation, RoleQuery
 from home_idp.schema.users import UserMutation, UserQuery
 from home_idp.server.settings import GraphQLLimits
-from strawberry import relay
-from strawberry.schema.config import StrawberryConfig
 
 __all__ = ["build_schema"]
 

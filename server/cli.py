@@ -23,7 +23,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     host = args.host or settings.host
     port = args.port or settings.port
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=host,

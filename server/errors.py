@@ -55,4 +55,3 @@ class ValidationFailed(DomainError):
     @classmethod
     def for_field(cls, name: str, message: str) -> ValidationFailed:
         return cls(f"{name}: {message}", [FieldError(name, message)])
-

@@ -61,9 +61,7 @@ async def _empty_all_tables() -> None:
         joined = ", ".join(f'"{table}"' for table in tables)
         await connection.execute_script(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")
     else:
-        await connection.execute_script(
-            "".join(f'DELETE FROM "{table}";' for table in tables)
-        )
+        await connection.execute_script("".join(f'DELETE FROM "{table}";' for table in tables))
 
 
 @pytest.fixture(autouse=True)

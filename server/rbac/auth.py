@@ -11,7 +11,11 @@ from home_idp.server.errors import AuthenticationFailed, Conflict, ValidationFai
 from home_idp.server.names import validate_username
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.models import ApiToken, User, UserStatus
-from home_idp.server.rbac.passwords import PasswordHashing, validate_password
+from home_idp.server.rbac.passwords import (
+    MAX_PASSWORD_LENGTH,
+    PasswordHashing,
+    validate_password,
+)
 from home_idp.server.rbac.principal import SCOPES, Principal
 from home_idp.server.rbac.tokens import API_TOKEN_PREFIX, JwtCodec, hash_api_token
 
@@ -60,12 +64,14 @@ class Authenticator:
         return user
 
     async def login(self, username: str, password: str) -> TokenPair:
+        if len(password) > MAX_PASSWORD_LENGTH or len(username) > 64:
+            # No stored password is this long; refuse before argon2 spends
+            # time on it (the answer does not depend on the user existing).
+            raise AuthenticationFailed(_BAD_CREDENTIALS)
         user = await User.get_or_none(username=username)
         # Always verify, also for unknown users, so timing does not tell them apart.
         if not self._hashing.verify(user.password_hash if user else None, password):
-            await self._audit.record(
-                username[:64], "auth.login", f"user:{username[:40]}", outcome="failed"
-            )
+            await self._audit.record(username, "auth.login", f"user:{username}", outcome="failed")
             raise AuthenticationFailed(_BAD_CREDENTIALS)
         assert user is not None
         if user.status is UserStatus.PENDING:

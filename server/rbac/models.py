@@ -55,7 +55,7 @@ class ApiToken(Model):
     # Only the SHA-256 of the secret is kept; the prefix helps users tell tokens apart.
     token_hash = fields.CharField(max_length=64, unique=True)
     prefix = fields.CharField(max_length=16)
-    scopes = fields.JSONField(default=list)
+    scopes: list[str] = fields.JSONField(default=list)
     expires_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
@@ -137,7 +137,7 @@ class AuditEvent(Model):
     target = fields.CharField(max_length=200, db_index=True)
     project = fields.CharField(max_length=63, null=True, db_index=True)
     outcome = fields.CharField(max_length=16, default="ok")
-    detail = fields.JSONField(default=dict)
+    detail: dict[str, object] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

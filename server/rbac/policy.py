@@ -35,18 +35,26 @@ class Rule:
         )
 
 
+def _field_name(key: str) -> str:
+    """Field names as the API spells them."""
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def parse_rule(raw: Mapping[str, object], index: int = 0) -> Rule:
     """Build a Rule from user input, or raise ValidationFailed naming each bad field."""
     errors: list[FieldError] = []
 
     def text(key: str, default: str | None = None) -> str:
         value = raw.get(key, default)
-        if not isinstance(value, str):
-            errors.append(FieldError(f"policies[{index}].{key}", "is required"))
-            return ""
-        return value.strip().lower()
+        cleaned = value.strip() if isinstance(value, str) else ""
+        if not cleaned:
+            # Blank counts as missing: it must never slip past the checks below.
+            errors.append(FieldError(f"policies[{index}].{_field_name(key)}", "is required"))
+        return cleaned
 
-    effect, resource, action = text("effect"), text("resource"), text("action")
+    effect, resource, action = (text(key).lower() for key in ("effect", "resource", "action"))
+    # Not lower-cased: project names are, so "Web-*" is a mistake to report.
     pattern = text("project_pattern", WILDCARD)
     if effect and effect not in ("allow", "deny"):
         errors.append(FieldError(f"policies[{index}].effect", "must be 'allow' or 'deny'"))
@@ -60,7 +68,7 @@ def parse_rule(raw: Mapping[str, object], index: int = 0) -> Rule:
         errors.append(
             FieldError(f"policies[{index}].action", f"must be one of {', '.join(ACTIONS)} or '*'")
         )
-    if "project_pattern" in raw and not _PATTERN.fullmatch(pattern):
+    if pattern and not _PATTERN.fullmatch(pattern):
         errors.append(
             FieldError(
                 f"policies[{index}].projectPattern",

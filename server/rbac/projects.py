@@ -21,7 +21,9 @@ CREATOR_ROLE = "maintainer"
 
 def _validate_description(description: str) -> str:
     if len(description) > MAX_DESCRIPTION:
-        raise ValidationFailed.for_field("description", f"must be at most {MAX_DESCRIPTION} characters")
+        raise ValidationFailed.for_field(
+            "description", f"must be at most {MAX_DESCRIPTION} characters"
+        )
     return description
 
 
@@ -38,7 +40,8 @@ class ProjectService:
         if principal.is_admin:
             return Project.all()
         names = [
-            name for name in await self._authz.member_projects()
+            name
+            for name in await self._authz.member_projects()
             if await self._authz.can("project", "read", name)
         ]
         return Project.filter(name__in=names)
@@ -67,7 +70,9 @@ class ProjectService:
                 project = await Project.create(name=name, description=description)
                 role = await Role.get(name=CREATOR_ROLE)
                 await Membership.create(user_id=principal.user_id, project=project, role=role)
-                await self._audit.record(principal, "project.create", f"project:{name}", project=name)
+                await self._audit.record(
+                    principal, "project.create", f"project:{name}", project=name
+                )
         except IntegrityError as error:  # lost a race with an identical create
             raise Conflict(f"project {name!r} already exists") from error
         self._authz.forget()
@@ -81,7 +86,10 @@ class ProjectService:
             project.description = description
             await project.save(update_fields=["description"])
             await self._audit.record(
-                self._authz.principal, "project.update", f"project:{project.name}", project=project.name
+                self._authz.principal,
+                "project.update",
+                f"project:{project.name}",
+                project=project.name,
             )
         return project
 
@@ -91,7 +99,10 @@ class ProjectService:
         async with in_transaction():
             await project.delete()  # memberships cascade
             await self._audit.record(
-                self._authz.principal, "project.delete", f"project:{project.name}", project=project.name
+                self._authz.principal,
+                "project.delete",
+                f"project:{project.name}",
+                project=project.name,
             )
         self._authz.forget()
         return project.name
@@ -146,7 +157,10 @@ class ProjectService:
             membership = await _membership(project, username)
             await membership.delete()
             await self._audit.record(
-                self._authz.principal, "project.remove_member", f"user:{username}", project=project.name
+                self._authz.principal,
+                "project.remove_member",
+                f"user:{username}",
+                project=project.name,
             )
         self._authz.forget()
         return username

@@ -73,7 +73,10 @@ class RoleAdmin:
         return role
 
     async def update(
-        self, role_id: int, description: str | None, raw_rules: Sequence[Mapping[str, object]] | None
+        self,
+        role_id: int,
+        description: str | None,
+        raw_rules: Sequence[Mapping[str, object]] | None,
     ) -> Role:
         principal = self._authz.require_admin()
         self._authz.require_write()

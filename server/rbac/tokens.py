@@ -23,7 +23,7 @@ __all__ = [
 # nor an algorithm-confusion token is ever considered.
 JWT_ALGORITHM = "HS256"
 _ISSUER = "home-idp"
-API_TOKEN_PREFIX = "hidp_"
+API_TOKEN_PREFIX = "hidp_"  # noqa: S105 - a public marker, not a secret
 
 TokenKind = Literal["access", "refresh"]
 

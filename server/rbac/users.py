@@ -33,10 +33,14 @@ class UserAdmin:
         return await _get_user(user_id)
 
     async def approve(self, user_id: int) -> User:
-        return await self._set_status(user_id, UserStatus.ACTIVE, "user.approve", {UserStatus.PENDING})
+        return await self._set_status(
+            user_id, UserStatus.ACTIVE, "user.approve", {UserStatus.PENDING}
+        )
 
     async def enable(self, user_id: int) -> User:
-        return await self._set_status(user_id, UserStatus.ACTIVE, "user.enable", {UserStatus.DISABLED})
+        return await self._set_status(
+            user_id, UserStatus.ACTIVE, "user.enable", {UserStatus.DISABLED}
+        )
 
     async def disable(self, user_id: int) -> User:
         return await self._set_status(
@@ -120,7 +124,9 @@ async def _keep_one_admin(user: User) -> None:
         raise Conflict("this is the last active administrator; make another admin first")
 
 
-async def create_admin(username: str, password: str, hashing: PasswordHashing, audit: AuditLog) -> User:
+async def create_admin(
+    username: str, password: str, hashing: PasswordHashing, audit: AuditLog
+) -> User:
     """Bootstrap an active administrator (the CLI's `admin create`)."""
     validate_username(username)
     validate_password(password)
@@ -135,5 +141,3 @@ async def create_admin(username: str, password: str, hashing: PasswordHashing, a
         )
         await audit.record("cli", "user.create_admin", f"user:{username}")
     return user
-
-

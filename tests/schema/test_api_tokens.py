@@ -30,7 +30,7 @@ async def test_the_secret_is_shown_once_and_only_its_hash_is_kept(
     stored = await ApiToken.get(name="ci")
     assert stored.token_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in str(await ApiToken.all().values())
-    listed = (await gql("{ apiTokens { edges { node { name prefix scopes } } } }", token=alice.token))
+    listed = await gql("{ apiTokens { edges { node { name prefix scopes } } } }", token=alice.token)
     assert listed["apiTokens"]["edges"] == [
         {"node": {"name": "ci", "prefix": secret[:9], "scopes": ["read", "write"]}}
     ]
@@ -52,7 +52,9 @@ async def test_a_read_only_token_cannot_change_anything(
     assert await Project.all().count() == 0
 
 
-async def test_revoked_and_expired_tokens_stop_working(gql: GraphQLClient, factory: Factory) -> None:
+async def test_revoked_and_expired_tokens_stop_working(
+    gql: GraphQLClient, factory: Factory
+) -> None:
     alice = await factory.user("alice")
     created = (await gql(CREATE, {"name": "ci"}, token=alice.token))["createApiToken"]
     revoke = "mutation($id: ID!) { revokeApiToken(input: {id: $id}) { __typename } }"
@@ -62,12 +64,16 @@ async def test_revoked_and_expired_tokens_stop_working(gql: GraphQLClient, facto
     again = await gql(revoke, {"id": created["apiToken"]["id"]}, token=alice.token)
     assert again["revokeApiToken"]["__typename"] == "Conflict"
 
-    expiring = (await gql(CREATE, {"name": "short", "days": 1}, token=alice.token))["createApiToken"]
+    expiring = (await gql(CREATE, {"name": "short", "days": 1}, token=alice.token))[
+        "createApiToken"
+    ]
     await ApiToken.filter(name="short").update(expires_at="2020-01-01T00:00:00+00:00")
     assert (await gql("{ me { username } }", token=expiring["token"])).status == 401
 
 
-async def test_nobody_else_can_revoke_or_see_my_tokens(gql: GraphQLClient, factory: Factory) -> None:
+async def test_nobody_else_can_revoke_or_see_my_tokens(
+    gql: GraphQLClient, factory: Factory
+) -> None:
     alice = await factory.user("alice")
     mallory = await factory.user("mallory")
     created = (await gql(CREATE, {"name": "ci"}, token=alice.token))["createApiToken"]
@@ -78,7 +84,9 @@ async def test_nobody_else_can_revoke_or_see_my_tokens(gql: GraphQLClient, facto
     )
     assert answer["revokeApiToken"]["__typename"] == "NotFound"
     node = await gql(
-        "query($id: ID!) { node(id: $id) { id } }", {"id": created["apiToken"]["id"]}, token=mallory.token
+        "query($id: ID!) { node(id: $id) { id } }",
+        {"id": created["apiToken"]["id"]},
+        token=mallory.token,
     )
     assert node["node"] is None
     assert (await ApiToken.get(name="ci")).revoked_at is None

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from gql import Client, gql as parse
+from gql import Client
+from gql import gql as parse
 from gql.transport.exceptions import TransportConnectionFailed
 from gql.transport.websockets import WebsocketsTransport
 from starlette.applications import Starlette
@@ -30,17 +31,22 @@ async def test_mutations_are_recorded_and_filterable(gql: GraphQLClient, factory
     alice = await factory.user("alice")
     await gql('mutation { createProject(input: {name: "web"}) { __typename } }', token=alice.token)
     await gql('mutation { createProject(input: {name: "api"}) { __typename } }', token=admin.token)
-    await gql('mutation { createRole(input: {name: "x", policies: []}) { __typename } }', token=alice.token)
+    await gql(
+        'mutation { createRole(input: {name: "x", policies: []}) { __typename } }',
+        token=alice.token,
+    )
 
     everything = (await gql(EVENTS, token=admin.token))["auditEvents"]
-    actions = [(e["node"]["actor"], e["node"]["action"], e["node"]["outcome"]) for e in everything["edges"]]
+    actions = [
+        (e["node"]["actor"], e["node"]["action"], e["node"]["outcome"]) for e in everything["edges"]
+    ]
     # Newest first; the refused role creation is recorded as denied.
     assert actions == [
         ("alice", "role.create", "denied"),
         ("root", "project.create", "ok"),
         ("alice", "project.create", "ok"),
     ]
-    by_alice = (await gql(EVENTS, {"filter": {"actor": "alice", "outcome": "ok"}}, token=admin.token))
+    by_alice = await gql(EVENTS, {"filter": {"actor": "alice", "outcome": "ok"}}, token=admin.token)
     assert [e["node"]["target"] for e in by_alice["auditEvents"]["edges"]] == ["project:web"]
     by_prefix = await gql(EVENTS, {"filter": {"action": "project."}}, token=admin.token)
     assert by_prefix["auditEvents"]["totalCount"] == 2
@@ -59,7 +65,10 @@ async def test_the_subscription_replays_from_a_cursor_then_goes_live(
 ) -> None:
     admin = await factory.user("root", admin=True)
     for name in ("one", "two", "three"):
-        await gql(f'mutation {{ createProject(input: {{name: "{name}"}}) {{ __typename }} }}', token=admin.token)
+        await gql(
+            f'mutation {{ createProject(input: {{name: "{name}"}}) {{ __typename }} }}',
+            token=admin.token,
+        )
     first_cursor = (await gql(EVENTS, {"filter": {"target": "project:one"}}, token=admin.token))[
         "auditEvents"
     ]["edges"][0]["node"]["cursor"]
@@ -80,6 +89,12 @@ async def test_the_subscription_replays_from_a_cursor_then_goes_live(
     await stream.aclose()  # type: ignore[union-attr]
 
 
+async def wait_for_subscriber(runtime: Runtime) -> None:
+    async with asyncio.timeout(5):
+        while runtime.bus.subscriber_count("audit") == 0:  # noqa: ASYNC110 - polling a counter
+            await asyncio.sleep(0.01)
+
+
 def admin_principal(runtime: Runtime, person: Any) -> Any:
     from home_idp.server.rbac import Principal
 
@@ -97,13 +112,21 @@ async def test_subscriptions_over_a_real_websocket(
             subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
         )
         async with Client(transport=transport) as session:
-            subscription = session.subscribe(parse("subscription { auditEvents { actor action target } }"))
+            subscription = session.subscribe(
+                parse("subscription { auditEvents { actor action target } }")
+            )
             first = asyncio.ensure_future(anext(subscription))
-            while runtime.bus.subscriber_count("audit") == 0:
-                await asyncio.sleep(0.01)
-            await gql('mutation { createProject(input: {name: "live"}) { __typename } }', token=admin.token)
+            await wait_for_subscriber(runtime)
+            await gql(
+                'mutation { createProject(input: {name: "live"}) { __typename } }',
+                token=admin.token,
+            )
             event = await asyncio.wait_for(first, 5)
-            assert event["auditEvents"] == {"actor": "root", "action": "project.create", "target": "project:live"}
+            assert event["auditEvents"] == {
+                "actor": "root",
+                "action": "project.create",
+                "target": "project:live",
+            }
             await subscription.aclose()
         assert transport.subprotocol == "graphql-transport-ws"
 
@@ -128,6 +151,6 @@ async def test_anonymous_websocket_subscriptions_are_denied(app: Starlette) -> N
             subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
         )
         async with Client(transport=transport) as session:
-            with pytest.raises(Exception, match="only administrators"):  # noqa: PT011
+            with pytest.raises(Exception, match="only administrators"):
                 async for _ in session.subscribe(parse("subscription { auditEvents { target } }")):
                     pass

@@ -79,7 +79,10 @@ async def test_sign_up_creates_a_pending_user_who_can_do_nothing(
                 __typename ... on SignUpSuccess { user { username status } } } }"""
         )
     )["signUp"]
-    assert answer == {"__typename": "SignUpSuccess", "user": {"username": "carol", "status": "PENDING"}}
+    assert answer == {
+        "__typename": "SignUpSuccess",
+        "user": {"username": "carol", "status": "PENDING"},
+    }
     assert (await login(gql, "carol", "long enough pw"))["__typename"] == "AuthenticationFailed"
     # Even a token minted for a pending user is refused.
     user = await User.get(username="carol")
@@ -112,10 +115,14 @@ async def test_sign_up_rejects_bad_input_and_creates_nothing(
     assert await User.all().count() == 0
 
 
-async def test_sign_up_with_a_taken_name_is_a_conflict(gql: GraphQLClient, factory: Factory) -> None:
+async def test_sign_up_with_a_taken_name_is_a_conflict(
+    gql: GraphQLClient, factory: Factory
+) -> None:
     await factory.user("alice")
     answer = (
-        await gql('mutation { signUp(input: {username: "alice", password: "long enough pw"}) { __typename } }')
+        await gql(
+            'mutation { signUp(input: {username: "alice", password: "long enough pw"}) { __typename } }'
+        )
     )["signUp"]
     assert answer["__typename"] == "Conflict"
     assert await User.all().count() == 1
@@ -195,11 +202,20 @@ async def test_bad_tokens_get_401_and_change_nothing(
 ) -> None:
     alice = await factory.user("alice", admin=True)
     now = int(time.time())
-    claims = {"iss": "home-idp", "sub": str(alice.user.id), "iat": now, "exp": now + 600, "tv": 1, "typ": "access"}
-    head, body, signature = alice.token.split(".")
-    tampered_body = base64.urlsafe_b64encode(
-        json.dumps({**claims, "sub": "999"}).encode()
-    ).rstrip(b"=").decode()
+    claims = {
+        "iss": "home-idp",
+        "sub": str(alice.user.id),
+        "iat": now,
+        "exp": now + 600,
+        "tv": 1,
+        "typ": "access",
+    }
+    head, _, signature = alice.token.split(".")
+    tampered_body = (
+        base64.urlsafe_b64encode(json.dumps({**claims, "sub": "999"}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
     bad_tokens = {
         "tampered": f"{head}.{tampered_body}.{signature}",
         "alg none": _forge(claims, {"alg": "none", "typ": "JWT"}),
@@ -244,3 +260,11 @@ async def test_a_malformed_authorization_header_is_refused(gql: GraphQLClient) -
 async def test_anonymous_callers_see_nothing(gql: GraphQLClient) -> None:
     result = await gql("{ me { username } }")
     assert result.error_messages == ["log in first"]
+
+
+async def test_an_enormous_password_is_refused_like_any_wrong_one(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    await factory.user("alice")
+    answer = await login(gql, "alice", "p" * 100_000)
+    assert answer == await login(gql, "alice", "wrong password!")

@@ -54,7 +54,7 @@ async def test_a_ten_megabyte_body_gets_413_and_changes_nothing(
     response = await gql.http.post(
         "/graphql",
         json={
-            "query": "mutation($d: String!) { createProject(input: {name: \"web\", description: $d}) { __typename } }",
+            "query": 'mutation($d: String!) { createProject(input: {name: "web", description: $d}) { __typename } }',
             "variables": {"d": description},
         },
         headers={"Authorization": f"Bearer {alice.token}"},
@@ -84,7 +84,10 @@ async def test_a_streamed_body_without_length_is_also_capped(
 
 
 async def test_unexpected_errors_are_masked_and_logged(
-    gql: GraphQLClient, factory: Factory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    gql: GraphQLClient,
+    factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from home_idp.server.rbac.projects import ProjectService
 

@@ -124,14 +124,20 @@ async def test_members_are_added_changed_and_removed(gql: GraphQLClient, factory
     added = (await gql(MEMBER.format(name="addProjectMember"), variables, token=alice.token))[
         "addProjectMember"
     ]
-    assert added["member"] == {"user": {"username": "bob"}, "role": {"name": "viewer"}, "project": {"name": "web"}}
+    assert added["member"] == {
+        "user": {"username": "bob"},
+        "role": {"name": "viewer"},
+        "project": {"name": "web"},
+    }
     again = (await gql(MEMBER.format(name="addProjectMember"), variables, token=alice.token))[
         "addProjectMember"
     ]
     assert again["__typename"] == "Conflict"
     changed = (
         await gql(
-            MEMBER.format(name="setProjectMemberRole"), {**variables, "role": "developer"}, token=alice.token
+            MEMBER.format(name="setProjectMemberRole"),
+            {**variables, "role": "developer"},
+            token=alice.token,
         )
     )["setProjectMemberRole"]
     assert changed["member"]["role"]["name"] == "developer"

@@ -28,9 +28,12 @@ async def test_builtin_roles_are_listed_with_their_rights(
     gql: GraphQLClient, factory: Factory
 ) -> None:
     alice = await factory.user("alice")
-    roles = (await gql("{ roles { edges { node { name builtin policies { effect resource action } } } } }", token=alice.token))[
-        "roles"
-    ]
+    roles = (
+        await gql(
+            "{ roles { edges { node { name builtin policies { effect resource action } } } } }",
+            token=alice.token,
+        )
+    )["roles"]
     by_name = {edge["node"]["name"]: edge["node"] for edge in roles["edges"]}
     assert set(by_name) == {"admin", "maintainer", "developer", "viewer"}
     assert by_name["viewer"]["policies"] == [{"effect": "allow", "resource": "*", "action": "read"}]
@@ -62,7 +65,9 @@ async def test_a_custom_role_grants_only_what_it_says(gql: GraphQLClient, factor
 
     async def member_change(name: str, project: Any, extra: str = ', role: "viewer"') -> str:
         query = f"""mutation($p: ID!) {{ {name}(input: {{projectId: $p, username: "bob"{extra}}}) {{ __typename }} }}"""
-        result: str = (await gql(query, {"p": project_gid(project)}, token=alice.token))[name]["__typename"]
+        result: str = (await gql(query, {"p": project_gid(project)}, token=alice.token))[name][
+            "__typename"
+        ]
         return result
 
     assert await member_change("addProjectMember", staging) == "MemberSuccess"
@@ -105,7 +110,9 @@ async def test_policies_that_do_not_parse_are_validation_errors(
         "policies[3].projectPattern",
     ]
     assert not await Role.exists(name="broken")
-    empty = (await gql(CREATE_ROLE, {"name": "empty", "policies": []}, token=admin.token))["createRole"]
+    empty = (await gql(CREATE_ROLE, {"name": "empty", "policies": []}, token=admin.token))[
+        "createRole"
+    ]
     assert empty["__typename"] == "ValidationError"
 
 
@@ -122,7 +129,11 @@ async def test_builtin_roles_cannot_be_changed_or_deleted(
         token=admin.token,
     )
     assert update["updateRole"]["__typename"] == "ValidationError"
-    delete = await gql("mutation($id: ID!) { deleteRole(input: {id: $id}) { __typename } }", {"id": gid}, token=admin.token)
+    delete = await gql(
+        "mutation($id: ID!) { deleteRole(input: {id: $id}) { __typename } }",
+        {"id": gid},
+        token=admin.token,
+    )
     assert delete["deleteRole"]["__typename"] == "ValidationError"
     assert await Policy.filter(role=viewer).count() == before
 
@@ -130,9 +141,13 @@ async def test_builtin_roles_cannot_be_changed_or_deleted(
 async def test_a_role_in_use_cannot_be_deleted(gql: GraphQLClient, factory: Factory) -> None:
     admin = await factory.user("root", admin=True)
     await factory.user("alice")
-    created = (await gql(CREATE_ROLE, {"name": "reader", "policies": [policy("allow", "*", "read")]}, token=admin.token))[
-        "createRole"
-    ]
+    created = (
+        await gql(
+            CREATE_ROLE,
+            {"name": "reader", "policies": [policy("allow", "*", "read")]},
+            token=admin.token,
+        )
+    )["createRole"]
     await factory.project("web", alice="reader")
     delete = "mutation($id: ID!) { deleteRole(input: {id: $id}) { __typename } }"
     answer = await gql(delete, {"id": created["role"]["id"]}, token=admin.token)

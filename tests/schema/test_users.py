@@ -72,7 +72,9 @@ async def test_the_last_admin_cannot_be_removed(gql: GraphQLClient, factory: Fac
 
     # With a second admin, the first may step down.
     second = await factory.user("second", admin=True)
-    assert (await act(gql, "deleteUser", admin.gid, second.token))["__typename"] == "DeleteUserSuccess"
+    assert (await act(gql, "deleteUser", admin.gid, second.token))[
+        "__typename"
+    ] == "DeleteUserSuccess"
 
 
 async def test_reset_password_ends_sessions_and_validates(
