@@ -91,6 +91,7 @@ class Authenticator:
             or user.token_version != claims.token_version
         ):
             raise AuthenticationFailed("the refresh token is invalid or expired; log in again")
+        await self._audit.record(user.username, "auth.refresh", f"user:{user.username}")
         return self.issue_tokens(user)
 
     async def change_password(

@@ -85,7 +85,7 @@ def evaluate(rules: Iterable[Rule], resource: str, action: str, project: str) ->
     allowed = False
     for rule in rules:
         if rule.applies_to(resource, action, project):
-            if rule.effect == "deny":
-                return False
+            if rule.effect != "allow":
+                return False  # deny, or anything unrecognised: fail closed
             allowed = True
     return allowed

@@ -1,0 +1,784 @@
+"""Who may do what: every mutation and query of the API for every kind of caller.
+
+One table, TABLE, says for each operation what happens to each caller:
+
+    admin       a global administrator who is not a member of the project
+    maintainer  member of project `web` with the built-in role maintainer
+    developer   member of `web` as developer
+    viewer      member of `web` as viewer
+    outsider    an active user who is not a member of `web` (but maintains another project)
+    anonymous   no token at all
+
+`test_the_table_covers_every_field_of_the_schema` fails when the schema gains a
+mutation or query that the table does not mention, so a new field cannot ship
+without saying who may use it.
+
+Outcomes:
+
+    ALLOW   mutation: the success type, and the database changed as asked.
+            query: data that shows the object.
+    DENY    mutation: PermissionDenied, the database unchanged and the refusal
+            audited. query: a GraphQL error ("log in first", "only administrators
+            may ...") and no data.
+    HIDE    the caller may not even learn that the object exists. mutation:
+            NotFound and the database unchanged. query: no error, but the object
+            is absent (null or not in the list).
+    NOAUTH  mutation: AuthenticationFailed and the database unchanged (changing
+            a password needs a password login).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from strawberry.relay import to_base64
+
+from home_idp.schema.schema import build_schema
+from home_idp.server.rbac.models import (
+    ApiToken,
+    AuditEvent,
+    Membership,
+    Policy,
+    PolicyEffect,
+    Project,
+    Role,
+    User,
+    UserStatus,
+)
+from home_idp.server.runtime import Runtime
+from tests.factories import PASSWORD, Factory, Person
+from tests.graphql import GraphQLClient
+
+CALLERS = ("admin", "maintainer", "developer", "viewer", "outsider", "anonymous")
+USERNAMES = {
+    "admin": "root",
+    "maintainer": "mia",
+    "developer": "dev",
+    "viewer": "vic",
+    "outsider": "otto",
+    "anonymous": "anonymous",
+}
+BYSTANDER = "bea"  # a developer of `web` (and viewer of `api`) whom the callers act upon
+NEW_PASSWORD = "a different long password"
+DENIAL_MESSAGES = {
+    "log in first",
+    "only administrators may do this",
+    "only administrators may see another user's projects",
+}
+
+
+class Outcome(enum.Enum):
+    ALLOW = "allowed"
+    DENY = "denied"
+    HIDE = "hidden"
+    NOAUTH = "unauthenticated"
+
+    @property
+    def label(self) -> str:
+        return "allowed" if self is Outcome.ALLOW else "denied"
+
+
+ALLOW, DENY, HIDE, NOAUTH = Outcome.ALLOW, Outcome.DENY, Outcome.HIDE, Outcome.NOAUTH
+MUTATION_ERROR = {DENY: "PermissionDenied", HIDE: "NotFound", NOAUTH: "AuthenticationFailed"}
+
+
+# --- the world every case starts from ---------------------------------------------------
+
+
+@dataclass
+class World:
+    runtime: Runtime
+    people: dict[str, Person]
+    web: Project
+
+    def person(self, caller: str) -> Person | None:
+        return self.people.get(caller)
+
+    def token(self, caller: str) -> str | None:
+        person = self.person(caller)
+        return person.token if person else None
+
+    @property
+    def bystander(self) -> Person:
+        return self.people["bystander"]
+
+    def acting_user(self, caller: str) -> Person:
+        """The caller, or the bystander for anonymous (whose own objects do not exist)."""
+        return self.person(caller) or self.bystander
+
+
+async def build_world(factory: Factory, runtime: Runtime) -> World:
+    people = {caller: await factory.user(USERNAMES[caller]) for caller in CALLERS[1:5]}
+    people["admin"] = await factory.user(USERNAMES["admin"], admin=True)
+    people["bystander"] = await factory.user(BYSTANDER)
+    web = await factory.project(
+        "web", mia="maintainer", dev="developer", vic="viewer", bea="developer"
+    )
+    await factory.project("elsewhere", otto="maintainer")
+    await factory.project("api", bea="viewer")
+    return World(runtime, people, web)
+
+
+def gid(type_name: str, row: Any) -> str:
+    return to_base64(type_name, row.pk)
+
+
+async def make_token(owner: Person, name: str) -> ApiToken:
+    digest = hashlib.sha256(f"{owner.user.username}:{name}".encode()).hexdigest()
+    return await ApiToken.create(
+        user=owner.user, name=name, token_hash=digest, prefix="hidp_test", scopes=["read", "write"]
+    )
+
+
+async def make_custom_role() -> Role:
+    role = await Role.create(name="custom", description="before")
+    await Policy.create(
+        role=role, effect=PolicyEffect.ALLOW, resource="app", action="read", project_pattern="*"
+    )
+    return role
+
+
+async def token_versions() -> dict[str, int]:
+    return {user.username: user.token_version for user in await User.all()}
+
+
+async def role_in_web(username: str) -> str | None:
+    membership = await Membership.get_or_none(
+        project__name="web", user__username=username
+    ).select_related("role")
+    return membership.role.name if membership else None
+
+
+# --- operations ---------------------------------------------------------------------------
+
+Arrange = Callable[[World, str], Awaitable[dict[str, Any]]]
+Verify = Callable[[World, str, bool], Awaitable[None]]
+Seen = Callable[[World, str, Any], bool]
+
+
+@dataclass(frozen=True)
+class MutationOp:
+    """A mutation; `arrange` returns its input, `verify` checks the database afterwards."""
+
+    field: str
+    input_type: str
+    success: str
+    arrange: Arrange
+    verify: Verify
+    variant: str = ""
+
+    @property
+    def document(self) -> str:
+        return (
+            f"mutation($input: {self.input_type}!) {{ {self.field}(input: $input) "
+            "{ __typename ... on Error { message } } }"
+        )
+
+    async def run(self, gql: GraphQLClient, world: World, caller: str, outcome: Outcome) -> None:
+        variables = {"input": await self.arrange(world, caller)}
+        answer = (await gql(self.document, variables, token=world.token(caller)))[self.field]
+        wanted = self.success if outcome is ALLOW else MUTATION_ERROR[outcome]
+        assert answer["__typename"] == wanted, answer
+        await self.verify(world, caller, outcome is ALLOW)
+        if outcome is DENY:
+            # Administrators see refused attempts in the audit log.
+            assert await AuditEvent.exists(outcome="denied", actor=USERNAMES[caller])
+
+
+@dataclass(frozen=True)
+class QueryOp:
+    """A query; `seen` tells whether the answer shows the object the case is about."""
+
+    field: str
+    document: str
+    seen: Seen
+    arrange: Arrange | None = None
+    variant: str = ""
+
+    async def run(self, gql: GraphQLClient, world: World, caller: str, outcome: Outcome) -> None:
+        variables = await self.arrange(world, caller) if self.arrange else {}
+        result = await gql(self.document, variables, token=world.token(caller))
+        assert result.status == 200, result.response.text
+        value = (result.data or {}).get(self.field)
+        if outcome is ALLOW:
+            assert not result.errors, result.errors
+            assert self.seen(world, caller, value), value
+        elif outcome is HIDE:
+            assert not result.errors, result.errors
+            assert not self.seen(world, caller, value), value
+        else:
+            assert outcome is DENY
+            assert set(result.error_messages) <= DENIAL_MESSAGES, result.errors
+            assert result.errors
+            assert value is None, value
+
+
+Operation = MutationOp | QueryOp
+
+
+def names(connection: dict[str, Any] | None, *path: str) -> list[Any]:
+    """The values at `path` inside each node of a connection."""
+    values = []
+    for edge in (connection or {"edges": []})["edges"]:
+        value = edge["node"]
+        for key in path:
+            value = value[key]
+        values.append(value)
+    return values
+
+
+# Mutations: sign-up, login, tokens and passwords.
+
+
+async def sign_up_input(world: World, caller: str) -> dict[str, Any]:
+    return {"username": "newcomer", "password": PASSWORD}
+
+
+async def sign_up_verify(world: World, caller: str, changed: bool) -> None:
+    user = await User.get_or_none(username="newcomer")
+    assert (user is not None) is changed
+    assert user is None or (user.status is UserStatus.PENDING and not user.is_admin)
+
+
+async def login_input(world: World, caller: str) -> dict[str, Any]:
+    return {"username": BYSTANDER, "password": PASSWORD}
+
+
+async def login_verify(world: World, caller: str, changed: bool) -> None:
+    logged_in = await AuditEvent.exists(action="auth.login", actor=BYSTANDER, outcome="ok")
+    assert logged_in is changed
+
+
+async def refresh_input(world: World, caller: str) -> dict[str, Any]:
+    pair = world.runtime.rbac.authenticator.issue_tokens(world.bystander.user)
+    return {"refreshToken": pair.refresh_token}
+
+
+async def refresh_verify(world: World, caller: str, changed: bool) -> None:
+    # Refreshing changes nothing stored; the new token pair is the whole answer.
+    assert set((await token_versions()).values()) == {1}
+
+
+async def change_password_input(world: World, caller: str) -> dict[str, Any]:
+    return {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+
+
+async def change_password_verify(world: World, caller: str, changed: bool) -> None:
+    versions = await token_versions()
+    assert {name for name, version in versions.items() if version != 1} == (
+        {USERNAMES[caller]} if changed else set()
+    )
+
+
+# Mutations: projects and members.
+
+
+async def create_project_input(world: World, caller: str) -> dict[str, Any]:
+    return {"name": "fresh", "description": "made in the matrix"}
+
+
+async def create_project_verify(world: World, caller: str, changed: bool) -> None:
+    assert await Project.exists(name="fresh") is changed
+    if changed:  # the creator becomes its maintainer
+        membership = await Membership.get(project__name="fresh").select_related("user", "role")
+        assert (membership.user.username, membership.role.name) == (USERNAMES[caller], "maintainer")
+
+
+async def update_project_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": gid("Project", world.web), "description": "changed"}
+
+
+async def update_project_verify(world: World, caller: str, changed: bool) -> None:
+    description = (await Project.get(name="web")).description
+    assert description == ("changed" if changed else "web project")
+
+
+async def delete_project_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": gid("Project", world.web)}
+
+
+async def delete_project_verify(world: World, caller: str, changed: bool) -> None:
+    assert await Project.exists(name="web") is not changed
+    assert await Membership.filter(project__name="web").count() == (0 if changed else 4)
+
+
+async def add_member_input(world: World, caller: str) -> dict[str, Any]:
+    await User.create(username="newbie", password_hash="-", status=UserStatus.ACTIVE)
+    return {"projectId": gid("Project", world.web), "username": "newbie", "role": "viewer"}
+
+
+async def add_member_verify(world: World, caller: str, changed: bool) -> None:
+    assert await role_in_web("newbie") == ("viewer" if changed else None)
+
+
+async def set_member_role_input(world: World, caller: str) -> dict[str, Any]:
+    return {"projectId": gid("Project", world.web), "username": BYSTANDER, "role": "viewer"}
+
+
+async def set_member_role_verify(world: World, caller: str, changed: bool) -> None:
+    assert await role_in_web(BYSTANDER) == ("viewer" if changed else "developer")
+
+
+async def remove_member_input(world: World, caller: str) -> dict[str, Any]:
+    return {"projectId": gid("Project", world.web), "username": BYSTANDER}
+
+
+async def remove_member_verify(world: World, caller: str, changed: bool) -> None:
+    assert await role_in_web(BYSTANDER) == (None if changed else "developer")
+
+
+# Mutations: user administration.
+
+
+async def pending_user_input(world: World, caller: str) -> dict[str, Any]:
+    pending = await User.create(username="pat", password_hash="-", status=UserStatus.PENDING)
+    return {"userId": gid("User", pending)}
+
+
+async def approve_verify(world: World, caller: str, changed: bool) -> None:
+    status = (await User.get(username="pat")).status
+    assert status is (UserStatus.ACTIVE if changed else UserStatus.PENDING)
+
+
+async def bystander_input(world: World, caller: str) -> dict[str, Any]:
+    return {"userId": world.bystander.gid}
+
+
+async def disable_verify(world: World, caller: str, changed: bool) -> None:
+    bea = await User.get(username=BYSTANDER)
+    assert bea.status is (UserStatus.DISABLED if changed else UserStatus.ACTIVE)
+    assert bea.token_version == (2 if changed else 1)
+
+
+async def disabled_user_input(world: World, caller: str) -> dict[str, Any]:
+    disabled = await User.create(username="dan", password_hash="-", status=UserStatus.DISABLED)
+    return {"userId": gid("User", disabled)}
+
+
+async def enable_verify(world: World, caller: str, changed: bool) -> None:
+    status = (await User.get(username="dan")).status
+    assert status is (UserStatus.ACTIVE if changed else UserStatus.DISABLED)
+
+
+async def delete_user_verify(world: World, caller: str, changed: bool) -> None:
+    assert await User.exists(username=BYSTANDER) is not changed
+
+
+async def reset_password_input(world: World, caller: str) -> dict[str, Any]:
+    return {"userId": world.bystander.gid, "newPassword": NEW_PASSWORD}
+
+
+async def reset_password_verify(world: World, caller: str, changed: bool) -> None:
+    bea = await User.get(username=BYSTANDER)
+    assert (bea.password_hash != world.bystander.user.password_hash) is changed
+    assert bea.token_version == (2 if changed else 1)
+
+
+async def set_admin_input(world: World, caller: str) -> dict[str, Any]:
+    return {"userId": world.bystander.gid, "admin": True}
+
+
+async def set_admin_verify(world: World, caller: str, changed: bool) -> None:
+    assert (await User.get(username=BYSTANDER)).is_admin is changed
+
+
+# Mutations: custom roles.
+
+
+async def create_role_input(world: World, caller: str) -> dict[str, Any]:
+    policy = {"effect": "allow", "resource": "project", "action": "read"}
+    return {"name": "auditor", "policies": [policy]}
+
+
+async def create_role_verify(world: World, caller: str, changed: bool) -> None:
+    assert await Role.exists(name="auditor") is changed
+
+
+async def update_role_input(world: World, caller: str) -> dict[str, Any]:
+    role = await make_custom_role()
+    policy = {"effect": "deny", "resource": "*", "action": "*"}
+    return {"id": gid("Role", role), "description": "after", "policies": [policy]}
+
+
+async def update_role_verify(world: World, caller: str, changed: bool) -> None:
+    role = await Role.get(name="custom")
+    effects = await Policy.filter(role=role).values_list("effect", flat=True)
+    assert role.description == ("after" if changed else "before")
+    assert [str(effect) for effect in effects] == (["deny"] if changed else ["allow"])
+
+
+async def delete_role_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": gid("Role", await make_custom_role())}
+
+
+async def delete_role_verify(world: World, caller: str, changed: bool) -> None:
+    assert await Role.exists(name="custom") is not changed
+
+
+# Mutations: API tokens.
+
+
+async def create_token_input(world: World, caller: str) -> dict[str, Any]:
+    return {"name": "ci"}
+
+
+async def create_token_verify(world: World, caller: str, changed: bool) -> None:
+    owners = [
+        token.user.username for token in await ApiToken.filter(name="ci").select_related("user")
+    ]
+    assert owners == ([USERNAMES[caller]] if changed else [])
+
+
+async def own_token_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": gid("ApiToken", await make_token(world.acting_user(caller), "mine"))}
+
+
+async def bystanders_token_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": gid("ApiToken", await make_token(world.bystander, "theirs"))}
+
+
+async def revoked_verify(world: World, caller: str, changed: bool) -> None:
+    token = await ApiToken.get()  # the one token of the case
+    assert (token.revoked_at is not None) is changed
+
+
+# Queries.
+
+
+async def caller_and_bystander_tokens(world: World, caller: str) -> dict[str, Any]:
+    person = world.person(caller)
+    if person is not None:
+        await make_token(person, "mine")
+    await make_token(world.bystander, "theirs")
+    return {}
+
+
+async def an_audit_event(world: World, caller: str) -> dict[str, Any]:
+    await world.runtime.rbac.audit.record("root", "matrix.marker", "project:web")
+    return {}
+
+
+def node_of(lookup: Callable[[World, str], Awaitable[str]]) -> Arrange:
+    async def arrange(world: World, caller: str) -> dict[str, Any]:
+        return {"id": await lookup(world, caller)}
+
+    return arrange
+
+
+async def web_gid(world: World, caller: str) -> str:
+    return gid("Project", world.web)
+
+
+async def bystander_membership_gid(world: World, caller: str) -> str:
+    return gid("Member", await Membership.get(project=world.web, user=world.bystander.user))
+
+
+async def bystander_gid(world: World, caller: str) -> str:
+    return world.bystander.gid
+
+
+async def viewer_role_gid(world: World, caller: str) -> str:
+    return gid("Role", await Role.get(name="viewer"))
+
+
+async def own_token_gid(world: World, caller: str) -> str:
+    return gid("ApiToken", await make_token(world.acting_user(caller), "mine"))
+
+
+async def bystanders_token_gid(world: World, caller: str) -> str:
+    return gid("ApiToken", await make_token(world.bystander, "theirs"))
+
+
+async def audit_event_gid(world: World, caller: str) -> str:
+    return gid("AuditEvent", await world.runtime.rbac.audit.record("root", "matrix.marker", "x"))
+
+
+NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+
+
+def node_seen(world: World, caller: str, value: Any) -> bool:
+    return value is not None
+
+
+def node_query(variant: str, lookup: Callable[[World, str], Awaitable[str]]) -> QueryOp:
+    return QueryOp("node", NODE, node_seen, node_of(lookup), variant=variant)
+
+
+SIGN_UP = MutationOp("signUp", "SignUpInput", "SignUpSuccess", sign_up_input, sign_up_verify)
+LOGIN = MutationOp("login", "LoginInput", "Tokens", login_input, login_verify)
+REFRESH = MutationOp("refreshToken", "RefreshTokenInput", "Tokens", refresh_input, refresh_verify)
+CHANGE_PASSWORD = MutationOp(
+    "changePassword", "ChangePasswordInput", "Tokens", change_password_input, change_password_verify
+)
+CREATE_PROJECT = MutationOp(
+    "createProject",
+    "CreateProjectInput",
+    "ProjectSuccess",
+    create_project_input,
+    create_project_verify,
+)
+UPDATE_PROJECT = MutationOp(
+    "updateProject",
+    "UpdateProjectInput",
+    "ProjectSuccess",
+    update_project_input,
+    update_project_verify,
+)
+DELETE_PROJECT = MutationOp(
+    "deleteProject",
+    "DeleteProjectInput",
+    "DeleteProjectSuccess",
+    delete_project_input,
+    delete_project_verify,
+)
+ADD_MEMBER = MutationOp(
+    "addProjectMember", "MemberInput", "MemberSuccess", add_member_input, add_member_verify
+)
+SET_MEMBER_ROLE = MutationOp(
+    "setProjectMemberRole",
+    "MemberInput",
+    "MemberSuccess",
+    set_member_role_input,
+    set_member_role_verify,
+)
+REMOVE_MEMBER = MutationOp(
+    "removeProjectMember",
+    "RemoveMemberInput",
+    "RemoveMemberSuccess",
+    remove_member_input,
+    remove_member_verify,
+)
+APPROVE_USER = MutationOp(
+    "approveUser", "UserInput", "UserSuccess", pending_user_input, approve_verify
+)
+DISABLE_USER = MutationOp(
+    "disableUser", "UserInput", "UserSuccess", bystander_input, disable_verify
+)
+ENABLE_USER = MutationOp(
+    "enableUser", "UserInput", "UserSuccess", disabled_user_input, enable_verify
+)
+DELETE_USER = MutationOp(
+    "deleteUser", "UserInput", "DeleteUserSuccess", bystander_input, delete_user_verify
+)
+RESET_PASSWORD = MutationOp(
+    "resetUserPassword",
+    "ResetPasswordInput",
+    "UserSuccess",
+    reset_password_input,
+    reset_password_verify,
+)
+SET_ADMIN = MutationOp(
+    "setUserAdmin", "SetUserAdminInput", "UserSuccess", set_admin_input, set_admin_verify
+)
+CREATE_ROLE = MutationOp(
+    "createRole", "CreateRoleInput", "RoleSuccess", create_role_input, create_role_verify
+)
+UPDATE_ROLE = MutationOp(
+    "updateRole", "UpdateRoleInput", "RoleSuccess", update_role_input, update_role_verify
+)
+DELETE_ROLE = MutationOp(
+    "deleteRole", "DeleteRoleInput", "DeleteRoleSuccess", delete_role_input, delete_role_verify
+)
+CREATE_TOKEN = MutationOp(
+    "createApiToken",
+    "CreateApiTokenInput",
+    "CreateApiTokenSuccess",
+    create_token_input,
+    create_token_verify,
+)
+REVOKE_OWN_TOKEN = MutationOp(
+    "revokeApiToken",
+    "RevokeApiTokenInput",
+    "RevokeApiTokenSuccess",
+    own_token_input,
+    revoked_verify,
+    variant="own",
+)
+REVOKE_OTHERS_TOKEN = MutationOp(
+    "revokeApiToken",
+    "RevokeApiTokenInput",
+    "RevokeApiTokenSuccess",
+    bystanders_token_input,
+    revoked_verify,
+    variant="someone_elses",
+)
+
+ME = QueryOp(
+    "me", "{ me { username } }", lambda world, caller, me: me["username"] == USERNAMES[caller]
+)
+PROJECTS = QueryOp(
+    "projects",
+    "{ projects { edges { node { name } } } }",
+    lambda world, caller, projects: "web" in names(projects, "name"),
+)
+PROJECT = QueryOp(
+    "project",
+    '{ project(name: "web") { name members { edges { node { user { username } } } } } }',
+    lambda world, caller, project: (
+        project is not None and BYSTANDER in names(project["members"], "user", "username")
+    ),
+)
+CO_MEMBER_PROJECTS = QueryOp(
+    "project",
+    """{ project(name: "web") { members { edges { node { user {
+         username memberships { edges { node { project { name } } } } } } } } } }""",
+    lambda world, caller, project: (
+        project is not None
+        and "api"
+        in [
+            name
+            for user in names(project["members"], "user")
+            if user["username"] == BYSTANDER
+            for name in names(user["memberships"], "project", "name")
+        ]
+    ),
+    variant="co_members_projects",
+)
+USERS = QueryOp(
+    "users",
+    "{ users { edges { node { username } } } }",
+    lambda world, caller, users: BYSTANDER in names(users, "username"),
+)
+ROLES = QueryOp(
+    "roles",
+    "{ roles { edges { node { name policies { action } } } } }",
+    lambda world, caller, roles: "viewer" in names(roles, "name"),
+)
+API_TOKENS = QueryOp(
+    "apiTokens",
+    "{ apiTokens { edges { node { name } } } }",
+    # Your own tokens, and never anybody else's.
+    lambda world, caller, tokens: names(tokens, "name") == ["mine"],
+    arrange=caller_and_bystander_tokens,
+)
+AUDIT_EVENTS = QueryOp(
+    "auditEvents",
+    "{ auditEvents { edges { node { action } } } }",
+    lambda world, caller, events: "matrix.marker" in names(events, "action"),
+    arrange=an_audit_event,
+)
+
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    operation: Operation
+    outcomes: dict[str, Outcome]
+
+    def __init__(self, operation: Operation, *outcomes: Outcome) -> None:
+        assert len(outcomes) == len(CALLERS), operation
+        object.__setattr__(self, "operation", operation)
+        object.__setattr__(self, "outcomes", dict(zip(CALLERS, outcomes, strict=True)))
+
+    @property
+    def name(self) -> str:
+        op = self.operation
+        return f"{op.field}.{op.variant}" if op.variant else op.field
+
+
+# fmt: off
+TABLE = (
+    #     operation                     admin  maint. dev.   viewer outsid. anonymous
+    # Anyone may sign up, log in and refresh; changing a password needs a password login.
+    Entry(SIGN_UP,                      ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  ALLOW),
+    Entry(LOGIN,                        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  ALLOW),
+    Entry(REFRESH,                      ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  ALLOW),
+    Entry(CHANGE_PASSWORD,              ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  NOAUTH),
+    # Any active user may create a project. Only maintainers (and admins) change one;
+    # to non-members it does not exist.
+    Entry(CREATE_PROJECT,               ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(UPDATE_PROJECT,               ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
+    Entry(DELETE_PROJECT,               ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
+    Entry(ADD_MEMBER,                   ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
+    Entry(SET_MEMBER_ROLE,              ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
+    Entry(REMOVE_MEMBER,                ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
+    # User administration and custom roles are for administrators only.
+    Entry(APPROVE_USER,                 ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(DISABLE_USER,                 ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(ENABLE_USER,                  ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(DELETE_USER,                  ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(RESET_PASSWORD,               ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(SET_ADMIN,                    ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(CREATE_ROLE,                  ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(UPDATE_ROLE,                  ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(DELETE_ROLE,                  ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    # Everyone manages their own API tokens; only admins revoke other people's.
+    Entry(CREATE_TOKEN,                 ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(REVOKE_OWN_TOKEN,             ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(REVOKE_OTHERS_TOKEN,          ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   DENY),
+    # Queries.
+    Entry(ME,                           ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(PROJECTS,                     ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(PROJECT,                      ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    # Members see each other, but not which other projects a co-member belongs to.
+    Entry(CO_MEMBER_PROJECTS,           ALLOW, DENY,  DENY,  DENY,  HIDE,   DENY),
+    Entry(USERS,                        ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(ROLES,                        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(API_TOKENS,                   ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(AUDIT_EVENTS,                 ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(node_query("project", web_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
+    Entry(node_query("member", bystander_membership_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
+    Entry(node_query("user", bystander_gid),
+                                        ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
+    Entry(node_query("role", viewer_role_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  HIDE),
+    Entry(node_query("own_api_token", own_token_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  HIDE),
+    # API tokens are private to their owner; admins too only see their own.
+    Entry(node_query("someone_elses_api_token", bystanders_token_gid),
+                                        HIDE,  HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
+    Entry(node_query("audit_event", audit_event_gid),
+                                        ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
+)
+# fmt: on
+
+CASES = [
+    pytest.param(entry.operation, caller, outcome, id=f"{entry.name}-{caller}-{outcome.label}")
+    for entry in TABLE
+    for caller, outcome in entry.outcomes.items()
+]
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def schema_fields(root: str) -> set[str]:
+    """The fields of a root type, read by introspecting the schema the server serves."""
+    result = build_schema().execute_sync(f'{{ __type(name: "{root}") {{ fields {{ name }} }} }}')
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return {field["name"] for field in result.data["__type"]["fields"]}
+
+
+@pytest.mark.parametrize(("root", "kind"), [("Mutation", MutationOp), ("Query", QueryOp)])
+def test_the_table_covers_every_field_of_the_schema(root: str, kind: type[Operation]) -> None:
+    in_schema = schema_fields(root)
+    in_table = {entry.operation.field for entry in TABLE if isinstance(entry.operation, kind)}
+    assert in_schema - in_table == set(), f"{root} fields without an entry in TABLE"
+    assert in_table - in_schema == set(), f"TABLE entries for fields {root} does not have"
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(("operation", "caller", "outcome"), CASES)
+async def test_access(
+    gql: GraphQLClient,
+    factory: Factory,
+    runtime: Runtime,
+    operation: Operation,
+    caller: str,
+    outcome: Outcome,
+) -> None:
+    world = await build_world(factory, runtime)
+    await operation.run(gql, world, caller, outcome)
