@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 from home_idp.server.rbac.models import ApiToken, Project
 from tests.factories import Factory
@@ -67,7 +68,7 @@ async def test_revoked_and_expired_tokens_stop_working(
     expiring = (await gql(CREATE, {"name": "short", "days": 1}, token=alice.token))[
         "createApiToken"
     ]
-    await ApiToken.filter(name="short").update(expires_at="2020-01-01T00:00:00+00:00")
+    await ApiToken.filter(name="short").update(expires_at=datetime(2020, 1, 1, tzinfo=UTC))
     assert (await gql("{ me { username } }", token=expiring["token"])).status == 401
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tortoise import Tortoise
 from tortoise.connection import get_connection
-from tortoise.context import TortoiseContext
+from tortoise.context import get_current_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from home_idp.server.db import APP_LABEL, tortoise_config
@@ -15,12 +15,14 @@ from home_idp.server.settings import Settings
 MIGRATIONS = Path(__file__).resolve().parents[2] / "server" / "migrations"
 
 
-async def test_models_have_no_changes_without_a_migration() -> None:
-    config = tortoise_config("sqlite://:memory:")
-    async with TortoiseContext() as context:
-        await context.init(config=config)
-        assert context.apps is not None
-        writers = await MigrationAutodetector(context.apps, config["apps"]).changes()
+async def test_models_have_no_changes_without_a_migration(settings: Settings, app: object) -> None:
+    # Uses the app's own ORM context: a second context would rebind the
+    # models to another database for every later test.
+    context = get_current_context()
+    assert context is not None
+    assert context.apps is not None
+    config = tortoise_config(settings.effective_database_url)
+    writers = await MigrationAutodetector(context.apps, config["apps"]).changes()
     assert not writers, "models changed: run `tortoise makemigrations` and commit the result"
 
 
