@@ -18,6 +18,7 @@ from home_idp.schema.relay import (
     connection_from_queryset,
     decode_cursor,
     encode_cursor,
+    resolve_visible_nodes,
 )
 from home_idp.server.rbac import models
 from home_idp.server.rbac.audit import AUDIT_TOPIC, AuditFilter, AuditLog
@@ -59,14 +60,12 @@ class AuditEvent(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
-        ids = list(node_ids)
-        if not info.context.principal.is_admin:
-            return [None for _ in ids]
-        numeric = [int(i) for i in ids if i.isdigit()]
-        found = {e.id: e for e in await models.AuditEvent.filter(id__in=numeric)}
-        return [
-            cls.from_model(found[int(i)]) if i.isdigit() and int(i) in found else None for i in ids
-        ]
+        principal = info.context.principal
+
+        async def allowed(_: models.AuditEvent) -> bool:
+            return principal.is_admin
+
+        return await resolve_visible_nodes(models.AuditEvent, node_ids, cls.from_model, allowed)
 
 
 @strawberry.input(description="Every field narrows the result; all are optional.")

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
-from typing import Any, Self
+from typing import Self
 
 import strawberry
 from strawberry import relay
-from tortoise.models import Model
 
 from home_idp.schema.context import Info
-from home_idp.schema.relay import Connection, check_page_size, connection_from_list
+from home_idp.schema.relay import (
+    Connection,
+    check_page_size,
+    connection_from_list,
+    resolve_visible_nodes,
+)
 from home_idp.server.errors import PermissionDenied
 from home_idp.server.rbac import models
 
@@ -24,18 +28,6 @@ class UserStatus(Enum):
     PENDING = "pending"
     ACTIVE = "active"
     DISABLED = "disabled"
-
-
-async def _visible_nodes(
-    model: type[Model], node_ids: Iterable[str], to_node: Any, allowed: Any
-) -> list[Any]:
-    ids = [int(node_id) for node_id in node_ids if node_id.isdigit()]
-    found = {row.pk: row for row in await model.filter(id__in=ids)}
-    result = []
-    for node_id in node_ids:
-        row = found.get(int(node_id)) if node_id.isdigit() else None
-        result.append(to_node(row) if row is not None and await allowed(row) else None)
-    return result
 
 
 @strawberry.type(description="A person who uses home-idp.")
@@ -76,7 +68,7 @@ class User(relay.Node):
         async def allowed(user: models.User) -> bool:
             return principal.is_admin or principal.user_id == user.id
 
-        return await _visible_nodes(models.User, list(node_ids), cls.from_model, allowed)
+        return await resolve_visible_nodes(models.User, node_ids, cls.from_model, allowed)
 
 
 @strawberry.type(description="A team's space: a namespace and a registry project.")
@@ -122,7 +114,7 @@ class Project(relay.Node):
         async def allowed(project: models.Project) -> bool:
             return await authz.can("project", "read", project.name)
 
-        return await _visible_nodes(models.Project, list(node_ids), cls.from_model, allowed)
+        return await resolve_visible_nodes(models.Project, node_ids, cls.from_model, allowed)
 
 
 @strawberry.type(description="A user's membership of a project, with a role.")
@@ -171,7 +163,9 @@ class Member(relay.Node):
             project = await info.context.loaders.project.load(membership.project_id)
             return project is not None and await authz.can("member", "read", project.name)
 
-        return await _visible_nodes(models.Membership, list(node_ids), cls.from_model, allowed)
+        return await resolve_visible_nodes(
+            models.Membership, list(node_ids), cls.from_model, allowed
+        )
 
 
 @strawberry.type(description="One rule of a role. Deny wins over allow.")
@@ -214,7 +208,7 @@ class Role(relay.Node):
         async def allowed(_: models.Role) -> bool:
             return principal.is_authenticated
 
-        return await _visible_nodes(models.Role, list(node_ids), cls.from_model, allowed)
+        return await resolve_visible_nodes(models.Role, node_ids, cls.from_model, allowed)
 
 
 @strawberry.type(description="A long-lived bearer token. Its secret is never shown again.")
@@ -250,4 +244,4 @@ class ApiToken(relay.Node):
         async def allowed(token: models.ApiToken) -> bool:
             return principal.is_authenticated and token.user_id == principal.user_id
 
-        return await _visible_nodes(models.ApiToken, list(node_ids), cls.from_model, allowed)
+        return await resolve_visible_nodes(models.ApiToken, node_ids, cls.from_model, allowed)

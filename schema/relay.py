@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -23,6 +23,7 @@ __all__ = [
     "connection_from_list",
     "connection_from_queryset",
     "decode_id",
+    "resolve_visible_nodes",
 ]
 
 NodeT = TypeVar("NodeT")
@@ -134,3 +135,19 @@ def decode_id(global_id: relay.GlobalID, type_name: str, field: str = "id") -> i
         return int(global_id.node_id)
     except ValueError:
         raise ValidationFailed.for_field(field, f"is not a valid {type_name} id") from None
+
+
+async def resolve_visible_nodes(
+    model: type[M],
+    node_ids: Iterable[str],
+    to_node: Callable[[M], NodeT],
+    allowed: Callable[[M], Awaitable[bool]],
+) -> list[NodeT | None]:
+    """Nodes for `node(id:)`: null for ids that do not exist or the caller may not see."""
+    ids = list(node_ids)
+    found = {row.pk: row for row in await model.filter(id__in=[int(i) for i in ids if i.isdigit()])}
+    result: list[NodeT | None] = []
+    for node_id in ids:
+        row = found.get(int(node_id)) if node_id.isdigit() else None
+        result.append(to_node(row) if row is not None and await allowed(row) else None)
+    return result

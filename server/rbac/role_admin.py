@@ -11,8 +11,9 @@ from home_idp.server.errors import Conflict, FieldError, NotFound, ValidationFai
 from home_idp.server.names import validate_dns_label
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
-from home_idp.server.rbac.models import Membership, Policy, PolicyEffect, Role
+from home_idp.server.rbac.models import Membership, Role
 from home_idp.server.rbac.policy import Rule, parse_rule
+from home_idp.server.rbac.roles import replace_rules
 
 __all__ = ["MAX_POLICIES", "RoleAdmin"]
 
@@ -66,7 +67,7 @@ class RoleAdmin:
             if await Role.exists(name=name):
                 raise Conflict(f"role {name!r} already exists")
             role = await Role.create(name=name, description=description)
-            await _write_rules(role, rules)
+            await replace_rules(role, rules)
             await self._audit.record(
                 principal, "role.create", f"role:{name}", detail={"policies": len(rules)}
             )
@@ -89,8 +90,7 @@ class RoleAdmin:
                 role.description = description
                 await role.save(update_fields=["description"])
             if rules is not None:
-                await Policy.filter(role=role).delete()
-                await _write_rules(role, rules)
+                await replace_rules(role, rules)
             await self._audit.record(principal, "role.update", f"role:{role.name}")
         return role
 
@@ -115,18 +115,3 @@ class RoleAdmin:
                 "built-in roles cannot be changed", [FieldError("id", "is a built-in role")]
             )
         return role
-
-
-async def _write_rules(role: Role, rules: list[Rule]) -> None:
-    await Policy.bulk_create(
-        [
-            Policy(
-                role=role,
-                effect=PolicyEffect(rule.effect),
-                resource=rule.resource,
-                action=rule.action,
-                project_pattern=rule.project_pattern,
-            )
-            for rule in rules
-        ]
-    )

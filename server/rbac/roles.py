@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from home_idp.server.rbac.models import Policy, PolicyEffect, Role
 from home_idp.server.rbac.policy import Rule
 
-__all__ = ["ADMIN_ROLE", "BUILTIN_ROLES", "BuiltinRole", "ensure_builtin_roles"]
+__all__ = ["ADMIN_ROLE", "BUILTIN_ROLES", "BuiltinRole", "ensure_builtin_roles", "replace_rules"]
 
 ADMIN_ROLE = "admin"
 
@@ -63,20 +64,25 @@ async def ensure_builtin_roles() -> None:
         }
         if current == set(builtin.rules):
             continue
-        await Policy.filter(role=role).delete()
-        await Policy.bulk_create(
-            [
-                Policy(
-                    role=role,
-                    effect=PolicyEffect(rule.effect),
-                    resource=rule.resource,
-                    action=rule.action,
-                    project_pattern=rule.project_pattern,
-                )
-                for rule in builtin.rules
-            ]
-        )
+        await replace_rules(role, builtin.rules)
         if not role.builtin or role.description != builtin.description:
             role.builtin = True
             role.description = builtin.description
             await role.save()
+
+
+async def replace_rules(role: Role, rules: Iterable[Rule]) -> None:
+    """Make `rules` the role's whole set of policies."""
+    await Policy.filter(role=role).delete()
+    await Policy.bulk_create(
+        [
+            Policy(
+                role=role,
+                effect=PolicyEffect(rule.effect),
+                resource=rule.resource,
+                action=rule.action,
+                project_pattern=rule.project_pattern,
+            )
+            for rule in rules
+        ]
+    )
