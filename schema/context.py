@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from home_idp.schema.loaders import Loaders
+from home_idp.server.deploy.service import DeploySession
 from home_idp.server.rbac import ANONYMOUS, Principal, RbacSession
 from home_idp.server.runtime import Runtime
 
@@ -32,6 +33,11 @@ class Context:
     def rbac(self) -> RbacSession:
         """rbac services bound to the caller; made on first use, after websocket auth."""
         return self.runtime.rbac.session(self.principal)
+
+    @cached_property
+    def deploy(self) -> DeploySession:
+        """deploy services bound to the caller."""
+        return self.runtime.deploy.session(self.rbac)
 
     @property
     def max_page_size(self) -> int:

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
+from tortoise.functions import Max
 
+from home_idp.server.rbac.app_models import AppSecret, DockerfileVersion
 from home_idp.server.rbac.models import Membership, Policy, Project, Role, User
 
 __all__ = ["Loaders"]
@@ -49,6 +51,24 @@ async def _policies_of_roles(ids: Sequence[int]) -> list[list[Policy]]:
     return [grouped[i] for i in ids]
 
 
+async def _secrets_of_apps(ids: Sequence[int]) -> list[list[AppSecret]]:
+    grouped: dict[int, list[AppSecret]] = defaultdict(list)
+    for secret in await AppSecret.filter(app_id__in=ids).order_by("name"):
+        grouped[secret.app_id].append(secret)  # type: ignore[attr-defined]
+    return [grouped[i] for i in ids]
+
+
+async def _latest_dockerfiles(ids: Sequence[int]) -> list[DockerfileVersion | None]:
+    newest = (
+        await DockerfileVersion.filter(app_id__in=ids)
+        .group_by("app_id")
+        .annotate(top=Max("id"))
+        .values_list("top", flat=True)
+    )
+    found = {v.app_id: v for v in await DockerfileVersion.filter(id__in=newest)}  # type: ignore[attr-defined]
+    return [found.get(i) for i in ids]
+
+
 @dataclass
 class Loaders:
     """Made fresh for every request, so nothing is cached across callers."""
@@ -64,4 +84,10 @@ class Loaders:
     )
     policies_of_role: DataLoader[int, list[Policy]] = field(
         default_factory=lambda: DataLoader(_policies_of_roles)
+    )
+    secrets_of_app: DataLoader[int, list[AppSecret]] = field(
+        default_factory=lambda: DataLoader(_secrets_of_apps)
+    )
+    latest_dockerfile: DataLoader[int, DockerfileVersion | None] = field(
+        default_factory=lambda: DataLoader(_latest_dockerfiles)
     )

@@ -7,13 +7,16 @@ from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
 
 from home_idp.schema.api_tokens import ApiTokenMutation, ApiTokenQuery
+from home_idp.schema.apps import AppMutation, AppQuery
 from home_idp.schema.audit import AuditQuery, AuditSubscription
 from home_idp.schema.auth import AuthMutation, AuthQuery
 from home_idp.schema.context import Info
 from home_idp.schema.limits import security_extensions
 from home_idp.schema.projects import ProjectMutation, ProjectQuery
+from home_idp.schema.releases import ReleaseMutation, ReleaseSubscription
 from home_idp.schema.roles import RoleMutation, RoleQuery
 from home_idp.schema.users import UserMutation, UserQuery
+from home_idp.schema.webhooks import WebhookMutation, WebhookQuery
 from home_idp.server.settings import GraphQLLimits
 
 __all__ = ["build_schema"]
@@ -30,17 +33,36 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, AuthQuery, ProjectQuery, UserQuery, RoleQuery, ApiTokenQuery, AuditQuery):
+class Query(
+    NodeQuery,
+    AuthQuery,
+    ProjectQuery,
+    UserQuery,
+    RoleQuery,
+    ApiTokenQuery,
+    AuditQuery,
+    AppQuery,
+    WebhookQuery,
+):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutation, ProjectMutation, UserMutation, RoleMutation, ApiTokenMutation):
+class Mutation(
+    AuthMutation,
+    ProjectMutation,
+    UserMutation,
+    RoleMutation,
+    ApiTokenMutation,
+    AppMutation,
+    ReleaseMutation,
+    WebhookMutation,
+):
     pass
 
 
 @strawberry.type
-class Subscription(AuditSubscription):
+class Subscription(AuditSubscription, ReleaseSubscription):
     pass
 
 

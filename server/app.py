@@ -15,8 +15,10 @@ from home_idp.schema.schema import build_schema
 from home_idp.server import db
 from home_idp.server.gateway import health
 from home_idp.server.gateway.auth import BearerAuthBackend, auth_error_response
+from home_idp.server.gateway.git_http import git_routes
 from home_idp.server.gateway.graphql import GraphQLApp
 from home_idp.server.gateway.limits import BodySizeLimit
+from home_idp.server.gateway.webhooks import webhook_routes
 from home_idp.server.rbac.roles import ensure_builtin_roles
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
@@ -36,10 +38,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await db.open_database(settings)
         await ensure_builtin_roles()
-        log.info("home-idp ready (profile %s)", settings.profile)
+        await runtime.deploy.start()
+        log.info("home-idp ready (profile %s) on %s", settings.profile, settings.base_url)
         try:
             yield
         finally:
+            await runtime.deploy.stop()
             await db.close()
 
     app = Starlette(
@@ -47,9 +51,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *health.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *webhook_routes(runtime.deploy.webhooks),
+            # The local platform repo is served by home-idp itself.
+            *(
+                git_routes(settings.data_dir / "git", runtime.rbac.authenticator)
+                if settings.git.plugin == "local"
+                else []
+            ),
         ],
         middleware=[
-            Middleware(BodySizeLimit, max_bytes=settings.graphql.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.graphql.max_body_bytes,
+                exempt_prefixes=("/webhooks/", "/git/"),
+            ),
             Middleware(
                 AuthenticationMiddleware,
                 backend=BearerAuthBackend(runtime.rbac.authenticator),

@@ -16,7 +16,12 @@ __all__ = ["MODEL_MODULES", "close", "is_reachable", "open_database", "tortoise_
 log = logging.getLogger(__name__)
 
 APP_LABEL = "home_idp"
-MODEL_MODULES = ["home_idp.server.rbac.models"]
+MODEL_MODULES = [
+    "home_idp.server.rbac.models",
+    "home_idp.server.rbac.app_models",
+    "home_idp.server.pipeline.models",
+    "home_idp.server.deploy.models",
+]
 MIGRATIONS_MODULE = "home_idp.server.migrations"
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from home_idp.server.deploy.service import DeployManager
 from home_idp.server.events import EventBus
 from home_idp.server.rbac import RbacManager
 from home_idp.server.rbac.keys import load_signing_key
+from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.tokens import JwtCodec
 from home_idp.server.settings import Settings
 
@@ -18,6 +20,7 @@ class Runtime:
     settings: Settings
     bus: EventBus
     rbac: RbacManager
+    deploy: DeployManager
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -27,4 +30,7 @@ class Runtime:
             settings.refresh_token_ttl_seconds,
         )
         bus = EventBus()
-        return cls(settings, bus, RbacManager(codec, bus, settings.access_token_ttl_seconds))
+        rbac = RbacManager(
+            codec, bus, settings.access_token_ttl_seconds, SecretBox.from_settings(settings)
+        )
+        return cls(settings, bus, rbac, DeployManager(settings, bus))

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["GraphQLLimits", "Settings"]
+__all__ = ["GitSettings", "GraphQLLimits", "PipelineSettings", "Settings"]
 
 
 def _default_data_dir() -> Path:
@@ -24,6 +24,41 @@ class GraphQLLimits(BaseModel):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     graphiql: bool = True
+
+
+class GitSettings(BaseModel):
+    """The platform git repo: which plugin holds it, and its webhook secret."""
+
+    plugin: str = "local"
+    repo_name: str = Field(default="platform", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    branch: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+    # Signs push webhooks; generated into the data dir when not set.
+    webhook_secret: SecretStr | None = None
+    # The plugin's own settings, e.g. {"token": ..., "owner": ...} for GitHub.
+    options: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the git webhook secret must be at least 16 characters")
+        return value
+
+
+class PipelineSettings(BaseModel):
+    """The release engine: workers, leases, the reconciler and step deadlines."""
+
+    # Postgres only; SQLite always runs a single worker.
+    workers: int = Field(default=2, ge=1, le=32)
+    poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    reconcile_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # A worker that dies holding a job loses it to another after this long.
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
+    retry_backoff_max_seconds: float = Field(default=30.0, gt=0, le=3600)
+    commit_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    await_push_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
 
 class Settings(BaseSettings):
@@ -44,7 +79,13 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300, le=180 * 86_400)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Where webhooks and git clients reach this server; defaults to http://host:port.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # Encrypts app secrets at rest (a Fernet key); generated into the data dir when not set.
+    secrets_key: SecretStr | None = None
     graphql: GraphQLLimits = Field(default_factory=GraphQLLimits)
+    git: GitSettings = Field(default_factory=GitSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @field_validator("jwt_secret")
     @classmethod
@@ -73,6 +114,11 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite://{self.data_dir / 'home-idp.sqlite3'}"
+
+    @property
+    def base_url(self) -> str:
+        """This server's own URL, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def uses_sqlite(self) -> bool:

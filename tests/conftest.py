@@ -15,10 +15,11 @@ from tortoise.connection import get_connection
 from home_idp.server.app import create_app
 from home_idp.server.rbac.roles import ensure_builtin_roles
 from home_idp.server.runtime import Runtime
-from home_idp.server.settings import Settings
+from home_idp.server.settings import PipelineSettings, Settings
 from tests.database import BACKEND, scratch_database
 from tests.factories import Factory
 from tests.graphql import GraphQLClient
+from tests.liveserver import free_port
 
 
 def pytest_report_header() -> str:
@@ -38,7 +39,19 @@ async def database_url(data_dir: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(data_dir: Path, database_url: str) -> Settings:
-    return Settings(data_dir=data_dir, database_url=database_url)
+    # The port is where the live-server tests serve the app, so the platform
+    # repo's hook reaches it; the engine is tuned to react within a second.
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        port=free_port(),
+        pipeline=PipelineSettings(
+            poll_interval_seconds=0.2,
+            reconcile_interval_seconds=0.5,
+            retry_backoff_seconds=0.2,
+            retry_backoff_max_seconds=1,
+        ),
+    )
 
 
 @pytest.fixture(scope="session")

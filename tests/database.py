@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-__all__ = ["BACKEND", "scratch_database"]
+__all__ = ["BACKEND", "scratch_database", "scratch_postgres_database"]
 
 BACKEND = os.environ.get("HOME_IDP_TEST_DATABASE", "sqlite")
 POSTGRES_SERVER = os.environ.get(
@@ -44,6 +44,19 @@ async def scratch_database(tmp_dir: Path) -> AsyncIterator[str]:
         admin = await asyncpg.connect(admin_url)
     except (OSError, asyncpg.PostgresError) as error:
         raise RuntimeError(f"Postgres is not reachable at {POSTGRES_SERVER}: {error}") from error
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(POSTGRES_SERVER, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@asynccontextmanager
+async def scratch_postgres_database() -> AsyncIterator[str]:
+    """A throwaway Postgres database whatever the test backend (for replica tests)."""
+    name = f"home_idp_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(POSTGRES_SERVER.replace("postgres://", "postgresql://", 1))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield _with_database(POSTGRES_SERVER, name)

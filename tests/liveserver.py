@@ -21,9 +21,13 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def live_server(app: Starlette) -> AsyncIterator[str]:
-    """Yield the base URL; the app's lifespan already ran in the session fixture."""
-    port = free_port()
+async def live_server(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
+    """Yield the address; the app's lifespan already ran in the session fixture.
+
+    Pass `port` to serve where the app's settings say it lives (webhooks sent
+    by its own git hook go there).
+    """
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -48,13 +48,22 @@ class BearerAuthBackend(AuthenticationBackend):
         self._authenticator = authenticator
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
-        token = bearer_token(conn.headers.get("authorization"))
+        header = conn.headers.get("authorization")
+        if header and _is_git_path(conn) and header.partition(" ")[0].lower() == "basic":
+            # Git clients send Basic credentials; the git route checks them itself.
+            return AuthCredentials(), PrincipalUser(ANONYMOUS)
+        token = bearer_token(header)
         if token is None:
             return AuthCredentials(), PrincipalUser(ANONYMOUS)
         principal = await self._authenticator.authenticate_bearer(token)
         if principal is None:
             raise AuthenticationError("the token is invalid, expired or revoked")
         return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
+
+
+def _is_git_path(conn: HTTPConnection) -> bool:
+    path: str = conn.scope["path"]
+    return path.removeprefix(conn.scope.get("root_path", "")).startswith("/git/")
 
 
 def auth_error_response(conn: HTTPConnection, error: AuthenticationError) -> Response:

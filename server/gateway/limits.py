@@ -14,14 +14,19 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answers 413 for bodies over `max_bytes`, declared or streamed."""
+    """Answers 413 for bodies over `max_bytes`, declared or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Paths under `exempt_prefixes` enforce limits of their own (webhooks record
+    the refused delivery; git streams packs).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

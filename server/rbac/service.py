@@ -6,13 +6,16 @@ from dataclasses import dataclass
 
 from home_idp.server.events import EventBus
 from home_idp.server.rbac.api_tokens import ApiTokens
+from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.auth import Authenticator
 from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.dockerfiles import DockerfileService
 from home_idp.server.rbac.passwords import PasswordHashing
 from home_idp.server.rbac.principal import Principal
 from home_idp.server.rbac.projects import ProjectService
 from home_idp.server.rbac.role_admin import RoleAdmin
+from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.tokens import JwtCodec
 from home_idp.server.rbac.users import UserAdmin
 
@@ -31,13 +34,18 @@ class RbacSession:
     roles: RoleAdmin
     api_tokens: ApiTokens
     audit: AuditLog
+    apps: AppService
+    dockerfiles: DockerfileService
 
 
 class RbacManager:
     """Long-lived state of the rbac-manager: keys, hasher, audit log."""
 
-    def __init__(self, codec: JwtCodec, bus: EventBus, access_ttl: int) -> None:
+    def __init__(
+        self, codec: JwtCodec, bus: EventBus, access_ttl: int, secret_box: SecretBox
+    ) -> None:
         self.hashing = PasswordHashing()
+        self.secret_box = secret_box
         self.audit = AuditLog(bus)
         self.authenticator = Authenticator(codec, self.hashing, self.audit, access_ttl)
 
@@ -52,4 +60,6 @@ class RbacManager:
             roles=RoleAdmin(authz, self.audit),
             api_tokens=ApiTokens(authz, self.audit),
             audit=self.audit,
+            apps=AppService(authz, self.audit, self.secret_box),
+            dockerfiles=DockerfileService(authz),
         )

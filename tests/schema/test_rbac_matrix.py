@@ -1,4 +1,4 @@
-"""Who may do what: every mutation and query of the API for every kind of caller.
+"""Who may do what: every mutation, query and subscription of the API for every kind of caller.
 
 One table, TABLE, says for each operation what happens to each caller:
 
@@ -10,25 +10,34 @@ One table, TABLE, says for each operation what happens to each caller:
     anonymous   no token at all
 
 `test_the_table_covers_every_field_of_the_schema` fails when the schema gains a
-mutation or query that the table does not mention, so a new field cannot ship
-without saying who may use it.
+mutation, query or subscription that the table does not mention, so a new field
+cannot ship without saying who may use it.
+
+Pending and disabled users never get past authentication (their tokens are
+refused with 401, see test_auth.py), so they have no column. A read-only API
+token is not a column either: `test_a_read_only_api_token_changes_nothing` runs
+the app, release and webhook rows with an administrator's read-only token.
 
 Outcomes:
 
     ALLOW   mutation: the success type, and the database changed as asked.
-            query: data that shows the object.
+            query: data that shows the object. subscription: the event the
+            case is about.
     DENY    mutation: PermissionDenied, the database unchanged and the refusal
-            audited. query: a GraphQL error ("log in first", "only administrators
-            may ...") and no data.
+            audited. query or subscription: a GraphQL error ("log in first",
+            "only administrators may ...") and no data.
     HIDE    the caller may not even learn that the object exists. mutation:
             NotFound and the database unchanged. query: no error, but the object
-            is absent (null or not in the list).
+            is absent (null or not in the list); or, for a field that cannot be
+            null, the same "no such ..." error as for an id that does not exist.
+            subscription: that "no such ..." error, and no event.
     NOAUTH  mutation: AuthenticationFailed and the database unchanged (changing
             a password needs a password login).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -37,8 +46,21 @@ from typing import Any
 
 import pytest
 from strawberry.relay import to_base64
+from strawberry.types import ExecutionResult
 
+from home_idp.schema.context import Context
+from home_idp.schema.relay import encode_cursor
 from home_idp.schema.schema import build_schema
+from home_idp.server.deploy.models import DeliveryOutcome, GitPush, WebhookDelivery
+from home_idp.server.pipeline.models import (
+    Release,
+    ReleaseEvent,
+    ReleaseStatus,
+    ReleaseStep,
+    StepState,
+)
+from home_idp.server.rbac import ANONYMOUS
+from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
 from home_idp.server.rbac.models import (
     ApiToken,
     AuditEvent,
@@ -50,11 +72,14 @@ from home_idp.server.rbac.models import (
     User,
     UserStatus,
 )
+from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 from home_idp.server.runtime import Runtime
+from tests.deploy.flow import wait_for_release
 from tests.factories import PASSWORD, Factory, Person
 from tests.graphql import GraphQLClient
 
 CALLERS = ("admin", "maintainer", "developer", "viewer", "outsider", "anonymous")
+READ_ONLY_TOKEN = "read_only_token"  # not a column: an API token of `root` with scope read only
 USERNAMES = {
     "admin": "root",
     "maintainer": "mia",
@@ -62,6 +87,7 @@ USERNAMES = {
     "viewer": "vic",
     "outsider": "otto",
     "anonymous": "anonymous",
+    READ_ONLY_TOKEN: "root",
 }
 BYSTANDER = "bea"  # a developer of `web` (and viewer of `api`) whom the callers act upon
 NEW_PASSWORD = "a different long password"
@@ -70,6 +96,14 @@ DENIAL_MESSAGES = {
     "only administrators may do this",
     "only administrators may see another user's projects",
 }
+# What a caller hears about an object that does not exist; so also about one it may not see.
+NOT_FOUND_MESSAGES = {
+    "no such project",
+    "no such app",
+    "no such Dockerfile version",
+    "no such release",
+}
+SUBSCRIPTION_TIMEOUT = 5  # seconds to wait for the first event of a subscription
 
 
 class Outcome(enum.Enum):
@@ -192,13 +226,18 @@ class MutationOp:
 
 @dataclass(frozen=True)
 class QueryOp:
-    """A query; `seen` tells whether the answer shows the object the case is about."""
+    """A query; `seen` tells whether the answer shows the object the case is about.
+
+    `not_null` marks a field that cannot answer null: it hides an object with the
+    NotFound error it gives for an id that does not exist.
+    """
 
     field: str
     document: str
     seen: Seen
     arrange: Arrange | None = None
     variant: str = ""
+    not_null: bool = False
 
     async def run(self, gql: GraphQLClient, world: World, caller: str, outcome: Outcome) -> None:
         variables = await self.arrange(world, caller) if self.arrange else {}
@@ -208,6 +247,10 @@ class QueryOp:
         if outcome is ALLOW:
             assert not result.errors, result.errors
             assert self.seen(world, caller, value), value
+        elif outcome is HIDE and self.not_null:
+            assert set(result.error_messages) <= NOT_FOUND_MESSAGES, result.errors
+            assert result.errors
+            assert value is None, value
         elif outcome is HIDE:
             assert not result.errors, result.errors
             assert not self.seen(world, caller, value), value
@@ -218,7 +261,55 @@ class QueryOp:
             assert value is None, value
 
 
-Operation = MutationOp | QueryOp
+@dataclass(frozen=True)
+class SubscriptionOp:
+    """A subscription; `seen` tells whether its first event is the one the case is about.
+
+    It runs in-process on the schema the server serves, with the principal that the
+    websocket's `connection_init` token gives (test_audit.py covers the websocket).
+    """
+
+    field: str
+    document: str
+    seen: Seen
+    arrange: Arrange
+    variant: str = ""
+
+    async def run(self, gql: GraphQLClient, world: World, caller: str, outcome: Outcome) -> None:
+        variables = await self.arrange(world, caller)
+        runtime = world.runtime
+        token = world.token(caller)
+        principal = (
+            await runtime.rbac.authenticator.authenticate_bearer(token) if token else ANONYMOUS
+        )
+        assert principal is not None
+        stream = await build_schema(runtime.settings.graphql).subscribe(
+            self.document,
+            variable_values=variables,
+            context_value=Context(runtime=runtime, principal=principal),
+        )
+        if isinstance(stream, ExecutionResult):  # refused before it started (PreExecutionError)
+            result = stream
+        else:
+            try:
+                result = await asyncio.wait_for(anext(stream), SUBSCRIPTION_TIMEOUT)
+            finally:
+                await stream.aclose()
+        messages = {error.message for error in result.errors or []}
+        value = (result.data or {}).get(self.field)
+        if outcome is ALLOW:
+            assert not result.errors, result.errors
+            assert self.seen(world, caller, value), value
+        else:
+            assert outcome in (DENY, HIDE)
+            assert messages, result
+            assert messages <= (DENIAL_MESSAGES if outcome is DENY else NOT_FOUND_MESSAGES), (
+                messages
+            )
+            assert value is None, value
+
+
+Operation = MutationOp | QueryOp | SubscriptionOp
 
 
 def names(connection: dict[str, Any] | None, *path: str) -> list[Any]:
@@ -447,6 +538,179 @@ async def revoked_verify(world: World, caller: str, changed: bool) -> None:
     assert (token.revoked_at is not None) is changed
 
 
+# Mutations: apps and their secrets.
+#
+# The app `shop` of `web` has two Dockerfile versions and the secret API_KEY.
+
+SHOP = "shop"
+DOCKERFILES = ("FROM alpine:3.20\n", "FROM alpine:3.21\nUSER nobody\n")
+MARKER = "matrix marker"
+PUSHED_SHA = "ab" * 20  # the commit of release #1
+
+
+async def an_app(world: World) -> App:
+    app = await App.create(
+        project=world.web, name=SHOP, source_repo="https://git.example.com/shop.git"
+    )
+    for number, content in enumerate(DOCKERFILES, start=1):
+        await DockerfileVersion.create(
+            app=app, number=number, content=content, author="dev", message=f"version {number}"
+        )
+    ciphertext = world.runtime.rbac.secret_box.encrypt("hunter2")
+    await AppSecret.create(app=app, name="API_KEY", ciphertext=ciphertext, updated_by="dev")
+    return app
+
+
+async def a_release(world: World, status: ReleaseStatus) -> Release:
+    """Release #1 of `shop`, made directly: no step runs unless the case adds one."""
+    app = await an_app(world)
+    return await Release.create(
+        app=app,
+        number=1,
+        dockerfile_version=await DockerfileVersion.get(app=app, number=1),
+        trigger="dockerfile",
+        created_by="dev",
+        status=status,
+        commit_sha=PUSHED_SHA,
+    )
+
+
+async def shop_gid(world: World, caller: str) -> str:
+    return gid("App", await an_app(world))
+
+
+async def create_app_input(world: World, caller: str) -> dict[str, Any]:
+    return {
+        "project": gid("Project", world.web),
+        "name": "fresh",
+        "sourceRepo": "https://git.example.com/fresh.git",
+    }
+
+
+async def create_app_verify(world: World, caller: str, changed: bool) -> None:
+    assert await App.exists(name="fresh") is changed
+
+
+async def update_app_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": await shop_gid(world, caller), "replicas": 3}
+
+
+async def update_app_verify(world: World, caller: str, changed: bool) -> None:
+    assert (await App.get(name=SHOP)).replicas == (3 if changed else 1)
+
+
+async def delete_app_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": await shop_gid(world, caller)}
+
+
+async def delete_app_verify(world: World, caller: str, changed: bool) -> None:
+    assert await App.exists(name=SHOP) is not changed
+    # Its Dockerfile versions and secrets go with it.
+    assert await DockerfileVersion.all().count() == (0 if changed else 2)
+    assert await AppSecret.all().count() == (0 if changed else 1)
+
+
+async def set_secret_input(world: World, caller: str) -> dict[str, Any]:
+    return {"app": await shop_gid(world, caller), "name": "DB_PASSWORD", "value": "s3cr3t"}
+
+
+async def set_secret_verify(world: World, caller: str, changed: bool) -> None:
+    secrets = await AppSecret.all().order_by("name")
+    assert [secret.name for secret in secrets] == (
+        ["API_KEY", "DB_PASSWORD"] if changed else ["API_KEY"]
+    )
+    assert all("s3cr3t" not in secret.ciphertext for secret in secrets)
+
+
+async def delete_secret_input(world: World, caller: str) -> dict[str, Any]:
+    return {"app": await shop_gid(world, caller), "name": "API_KEY"}
+
+
+async def delete_secret_verify(world: World, caller: str, changed: bool) -> None:
+    assert await AppSecret.exists(name="API_KEY") is not changed
+
+
+# Mutations: Dockerfiles and releases.
+
+
+async def save_dockerfile_input(world: World, caller: str) -> dict[str, Any]:
+    content = "FROM alpine:3.22\nUSER nobody\n"
+    return {"app": await shop_gid(world, caller), "content": content, "message": "matrix"}
+
+
+async def save_dockerfile_verify(world: World, caller: str, changed: bool) -> None:
+    versions = await DockerfileVersion.all().order_by("number")
+    assert [version.number for version in versions] == ([1, 2, 3] if changed else [1, 2])
+    assert versions[-1].author == (USERNAMES[caller] if changed else "dev")
+    releases = await Release.all()
+    assert len(releases) == (1 if changed else 0)
+    if changed:
+        # Saving started a release, which the engine runs in the background. Let it end,
+        # so that no step still holds the release's lock when the next case empties the
+        # tables.
+        await wait_for_release(releases[0].id)
+
+
+async def running_release_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": gid("Release", await a_release(world, ReleaseStatus.RUNNING))}
+
+
+async def cancel_release_verify(world: World, caller: str, changed: bool) -> None:
+    status = (await Release.get()).status
+    assert status is (ReleaseStatus.CANCELLED if changed else ReleaseStatus.RUNNING)
+
+
+async def failed_release_input(world: World, caller: str) -> dict[str, Any]:
+    release = await a_release(world, ReleaseStatus.FAILED)
+    await ReleaseStep.create(
+        release=release, position=0, name="commit", state=StepState.SUCCEEDED, attempts=1
+    )
+    await ReleaseStep.create(
+        release=release, position=1, name="await-push", state=StepState.FAILED, attempts=1
+    )
+    # The push came after all: retried, the release ends at once (and leaves the engine idle).
+    await GitPush.create(sha=PUSHED_SHA)
+    return {"id": gid("Release", release)}
+
+
+async def retry_release_verify(world: World, caller: str, changed: bool) -> None:
+    release = await Release.get()
+    if not changed:
+        assert release.status is ReleaseStatus.FAILED
+        assert not await ReleaseEvent.exists()
+        return
+    retried = f"retried from step await-push by {USERNAMES[caller]}"
+    assert await ReleaseEvent.exists(release=release, message=retried)
+    assert (await wait_for_release(release.id)).status is ReleaseStatus.SUCCEEDED
+
+
+# Mutations: webhooks.
+
+
+async def a_webhook_delivery(world: World) -> WebhookDelivery:
+    """A signed ping as the git server sent it; redelivering it answers pong."""
+    return await WebhookDelivery.create(
+        source="git",
+        event="ping",
+        delivery_id="matrix-1",
+        dedupe_key="git:matrix-1",
+        signature_ok=True,
+        outcome=DeliveryOutcome.ACCEPTED,
+        detail="pong",
+        body="{}",
+        headers={"x-github-event": "ping", "x-github-delivery": "matrix-1"},
+    )
+
+
+async def redeliver_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": gid("WebhookDelivery", await a_webhook_delivery(world))}
+
+
+async def redeliver_verify(world: World, caller: str, changed: bool) -> None:
+    copies = await WebhookDelivery.filter(redelivery_of_id__isnull=False).count()
+    assert copies == (1 if changed else 0)
+
+
 # Queries.
 
 
@@ -496,6 +760,65 @@ async def bystanders_token_gid(world: World, caller: str) -> str:
 
 async def audit_event_gid(world: World, caller: str) -> str:
     return gid("AuditEvent", await world.runtime.rbac.audit.record("root", "matrix.marker", "x"))
+
+
+async def shop_and_its_release(world: World, caller: str) -> dict[str, Any]:
+    await a_release(world, ReleaseStatus.SUCCEEDED)
+    return {"project": gid("Project", world.web)}
+
+
+async def two_dockerfile_versions(world: World, caller: str) -> dict[str, Any]:
+    app = await an_app(world)
+    versions = await DockerfileVersion.filter(app=app).order_by("number")
+    return {
+        "from": gid("DockerfileVersion", versions[0]),
+        "to": gid("DockerfileVersion", versions[1]),
+    }
+
+
+async def some_webhook_delivery(world: World, caller: str) -> dict[str, Any]:
+    await a_webhook_delivery(world)
+    return {}
+
+
+async def dockerfile_version_gid(world: World, caller: str) -> str:
+    app = await an_app(world)
+    return gid("DockerfileVersion", await DockerfileVersion.get(app=app, number=2))
+
+
+async def release_gid(world: World, caller: str) -> str:
+    return gid("Release", await a_release(world, ReleaseStatus.SUCCEEDED))
+
+
+async def webhook_delivery_gid(world: World, caller: str) -> str:
+    return gid("WebhookDelivery", await a_webhook_delivery(world))
+
+
+# Subscriptions: `after` is the cursor before the first event, so a stored event
+# replays at once.
+
+
+async def a_release_event(world: World) -> Release:
+    release = await a_release(world, ReleaseStatus.RUNNING)
+    await ReleaseEvent.create(
+        release=release, app_id=release.app.id, project="web", state="running", message=MARKER
+    )
+    return release
+
+
+async def events_of_release(world: World, caller: str) -> dict[str, Any]:
+    release = await a_release_event(world)
+    return {"release": gid("Release", release), "after": encode_cursor(0)}
+
+
+async def events_of_app(world: World, caller: str) -> dict[str, Any]:
+    release = await a_release_event(world)
+    return {"app": gid("App", release.app), "after": encode_cursor(0)}
+
+
+async def audit_events_from_start(world: World, caller: str) -> dict[str, Any]:
+    await an_audit_event(world, caller)
+    return {"after": encode_cursor(0)}
 
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
@@ -663,6 +986,136 @@ AUDIT_EVENTS = QueryOp(
     arrange=an_audit_event,
 )
 
+CREATE_APP = MutationOp(
+    "createApp", "CreateAppInput", "AppSuccess", create_app_input, create_app_verify
+)
+UPDATE_APP = MutationOp(
+    "updateApp", "UpdateAppInput", "AppSuccess", update_app_input, update_app_verify
+)
+DELETE_APP = MutationOp(
+    "deleteApp", "DeleteAppInput", "DeleteAppSuccess", delete_app_input, delete_app_verify
+)
+SET_APP_SECRET = MutationOp(
+    "setAppSecret", "SetAppSecretInput", "AppSuccess", set_secret_input, set_secret_verify
+)
+DELETE_APP_SECRET = MutationOp(
+    "deleteAppSecret",
+    "DeleteAppSecretInput",
+    "AppSuccess",
+    delete_secret_input,
+    delete_secret_verify,
+)
+SAVE_DOCKERFILE = MutationOp(
+    "saveDockerfile",
+    "SaveDockerfileInput",
+    "SaveDockerfileSuccess",
+    save_dockerfile_input,
+    save_dockerfile_verify,
+)
+CANCEL_RELEASE = MutationOp(
+    "cancelRelease", "ReleaseInput", "ReleaseSuccess", running_release_input, cancel_release_verify
+)
+RETRY_RELEASE = MutationOp(
+    "retryRelease", "ReleaseInput", "ReleaseSuccess", failed_release_input, retry_release_verify
+)
+REDELIVER_WEBHOOK = MutationOp(
+    "redeliverWebhook",
+    "RedeliverWebhookInput",
+    "RedeliverWebhookSuccess",
+    redeliver_input,
+    redeliver_verify,
+)
+
+
+def shop(apps: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The app `shop` in an `apps` connection, if it is there."""
+    return next((app for app in names(apps) if app["name"] == SHOP), None)
+
+
+APPS_OF_WEB = "query($project: ID!) { apps(project: $project) { edges { node { name %s } } } }"
+APPS = QueryOp(
+    "apps",
+    APPS_OF_WEB % "",
+    lambda world, caller, apps: shop(apps) is not None,
+    arrange=shop_and_its_release,
+    not_null=True,
+)
+APP_DOCKERFILE_VERSIONS = QueryOp(
+    "apps",
+    APPS_OF_WEB % "dockerfile { number } dockerfileVersions { edges { node { number content } } }",
+    lambda world, caller, apps: (
+        (app := shop(apps)) is not None
+        and app["dockerfile"]["number"] == 2
+        and names(app["dockerfileVersions"], "content") == list(reversed(DOCKERFILES))
+    ),
+    arrange=shop_and_its_release,
+    variant="dockerfile_versions",
+    not_null=True,
+)
+APP_RELEASES = QueryOp(
+    "apps",
+    APPS_OF_WEB % "releases { edges { node { number status dockerfileVersion { number } } } }",
+    lambda world, caller, apps: (
+        (app := shop(apps)) is not None
+        and names(app["releases"])
+        == [{"number": 1, "status": "SUCCEEDED", "dockerfileVersion": {"number": 1}}]
+    ),
+    arrange=shop_and_its_release,
+    variant="releases",
+    not_null=True,
+)
+APP_SECRET_STATUS = QueryOp(
+    "apps",
+    APPS_OF_WEB % "secrets { name isSet updatedBy }",
+    # Whether a secret is set and by whom; its value has no field at all.
+    lambda world, caller, apps: (
+        (app := shop(apps)) is not None
+        and app["secrets"] == [{"name": "API_KEY", "isSet": True, "updatedBy": "dev"}]
+    ),
+    arrange=shop_and_its_release,
+    variant="secret_status",
+    not_null=True,
+)
+DOCKERFILE_DIFF = QueryOp(
+    "dockerfileDiff",
+    "query($from: ID!, $to: ID!) { dockerfileDiff(fromVersion: $from, toVersion: $to) }",
+    lambda world, caller, diff: (
+        diff is not None and "-FROM alpine:3.20" in diff and "+FROM alpine:3.21" in diff
+    ),
+    arrange=two_dockerfile_versions,
+    not_null=True,
+)
+WEBHOOK_DELIVERIES = QueryOp(
+    "webhookDeliveries",
+    '{ webhookDeliveries(filter: {source: "git"}) { edges { node { deliveryId } } } }',
+    lambda world, caller, deliveries: "matrix-1" in names(deliveries, "deliveryId"),
+    arrange=some_webhook_delivery,
+)
+
+AUDIT_EVENT_STREAM = SubscriptionOp(
+    "auditEvents",
+    "subscription($after: String) { auditEvents(after: $after) { action } }",
+    lambda world, caller, event: event is not None and event["action"] == "matrix.marker",
+    audit_events_from_start,
+    variant="subscription",
+)
+RELEASE_EVENTS_OF_RELEASE = SubscriptionOp(
+    "releaseEvents",
+    """subscription($release: ID!, $after: String) {
+         releaseEvents(releaseId: $release, after: $after) { message } }""",
+    lambda world, caller, event: event is not None and event["message"] == MARKER,
+    events_of_release,
+    variant="of_release",
+)
+RELEASE_EVENTS_OF_APP = SubscriptionOp(
+    "releaseEvents",
+    """subscription($app: ID!, $after: String) {
+         releaseEvents(appId: $app, after: $after) { message } }""",
+    lambda world, caller, event: event is not None and event["message"] == MARKER,
+    events_of_app,
+    variant="of_app",
+)
+
 # --- the table ------------------------------------------------------------------------------
 
 
@@ -678,8 +1131,11 @@ class Entry:
 
     @property
     def name(self) -> str:
-        op = self.operation
-        return f"{op.field}.{op.variant}" if op.variant else op.field
+        return operation_name(self.operation)
+
+
+def operation_name(op: Operation) -> str:
+    return f"{op.field}.{op.variant}" if op.variant else op.field
 
 
 # fmt: off
@@ -712,6 +1168,19 @@ TABLE = (
     Entry(CREATE_TOKEN,                 ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(REVOKE_OWN_TOKEN,             ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(REVOKE_OTHERS_TOKEN,          ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   DENY),
+    # Developers create and change apps and set their secrets; only maintainers delete
+    # an app. To non-members a project's apps do not exist.
+    Entry(CREATE_APP,                   ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(UPDATE_APP,                   ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(DELETE_APP,                   ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
+    Entry(SET_APP_SECRET,               ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(DELETE_APP_SECRET,            ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    # Developers save Dockerfiles (which starts a release), cancel and retry releases.
+    Entry(SAVE_DOCKERFILE,              ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(CANCEL_RELEASE,               ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(RETRY_RELEASE,                ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    # The webhook inspector is for administrators only.
+    Entry(REDELIVER_WEBHOOK,            ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     # Queries.
     Entry(ME,                           ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(PROJECTS,                     ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
@@ -722,6 +1191,14 @@ TABLE = (
     Entry(ROLES,                        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(API_TOKENS,                   ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(AUDIT_EVENTS,                 ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    # Members read a project's apps, their Dockerfile versions, releases and which
+    # secrets are set (never a value).
+    Entry(APPS,                         ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(APP_DOCKERFILE_VERSIONS,      ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(APP_RELEASES,                 ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(APP_SECRET_STATUS,            ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(DOCKERFILE_DIFF,              ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(WEBHOOK_DELIVERIES,           ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     Entry(node_query("project", web_gid),
                                         ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
     Entry(node_query("member", bystander_membership_gid),
@@ -737,6 +1214,18 @@ TABLE = (
                                         HIDE,  HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
     Entry(node_query("audit_event", audit_event_gid),
                                         ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
+    Entry(node_query("app", shop_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
+    Entry(node_query("dockerfile_version", dockerfile_version_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
+    Entry(node_query("release", release_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
+    Entry(node_query("webhook_delivery", webhook_delivery_gid),
+                                        ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
+    # Subscriptions: the same rules as the queries they follow live.
+    Entry(AUDIT_EVENT_STREAM,           ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(RELEASE_EVENTS_OF_RELEASE,    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(RELEASE_EVENTS_OF_APP,        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
 )
 # fmt: on
 
@@ -744,6 +1233,35 @@ CASES = [
     pytest.param(entry.operation, caller, outcome, id=f"{entry.name}-{caller}-{outcome.label}")
     for entry in TABLE
     for caller, outcome in entry.outcomes.items()
+]
+
+# An administrator's API token with the read scope only: it reads what its owner
+# reads, and every change is refused.
+# fmt: off
+READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
+    (CREATE_APP,                        DENY),
+    (UPDATE_APP,                        DENY),
+    (DELETE_APP,                        DENY),
+    (SET_APP_SECRET,                    DENY),
+    (DELETE_APP_SECRET,                 DENY),
+    (SAVE_DOCKERFILE,                   DENY),
+    (CANCEL_RELEASE,                    DENY),
+    (RETRY_RELEASE,                     DENY),
+    (REDELIVER_WEBHOOK,                 DENY),
+    (APPS,                              ALLOW),
+    (APP_DOCKERFILE_VERSIONS,           ALLOW),
+    (APP_RELEASES,                      ALLOW),
+    (APP_SECRET_STATUS,                 ALLOW),
+    (DOCKERFILE_DIFF,                   ALLOW),
+    (WEBHOOK_DELIVERIES,                ALLOW),
+    (RELEASE_EVENTS_OF_RELEASE,         ALLOW),
+    (RELEASE_EVENTS_OF_APP,             ALLOW),
+)
+# fmt: on
+
+READ_ONLY_TOKEN_CASES = [
+    pytest.param(operation, outcome, id=f"{operation_name(operation)}-{outcome.label}")
+    for operation, outcome in READ_ONLY_TOKEN_TABLE
 ]
 
 
@@ -758,7 +1276,10 @@ def schema_fields(root: str) -> set[str]:
     return {field["name"] for field in result.data["__type"]["fields"]}
 
 
-@pytest.mark.parametrize(("root", "kind"), [("Mutation", MutationOp), ("Query", QueryOp)])
+@pytest.mark.parametrize(
+    ("root", "kind"),
+    [("Mutation", MutationOp), ("Query", QueryOp), ("Subscription", SubscriptionOp)],
+)
 def test_the_table_covers_every_field_of_the_schema(root: str, kind: type[Operation]) -> None:
     in_schema = schema_fields(root)
     in_table = {entry.operation.field for entry in TABLE if isinstance(entry.operation, kind)}
@@ -767,8 +1288,9 @@ def test_the_table_covers_every_field_of_the_schema(root: str, kind: type[Operat
 
 
 def test_case_ids_are_unique() -> None:
-    ids = [case.id for case in CASES]
-    assert len(ids) == len(set(ids))
+    for cases in (CASES, READ_ONLY_TOKEN_CASES):
+        ids = [case.id for case in cases]
+        assert len(ids) == len(set(ids))
 
 
 @pytest.mark.parametrize(("operation", "caller", "outcome"), CASES)
@@ -782,3 +1304,25 @@ async def test_access(
 ) -> None:
     world = await build_world(factory, runtime)
     await operation.run(gql, world, caller, outcome)
+
+
+@pytest.mark.parametrize(("operation", "outcome"), READ_ONLY_TOKEN_CASES)
+async def test_a_read_only_api_token_changes_nothing(
+    gql: GraphQLClient,
+    factory: Factory,
+    runtime: Runtime,
+    operation: Operation,
+    outcome: Outcome,
+) -> None:
+    world = await build_world(factory, runtime)
+    admin = world.people["admin"].user
+    secret = new_api_token()
+    await ApiToken.create(
+        user=admin,
+        name="read-only",
+        token_hash=hash_api_token(secret),
+        prefix=secret[:9],
+        scopes=["read"],
+    )
+    world.people[READ_ONLY_TOKEN] = Person(admin, secret)
+    await operation.run(gql, world, READ_ONLY_TOKEN, outcome)

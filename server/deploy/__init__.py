@@ -1,0 +1,1 @@
+"""deploy-manager: apps, Dockerfile versions, releases and their steps."""

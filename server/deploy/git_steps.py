@@ -1,0 +1,115 @@
+"""Release steps on the platform repo: `commit` the Dockerfile, `await-push` its webhook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from home_idp.plugins.contracts import CommitAuthor, GitError, GitPlugin, GitUnavailable
+from home_idp.server.deploy.models import GitPush
+from home_idp.server.deploy.platform_repo import app_path
+from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
+from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
+from home_idp.server.rbac.app_models import DockerfileVersion
+
+__all__ = ["AwaitPushStep", "CommitDockerfileStep", "steps_waiting_for"]
+
+
+@dataclass(frozen=True)
+class CommitDockerfileStep:
+    """Commits the release's Dockerfile version to the platform repo and pushes it."""
+
+    git: GitPlugin
+    timeout_seconds: float
+    name: str = "commit"
+
+    async def run(self, context: StepContext) -> Outcome:
+        release = context.release
+        version = await DockerfileVersion.get(id=release.dockerfile_version_id)  # type: ignore[attr-defined]
+        path = app_path(context.project, context.app, "Dockerfile")
+        author = CommitAuthor(version.author, f"{version.author}@users.home-idp")
+        message = (
+            f"{context.project}/{context.app}: Dockerfile v{version.number} "
+            f"(release #{release.number})\n\n{version.message}\n"
+        )
+        try:
+            # Safe to repeat: if a killed attempt already pushed this content,
+            # the plugin makes no new commit and returns the head.
+            result = await self.git.commit_files({path: version.content.encode()}, author, message)
+        except GitUnavailable as error:
+            return Retry(f"the platform repo is unreachable: {error}")
+        except GitError as error:
+            return Retry(f"git refused the commit: {error}")
+        await Release.filter(id=release.id).update(commit_sha=result.sha)
+        release.commit_sha = result.sha
+        return Done({"sha": result.sha, "path": path, "new_commit": result.changed})
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        return None
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return (
+            f"could not commit the Dockerfile to the platform repo within "
+            f"{self.timeout_seconds:g}s; check that the git server is reachable"
+        )
+
+
+@dataclass(frozen=True)
+class AwaitPushStep:
+    """Waits for the push webhook that carries the release's commit.
+
+    The webhook advances it at once; the reconciler's `check` looks at the
+    branch itself, so a lost webhook costs one reconcile interval.
+    """
+
+    git: GitPlugin
+    timeout_seconds: float
+    name: str = "await-push"
+
+    async def run(self, context: StepContext) -> Outcome:
+        sha = await _commit_sha(context)
+        if sha is None:
+            return Fail("the commit step recorded no commit")
+        if await GitPush.exists(sha=sha):
+            # The webhook came while the commit step was still finishing.
+            return Done({"sha": sha, "advanced_by": "webhook"})
+        commit = await ReleaseStep.get_or_none(
+            release_id=context.release.id, name=CommitDockerfileStep.name
+        )
+        if commit is not None and commit.detail.get("new_commit") is False:
+            # The branch already held this Dockerfile: nothing was pushed, so
+            # no webhook will come.
+            return Done({"sha": sha, "advanced_by": "no new commit"})
+        return Wait(f"waiting for the push webhook of {sha[:12]}")
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        sha = await _commit_sha(context)
+        if sha is None:
+            return Fail("the commit step recorded no commit")
+        if await GitPush.exists(sha=sha) or await self.git.contains(sha):
+            return Done({"sha": sha})
+        return None
+
+    def deadline_reason(self, context: StepContext) -> str:
+        sha = (context.release.commit_sha or "")[:12]
+        return (
+            f"no push webhook for commit {sha} arrived within {self.timeout_seconds:g}s and "
+            f"the commit is not on the platform branch; check the repo's webhook "
+            f"(Webhook deliveries) and that the git server is reachable"
+        )
+
+
+async def _commit_sha(context: StepContext) -> str | None:
+    if context.release.commit_sha is None:
+        await context.release.refresh_from_db(fields=["commit_sha"])
+    return context.release.commit_sha
+
+
+async def steps_waiting_for(shas: set[str]) -> list[int]:
+    """Ids of the await-push steps waiting for any of these commits."""
+    steps: list[int] = await ReleaseStep.filter(
+        name=AwaitPushStep.name,
+        state=StepState.WAITING,
+        release__status=ReleaseStatus.RUNNING,
+        release__commit_sha__in=sorted(shas),
+    ).values_list("id", flat=True)  # type: ignore[assignment]  # flat: one column
+    return steps

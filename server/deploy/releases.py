@@ -1,0 +1,133 @@
+"""Releases: saving a Dockerfile starts one; users follow, cancel and retry them."""
+
+from __future__ import annotations
+
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from home_idp.server.errors import NotFound
+from home_idp.server.pipeline.engine import Engine
+from home_idp.server.pipeline.models import Release, ReleaseEvent, ReleaseStep
+from home_idp.server.rbac.app_models import App, DockerfileVersion
+from home_idp.server.rbac.apps import AppService
+from home_idp.server.rbac.audit import AuditLog
+from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.dockerfiles import DockerfileService
+
+__all__ = ["RELEASE_PLAN", "ReleaseService"]
+
+# The steps of a release, in order. Later parts of the flow add theirs here.
+RELEASE_PLAN = ("commit", "await-push")
+
+
+class ReleaseService:
+    """Release operations for one caller, checked against the app's project."""
+
+    def __init__(
+        self,
+        authz: Authorizer,
+        audit: AuditLog,
+        engine: Engine,
+        apps: AppService,
+        dockerfiles: DockerfileService,
+    ) -> None:
+        self._authz = authz
+        self._audit = audit
+        self._engine = engine
+        self._apps = apps
+        self._dockerfiles = dockerfiles
+
+    async def save_dockerfile(
+        self, app_id: int, content: str, message: str
+    ) -> tuple[DockerfileVersion, Release]:
+        """Store a new Dockerfile version and start its release."""
+        app = await self._apps.get(app_id, "create", "dockerfile")
+        await self._authz.require("release", "create", app.project.name)
+        author = self._authz.require_write().username
+        draft = await self._dockerfiles.draft(content, message)
+        async with in_transaction():
+            # The app's row lock numbers versions and releases one save at a time.
+            locked = await App.filter(id=app.id).select_for_update().get()
+            locked.project = app.project
+            version = await self._dockerfiles.store(locked, draft, author)
+            last = await Release.filter(app_id=app.id).order_by("-number").first()
+            release = await Release.create(
+                app=locked,
+                number=last.number + 1 if last else 1,
+                dockerfile_version=version,
+                trigger="dockerfile",
+                created_by=author,
+            )
+            events = await self._engine.plan(release, RELEASE_PLAN)
+            await self._audit.record(
+                self._authz.principal,
+                "dockerfile.save",
+                f"app:{app.project.name}/{app.name}",
+                project=app.project.name,
+                detail={"version": version.number, "release": release.number},
+            )
+        await self._engine.committed(events)
+        return version, release
+
+    async def get(self, release_id: int) -> Release:
+        release = await Release.get_or_none(id=release_id).prefetch_related("app__project")
+        if release is None or not await self._authz.can(
+            "release", "read", release.app.project.name
+        ):
+            raise NotFound("no such release")
+        return release
+
+    async def of_app(self, app: App) -> QuerySet[Release]:
+        await self._authz.require("release", "read", app.project.name)
+        return Release.filter(app_id=app.id)
+
+    @staticmethod
+    async def steps(release: Release) -> list[ReleaseStep]:
+        return await ReleaseStep.filter(release_id=release.id).order_by("position")
+
+    async def cancel(self, release_id: int) -> Release:
+        release = await self._for_change(release_id)
+        principal = self._authz.principal
+        result = await self._engine.cancel(release.id, principal.username)
+        await self._record("release.cancel", release)
+        return result
+
+    async def retry(self, release_id: int) -> Release:
+        release = await self._for_change(release_id)
+        result = await self._engine.retry(release.id, self._authz.principal.username)
+        await self._record("release.retry", release)
+        return result
+
+    async def events_visible(self, release: Release) -> None:
+        """Raise unless the caller may follow this release's events."""
+        await self._authz.require("release", "read", release.app.project.name)
+
+    async def app_for_events(self, app_id: int) -> App:
+        app = await self._apps.get(app_id)
+        await self._authz.require("release", "read", app.project.name)
+        return app
+
+    @staticmethod
+    def events_after(
+        *, release_id: int | None, app_id: int | None, after: int | None
+    ) -> QuerySet[ReleaseEvent]:
+        query = ReleaseEvent.filter(id__gt=after or 0)
+        if release_id is not None:
+            query = query.filter(release_id=release_id)
+        if app_id is not None:
+            query = query.filter(app_id=app_id)
+        return query.order_by("id")
+
+    async def _for_change(self, release_id: int) -> Release:
+        release = await self.get(release_id)
+        self._authz.require_write()
+        await self._authz.require("release", "deploy", release.app.project.name)
+        return release
+
+    async def _record(self, action: str, release: Release) -> None:
+        await self._audit.record(
+            self._authz.principal,
+            action,
+            f"release:{release.app.project.name}/{release.app.name}#{release.number}",
+            project=release.app.project.name,
+        )

@@ -1,0 +1,1 @@
+"""The release engine: durable queue, step runner, reconciler and release events."""

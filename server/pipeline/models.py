@@ -1,0 +1,110 @@
+"""Release engine data: releases, their steps, the job queue and the event log."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from home_idp.server.rbac.app_models import App, DockerfileVersion
+
+__all__ = ["Job", "Release", "ReleaseEvent", "ReleaseStatus", "ReleaseStep", "StepState"]
+
+
+class ReleaseStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Release(Model):
+    id = fields.IntField(primary_key=True)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "home_idp.App", related_name="releases", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    dockerfile_version: fields.ForeignKeyRelation[DockerfileVersion] = fields.ForeignKeyField(
+        "home_idp.DockerfileVersion", related_name="releases", on_delete=fields.CASCADE
+    )
+    trigger = fields.CharField(max_length=32)
+    created_by = fields.CharField(max_length=40)
+    status = fields.CharEnumField(ReleaseStatus, max_length=16, default=ReleaseStatus.RUNNING)
+    # Filled in by the steps as they go.
+    commit_sha = fields.CharField(max_length=64, null=True, db_index=True)
+    image = fields.CharField(max_length=500, null=True)
+    digest = fields.CharField(max_length=100, null=True)
+    trace_id = fields.CharField(max_length=32, null=True)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "release"
+        unique_together = (("app", "number"),)
+
+
+class ReleaseStep(Model):
+    id = fields.IntField(primary_key=True)
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "home_idp.Release", related_name="steps", on_delete=fields.CASCADE
+    )
+    position = fields.IntField()
+    name = fields.CharField(max_length=40)
+    state = fields.CharEnumField(StepState, max_length=16, default=StepState.PENDING, db_index=True)
+    attempts = fields.IntField(default=0)
+    # Set when the step starts; passing it fails the step (and the release).
+    deadline = fields.DatetimeField(null=True)
+    error = fields.TextField(null=True)
+    # What the step found or did, e.g. {"advanced_by": "webhook"}.
+    detail: dict[str, Any] = fields.JSONField(default=dict)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "release_step"
+        unique_together = (("release", "position"),)
+
+
+class Job(Model):
+    # The durable work queue: one row per step that a worker should run.
+    id = fields.IntField(primary_key=True)
+    step: fields.OneToOneRelation[ReleaseStep] = fields.OneToOneField(
+        "home_idp.ReleaseStep", related_name="job", on_delete=fields.CASCADE
+    )
+    due_at = fields.DatetimeField(db_index=True)
+    # A worker holds the job until lease_until; a dead worker's job is claimed again.
+    leased_by = fields.CharField(max_length=64, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "job"
+
+
+class ReleaseEvent(Model):
+    # Every state change of a release or a step; the id is the resume cursor.
+    id = fields.BigIntField(primary_key=True)
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "home_idp.Release", related_name="events", on_delete=fields.CASCADE
+    )
+    app_id = fields.IntField(db_index=True)
+    project = fields.CharField(max_length=63)
+    step = fields.CharField(max_length=40, null=True)
+    state = fields.CharField(max_length=16)
+    message = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "release_event"

@@ -1,0 +1,124 @@
+"""Validation of app settings before they reach git, a build or a manifest."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from home_idp.server.errors import ValidationFailed
+
+__all__ = [
+    "MAX_ENV_VARS",
+    "validate_context_path",
+    "validate_env",
+    "validate_env_name",
+    "validate_health_path",
+    "validate_port",
+    "validate_replicas",
+    "validate_source_ref",
+    "validate_source_repo",
+]
+
+MAX_ENV_VARS = 100
+MAX_ENV_VALUE = 32 * 1024
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,252}$")
+# The user and the host start with a letter or digit: `-oProxyCommand=…` must never
+# reach git or ssh as an option (CVE-2017-1000117).
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._/~-]+$")
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")
+_HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,254}$")
+
+
+def validate_source_repo(url: str) -> str:
+    """An https, http, ssh or git URL, or scp-like user@host:path; nothing a shell or git
+    could take for an option or a local file."""
+    problem = None
+    if len(url) > 500 or any(c.isspace() or ord(c) < 32 for c in url):
+        problem = "must be at most 500 characters, without spaces"
+    elif not _SCP_LIKE.match(url):
+        problem = _url_problem(url)
+    if problem:
+        raise ValidationFailed.for_field("sourceRepo", problem)
+    return url
+
+
+def _url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"https", "http", "ssh", "git"} or not parts.hostname:
+        return "must be an https://, http://, ssh:// or git:// URL, or user@host:path"
+    if parts.hostname.startswith("-") or (parts.username or "").startswith("-"):
+        # ssh would take `ssh://-oProxyCommand=…` for an option.
+        return "the host and the user must not start with '-'"
+    try:
+        parts.port  # noqa: B018 - only for the ValueError of a port out of range
+    except ValueError:
+        return "has an invalid port"
+    return None
+
+
+def validate_source_ref(ref: str) -> str:
+    """A branch, tag or commit name as git accepts it (no '..', no '-' at the start)."""
+    components = ref.split("/")
+    if (
+        not _REF.match(ref)
+        or ".." in ref
+        or any(not c or c.startswith(".") or c.endswith(".lock") for c in components)
+        or ref.endswith(".")
+    ):
+        raise ValidationFailed.for_field("sourceRef", "is not a valid git branch, tag or commit")
+    return ref
+
+
+def validate_context_path(path: str) -> str:
+    """A relative folder inside the source repo; '.' is its root."""
+    if path in {"", "."}:
+        return "."
+    segments = path.strip("/").split("/")
+    if (
+        path.startswith("/")
+        or len(path) > 255
+        or any(not _PATH_SEGMENT.match(s) or s in {".", ".."} for s in segments)
+    ):
+        raise ValidationFailed.for_field(
+            "contextPath",
+            "must be a relative folder of the source repo, without '..' or a leading '/' or '-'",
+        )
+    return "/".join(segments)
+
+
+def validate_port(port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise ValidationFailed.for_field("port", "must be between 1 and 65535")
+    return port
+
+
+def validate_replicas(replicas: int) -> int:
+    if not 0 <= replicas <= 50:
+        raise ValidationFailed.for_field("replicas", "must be between 0 and 50")
+    return replicas
+
+
+def validate_health_path(path: str) -> str:
+    if not _HEALTH_PATH.match(path):
+        raise ValidationFailed.for_field("healthPath", "must be an HTTP path starting with '/'")
+    return path
+
+
+def validate_env_name(name: str, field: str = "env") -> str:
+    if not _ENV_NAME.match(name):
+        raise ValidationFailed.for_field(
+            field, f"{name[:60]!r} is not a valid variable name (letters, digits, '_')"
+        )
+    return name
+
+
+def validate_env(env: Mapping[str, str]) -> dict[str, str]:
+    if len(env) > MAX_ENV_VARS:
+        raise ValidationFailed.for_field("env", f"at most {MAX_ENV_VARS} variables")
+    for name, value in env.items():
+        validate_env_name(name)
+        if len(value) > MAX_ENV_VALUE or "\x00" in value:
+            raise ValidationFailed.for_field("env", f"the value of {name} is too long or binary")
+    return dict(env)

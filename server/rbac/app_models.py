@@ -1,0 +1,68 @@
+"""home-idp data kept by the rbac-manager: apps, their secrets and Dockerfile versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from home_idp.server.rbac.models import Project
+
+__all__ = ["App", "AppSecret", "DockerfileVersion"]
+
+
+class App(Model):
+    id = fields.IntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "home_idp.Project", related_name="apps", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=63)
+    source_repo = fields.CharField(max_length=500)
+    source_ref = fields.CharField(max_length=255, default="main")
+    context_path = fields.CharField(max_length=255, default=".")
+    port = fields.IntField(default=8080)
+    replicas = fields.IntField(default=1)
+    health_path = fields.CharField(max_length=255, default="/")
+    # Plain (non-secret) environment variables: name -> value.
+    env: dict[str, str] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "app"
+        unique_together = (("project", "name"),)
+
+
+class AppSecret(Model):
+    id = fields.IntField(primary_key=True)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "home_idp.App", related_name="secrets", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=253)
+    # Fernet token; the plaintext never leaves the server through the API.
+    ciphertext = fields.TextField()
+    updated_by = fields.CharField(max_length=40)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "app_secret"
+        unique_together = (("app", "name"),)
+
+
+class DockerfileVersion(Model):
+    # One saved Dockerfile; never changed after it is written.
+    id = fields.IntField(primary_key=True)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "home_idp.App", related_name="dockerfile_versions", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    content = fields.TextField()
+    author = fields.CharField(max_length=40)
+    message = fields.CharField(max_length=500)
+    lint_findings: list[dict[str, Any]] = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "dockerfile_version"
+        unique_together = (("app", "number"),)

@@ -1,0 +1,162 @@
+"""Apps inside a project: their settings and their secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from home_idp.server.errors import Conflict, NotFound, ValidationFailed
+from home_idp.server.names import validate_dns_label
+from home_idp.server.rbac import app_fields
+from home_idp.server.rbac.app_models import App, AppSecret
+from home_idp.server.rbac.audit import AuditLog
+from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.models import Project
+from home_idp.server.rbac.secret_box import SecretBox
+
+__all__ = ["MAX_SECRET_BYTES", "AppChanges", "AppService", "decrypt_app_secrets"]
+
+MAX_SECRET_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AppChanges:
+    """Fields to set on an app; None leaves a field as it is."""
+
+    source_repo: str | None = None
+    source_ref: str | None = None
+    context_path: str | None = None
+    port: int | None = None
+    replicas: int | None = None
+    health_path: str | None = None
+    env: dict[str, str] | None = None
+
+    def validated(self) -> dict[str, Any]:
+        checks: dict[str, Callable[[Any], Any]] = {
+            "source_repo": app_fields.validate_source_repo,
+            "source_ref": app_fields.validate_source_ref,
+            "context_path": app_fields.validate_context_path,
+            "port": app_fields.validate_port,
+            "replicas": app_fields.validate_replicas,
+            "health_path": app_fields.validate_health_path,
+            "env": app_fields.validate_env,
+        }
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: checks[name](value) for name, value in values.items() if value is not None}
+
+
+class AppService:
+    """CRUD on apps and their secrets, checked against the caller's project roles."""
+
+    def __init__(self, authz: Authorizer, audit: AuditLog, secret_box: SecretBox) -> None:
+        self._authz = authz
+        self._audit = audit
+        self._box = secret_box
+
+    async def in_project(self, project: Project) -> QuerySet[App]:
+        await self._authz.require("app", "read", project.name)
+        return App.filter(project_id=project.id)
+
+    async def get(self, app_id: int, action: str = "read", resource: str = "app") -> App:
+        """The app, if the caller may read it (NotFound otherwise) and do `action`."""
+        app = await App.get_or_none(id=app_id).prefetch_related("project")
+        if app is None or not await self._authz.can("app", "read", app.project.name):
+            raise NotFound("no such app")
+        if action != "read" or resource != "app":
+            await self._authz.require(resource, action, app.project.name)
+        return app
+
+    async def create(self, project_id: int, name: str, changes: AppChanges) -> App:
+        project = await Project.get_or_none(id=project_id)
+        if project is None or not await self._authz.can("project", "read", project.name):
+            raise NotFound("no such project")
+        await self._authz.require("app", "create", project.name)
+        validate_dns_label(name)
+        if changes.source_repo is None:
+            raise ValidationFailed.for_field("sourceRepo", "is required")
+        values = changes.validated()
+        try:
+            async with in_transaction():
+                if await App.exists(project_id=project.id, name=name):
+                    raise Conflict(f"app {name!r} already exists in {project.name!r}")
+                app = await App.create(project=project, name=name, **values)
+                await self._record("app.create", app, project.name)
+        except IntegrityError as error:
+            raise Conflict(f"app {name!r} already exists in {project.name!r}") from error
+        app.project = project
+        return app
+
+    async def update(self, app_id: int, changes: AppChanges) -> App:
+        app = await self.get(app_id, "update")
+        values = changes.validated()
+        async with in_transaction():
+            # Change the row as it is now, under its lock: saving the copy read
+            # above would undo a concurrent update of other fields.
+            locked = await App.filter(id=app.id).select_for_update().first()
+            if locked is None:
+                raise NotFound("no such app")
+            locked.update_from_dict(values)
+            await locked.save()
+            locked.project = app.project
+            await self._record("app.update", locked, app.project.name, sorted(values))
+        return locked
+
+    async def delete(self, app_id: int) -> App:
+        app = await self.get(app_id, "delete")
+        async with in_transaction():
+            await app.delete()  # secrets, Dockerfile versions and releases cascade
+            await self._record("app.delete", app, app.project.name)
+        return app
+
+    async def secrets(self, app: App) -> list[AppSecret]:
+        """Which secrets are set (names and times); values are never returned."""
+        await self._authz.require("secret", "read", app.project.name)
+        return await AppSecret.filter(app_id=app.id).order_by("name")
+
+    async def set_secret(self, app_id: int, name: str, value: str) -> App:
+        app = await self.get(app_id, "update", "secret")
+        app_fields.validate_env_name(name, "name")
+        if not value or len(value.encode()) > MAX_SECRET_BYTES or "\x00" in value:
+            raise ValidationFailed.for_field(
+                "value", f"must be 1 to {MAX_SECRET_BYTES} bytes of text"
+            )
+        author = self._authz.require_write().username
+        async with in_transaction():
+            await AppSecret.update_or_create(
+                defaults={"ciphertext": self._box.encrypt(value), "updated_by": author},
+                app_id=app.id,
+                name=name,
+            )
+            # The audit trail names the secret, never its value.
+            await self._record("app.set_secret", app, app.project.name, [name])
+        return app
+
+    async def delete_secret(self, app_id: int, name: str) -> App:
+        app = await self.get(app_id, "update", "secret")
+        async with in_transaction():
+            if not await AppSecret.filter(app_id=app.id, name=name).delete():
+                raise NotFound(f"the app has no secret named {name[:60]!r}")
+            await self._record("app.delete_secret", app, app.project.name, [name])
+        return app
+
+    async def _record(
+        self, action: str, app: App, project: str, fields_changed: list[str] | None = None
+    ) -> None:
+        detail = {"fields": fields_changed} if fields_changed is not None else None
+        await self._audit.record(
+            self._authz.principal,
+            action,
+            f"app:{project}/{app.name}",
+            project=project,
+            detail=detail,
+        )
+
+
+async def decrypt_app_secrets(app_id: int, box: SecretBox) -> dict[str, str]:
+    """Every secret of an app in plain text, for the builder and the deployer only."""
+    return {s.name: box.decrypt(s.ciphertext) for s in await AppSecret.filter(app_id=app_id)}

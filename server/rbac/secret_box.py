@@ -1,0 +1,102 @@
+"""App secrets encrypted at rest with Fernet, and masked out of text such as build logs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from home_idp.server.keyfiles import load_or_create_key_file
+from home_idp.server.settings import Settings
+
+__all__ = [
+    "KEY_FILE_NAME",
+    "MASK",
+    "MIN_MASKED_LENGTH",
+    "SecretBox",
+    "SecretDecryptionError",
+    "load_secrets_key",
+    "mask_secrets",
+]
+
+KEY_FILE_NAME = "secrets.key"
+MASK = "****"
+# Masking "a" or "ab" would blank out half of every log line and hide nothing.
+MIN_MASKED_LENGTH = 4
+# A Fernet key is 32 bytes in url-safe base64: 44 characters.
+_FERNET_KEY_LENGTH = 44
+
+
+class SecretDecryptionError(RuntimeError):
+    """A stored secret cannot be decrypted: the secrets key changed or the value is corrupt."""
+
+
+def _is_fernet_key(key: bytes) -> bool:
+    try:
+        Fernet(key)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def load_secrets_key(settings: Settings) -> bytes:
+    """The Fernet key from `HOME_IDP_SECRETS_KEY`, or one generated once into the data dir."""
+    if settings.secrets_key is not None:
+        key = settings.secrets_key.get_secret_value().strip().encode()
+        if not _is_fernet_key(key):
+            # Never echo the value: a near-miss key is still most of a secret.
+            raise RuntimeError(
+                "HOME_IDP_SECRETS_KEY is not a valid Fernet key (32 url-safe base64-encoded "
+                "bytes); make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            )
+        return key
+    key = load_or_create_key_file(
+        settings.data_dir / KEY_FILE_NAME, Fernet.generate_key, min_length=_FERNET_KEY_LENGTH
+    )
+    if not _is_fernet_key(key):
+        raise RuntimeError(f"key file {KEY_FILE_NAME} does not hold a valid Fernet key")
+    return key
+
+
+class SecretBox:
+    """Encrypts and decrypts app secret values with one Fernet key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretBox:
+        """A box with the key `load_secrets_key` finds for `settings`."""
+        return cls(load_secrets_key(settings))
+
+    def encrypt(self, value: str) -> str:
+        """A token for `value`; a fresh random IV makes every token different."""
+        return self._fernet.encrypt(value.encode()).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        """The value behind `token`; `SecretDecryptionError` if this key did not make it."""
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except (InvalidToken, UnicodeDecodeError):
+            # `from None`: the message is the whole story; the token is not for logs.
+            raise SecretDecryptionError(
+                "a stored secret could not be decrypted: the secrets key has changed "
+                "or the stored value is corrupt"
+            ) from None
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every occurrence of each secret of 4+ characters replaced by "****"."""
+    values = sorted(
+        {value for value in secrets if len(value) >= MIN_MASKED_LENGTH and value.strip()},
+        key=len,
+        reverse=True,
+    )
+    if not values:
+        return text
+    # One pass with the longest alternative first: a secret that contains another
+    # is masked whole, and a mask already written is never matched again.
+    pattern = re.compile("|".join(re.escape(value) for value in values))
+    return pattern.sub(MASK, text)

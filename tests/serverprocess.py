@@ -1,0 +1,116 @@
+"""`home-idp serve` as a real process: start, wait until ready, talk GraphQL, kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.liveserver import free_port
+
+__all__ = ["ADMIN_PASSWORD", "ServerProcess", "home_idp_env"]
+
+HOME_IDP = str(Path(sys.executable).parent / "home-idp")
+ADMIN_PASSWORD = "a long admin password"
+
+
+def home_idp_env(data_dir: Path, database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a server: only the given HOME_IDP_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOME_IDP_")}
+    env.update(
+        HOME=str(data_dir.parent),
+        HOME_IDP_DATA_DIR=str(data_dir),
+        HOME_IDP_DATABASE_URL=database_url,
+        **{f"HOME_IDP_{name.upper()}": value for name, value in settings.items()},
+    )
+    return env
+
+
+@dataclass
+class ServerProcess:
+    """One server process; `start()` again after `kill()` restarts it on the same port."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+    token: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def create_admin(self, username: str = "root") -> None:
+        result = subprocess.run(
+            [HOME_IDP, "admin", "create", username, "--password-stdin"],
+            input=ADMIN_PASSWORD + "\n",
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0 or "taken" in result.stderr, result.stderr
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [HOME_IDP, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, "the server exited during start-up"
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when a machine dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
+
+    def login(self, username: str = "root") -> str:
+        data = self.graphql(
+            "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) "
+            "{ __typename ... on Tokens { accessToken } } }",
+            {"u": username, "p": ADMIN_PASSWORD},
+        )
+        self.token = data["login"]["accessToken"]
+        return self.token
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = httpx.post(
+            f"{self.base_url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            timeout=30,
+        )
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
