@@ -266,6 +266,18 @@ def _env(items: list[EnvVarInput] | None) -> dict[str, str] | None:
     return env
 
 
+def _changes(input: CreateAppInput | UpdateAppInput) -> AppChanges:
+    return AppChanges(
+        source_repo=input.source_repo,
+        source_ref=input.source_ref,
+        context_path=input.context_path,
+        port=input.port,
+        replicas=input.replicas,
+        health_path=input.health_path,
+        env=_env(input.env),
+    )
+
+
 def app_id(global_id: relay.GlobalID, field: str = "app") -> int:
     return decode_id(global_id, "App", field)
 
@@ -301,17 +313,8 @@ class AppMutation:
     @strawberry.mutation(description="Create an app in a project (developers and up).")
     async def create_app(self, info: Info, input: CreateAppInput) -> AppResult:
         async def body() -> AppSuccess:
-            changes = AppChanges(
-                source_repo=input.source_repo,
-                source_ref=input.source_ref,
-                context_path=input.context_path,
-                port=input.port,
-                replicas=input.replicas,
-                health_path=input.health_path,
-                env=_env(input.env),
-            )
             app = await info.context.rbac.apps.create(
-                decode_id(input.project, "Project", "project"), input.name, changes
+                decode_id(input.project, "Project", "project"), input.name, _changes(input)
             )
             return AppSuccess(app=App.from_model(app))
 
@@ -320,16 +323,7 @@ class AppMutation:
     @strawberry.mutation(description="Change an app's settings.")
     async def update_app(self, info: Info, input: UpdateAppInput) -> AppResult:
         async def body() -> AppSuccess:
-            changes = AppChanges(
-                source_repo=input.source_repo,
-                source_ref=input.source_ref,
-                context_path=input.context_path,
-                port=input.port,
-                replicas=input.replicas,
-                health_path=input.health_path,
-                env=_env(input.env),
-            )
-            app = await info.context.rbac.apps.update(app_id(input.id, "id"), changes)
+            app = await info.context.rbac.apps.update(app_id(input.id, "id"), _changes(input))
             return AppSuccess(app=App.from_model(app))
 
         return await run_mutation(info, "app.update", body)

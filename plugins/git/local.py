@@ -91,7 +91,7 @@ def _check_sha(sha: str) -> str:
 
 
 def _check_path(path: str) -> str:
-    # check_repo_path's `$` lets a trailing newline through; refuse it here too.
+    # The plain-character check keeps git's own path rules (no control characters).
     if not _PATH_CHARS.fullmatch(path):
         raise GitError(f"refusing the repository path {path!r}")
     return check_repo_path(path)

@@ -17,7 +17,9 @@ def check_repo_path(path: str) -> str:
     if (
         not path
         or len(path) > 1024
-        or any(not _SEGMENT.fullmatch(s) or s in {".", ".."} or s.lower() == ".git" for s in segments)
+        or any(
+            not _SEGMENT.fullmatch(s) or s in {".", ".."} or s.lower() == ".git" for s in segments
+        )
     ):
         raise GitError(f"refusing the repository path {path!r}")
     return path

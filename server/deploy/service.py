@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
 
-from home_idp.plugins.contracts import GitPlugin
+from home_idp.plugins.contracts import GitError, GitPlugin
 from home_idp.server.deploy.git_steps import AwaitPushStep, CommitDockerfileStep
 from home_idp.server.deploy.platform_repo import make_git_plugin
 from home_idp.server.deploy.releases import ReleaseService
@@ -17,6 +20,8 @@ from home_idp.server.rbac.service import RbacSession
 from home_idp.server.settings import Settings
 
 __all__ = ["DeployManager", "DeploySession"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,43 @@ class DeployManager:
             single_worker=settings.uses_sqlite,
         )
         self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine)
+        self._preparing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Make sure the platform repo and its webhook exist, then start the workers."""
+        """Start the workers, and make sure the platform repo and its webhook exist.
+
+        A git server that is down must not keep home-idp from starting: the
+        repo is then set up in the background, and commit steps retry meanwhile.
+        """
+        await self.engine.start()
+        try:
+            await self._prepare_repo()
+        except GitError as error:
+            log.warning("the platform repo is not ready (%s); retrying in the background", error)
+            self._preparing = asyncio.create_task(self._prepare_repo_until_ready())
+
+    async def _prepare_repo(self) -> None:
         await self.git.ensure_repo()
         await self.git.register_webhook()
-        await self.engine.start()
+
+    async def _prepare_repo_until_ready(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._prepare_repo()
+            except GitError as error:
+                delay = min(delay * 2, 60.0)
+                log.warning("the platform repo is still not ready: %s", error)
+            else:
+                log.info("the platform repo is ready")
+                return
 
     async def stop(self) -> None:
+        if self._preparing is not None:
+            self._preparing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._preparing
         await self.engine.stop()
         await self.git.aclose()
 

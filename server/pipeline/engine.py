@@ -157,7 +157,9 @@ class Engine:
                     self._holding_lease(queue, job.id, implementation.run(context)), remaining
                 )
             except TimeoutError:
-                outcome = Fail(implementation.deadline_reason(context))
+                await step.refresh_from_db(fields=["error"])
+                last = f" (last error: {step.error})" if step.error else ""
+                outcome = Fail(implementation.deadline_reason(context) + last)
             except asyncio.CancelledError:
                 raise
             except Exception as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 from tests.deploy.remote import make_app, save, wait_until_finished
 from tests.doubles.github import github_stand_in
+from tests.liveserver import free_port
 from tests.serverprocess import ServerProcess, home_idp_env
 
 TOKEN = "ghp_GitHubFlowStandInToken0123456789abcd"
@@ -135,3 +136,23 @@ async def test_a_release_on_github_is_advanced_by_its_push_webhook_and_fails_on_
     assert await_push["state"] == "PENDING"
     assert failed["commitSha"] is None
     assert github.repo(REPO).read("main", DOCKERFILE_PATH) == DOCKERFILE.encode()
+
+
+def test_the_server_starts_while_github_is_unreachable(tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens here
+    options = {"token": TOKEN, "owner": LOGIN, "api_url": f"http://127.0.0.1:{closed}"}
+    server = ServerProcess(
+        home_idp_env(
+            tmp_path / "data",
+            f"sqlite://{tmp_path / 'db.sqlite3'}",
+            git__plugin="github",
+            git__options=json.dumps(options),
+        )
+    )
+    server.create_admin()
+    try:
+        server.start()  # ready although the platform repo could not be set up
+        server.login()
+        assert server.graphql("{ me { username } }") == {"me": {"username": "root"}}
+    finally:
+        server.stop()

@@ -143,6 +143,7 @@ async def test_a_commit_is_the_head_and_reads_back(subject: Subject) -> None:
     assert await plugin.read_file(DOCKERFILE, result.sha) == content
     assert await plugin.read_file("projects/shop/README.md", result.sha) == b"shop\n"
     assert await plugin.read_file("projects/shop/missing", result.sha) is None
+    assert await plugin.read_file(DOCKERFILE, UNKNOWN_SHA) is None
     if before is not None:
         assert await plugin.read_file(DOCKERFILE, before) is None
 
