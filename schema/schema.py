@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 
 from home_idp.schema.api_tokens import ApiTokenMutation, ApiTokenQuery
 from home_idp.schema.apps import AppMutation, AppQuery
@@ -66,6 +67,21 @@ class Subscription(AuditSubscription, ReleaseSubscription):
     pass
 
 
+class CachedNameConverter(NameConverter):
+    """Strawberry converts argument names to camelCase on every resolver call;
+    the answer never changes, and the conversion was a tenth of a list query's CPU."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_camel_case=True)
+        self._converted: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._converted.get(name)
+        if converted is None:
+            converted = self._converted[name] = super().apply_naming_config(name)
+        return converted
+
+
 def build_schema(limits: GraphQLLimits | None = None) -> strawberry.Schema:
     limits = limits or GraphQLLimits()
     return strawberry.Schema(
@@ -73,5 +89,7 @@ def build_schema(limits: GraphQLLimits | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=security_extensions(limits),
-        config=StrawberryConfig(relay_max_results=limits.max_page_size),
+        config=StrawberryConfig(
+            relay_max_results=limits.max_page_size, name_converter=CachedNameConverter()
+        ),
     )
