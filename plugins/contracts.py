@@ -6,19 +6,34 @@ through these Protocols, so a plugin can be swapped by a setting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "BuildError",
+    "BuildHandle",
+    "BuildRequest",
+    "BuildResult",
+    "BuilderConfig",
+    "BuilderPlugin",
     "CommitAuthor",
     "CommitResult",
     "GitConfig",
     "GitError",
     "GitPlugin",
+    "GitSource",
     "GitUnavailable",
+    "ImagePush",
+    "ProjectAccess",
     "PushEvent",
+    "RegistryConfig",
+    "RegistryCredentials",
+    "RegistryError",
+    "RegistryPlugin",
+    "RegistryUnavailable",
+    "RegistryWebhook",
     "WebhookRejected",
 ]
 
@@ -96,6 +111,11 @@ class GitPlugin(Protocol):
         """The URL builders clone the platform repo from."""
         ...
 
+    @property
+    def local_path(self) -> Path | None:
+        """The repository on this machine's disk, if it is there (builders here read it)."""
+        ...
+
     async def ensure_repo(self) -> None:
         """Create the repository (with its branch) if it does not exist; idempotent."""
         ...
@@ -138,4 +158,220 @@ class GitPlugin(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and other resources; the server calls it at shutdown."""
+        ...
+
+
+# -- builders ------------------------------------------------------------------
+
+
+class BuildError(Exception):
+    """A build could not be started or watched; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class BuilderConfig:
+    """What the server tells a builder plugin when it makes one.
+
+    `options` holds the plugin's own settings (for buildah: storage driver,
+    isolation; for kaniko: images, kubeconfig); secrets in it are never logged.
+    """
+
+    data_dir: Path
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """A git repository at one ref, and where in it to look.
+
+    `password` (a token) is for cloning only: it is never logged, never put
+    in a URL that a log line could show, and masked out of build logs.
+    """
+
+    url: str
+    ref: str
+    path: str = "."
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    """A registry account (a robot account on Harbor) as username and secret."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One image build: the source at its ref, the Dockerfile at a platform commit.
+
+    `build_id` is a DNS-1123 label unique to the release (builders name jobs,
+    work dirs and pods after it); a second start with the same id replaces
+    what an earlier, interrupted start left behind. `image` is the full
+    reference with its tag; `env` is passed to the build (trace context).
+    """
+
+    build_id: str
+    namespace: str
+    source: GitSource
+    platform: GitSource
+    dockerfile_path: str
+    image: str
+    push_credentials: RegistryCredentials | None = None
+    insecure_registry: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """How a build ended.
+
+    `digest` is the pushed manifest's digest, set only when the whole image
+    was pushed. `retryable` says a failure came from the infrastructure
+    (a registry or git server away), not from the Dockerfile or the source.
+    """
+
+    digest: str | None
+    reason: str = ""
+    retryable: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.digest is not None
+
+
+class BuildHandle(Protocol):
+    """A build in progress, as returned by `BuilderPlugin.start`."""
+
+    def log_lines(self) -> AsyncIterator[str]:
+        """The build's output, line by line, as it comes; ends when the build ends."""
+        ...
+
+    async def result(self) -> BuildResult:
+        """Wait for the build to end; never pushes an image that did not build."""
+        ...
+
+    async def cancel(self) -> None:
+        """Stop the build and clean up what it left; idempotent."""
+        ...
+
+
+@runtime_checkable
+class BuilderPlugin(Protocol):
+    """Builds an image from a source repo and a Dockerfile, and pushes it."""
+
+    @property
+    def on_this_machine(self) -> bool:
+        """Whether builds run on this machine, where they can read local paths."""
+        ...
+
+    async def start(self, request: BuildRequest) -> BuildHandle:
+        """Start the build; raises BuildError when it cannot even start."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop every build still running and release resources; called at shutdown."""
+        ...
+
+
+# -- registries ----------------------------------------------------------------
+
+
+class RegistryError(Exception):
+    """The registry refused a request; the message is safe to show."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry could not be reached: worth retrying."""
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """What the server tells a registry plugin when it makes one.
+
+    `url` is the registry's API address (`http://127.0.0.1:5000`);
+    `webhook_secret` is the shared secret its webhooks carry in the
+    `Authorization` header; `options` holds the plugin's own settings
+    (Harbor: admin username and password); secrets are never logged.
+    """
+
+    url: str
+    webhook_url: str
+    webhook_secret: str = field(repr=False)
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """Accounts for one home-idp project: the builder pushes, the cluster pulls."""
+
+    push: RegistryCredentials | None
+    pull: RegistryCredentials | None
+
+
+@dataclass(frozen=True)
+class ImagePush:
+    """A manifest pushed to the registry: `<repository>:<tag>` is `digest`."""
+
+    repository: str
+    tag: str | None
+    digest: str
+
+
+@dataclass(frozen=True)
+class RegistryWebhook:
+    """A verified registry webhook body: its id (for de-duplication) and its pushes.
+
+    Events that are not pushes (pulls, deletes, scans) are left out of `pushes`.
+    """
+
+    delivery_id: str
+    event: str
+    pushes: tuple[ImagePush, ...]
+
+
+@runtime_checkable
+class RegistryPlugin(Protocol):
+    """The image registry: projects, credentials, push webhooks and tags."""
+
+    @property
+    def host(self) -> str:
+        """The registry's host (and port) as image references start: `127.0.0.1:5000`."""
+        ...
+
+    @property
+    def insecure(self) -> bool:
+        """Whether the registry speaks plain HTTP (builders must be told)."""
+        ...
+
+    async def ensure_project(self, project: str, known: ProjectAccess | None) -> ProjectAccess:
+        """Create the project, its accounts and its push webhook if missing; idempotent.
+
+        `known` is what an earlier call returned (the server keeps it,
+        encrypted): registries that show an account's secret only once
+        (Harbor) return it unchanged while the account still exists, and
+        issue a new secret only when they must.
+        """
+        ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the request carries the shared secret; constant time."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> RegistryWebhook:
+        """The pushes in a webhook body; raises WebhookRejected for another format."""
+        ...
+
+    async def tag_digest(self, repository: str, tag: str) -> str | None:
+        """The digest `<repository>:<tag>` points at, or None if there is no such tag."""
+        ...
+
+    async def list_tags(self, repository: str) -> list[str]:
+        """The repository's tags, sorted; empty when the repository does not exist."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the server calls it at shutdown."""
         ...

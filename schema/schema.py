@@ -11,6 +11,7 @@ from home_idp.schema.api_tokens import ApiTokenMutation, ApiTokenQuery
 from home_idp.schema.apps import AppMutation, AppQuery
 from home_idp.schema.audit import AuditQuery, AuditSubscription
 from home_idp.schema.auth import AuthMutation, AuthQuery
+from home_idp.schema.build_logs import BuildLogQuery, BuildLogSubscription
 from home_idp.schema.context import Info
 from home_idp.schema.limits import security_extensions
 from home_idp.schema.projects import ProjectMutation, ProjectQuery
@@ -44,6 +45,7 @@ class Query(
     AuditQuery,
     AppQuery,
     WebhookQuery,
+    BuildLogQuery,
 ):
     pass
 
@@ -63,7 +65,7 @@ class Mutation(
 
 
 @strawberry.type
-class Subscription(AuditSubscription, ReleaseSubscription):
+class Subscription(AuditSubscription, ReleaseSubscription, BuildLogSubscription):
     pass
 
 

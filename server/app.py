@@ -51,10 +51,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *health.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *webhook_routes(runtime.deploy.webhooks),
+            *webhook_routes(runtime.deploy.webhooks, runtime.deploy.registry_webhooks),
             # The local platform repo is served by home-idp itself.
             *(
-                git_routes(settings.data_dir / "git", runtime.rbac.authenticator)
+                git_routes(
+                    settings.data_dir / "git",
+                    runtime.rbac.authenticator,
+                    is_read_token=runtime.deploy.read_tokens.verify,
+                )
                 if settings.git.plugin == "local"
                 else []
             ),

@@ -30,7 +30,6 @@ class Runtime:
             settings.refresh_token_ttl_seconds,
         )
         bus = EventBus()
-        rbac = RbacManager(
-            codec, bus, settings.access_token_ttl_seconds, SecretBox.from_settings(settings)
-        )
-        return cls(settings, bus, rbac, DeployManager(settings, bus))
+        secret_box = SecretBox.from_settings(settings)
+        rbac = RbacManager(codec, bus, settings.access_token_ttl_seconds, secret_box)
+        return cls(settings, bus, rbac, DeployManager(settings, bus, secret_box))

@@ -8,7 +8,14 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["GitSettings", "GraphQLLimits", "PipelineSettings", "Settings"]
+__all__ = [
+    "BuilderSettings",
+    "GitSettings",
+    "GraphQLLimits",
+    "PipelineSettings",
+    "RegistrySettings",
+    "Settings",
+]
 
 
 def _default_data_dir() -> Path:
@@ -45,6 +52,34 @@ class GitSettings(BaseModel):
         return value
 
 
+class BuilderSettings(BaseModel):
+    """Which plugin builds images, and its own settings."""
+
+    plugin: str = "buildah"
+    # buildah: {"storage_driver": "vfs", "isolation": "chroot", "root": ...};
+    # kaniko: {"api_url": ..., "token": ..., "executor_image": ...}.
+    options: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class RegistrySettings(BaseModel):
+    """The image registry: which plugin talks to it, where it is, its webhook secret."""
+
+    plugin: str = "distribution"
+    url: str = Field(default="http://127.0.0.1:5000", pattern=r"^https?://[^\s/]+/?$")
+    # Sent by the registry in the Authorization header of its webhooks;
+    # generated into the data dir when not set.
+    webhook_secret: SecretStr | None = None
+    # Harbor: {"username": ..., "password": ...}; distribution: optional push credentials.
+    options: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the registry webhook secret must be at least 16 characters")
+        return value
+
+
 class PipelineSettings(BaseModel):
     """The release engine: workers, leases, the reconciler and step deadlines."""
 
@@ -59,6 +94,8 @@ class PipelineSettings(BaseModel):
     retry_backoff_max_seconds: float = Field(default=30.0, gt=0, le=3600)
     commit_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
     await_push_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    build_timeout_seconds: float = Field(default=1800.0, gt=0, le=86_400)
+    await_image_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
 
 class Settings(BaseSettings):
@@ -86,6 +123,8 @@ class Settings(BaseSettings):
     graphql: GraphQLLimits = Field(default_factory=GraphQLLimits)
     git: GitSettings = Field(default_factory=GitSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    builder: BuilderSettings = Field(default_factory=BuilderSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     @field_validator("jwt_secret")
     @classmethod

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from tortoise import Tortoise
 from tortoise.connection import get_connection
@@ -15,7 +16,18 @@ from tortoise.connection import get_connection
 from home_idp.server.app import create_app
 from home_idp.server.rbac.roles import ensure_builtin_roles
 from home_idp.server.runtime import Runtime
-from home_idp.server.settings import PipelineSettings, Settings
+from home_idp.server.settings import (
+    BuilderSettings,
+    PipelineSettings,
+    RegistrySettings,
+    Settings,
+)
+from tests.components import (
+    REGISTRY_URL,
+    REGISTRY_WEBHOOK_SECRET,
+    BuildComponents,
+    start_build_components,
+)
 from tests.database import BACKEND, scratch_database
 from tests.factories import Factory
 from tests.graphql import GraphQLClient
@@ -38,13 +50,40 @@ async def database_url(data_dir: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path, database_url: str) -> Settings:
-    # The port is where the live-server tests serve the app, so the platform
-    # repo's hook reaches it; the engine is tuned to react within a second.
+def app_port() -> int:
+    """Where the live-server tests serve the app, so webhooks of the platform
+    repo's hook and of the registry reach it."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def build_components(
+    tmp_path_factory: pytest.TempPathFactory, app_port: int
+) -> Iterator[BuildComponents]:
+    components = start_build_components(
+        tmp_path_factory.mktemp("components"),
+        f"http://127.0.0.1:{app_port}/webhooks/registry",
+    )
+    yield components
+    components.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    data_dir: Path, database_url: str, app_port: int, build_components: BuildComponents
+) -> Settings:
+    # The engine is tuned to react within a second.
+    root = build_components.buildah_root
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
-        port=free_port(),
+        port=app_port,
+        registry=RegistrySettings(
+            url=REGISTRY_URL, webhook_secret=SecretStr(REGISTRY_WEBHOOK_SECRET)
+        ),
+        builder=BuilderSettings(
+            options={"root": SecretStr(str(root / "root")), "runroot": SecretStr(str(root / "run"))}
+        ),
         pipeline=PipelineSettings(
             poll_interval_seconds=0.2,
             reconcile_interval_seconds=0.5,

@@ -58,14 +58,21 @@ class ServerProcess:
         )
         assert result.returncode == 0 or "taken" in result.stderr, result.stderr
 
+    @property
+    def log_path(self) -> Path:
+        """The server's output, kept beside its data dir for a failing test to show."""
+        return Path(self.env["HOME_IDP_DATA_DIR"]).parent / f"server-{self.port}.log"
+
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [HOME_IDP, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [HOME_IDP, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -73,7 +80,9 @@ class ServerProcess:
                     return
             except httpx.TransportError:
                 pass
-            assert self.process.poll() is None, "the server exited during start-up"
+            assert self.process.poll() is None, (
+                f"the server exited during start-up:\n{self.log_path.read_text()[-3000:]}"
+            )
             assert time.monotonic() < deadline, "the server did not become ready"
             time.sleep(0.1)
 

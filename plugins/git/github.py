@@ -152,6 +152,11 @@ class GitHubGit:
         """The HTTPS clone URL (GitHub's own answer once `ensure_repo` ran); no credentials."""
         return self._clone_url or _derive_clone_url(self._api_url, self.repository)
 
+    @property
+    def local_path(self) -> None:
+        """The repository lives on GitHub, not on this machine."""
+        return None
+
     async def aclose(self) -> None:
         """Close the HTTP connections to GitHub."""
         await to_thread.run_sync(self._github.close)

@@ -149,6 +149,11 @@ class LocalGit:
         """The bare repository's directory."""
         return self._repo
 
+    @property
+    def local_path(self) -> Path:
+        """The bare repository's directory: builders on this machine clone it directly."""
+        return self._repo
+
     async def _git(
         self,
         git_dir: Path,

@@ -1,4 +1,4 @@
-"""deploy-manager data: webhook deliveries and the pushes they reported."""
+"""deploy-manager data: webhook deliveries, the pushes they reported, build logs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-__all__ = ["DeliveryOutcome", "GitPush", "WebhookDelivery"]
+from home_idp.server.pipeline.models import Release
+from home_idp.server.rbac.models import Project
+
+__all__ = [
+    "BuildLogLine",
+    "DeliveryOutcome",
+    "GitPush",
+    "RegistryAccount",
+    "RegistryPush",
+    "WebhookDelivery",
+]
 
 
 class DeliveryOutcome(StrEnum):
@@ -60,3 +70,55 @@ class GitPush(Model):
 
     class Meta:
         table = "git_push"
+
+
+class RegistryPush(Model):
+    # An image push a registry webhook reported: `<repository>:<tag>` is `digest`.
+    #
+    # Kept so a wait step that starts after its webhook arrived still sees it.
+    id = fields.IntField(primary_key=True)
+    repository = fields.CharField(max_length=255)
+    tag = fields.CharField(max_length=128, null=True)
+    digest = fields.CharField(max_length=100)
+    delivery: fields.ForeignKeyNullableRelation[WebhookDelivery] = fields.ForeignKeyField(
+        "home_idp.WebhookDelivery",
+        related_name="image_pushes",
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "registry_push"
+        unique_together = (("repository", "tag", "digest"),)
+
+
+class RegistryAccount(Model):
+    # The registry accounts of one project (push and pull), encrypted at rest:
+    # Harbor shows a robot's secret only once, so home-idp keeps it.
+    id = fields.IntField(primary_key=True)
+    project: fields.OneToOneRelation[Project] = fields.OneToOneField(
+        "home_idp.Project", related_name="registry_account", on_delete=fields.CASCADE
+    )
+    ciphertext = fields.TextField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "registry_account"
+
+
+class BuildLogLine(Model):
+    # One line a build printed, secrets masked; `seq` counts per release and
+    # is the resume cursor of the build log subscription.
+    id = fields.BigIntField(primary_key=True)
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "home_idp.Release", related_name="log_lines", on_delete=fields.CASCADE
+    )
+    step = fields.CharField(max_length=40)
+    seq = fields.IntField()
+    text = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "build_log_line"
+        unique_together = (("release", "seq"),)

@@ -7,7 +7,13 @@ from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import NotFound
 from home_idp.server.pipeline.engine import Engine
-from home_idp.server.pipeline.models import Release, ReleaseEvent, ReleaseStep
+from home_idp.server.pipeline.models import (
+    Release,
+    ReleaseEvent,
+    ReleaseStatus,
+    ReleaseStep,
+    StepState,
+)
 from home_idp.server.rbac.app_models import App, DockerfileVersion
 from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
@@ -17,7 +23,8 @@ from home_idp.server.rbac.dockerfiles import DockerfileService
 __all__ = ["RELEASE_PLAN", "ReleaseService"]
 
 # The steps of a release, in order. Later parts of the flow add theirs here.
-RELEASE_PLAN = ("commit", "await-push")
+RELEASE_PLAN = ("commit", "await-push", "build", "await-image")
+_FINISHED_STEP_STATES = (StepState.SUCCEEDED, StepState.FAILED, StepState.CANCELLED)
 
 
 class ReleaseService:
@@ -97,6 +104,21 @@ class ReleaseService:
         result = await self._engine.retry(release.id, self._authz.principal.username)
         await self._record("release.retry", release)
         return result
+
+    async def for_build_log(self, release_id: int) -> Release:
+        """The release, if the caller may read its build log."""
+        release = await self.get(release_id)
+        await self._authz.require("log", "read", release.app.project.name)
+        return release
+
+    @staticmethod
+    async def build_finished(release: Release) -> bool:
+        """Whether the release's build is over (or will not run any more)."""
+        await release.refresh_from_db(fields=["status"])
+        if release.status is not ReleaseStatus.RUNNING:
+            return True
+        step = await ReleaseStep.get_or_none(release_id=release.id, name="build")
+        return step is None or step.state in _FINISHED_STEP_STATES
 
     async def events_visible(self, release: Release) -> None:
         """Raise unless the caller may follow this release's events."""

@@ -1,4 +1,4 @@
-"""deploy-manager: the git plugin, the release engine and webhooks, per caller."""
+"""deploy-manager: the plugins, the release engine and webhooks, per caller."""
 
 from __future__ import annotations
 
@@ -7,15 +7,28 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from home_idp.plugins.contracts import GitError, GitPlugin
+from home_idp.plugins.contracts import (
+    BuilderConfig,
+    BuilderPlugin,
+    GitError,
+    GitPlugin,
+    GitSource,
+    RegistryPlugin,
+)
+from home_idp.plugins.discovery import load_plugin
+from home_idp.server.deploy.build_logs import BuildLog
+from home_idp.server.deploy.build_steps import AwaitImageStep, BuildStep
 from home_idp.server.deploy.git_steps import AwaitPushStep, CommitDockerfileStep
-from home_idp.server.deploy.platform_repo import make_git_plugin
+from home_idp.server.deploy.platform_repo import PlatformReadTokens, make_git_plugin
+from home_idp.server.deploy.registry_access import RegistryAccounts, make_registry_plugin
+from home_idp.server.deploy.registry_webhooks import SOURCE_REGISTRY, RegistryWebhooks
 from home_idp.server.deploy.releases import ReleaseService
-from home_idp.server.deploy.webhooks import DeliveryInspector, GitWebhooks
+from home_idp.server.deploy.webhooks import SOURCE_GIT, DeliveryInspector, GitWebhooks
 from home_idp.server.events import EventBus
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.events import ReleaseEventLog
 from home_idp.server.pipeline.steps import Step
+from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.service import RbacSession
 from home_idp.server.settings import Settings
 
@@ -30,22 +43,46 @@ class DeploySession:
 
     releases: ReleaseService
     deliveries: DeliveryInspector
+    build_log: BuildLog
 
 
 class DeployManager:
     """Long-lived state of the deploy-manager."""
 
-    def __init__(self, settings: Settings, bus: EventBus, git: GitPlugin | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        secret_box: SecretBox,
+        *,
+        git: GitPlugin | None = None,
+        builder: BuilderPlugin | None = None,
+        registry: RegistryPlugin | None = None,
+    ) -> None:
         self.settings = settings
         self.git = git or make_git_plugin(settings)
+        self.builder = builder or make_builder_plugin(settings)
+        self.registry = registry or make_registry_plugin(settings)
+        self.read_tokens = PlatformReadTokens.from_settings(settings)
         pipeline = settings.pipeline
-        steps: list[Step] = [
-            CommitDockerfileStep(self.git, pipeline.commit_timeout_seconds),
-            AwaitPushStep(self.git, pipeline.await_push_timeout_seconds),
-        ]
         events = ReleaseEventLog(
             bus, None if settings.uses_sqlite else settings.effective_database_url
         )
+        self.build_log = BuildLog(bus, events)
+        steps: list[Step] = [
+            CommitDockerfileStep(self.git, pipeline.commit_timeout_seconds),
+            AwaitPushStep(self.git, pipeline.await_push_timeout_seconds),
+            BuildStep(
+                builder=self.builder,
+                registry=self.registry,
+                accounts=RegistryAccounts(self.registry, secret_box),
+                logs=self.build_log,
+                secret_box=secret_box,
+                platform_source=self._platform_source,
+                timeout_seconds=pipeline.build_timeout_seconds,
+            ),
+            AwaitImageStep(self.registry, pipeline.await_image_timeout_seconds),
+        ]
         self.engine = Engine(
             pipeline,
             {step.name: step for step in steps},
@@ -53,7 +90,25 @@ class DeployManager:
             single_worker=settings.uses_sqlite,
         )
         self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine)
+        self.registry_webhooks = RegistryWebhooks(self.registry, self.engine)
         self._preparing: asyncio.Task[None] | None = None
+
+    def _platform_source(self, sha: str) -> GitSource:
+        """The platform repo at `sha`, with a credential that can clone it for one build."""
+        settings = self.settings
+        if self.builder.on_this_machine and self.git.local_path is not None:
+            # Same machine: the bare repo is read from disk, no credential needed.
+            return GitSource(str(self.git.local_path), sha)
+        if settings.git.plugin == "local":
+            token = self.read_tokens.issue(settings.pipeline.build_timeout_seconds + 60)
+            return GitSource(self.git.clone_url, sha, username="builder", password=token)
+        github_token = settings.git.options.get("token")
+        return GitSource(
+            self.git.clone_url,
+            sha,
+            username="x-access-token" if github_token else None,
+            password=github_token.get_secret_value() if github_token else None,
+        )
 
     async def start(self) -> None:
         """Start the workers, and make sure the platform repo and its webhook exist.
@@ -91,6 +146,8 @@ class DeployManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._preparing
         await self.engine.stop()
+        await self.builder.aclose()
+        await self.registry.aclose()
         await self.git.aclose()
 
     def session(self, rbac: RbacSession) -> DeploySession:
@@ -98,5 +155,20 @@ class DeployManager:
             releases=ReleaseService(
                 rbac.authz, rbac.audit, self.engine, rbac.apps, rbac.dockerfiles
             ),
-            deliveries=DeliveryInspector(rbac.authz, self.webhooks),
+            deliveries=DeliveryInspector(
+                rbac.authz, {SOURCE_GIT: self.webhooks, SOURCE_REGISTRY: self.registry_webhooks}
+            ),
+            build_log=self.build_log,
         )
+
+
+def make_builder_plugin(settings: Settings) -> BuilderPlugin:
+    """The builder plugin the settings name; PluginNotFound lists the installed ones."""
+    config = BuilderConfig(
+        data_dir=settings.data_dir,
+        options={
+            name: value.get_secret_value() for name, value in settings.builder.options.items()
+        },
+    )
+    plugin: BuilderPlugin = load_plugin("builder", settings.builder.plugin)(config)
+    return plugin

@@ -1,12 +1,17 @@
-"""Incoming git webhooks: verified, de-duplicated, recorded, then acted on."""
+"""Incoming webhooks: verified, de-duplicated, recorded, then acted on.
+
+The recording helpers are shared by every source; this module also holds
+the git source (push events of the platform repo) and the inspector.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
@@ -19,7 +24,17 @@ from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.queue import utcnow
 from home_idp.server.rbac.authz import Authorizer
 
-__all__ = ["DeliveryFilter", "DeliveryInspector", "GitWebhooks", "WebhookResult"]
+__all__ = [
+    "DeliveryFilter",
+    "DeliveryInspector",
+    "GitWebhooks",
+    "WebhookProcessor",
+    "WebhookResult",
+    "finish_delivery",
+    "record_accepted",
+    "record_rejected",
+    "storable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +44,66 @@ _ZERO_SHA = "0" * 40
 _KEPT_HEADERS = ("x-github-event", "x-github-delivery", "x-github-hook-id", "user-agent")
 
 
-def _text(value: str) -> str:
+def storable(value: str) -> str:
     """`value` made storable: Postgres text (and jsonb) cannot hold NUL characters."""
     return value.replace("\x00", "\ufffd")
+
+
+async def record_rejected(record: dict[str, Any], detail: str, *, signed: bool = True) -> None:
+    """Record a delivery that is refused before anything is done with it."""
+    await WebhookDelivery.create(
+        **record,
+        signature_ok=signed,
+        outcome=DeliveryOutcome.REJECTED,
+        detail=storable(detail),
+        processed_at=utcnow(),
+    )
+
+
+async def record_accepted(record: dict[str, Any], body: bytes) -> WebhookDelivery | None:
+    """Record a signed delivery; None (and recorded as such) when it is a replay."""
+    try:
+        return await WebhookDelivery.create(
+            **record,
+            dedupe_key=f"{record['source']}:{record['delivery_id']}",
+            signature_ok=True,
+            outcome=DeliveryOutcome.ACCEPTED,
+            # Kept for redelivery; a body that is not NUL-free UTF-8 is
+            # no event of ours anyway, so its stored copy may differ.
+            body=storable(body.decode("utf-8", errors="replace")),
+        )
+    except IntegrityError:
+        await WebhookDelivery.create(
+            **record,
+            signature_ok=True,
+            outcome=DeliveryOutcome.DUPLICATE,
+            detail="this delivery id was seen before; ignored",
+            processed_at=utcnow(),
+        )
+        return None
+
+
+async def finish_delivery(
+    delivery: WebhookDelivery, acting: Coroutine[Any, Any, WebhookResult]
+) -> WebhookResult:
+    """Run `acting` on a recorded delivery and record its outcome."""
+    try:
+        result = await acting
+    except Exception:
+        log.exception("%s webhook %s failed", delivery.source, delivery.delivery_id)
+        result = WebhookResult(500, DeliveryOutcome.FAILED, "internal error; see the log")
+    delivery.outcome = result.outcome
+    delivery.detail = storable(result.detail)
+    delivery.processed_at = utcnow()
+    fields = ["outcome", "detail", "processed_at"]
+    if result.outcome is DeliveryOutcome.FAILED and delivery.dedupe_key is not None:
+        # The sender's retry of a delivery that failed here (GitHub's
+        # redelivery keeps the delivery id) must be processed, not
+        # ignored as a replay.
+        delivery.dedupe_key = None
+        fields.append("dedupe_key")
+    await delivery.save(update_fields=fields)
+    return result
 
 
 @dataclass(frozen=True)
@@ -54,9 +126,9 @@ class GitWebhooks:
     async def receive(
         self, headers: dict[str, str], body: bytes, *, signature: str | None
     ) -> WebhookResult:
-        event = _text(headers.get("x-github-event", "")[:64])
-        delivery_id = _text(headers.get("x-github-delivery", "")[:128])
-        kept = {name: _text(headers[name][:200]) for name in _KEPT_HEADERS if name in headers}
+        event = storable(headers.get("x-github-event", "")[:64])
+        delivery_id = storable(headers.get("x-github-delivery", "")[:128])
+        kept = {name: storable(headers[name][:200]) for name in _KEPT_HEADERS if name in headers}
         record: dict[str, Any] = {
             "source": SOURCE_GIT,
             "event": event,
@@ -64,63 +136,19 @@ class GitWebhooks:
             "headers": kept,
         }
         if not self._git.verify_webhook(body, signature):
-            await WebhookDelivery.create(
-                **record,
-                signature_ok=False,
-                outcome=DeliveryOutcome.REJECTED,
-                detail="missing or wrong X-Hub-Signature-256",
-                processed_at=utcnow(),
-            )
+            await record_rejected(record, "missing or wrong X-Hub-Signature-256", signed=False)
             return WebhookResult(401, DeliveryOutcome.REJECTED, "bad signature")
         if not delivery_id or not event:
-            await WebhookDelivery.create(
-                **record,
-                signature_ok=True,
-                outcome=DeliveryOutcome.REJECTED,
-                detail="missing X-GitHub-Event or X-GitHub-Delivery",
-                processed_at=utcnow(),
-            )
+            await record_rejected(record, "missing X-GitHub-Event or X-GitHub-Delivery")
             return WebhookResult(400, DeliveryOutcome.REJECTED, "missing event or delivery id")
-        try:
-            delivery = await WebhookDelivery.create(
-                **record,
-                dedupe_key=f"{SOURCE_GIT}:{delivery_id}",
-                signature_ok=True,
-                outcome=DeliveryOutcome.ACCEPTED,
-                # Kept for redelivery; a body that is not NUL-free UTF-8 is
-                # no push event anyway, so its stored copy may differ.
-                body=_text(body.decode("utf-8", errors="replace")),
-            )
-        except IntegrityError:
-            await WebhookDelivery.create(
-                **record,
-                signature_ok=True,
-                outcome=DeliveryOutcome.DUPLICATE,
-                detail="this delivery id was seen before; ignored",
-                processed_at=utcnow(),
-            )
+        delivery = await record_accepted(record, body)
+        if delivery is None:
             return WebhookResult(200, DeliveryOutcome.DUPLICATE, "duplicate delivery ignored")
         return await self.process(delivery, event, body)
 
     async def process(self, delivery: WebhookDelivery, event: str, body: bytes) -> WebhookResult:
         """Act on a verified delivery and record the outcome on it."""
-        try:
-            result = await self._act(delivery, event, body)
-        except Exception:
-            log.exception("git webhook %s failed", delivery.delivery_id)
-            result = WebhookResult(500, DeliveryOutcome.FAILED, "internal error; see the log")
-        delivery.outcome = result.outcome
-        delivery.detail = _text(result.detail)
-        delivery.processed_at = utcnow()
-        fields = ["outcome", "detail", "processed_at"]
-        if result.outcome is DeliveryOutcome.FAILED and delivery.dedupe_key is not None:
-            # The sender's retry of a delivery that failed here (GitHub's
-            # redelivery keeps the delivery id) must be processed, not
-            # ignored as a replay.
-            delivery.dedupe_key = None
-            fields.append("dedupe_key")
-        await delivery.save(update_fields=fields)
-        return result
+        return await finish_delivery(delivery, self._act(delivery, event, body))
 
     async def _act(self, delivery: WebhookDelivery, event: str, body: bytes) -> WebhookResult:
         if event == "ping":
@@ -165,12 +193,20 @@ class DeliveryFilter:
     since: datetime | None = None
 
 
+class WebhookProcessor(Protocol):
+    """A webhook source that can act on a stored delivery again."""
+
+    async def process(
+        self, delivery: WebhookDelivery, event: str, body: bytes
+    ) -> WebhookResult: ...
+
+
 class DeliveryInspector:
     """Admins list deliveries and redeliver a signed one."""
 
-    def __init__(self, authz: Authorizer, webhooks: GitWebhooks) -> None:
+    def __init__(self, authz: Authorizer, sources: Mapping[str, WebhookProcessor]) -> None:
         self._authz = authz
-        self._webhooks = webhooks
+        self._sources = sources
 
     def list(self, delivery_filter: DeliveryFilter) -> QuerySet[WebhookDelivery]:
         self._authz.require_admin()
@@ -200,6 +236,9 @@ class DeliveryInspector:
         original = await self.get(delivery_id)
         if not original.signature_ok or original.body is None:
             raise Conflict("only deliveries with a valid signature can be redelivered")
+        source = self._sources.get(original.source)
+        if source is None:
+            raise Conflict(f"this server no longer handles {original.source} webhooks")
         copy = await WebhookDelivery.create(
             source=original.source,
             event=original.event,
@@ -210,5 +249,5 @@ class DeliveryInspector:
             headers=original.headers,
             redelivery_of=original,
         )
-        await self._webhooks.process(copy, original.event, original.body.encode())
+        await source.process(copy, original.event, original.body.encode())
         return copy

@@ -49,7 +49,11 @@ class BearerAuthBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
         header = conn.headers.get("authorization")
-        if header and _is_git_path(conn) and header.partition(" ")[0].lower() == "basic":
+        if header and _path_starts(conn, "/webhooks/"):
+            # Webhook senders are no users: the header carries the registry's
+            # shared secret, which the webhook route checks itself.
+            return AuthCredentials(), PrincipalUser(ANONYMOUS)
+        if header and _path_starts(conn, "/git/") and header.partition(" ")[0].lower() == "basic":
             # Git clients send Basic credentials; the git route checks them itself.
             return AuthCredentials(), PrincipalUser(ANONYMOUS)
         token = bearer_token(header)
@@ -61,9 +65,9 @@ class BearerAuthBackend(AuthenticationBackend):
         return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
 
 
-def _is_git_path(conn: HTTPConnection) -> bool:
+def _path_starts(conn: HTTPConnection, prefix: str) -> bool:
     path: str = conn.scope["path"]
-    return path.removeprefix(conn.scope.get("root_path", "")).startswith("/git/")
+    return path.removeprefix(conn.scope.get("root_path", "")).startswith(prefix)
 
 
 def auth_error_response(conn: HTTPConnection, error: AuthenticationError) -> Response:

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.authentication import BaseUser
@@ -41,6 +41,10 @@ _REPO = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\.git$")
 _MAX_CGI_HEADER_BYTES = 64 * 1024
 _READ_CHUNK = 64 * 1024
 _REALM = 'Basic realm="home-idp"'
+# Who a builder's short-lived read token stands for: a clone, nothing else.
+_BUILDER = Principal(
+    user_id=None, username="home-idp-builder", is_admin=True, scopes=frozenset({"read"})
+)
 
 
 class _BodyTooLarge(Exception):
@@ -107,10 +111,17 @@ def _credential(authorization: str | None) -> str | None:
 class _GitHttp:
     """The ASGI endpoint behind every `/git/...` path."""
 
-    def __init__(self, repo_root: Path, authenticator: Authenticator, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        repo_root: Path,
+        authenticator: Authenticator,
+        max_body_bytes: int,
+        is_read_token: Callable[[str], bool] | None,
+    ) -> None:
         self._repo_root = repo_root
         self._authenticator = authenticator
         self._max_body_bytes = max_body_bytes
+        self._is_read_token = is_read_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -129,6 +140,8 @@ class _GitHttp:
         token = _credential(request.headers.get("authorization"))
         if token is None or len(token) > 4096:
             return None
+        if self._is_read_token is not None and self._is_read_token(token):
+            return _BUILDER
         return await self._authenticator.authenticate_bearer(token)
 
     async def _check(self, request: Request) -> Response | Principal:
@@ -305,12 +318,17 @@ async def _stop(
 
 
 def git_routes(
-    repo_root: Path, authenticator: Authenticator, *, max_body_bytes: int = MAX_BODY_BYTES
+    repo_root: Path,
+    authenticator: Authenticator,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    is_read_token: Callable[[str], bool] | None = None,
 ) -> list[BaseRoute]:
     """Routes serving the bare repos under `repo_root` at `/git/<name>.git/`.
 
     Mount them behind an AuthenticationMiddleware with BearerAuthBackend, or
     on their own: they read credentials themselves when no principal is set.
+    `is_read_token` accepts builders' short-lived clone tokens as well.
     """
-    endpoint = _GitHttp(repo_root, authenticator, max_body_bytes)
+    endpoint = _GitHttp(repo_root, authenticator, max_body_bytes, is_read_token)
     return [Route("/git/{repo}/{service:path}", endpoint, methods=["GET", "POST"])]

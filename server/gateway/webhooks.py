@@ -1,18 +1,26 @@
-"""`POST /webhooks/git`: push events of the platform repo, GitHub format."""
+"""`POST /webhooks/git` (GitHub-format pushes) and `POST /webhooks/registry` (image pushes)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from home_idp.server.deploy.models import DeliveryOutcome, WebhookDelivery
-from home_idp.server.deploy.webhooks import GitWebhooks
-from home_idp.server.pipeline.queue import utcnow
+from home_idp.server.deploy.registry_webhooks import SOURCE_REGISTRY, RegistryWebhooks
+from home_idp.server.deploy.webhooks import (
+    SOURCE_GIT,
+    GitWebhooks,
+    WebhookResult,
+    record_rejected,
+)
 
 __all__ = ["MAX_WEBHOOK_BYTES", "webhook_routes"]
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
+
+_Handler = Callable[[dict[str, str], bytes], Awaitable[WebhookResult]]
 
 
 class _TooLarge(Exception):
@@ -31,27 +39,40 @@ async def _read_capped(request: Request) -> bytes:
     return bytes(body)
 
 
-def webhook_routes(webhooks: GitWebhooks) -> list[BaseRoute]:
-    async def git_webhook(request: Request) -> JSONResponse:
+def _endpoint(source: str, handle: _Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             body = await _read_capped(request)
         except _TooLarge:
-            await WebhookDelivery.create(
-                source="git",
-                event=headers.get("x-github-event", "")[:64],
-                delivery_id=headers.get("x-github-delivery", "")[:128],
-                signature_ok=False,
-                outcome=DeliveryOutcome.REJECTED,
-                detail=f"body over {MAX_WEBHOOK_BYTES} bytes",
-                processed_at=utcnow(),
+            detail = f"body over {MAX_WEBHOOK_BYTES} bytes"
+            await record_rejected(
+                {
+                    "source": source,
+                    "event": headers.get("x-github-event", "")[:64],
+                    "delivery_id": headers.get("x-github-delivery", "")[:128],
+                },
+                detail,
+                signed=False,
             )
-            return JSONResponse(
-                {"outcome": "rejected", "detail": f"body over {MAX_WEBHOOK_BYTES} bytes"}, 413
-            )
-        result = await webhooks.receive(headers, body, signature=headers.get("x-hub-signature-256"))
+            return JSONResponse({"outcome": "rejected", "detail": detail}, 413)
+        result = await handle(headers, body)
         return JSONResponse(
             {"outcome": result.outcome.value, "detail": result.detail}, result.status
         )
 
-    return [Route("/webhooks/git", git_webhook, methods=["POST"])]
+    return endpoint
+
+
+def webhook_routes(git: GitWebhooks, registry: RegistryWebhooks) -> list[BaseRoute]:
+    async def git_push(headers: dict[str, str], body: bytes) -> WebhookResult:
+        return await git.receive(headers, body, signature=headers.get("x-hub-signature-256"))
+
+    return [
+        Route("/webhooks/git", _endpoint(SOURCE_GIT, git_push), methods=["POST"]),
+        Route(
+            "/webhooks/registry",
+            _endpoint(SOURCE_REGISTRY, registry.receive),
+            methods=["POST"],
+        ),
+    ]

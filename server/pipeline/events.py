@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import asyncpg
 from tortoise.connection import get_connection
@@ -43,8 +43,29 @@ class ReleaseEventLog:
         self._listener: asyncpg.Connection | None = None
         # Notifications are handled one at a time, in the order they arrive,
         # so subscribers see a release's events in order.
-        self._notified: asyncio.Queue[int] = asyncio.Queue()
+        self._notified: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
+        self._handlers: dict[str, Callable[[str], Awaitable[None]]] = {
+            NOTIFY_CHANNEL: self._deliver_notified_event
+        }
+
+    def on_notification(self, channel: str, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Hand another channel's notifications to `handler`, on the same listener.
+
+        Register before `start`. Build logs use this to reach every replica.
+        """
+        self._handlers[channel] = handler
+
+    @property
+    def shared(self) -> bool:
+        """Whether events go through Postgres to every replica (else in-process only)."""
+        return self._listener is not None
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """Send a notification to every replica's listener, this one's included."""
+        await get_connection("default").execute_query(
+            "SELECT pg_notify($1, $2)", [channel, payload]
+        )
 
     async def record(
         self, release: Release, state: str, *, step: str | None = None, message: str = ""
@@ -69,11 +90,8 @@ class ReleaseEventLog:
                 self._deliver(event)
             return
         # Every replica, this one included, delivers from the notification.
-        connection = get_connection("default")
         for event in events:
-            await connection.execute_query(
-                "SELECT pg_notify($1, $2)", [NOTIFY_CHANNEL, str(event.id)]
-            )
+            await self.notify(NOTIFY_CHANNEL, str(event.id))
 
     def _deliver(self, event: ReleaseEvent) -> None:
         self._bus.publish(release_topic(event.release_id), event)  # type: ignore[attr-defined]
@@ -86,7 +104,8 @@ class ReleaseEventLog:
         url = self._postgres_url.replace("postgres://", "postgresql://", 1)
         self._listener = await asyncpg.connect(url)
         self._consumer = asyncio.create_task(self._deliver_notified())
-        await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        for channel in self._handlers:
+            await self._listener.add_listener(channel, self._on_notify)
 
     async def stop(self) -> None:
         if self._listener is not None:
@@ -98,18 +117,20 @@ class ReleaseEventLog:
                 await self._consumer
             self._consumer = None
 
-    def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        self._notified.put_nowait(int(payload))
+    def _on_notify(self, _connection: object, _pid: int, channel: str, payload: str) -> None:
+        self._notified.put_nowait((channel, payload))
 
     async def _deliver_notified(self) -> None:
         while True:
-            event_id = await self._notified.get()
+            channel, payload = await self._notified.get()
             try:
-                event = await ReleaseEvent.get_or_none(id=event_id)
+                await self._handlers[channel](payload)
             except Exception:  # the database may be briefly away; drop, clients resume
-                log.exception("could not load release event %s", event_id)
-                continue
-            if event is None:
-                log.warning("release event %s vanished before delivery", event_id)
-                continue
-            self._deliver(event)
+                log.exception("could not handle notification %s on %s", payload[:80], channel)
+
+    async def _deliver_notified_event(self, payload: str) -> None:
+        event = await ReleaseEvent.get_or_none(id=int(payload))
+        if event is None:
+            log.warning("release event %s vanished before delivery", payload)
+            return
+        self._deliver(event)

@@ -11,6 +11,7 @@ from strawberry.relay import to_base64
 from home_idp.server.pipeline.models import Release, ReleaseStatus
 from home_idp.server.rbac.app_models import App
 from home_idp.server.rbac.models import Project
+from tests.components import BASE_IMAGE, SOURCE_REPO
 from tests.graphql import GraphQLClient
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
     "wait_for_release",
 ]
 
-DOCKERFILE = 'FROM busybox:1.36\nCOPY . /app\nCMD ["/app/run"]\n'
+DOCKERFILE = f'FROM {BASE_IMAGE}\nCOPY . /app\nCMD ["/app/run"]\n'
 
 SAVE = """
 mutation($input: SaveDockerfileInput!) {
@@ -45,9 +46,7 @@ def unique_dockerfile() -> str:
 
 
 async def make_app(project: Project, name: str = "web") -> App:
-    return await App.create(
-        project=project, name=name, source_repo="https://git.example.test/team/web.git"
-    )
+    return await App.create(project=project, name=name, source_repo=SOURCE_REPO)
 
 
 async def save_dockerfile(
@@ -62,7 +61,7 @@ async def save_dockerfile(
     return payload
 
 
-async def wait_for_release(release_id: int, seconds: float = 15.0) -> Release:
+async def wait_for_release(release_id: int, seconds: float = 60.0) -> Release:
     """Poll the database until the release ends (or fail the test after `seconds`)."""
     async with asyncio.timeout(seconds):
         while True:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.components import SOURCE_REPO
 from tests.serverprocess import ServerProcess
 
-__all__ = ["make_app", "release_state", "save", "wait_until_finished"]
+__all__ = ["make_app", "release_state", "save", "wait_for_step", "wait_until_finished"]
 
 
 def make_app(server: ServerProcess, project: str, app: str) -> str:
@@ -24,10 +25,10 @@ def make_app(server: ServerProcess, project: str, app: str) -> str:
             "query($n: String!) { project(name: $n) { id } }", {"n": project}
         )["project"]["id"]
     created = server.graphql(
-        "mutation($p: ID!, $n: String!) { createApp(input: {project: $p, name: $n, "
-        'sourceRepo: "https://git.example.test/web.git", port: 8080}) { __typename '
+        "mutation($p: ID!, $n: String!, $s: String!) { createApp(input: {project: $p, name: $n, "
+        "sourceRepo: $s, port: 8080}) { __typename "
         "... on AppSuccess { app { id } } ... on Error { message } } }",
-        {"p": project_id, "n": app},
+        {"p": project_id, "n": app, "s": SOURCE_REPO},
     )["createApp"]
     assert created["__typename"] == "AppSuccess", created
     app_id: str = created["app"]["id"]
@@ -65,4 +66,18 @@ def wait_until_finished(
         if state["status"] != "RUNNING":
             return state
         assert time.monotonic() < deadline, f"release still running: {state}"
+        time.sleep(0.1)
+
+
+def wait_for_step(
+    server: ServerProcess, release_id: str, step: str, timeout: float = 30
+) -> dict[str, Any]:
+    """Poll until the named step has ended (or the release has); return the release."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = release_state(server, release_id)
+        ended = {s["name"]: s["state"] for s in state["steps"]}.get(step)
+        if ended in ("SUCCEEDED", "FAILED", "CANCELLED") or state["status"] != "RUNNING":
+            return state
+        assert time.monotonic() < deadline, f"step {step} did not end: {state}"
         time.sleep(0.1)

@@ -14,6 +14,7 @@ from home_idp.server.pipeline.models import Release
 from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
 from home_idp.server.rbac.models import AuditEvent, Project
 from home_idp.server.runtime import Runtime
+from tests.components import SOURCE_REPO
 from tests.deploy.flow import save_dockerfile, wait_for_release
 from tests.factories import Factory, Person, project_gid
 from tests.graphql import GraphQLClient, GraphQLResult
@@ -64,7 +65,7 @@ AUDIT = """{
   auditEvents(first: 100) { edges { node { actor action target project outcome detail } } }
 }"""
 
-REPO = "https://git.example.test/shop/web.git"
+REPO = SOURCE_REPO
 SECRET_VALUE = "hunter2-Qx7-plaintext-of-the-secret"
 
 

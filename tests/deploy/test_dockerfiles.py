@@ -14,6 +14,7 @@ from strawberry.relay import to_base64
 from home_idp.server.pipeline.models import Release, ReleaseStatus
 from home_idp.server.rbac.app_models import App, DockerfileVersion
 from home_idp.server.rbac.dockerfile import MAX_DOCKERFILE_BYTES
+from tests.components import BASE_IMAGE
 from tests.deploy.flow import DOCKERFILE, make_app, wait_for_release
 from tests.factories import Factory, Person
 from tests.graphql import GraphQLClient
@@ -106,7 +107,7 @@ async def nothing_stored() -> bool:
 
 
 def dockerfile(n: int) -> str:
-    return f'FROM busybox:1.36\nENV VERSION={n}\nCMD ["/app/run"]\n'
+    return f'FROM {BASE_IMAGE}\nENV VERSION={n}\nCMD ["/app/run"]\n'
 
 
 # --- versions -----------------------------------------------------------------------------
@@ -130,7 +131,12 @@ async def test_each_save_is_a_new_numbered_version_with_its_author_and_message(
     # Each save starts a release of that version.
     assert [a["release"]["number"] for a in answers] == [1, 2, 3]
     assert all(a["release"]["status"] == "RUNNING" for a in answers)
-    assert [s["name"] for s in answers[0]["release"]["steps"]] == ["commit", "await-push"]
+    assert [s["name"] for s in answers[0]["release"]["steps"]] == [
+        "commit",
+        "await-push",
+        "build",
+        "await-image",
+    ]
 
     app = await history(gql, setup, setup.viewer)
     assert app["dockerfile"] == {"number": 3}
@@ -193,7 +199,7 @@ async def test_the_diff_between_two_versions(gql: GraphQLClient, setup: Setup) -
     assert "-ENV VERSION=1" in lines
     assert "+ENV VERSION=2" in lines
     # Unchanged lines are context, not changes.
-    assert " FROM busybox:1.36" in lines
+    assert f" FROM {BASE_IMAGE}" in lines
     assert not any(line.startswith(("-FROM", "+FROM")) for line in lines)
     same = await gql(DIFF, {"a": old["id"], "b": old["id"]}, token=setup.viewer.token)
     assert same["dockerfileDiff"] == ""

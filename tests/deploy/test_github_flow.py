@@ -15,7 +15,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.deploy.remote import make_app, save, wait_until_finished
+from tests.components import BASE_IMAGE
+from tests.deploy.remote import make_app, save, wait_for_step, wait_until_finished
 from tests.doubles.github import github_stand_in
 from tests.liveserver import free_port
 from tests.serverprocess import ServerProcess, home_idp_env
@@ -23,7 +24,8 @@ from tests.serverprocess import ServerProcess, home_idp_env
 TOKEN = "ghp_GitHubFlowStandInToken0123456789abcd"
 LOGIN = "home-idp-bot"
 REPO = f"{LOGIN}/platform"
-DOCKERFILE = 'FROM busybox:1.36\nCMD ["sh"]\n'
+DOCKERFILE = f'FROM {BASE_IMAGE}\nCMD ["sh"]\n'
+CANCEL = "mutation($id: ID!) { cancelRelease(input: {id: $id}) { __typename } }"
 DOCKERFILE_PATH = "projects/shop/apps/web/Dockerfile"
 COMMIT_TIMEOUT_SECONDS = 3
 
@@ -88,14 +90,16 @@ async def test_a_release_on_github_is_advanced_by_its_push_webhook_and_fails_on_
             app = await asyncio.to_thread(make_app, server, "shop", "web")
 
             # GitHub is up: commit through the git data API, push webhook, done.
+            # (The stand-in serves no git clones, so the build after it is not
+            # part of this test: the release is cancelled once its push is in.)
             release = await asyncio.to_thread(save, server, app, DOCKERFILE)
-            state = await asyncio.to_thread(wait_until_finished, server, release)
+            state = await asyncio.to_thread(wait_for_step, server, release, "await-push")
+            await asyncio.to_thread(server.graphql, CANCEL, {"id": release})
 
-            assert state["status"] == "SUCCEEDED", state
-            assert [(s["name"], s["state"]) for s in state["steps"]] == [
+            assert [(s["name"], s["state"]) for s in state["steps"]][:2] == [
                 ("commit", "SUCCEEDED"),
                 ("await-push", "SUCCEEDED"),
-            ]
+            ], state
             sha = state["commitSha"]
             assert github.repo(REPO).head("main") == sha
             assert github.repo(REPO).read(sha, DOCKERFILE_PATH) == DOCKERFILE.encode()
@@ -129,7 +133,7 @@ async def test_a_release_on_github_is_advanced_by_its_push_webhook_and_fails_on_
     )
     assert "check that the git server is reachable" in error
     assert TOKEN not in error
-    commit, await_push = failed["steps"]
+    commit, await_push, *_ = failed["steps"]
     assert commit["name"] == "commit"
     assert commit["state"] == "FAILED"
     assert commit["attempts"] > 1

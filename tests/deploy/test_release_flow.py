@@ -25,7 +25,12 @@ async def test_a_saved_dockerfile_is_committed_and_its_push_webhook_advances_the
     async with live_server(app, port=settings.port):
         saved = await save_dockerfile(gql, dev.token, web, content)
         assert saved["__typename"] == "SaveDockerfileSuccess", saved
-        assert [s["name"] for s in saved["release"]["steps"]] == ["commit", "await-push"]
+        assert [s["name"] for s in saved["release"]["steps"]] == [
+            "commit",
+            "await-push",
+            "build",
+            "await-image",
+        ]
         release = await wait_for_release(int(from_base64(saved["release"]["id"])[1]))
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
     steps = {s.name: s for s in await ReleaseStep.filter(release_id=release.id)}
@@ -35,7 +40,7 @@ async def test_a_saved_dockerfile_is_committed_and_its_push_webhook_advances_the
     git = runtime.deploy.git
     committed = await git.read_file("projects/shop/apps/web/Dockerfile", release.commit_sha or "")
     assert committed == content.encode()
-    delivery = await WebhookDelivery.get(outcome="accepted", event="push")
+    delivery = await WebhookDelivery.get(source="git", outcome="accepted", event="push")
     assert delivery.signature_ok
 
 
@@ -51,7 +56,7 @@ async def test_a_lost_webhook_is_made_up_for_by_the_reconciler(
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
     step = await ReleaseStep.get(release_id=release.id, name="await-push")
     assert step.detail["advanced_by"] == "reconciler"
-    assert not await WebhookDelivery.exists()
+    assert not await WebhookDelivery.exists(source="git")
 
 
 async def test_saving_the_same_dockerfile_again_needs_no_push_and_still_completes(

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from home_idp.plugins.contracts import CommitAuthor, GitConfig, GitError, GitPlugin
-from home_idp.plugins.registry import installed_plugins, load_plugin
+from home_idp.plugins.discovery import installed_plugins, load_plugin
 from tests.doubles.github import github_stand_in
 from tests.liveserver import live_server
 

@@ -51,7 +51,7 @@ from strawberry.types import ExecutionResult
 from home_idp.schema.context import Context
 from home_idp.schema.relay import encode_cursor
 from home_idp.schema.schema import build_schema
-from home_idp.server.deploy.models import DeliveryOutcome, GitPush, WebhookDelivery
+from home_idp.server.deploy.models import BuildLogLine, DeliveryOutcome, GitPush, WebhookDelivery
 from home_idp.server.pipeline.models import (
     Release,
     ReleaseEvent,
@@ -74,6 +74,7 @@ from home_idp.server.rbac.models import (
 )
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 from home_idp.server.runtime import Runtime
+from tests.components import BASE_IMAGE, SOURCE_REPO
 from tests.deploy.flow import wait_for_release
 from tests.factories import PASSWORD, Factory, Person
 from tests.graphql import GraphQLClient
@@ -543,15 +544,13 @@ async def revoked_verify(world: World, caller: str, changed: bool) -> None:
 # The app `shop` of `web` has two Dockerfile versions and the secret API_KEY.
 
 SHOP = "shop"
-DOCKERFILES = ("FROM alpine:3.20\n", "FROM alpine:3.21\nUSER nobody\n")
+DOCKERFILES = (f"FROM {BASE_IMAGE}\n", f"FROM {BASE_IMAGE}\nUSER nobody\n")
 MARKER = "matrix marker"
 PUSHED_SHA = "ab" * 20  # the commit of release #1
 
 
 async def an_app(world: World) -> App:
-    app = await App.create(
-        project=world.web, name=SHOP, source_repo="https://git.example.com/shop.git"
-    )
+    app = await App.create(project=world.web, name=SHOP, source_repo=SOURCE_REPO)
     for number, content in enumerate(DOCKERFILES, start=1):
         await DockerfileVersion.create(
             app=app, number=number, content=content, author="dev", message=f"version {number}"
@@ -583,7 +582,7 @@ async def create_app_input(world: World, caller: str) -> dict[str, Any]:
     return {
         "project": gid("Project", world.web),
         "name": "fresh",
-        "sourceRepo": "https://git.example.com/fresh.git",
+        "sourceRepo": SOURCE_REPO,
     }
 
 
@@ -634,7 +633,7 @@ async def delete_secret_verify(world: World, caller: str, changed: bool) -> None
 
 
 async def save_dockerfile_input(world: World, caller: str) -> dict[str, Any]:
-    content = "FROM alpine:3.22\nUSER nobody\n"
+    content = f"FROM {BASE_IMAGE}\nUSER nobody\nENV MATRIX=1\n"
     return {"app": await shop_gid(world, caller), "content": content, "message": "matrix"}
 
 
@@ -814,6 +813,12 @@ async def events_of_release(world: World, caller: str) -> dict[str, Any]:
 async def events_of_app(world: World, caller: str) -> dict[str, Any]:
     release = await a_release_event(world)
     return {"app": gid("App", release.app), "after": encode_cursor(0)}
+
+
+async def a_build_log(world: World, caller: str) -> dict[str, Any]:
+    release = await a_release(world, ReleaseStatus.SUCCEEDED)
+    await BuildLogLine.create(release=release, step="build", seq=1, text=MARKER)
+    return {"release": gid("Release", release), "after": encode_cursor(0)}
 
 
 async def audit_events_from_start(world: World, caller: str) -> dict[str, Any]:
@@ -1080,7 +1085,7 @@ DOCKERFILE_DIFF = QueryOp(
     "dockerfileDiff",
     "query($from: ID!, $to: ID!) { dockerfileDiff(fromVersion: $from, toVersion: $to) }",
     lambda world, caller, diff: (
-        diff is not None and "-FROM alpine:3.20" in diff and "+FROM alpine:3.21" in diff
+        diff is not None and f" FROM {BASE_IMAGE}" in diff and "+USER nobody" in diff
     ),
     arrange=two_dockerfile_versions,
     not_null=True,
@@ -1114,6 +1119,24 @@ RELEASE_EVENTS_OF_APP = SubscriptionOp(
     lambda world, caller, event: event is not None and event["message"] == MARKER,
     events_of_app,
     variant="of_app",
+)
+BUILD_LOG = QueryOp(
+    "buildLog",
+    """query($release: ID!, $after: String) {
+         buildLog(releaseId: $release, after: $after) { edges { node { text } } } }""",
+    lambda world, caller, page: (
+        page is not None and [edge["node"]["text"] for edge in page["edges"]] == [MARKER]
+    ),
+    arrange=a_build_log,
+    not_null=True,
+)
+BUILD_LOG_STREAM = SubscriptionOp(
+    "buildLog",
+    """subscription($release: ID!, $after: String) {
+         buildLog(releaseId: $release, after: $after) { text } }""",
+    lambda world, caller, line: line is not None and line["text"] == MARKER,
+    a_build_log,
+    variant="live",
 )
 
 # --- the table ------------------------------------------------------------------------------
@@ -1199,6 +1222,8 @@ TABLE = (
     Entry(APP_SECRET_STATUS,            ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(DOCKERFILE_DIFF,              ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(WEBHOOK_DELIVERIES,           ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    # Build logs are read by every member (secrets in them are masked).
+    Entry(BUILD_LOG,                    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(node_query("project", web_gid),
                                         ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
     Entry(node_query("member", bystander_membership_gid),
@@ -1226,6 +1251,7 @@ TABLE = (
     Entry(AUDIT_EVENT_STREAM,           ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     Entry(RELEASE_EVENTS_OF_RELEASE,    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(RELEASE_EVENTS_OF_APP,        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(BUILD_LOG_STREAM,             ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
 )
 # fmt: on
 
@@ -1256,6 +1282,8 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (WEBHOOK_DELIVERIES,                ALLOW),
     (RELEASE_EVENTS_OF_RELEASE,         ALLOW),
     (RELEASE_EVENTS_OF_APP,             ALLOW),
+    (BUILD_LOG,                         ALLOW),
+    (BUILD_LOG_STREAM,                  ALLOW),
 )
 # fmt: on
 

@@ -98,7 +98,8 @@ def test_serve_runs_on_embedded_defaults_and_logs_in(env: dict[str, str]) -> Non
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "server did not become ready"
-            assert server.poll() is None, "server exited"
+            if server.poll() is not None:
+                raise AssertionError(f"server exited:\n{server.communicate()[0][-3000:]}")
             time.sleep(0.1)
         login = httpx.post(
             f"{base}/graphql",

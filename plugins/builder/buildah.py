@@ -1,0 +1,411 @@
+"""The `buildah` builder plugin: builds on this machine, daemonless (local mode default).
+
+A build is a short script of subprocesses in its own work dir: fetch the
+platform repo at the release's commit, fetch the source repo at its ref,
+`buildah bud`, and only when that succeeded `buildah push`, which writes the
+pushed manifest's digest to a file. Every line the commands print is streamed
+to the handle. Credentials reach git and buildah through the environment and
+a 0600 auth file, never through a command line that `ps` could show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+
+from home_idp.plugins.contracts import (
+    BuilderConfig,
+    BuildError,
+    BuildRequest,
+    BuildResult,
+    GitError,
+    GitSource,
+    RegistryCredentials,
+)
+from home_idp.plugins.git.paths import check_repo_path
+
+__all__ = ["BuildahBuilder", "BuildahHandle"]
+
+log = logging.getLogger(__name__)
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+_MAX_LINE = 4000
+# git's words for a server it could not reach, as opposed to a ref it refused.
+_UNREACHABLE = re.compile(
+    r"could not resolve host|connection refused|connection timed out|failed to connect|"
+    r"unable to access|connection reset|502|503|504",
+    re.IGNORECASE,
+)
+_END = object()
+_PGID_FILE = "running.pgid"
+# What a process group of ours runs; anything else under a reused id is left alone.
+_OUR_COMMANDS = (b"buildah", b"git")
+
+
+class _StepFailed(Exception):
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class BuildahBuilder:
+    """Runs buildah on this machine.
+
+    Options: `storage_driver` (default `vfs`, which works everywhere),
+    `isolation` (default `chroot`; the OCI default needs cgroups this kind of
+    host may lack), `root` and `runroot` (buildah's storage, default under
+    `<data dir>/buildah`), `buildah` and `git` (the binaries).
+    """
+
+    def __init__(self, config: BuilderConfig) -> None:
+        options = config.options
+        self._work_root = config.data_dir / "builds"
+        self._buildah = options.get("buildah", "buildah")
+        self._git = options.get("git", "git")
+        storage = config.data_dir / "buildah"
+        self._global_args = [
+            "--root",
+            options.get("root", str(storage / "root")),
+            "--runroot",
+            options.get("runroot", str(storage / "run")),
+            "--storage-driver",
+            options.get("storage_driver", "vfs"),
+        ]
+        self._isolation = options.get("isolation", "chroot")
+        self._running: dict[str, BuildahHandle] = {}
+
+    @property
+    def on_this_machine(self) -> bool:
+        return True
+
+    async def start(self, request: BuildRequest) -> BuildahHandle:
+        _check_request(request)
+        for binary in (self._buildah, self._git):
+            if shutil.which(binary) is None:
+                raise BuildError(f"{binary} is not installed on this machine")
+        earlier = self._running.pop(request.build_id, None)
+        if earlier is not None:
+            await earlier.cancel()
+        work_dir = self._work_root / request.build_id
+        # A build interrupted by a restart left its work dir, and perhaps a
+        # buildah still running on its own: stop that, then start clean.
+        _kill_orphan(work_dir / _PGID_FILE)
+        await asyncio.to_thread(shutil.rmtree, work_dir, True)
+        work_dir.mkdir(parents=True, mode=0o700)
+        handle = BuildahHandle(self, request, work_dir)
+        self._running[request.build_id] = handle
+        handle.begin()
+        return handle
+
+    async def aclose(self) -> None:
+        for handle in list(self._running.values()):
+            await handle.cancel()
+
+    def _finished(self, handle: BuildahHandle) -> None:
+        if self._running.get(handle.build_id) is handle:
+            del self._running[handle.build_id]
+
+    def buildah_args(self, *args: str) -> list[str]:
+        return [self._buildah, *self._global_args, *args]
+
+    @property
+    def isolation(self) -> str:
+        return self._isolation
+
+    @property
+    def git(self) -> str:
+        return self._git
+
+
+class BuildahHandle:
+    """One buildah build in progress: its lines, its result, its cancel."""
+
+    def __init__(self, builder: BuildahBuilder, request: BuildRequest, work_dir: Path) -> None:
+        self._builder = builder
+        self._request = request
+        self._work_dir = work_dir
+        self._lines: asyncio.Queue[object] = asyncio.Queue()
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._outcome: asyncio.Future[BuildResult] = asyncio.get_running_loop().create_future()
+        self._cancelled = False
+
+    @property
+    def build_id(self) -> str:
+        return self._request.build_id
+
+    def begin(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"build-{self.build_id}")
+
+    async def log_lines(self) -> AsyncIterator[str]:
+        while True:
+            line = await self._lines.get()
+            if line is _END:
+                return
+            yield str(line)
+
+    async def result(self) -> BuildResult:
+        return await asyncio.shield(self._outcome)
+
+    async def cancel(self) -> None:
+        self._cancelled = True
+        self._kill()
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.shield(self._task)
+
+    # -- the build script ------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            result = await self._script()
+        except asyncio.CancelledError:
+            self._kill()
+            self._outcome.cancel()
+            raise
+        except Exception as error:  # never leave result() waiting forever
+            log.exception("build %s failed unexpectedly", self.build_id)
+            result = BuildResult(None, f"the build failed unexpectedly ({type(error).__name__})")
+        finally:
+            self._lines.put_nowait(_END)
+            self._builder._finished(self)
+        # The result is out before the clean-up: the release need not wait for it.
+        self._outcome.set_result(result)
+        try:
+            if result.succeeded:
+                # The image is in the registry now; the local copy only takes space.
+                await self._command(
+                    "clean up", self._builder.buildah_args("rmi", self._request.image), show=False
+                )
+        except (_StepFailed, OSError) as error:
+            log.warning("could not remove the built image of %s: %s", self.build_id, error)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, self._work_dir, True)
+
+    async def _script(self) -> BuildResult:
+        request = self._request
+        try:
+            platform_dir = self._work_dir / "platform"
+            source_dir = self._work_dir / "source"
+            await self._fetch(request.platform, platform_dir, "platform repo")
+            await self._fetch(request.source, source_dir, "source repo")
+            dockerfile = platform_dir / request.dockerfile_path
+            context = source_dir / request.source.path
+            if not dockerfile.is_file():
+                raise _StepFailed(f"the platform repo has no {request.dockerfile_path}")
+            if not context.is_dir():
+                raise _StepFailed(f"the source repo has no directory {request.source.path!r}")
+            auth_file = self._auth_file(request.push_credentials, request.image)
+            tls = f"--tls-verify={'false' if request.insecure_registry else 'true'}"
+            auth = ["--authfile", str(auth_file)] if auth_file else []
+            await self._command(
+                "build",
+                self._builder.buildah_args(
+                    "bud",
+                    "--isolation",
+                    self._builder.isolation,
+                    tls,
+                    *auth,
+                    "--layers=false",
+                    "--file",
+                    str(dockerfile),
+                    "--tag",
+                    request.image,
+                    str(context),
+                ),
+            )
+            digest_file = self._work_dir / "digest"
+            await self._command(
+                "push",
+                self._builder.buildah_args(
+                    "push", tls, *auth, "--digestfile", str(digest_file), request.image
+                ),
+                retryable=True,
+            )
+            digest = digest_file.read_text().strip()
+            if not digest.startswith("sha256:"):
+                raise _StepFailed("buildah push wrote no digest")
+            return BuildResult(digest)
+        except _StepFailed as failure:
+            if self._cancelled:
+                return BuildResult(None, "the build was cancelled")
+            return BuildResult(None, failure.reason, retryable=failure.retryable)
+        except OSError as error:
+            return BuildResult(None, f"the build could not run: {error.strerror}", retryable=True)
+
+    async def _fetch(self, source: GitSource, target: Path, label: str) -> None:
+        """Fetch one commit (a ref or a sha) without history, and check it out."""
+        git = self._builder.git
+        env = _git_env(source)
+        await self._command(f"fetch the {label}", [git, "init", "--quiet", str(target)], env=env)
+        fetch = [git, "-C", str(target), "fetch", "--quiet", "--depth", "1", "--", source.url]
+        try:
+            await self._command(f"fetch the {label}", [*fetch, source.ref], env=env, show=False)
+        except _StepFailed as failure:
+            if failure.retryable:
+                raise
+            # Servers that do not serve a bare sha still serve their branches
+            # and tags: fetch those, and look for the commit among them.
+            # Whole history this time: the commit may be anywhere in it.
+            await self._command(
+                f"fetch the {label}",
+                [
+                    git,
+                    "-C",
+                    str(target),
+                    "fetch",
+                    "--quiet",
+                    "--",
+                    source.url,
+                    "+refs/heads/*:refs/remotes/origin/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+                env=env,
+            )
+            try:
+                await self._command(
+                    f"check out {source.ref[:40]} in the {label}",
+                    [git, "-C", str(target), "checkout", "--quiet", "--detach", source.ref],
+                    env=env,
+                    show=False,
+                )
+            except _StepFailed:
+                raise _StepFailed(f"the {label} has no ref {source.ref[:80]!r}") from None
+            return
+        await self._command(
+            f"check out the {label}",
+            [git, "-C", str(target), "checkout", "--quiet", "--detach", "FETCH_HEAD"],
+            env=env,
+        )
+
+    async def _command(
+        self,
+        label: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        retryable: bool = False,
+        show: bool = True,
+    ) -> None:
+        if self._cancelled:
+            raise _StepFailed("the build was cancelled")
+        if show:
+            self._emit(f"--- {label}")
+        tail: list[str] = []
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=self._work_dir,
+            env={**_base_env(), **self._request.env, **(env or {})},
+            # Its own process group, so a cancel stops buildah's children too.
+            start_new_session=True,
+        )
+        self._process = process
+        # Kept on disk so that a server that dies now can stop it after a restart.
+        (self._work_dir / _PGID_FILE).write_text(str(process.pid))
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:_MAX_LINE]
+            self._emit(line)
+            tail = [*tail[-4:], line]
+        code = await process.wait()
+        self._process = None
+        if code != 0:
+            text = " ".join(tail)
+            raise _StepFailed(
+                f"{label} failed (exit code {code})",
+                retryable=retryable or bool(_UNREACHABLE.search(text)),
+            )
+
+    def _emit(self, line: str) -> None:
+        self._lines.put_nowait(line)
+
+    def _kill(self) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def _auth_file(self, credentials: RegistryCredentials | None, image: str) -> Path | None:
+        if credentials is None:
+            return None
+        host = image.split("/", 1)[0]
+        token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode())
+        path = self._work_dir / "auth.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"auths": {host: {"auth": token.decode()}}}, handle)
+        return path
+
+
+def _kill_orphan(pgid_file: Path) -> None:
+    """Stop the process group an earlier server left running for this build."""
+    try:
+        pgid = int(pgid_file.read_text())
+        command = Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0")[0]
+    except (OSError, ValueError):
+        return  # no such file, or the process is gone
+    if Path(command.decode(errors="replace")).name.encode() not in _OUR_COMMANDS:
+        return
+    log.warning("stopping the build process group %s left by an earlier server", pgid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _check_request(request: BuildRequest) -> None:
+    try:
+        _check_names(request)
+    except GitError as error:
+        raise BuildError(str(error)) from None
+
+
+def _check_names(request: BuildRequest) -> None:
+    if not _LABEL.fullmatch(request.build_id):
+        raise BuildError(f"the build id {request.build_id!r} is not a DNS-1123 label")
+    for source in (request.source, request.platform):
+        if not _REF.fullmatch(source.ref) or ".." in source.ref:
+            raise BuildError(f"the git ref {source.ref[:80]!r} is not usable")
+        if source.url.startswith("-") or "\n" in source.url:
+            raise BuildError("the repository URL is not usable")
+        if source.path != ".":
+            check_repo_path(source.path)
+    check_repo_path(request.dockerfile_path)
+    if request.image.startswith("-") or any(c.isspace() for c in request.image):
+        raise BuildError(f"the image reference {request.image[:80]!r} is not usable")
+
+
+def _base_env() -> dict[str, str]:
+    # Nothing of the server's environment leaks into a build but PATH.
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "LC_ALL": "C",
+        "HOME": "/nonexistent",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
+
+
+def _git_env(source: GitSource) -> dict[str, str]:
+    """Credentials as an extra HTTP header, given to git in its environment only."""
+    if not source.password:
+        return {}
+    basic = base64.b64encode(f"{source.username or 'x'}:{source.password}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.{source.url}.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }

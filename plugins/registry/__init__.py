@@ -1,0 +1,1 @@
+"""Registry plugins: the CNCF distribution registry and Harbor."""

@@ -1,0 +1,234 @@
+"""Release steps of the image: `build` it and push it, `await-image` its registry webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from home_idp.plugins.contracts import (
+    BuilderPlugin,
+    BuildError,
+    BuildHandle,
+    BuildRequest,
+    BuildResult,
+    GitSource,
+    RegistryError,
+    RegistryPlugin,
+    RegistryUnavailable,
+)
+from home_idp.server.deploy.build_logs import BuildLog, BuildLogWriter
+from home_idp.server.deploy.models import RegistryPush
+from home_idp.server.deploy.platform_repo import app_path
+from home_idp.server.deploy.registry_access import RegistryAccounts, image_tag
+from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
+from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
+from home_idp.server.rbac.apps import decrypt_app_secrets
+from home_idp.server.rbac.secret_box import SecretBox
+
+__all__ = ["AwaitImageStep", "BuildStep", "steps_waiting_for_image"]
+
+log = logging.getLogger(__name__)
+
+_ERROR_LINES = 10
+
+
+def _repository(context: StepContext) -> str:
+    return f"{context.project}/{context.app}"
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    """Builds the app's image from its source repo with the committed Dockerfile, and pushes it.
+
+    Idempotent: the tag is unique to the release, and a registry only shows
+    a tag once its whole manifest is pushed, so an earlier attempt's tag in
+    the registry is a finished build to reuse; anything less is built again
+    from a clean start.
+    """
+
+    builder: BuilderPlugin
+    registry: RegistryPlugin
+    accounts: RegistryAccounts
+    logs: BuildLog
+    secret_box: SecretBox
+    # The platform repo at a commit, with credentials a builder can clone it with.
+    platform_source: Callable[[str], GitSource]
+    timeout_seconds: float
+    cancel_check_seconds: float = 0.5
+    name: str = "build"
+
+    async def run(self, context: StepContext) -> Outcome:
+        release = context.release
+        await release.refresh_from_db(fields=["commit_sha"])
+        if release.commit_sha is None:
+            return Fail("the commit step recorded no commit")
+        repository = _repository(context)
+        tag = image_tag(release.number, release.commit_sha)
+        image = f"{self.registry.host}/{repository}:{tag}"
+        try:
+            pushed = await self.registry.tag_digest(repository, tag)
+            if pushed is not None:
+                await _record_image(release, image, pushed)
+                return Done({"image": image, "digest": pushed, "reused": True})
+            access = await self.accounts.for_project(release.app.project)
+        except RegistryUnavailable as error:
+            return Retry(f"the registry is unreachable: {error}")
+        except RegistryError as error:
+            return Fail(f"the registry refused: {error}")
+        app = release.app
+        platform = self.platform_source(release.commit_sha)
+        request = BuildRequest(
+            build_id=f"build-{release.id}",
+            namespace=context.project,
+            source=GitSource(app.source_repo, app.source_ref, app.context_path),
+            platform=platform,
+            dockerfile_path=app_path(context.project, context.app, "Dockerfile"),
+            image=image,
+            push_credentials=access.push,
+            insecure_registry=self.registry.insecure,
+            env={"HOME_IDP_RELEASE": str(release.id)},
+        )
+        secrets = [
+            *(await decrypt_app_secrets(app.id, self.secret_box)).values(),
+            *(account.password for account in (access.push, access.pull) if account),
+            *(value for value in (platform.password,) if value),
+        ]
+        writer = await self.logs.writer(release.id, self.name, secrets)
+        try:
+            result = await self._build(release.id, request, writer)
+        finally:
+            await writer.close()
+        if result.succeeded:
+            assert result.digest is not None
+            await _record_image(release, image, result.digest)
+            return Done({"image": image, "digest": result.digest})
+        reason = writer.mask(result.reason)
+        last = "\n".join(writer.last_lines(_ERROR_LINES))
+        message = f"{reason}; last lines:\n{last}" if last else reason
+        return Retry(message) if result.retryable else Fail(message)
+
+    async def _build(
+        self, release_id: int, request: BuildRequest, writer: BuildLogWriter
+    ) -> BuildResult:
+        try:
+            handle = await self.builder.start(request)
+        except BuildError as error:
+            return BuildResult(None, f"the build could not start: {error}")
+        pump = asyncio.create_task(_pump(handle, writer))
+        watch = asyncio.create_task(self._stop_when_cancelled(release_id, handle))
+        try:
+            result = await handle.result()
+            await pump
+            return result
+        except asyncio.CancelledError:
+            # The step's deadline passed or the server is stopping: no
+            # build may go on pushing on its own.
+            await handle.cancel()
+            raise
+        finally:
+            for task in (pump, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _stop_when_cancelled(self, release_id: int, handle: BuildHandle) -> None:
+        """Cancelling a release (from any replica) stops its build."""
+        while True:
+            await asyncio.sleep(self.cancel_check_seconds)
+            release = await Release.get_or_none(id=release_id).only("id", "status")
+            if release is None or release.status is not ReleaseStatus.RUNNING:
+                log.info("release %s is no longer running: stopping its build", release_id)
+                await handle.cancel()
+                return
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        return None
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return (
+            f"the image build did not finish within {self.timeout_seconds:g}s; "
+            "see the build log for where it stopped"
+        )
+
+
+async def _pump(handle: BuildHandle, writer: BuildLogWriter) -> None:
+    async for line in handle.log_lines():
+        await writer.write(line)
+
+
+async def _record_image(release: Release, image: str, digest: str) -> None:
+    await Release.filter(id=release.id).update(image=image, digest=digest)
+    release.image, release.digest = image, digest
+
+
+@dataclass(frozen=True)
+class AwaitImageStep:
+    """Waits for the registry's push webhook of the release's image.
+
+    The webhook advances it at once; the reconciler asks the registry for
+    the tag, so a lost webhook costs one reconcile interval.
+    """
+
+    registry: RegistryPlugin
+    timeout_seconds: float
+    name: str = "await-image"
+
+    async def run(self, context: StepContext) -> Outcome:
+        release = context.release
+        await release.refresh_from_db(fields=["image", "digest"])
+        if release.image is None or release.digest is None:
+            return Fail("the build step recorded no image")
+        repository, tag = _split(release.image)
+        if await RegistryPush.exists(repository=repository, tag=tag, digest=release.digest):
+            # The webhook came while the build step was still finishing.
+            return Done({"digest": release.digest, "advanced_by": "webhook"})
+        build = await ReleaseStep.get_or_none(release_id=release.id, name=BuildStep.name)
+        if build is not None and build.detail.get("reused"):
+            # An earlier attempt pushed it; its webhook may have come long ago.
+            return Done({"digest": release.digest, "advanced_by": "already in the registry"})
+        return Wait(f"waiting for the registry's push webhook of {release.image}")
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        release = context.release
+        await release.refresh_from_db(fields=["image", "digest"])
+        if release.image is None or release.digest is None:
+            return Fail("the build step recorded no image")
+        repository, tag = _split(release.image)
+        digest = await self.registry.tag_digest(repository, tag)
+        if digest is None:
+            return None
+        if digest != release.digest:
+            return Fail(
+                f"the tag {tag} now points at {digest[:19]}, not the built {release.digest[:19]}; "
+                "something else pushed over it"
+            )
+        return Done({"digest": digest})
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return (
+            f"no push webhook for {context.release.image} arrived within "
+            f"{self.timeout_seconds:g}s and the registry does not have the tag; check the "
+            "registry's notifications (Webhook deliveries) and that it is reachable"
+        )
+
+
+def _split(image: str) -> tuple[str, str]:
+    """`host/project/app:tag` → (`project/app`, `tag`)."""
+    _, _, path = image.partition("/")
+    repository, _, tag = path.rpartition(":")
+    return repository, tag
+
+
+async def steps_waiting_for_image(host: str, repository: str, tag: str, digest: str) -> list[int]:
+    """Ids of the await-image steps waiting for this push."""
+    steps: list[int] = await ReleaseStep.filter(
+        name=AwaitImageStep.name,
+        state=StepState.WAITING,
+        release__status=ReleaseStatus.RUNNING,
+        release__image=f"{host}/{repository}:{tag}",
+        release__digest=digest,
+    ).values_list("id", flat=True)  # type: ignore[assignment]  # flat: one column
+    return steps

@@ -1,0 +1,100 @@
+"""The image registry: which plugin reaches it, its webhook secret, project accounts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from home_idp.plugins.contracts import (
+    ProjectAccess,
+    RegistryConfig,
+    RegistryCredentials,
+    RegistryPlugin,
+)
+from home_idp.plugins.discovery import load_plugin
+from home_idp.server.deploy.models import RegistryAccount
+from home_idp.server.keyfiles import load_or_create_key_file
+from home_idp.server.rbac.models import Project
+from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.settings import Settings
+
+__all__ = [
+    "REGISTRY_WEBHOOK_SECRET_FILE",
+    "RegistryAccounts",
+    "image_tag",
+    "make_registry_plugin",
+    "registry_webhook_secret",
+]
+
+REGISTRY_WEBHOOK_SECRET_FILE = "registry-webhook.secret"  # noqa: S105 (a file name)
+
+
+def registry_webhook_secret(settings: Settings) -> str:
+    """The secret registry webhooks carry: from settings, or generated once."""
+    if settings.registry.webhook_secret is not None:
+        return settings.registry.webhook_secret.get_secret_value()
+    key = load_or_create_key_file(
+        settings.data_dir / REGISTRY_WEBHOOK_SECRET_FILE,
+        lambda: secrets.token_hex(32).encode(),
+        min_length=16,
+    )
+    return key.decode()
+
+
+def make_registry_plugin(settings: Settings) -> RegistryPlugin:
+    """The registry plugin the settings name; PluginNotFound lists the installed ones."""
+    config = RegistryConfig(
+        url=settings.registry.url.rstrip("/"),
+        webhook_url=f"{settings.base_url}/webhooks/registry",
+        webhook_secret=registry_webhook_secret(settings),
+        options={
+            name: value.get_secret_value() for name, value in settings.registry.options.items()
+        },
+    )
+    plugin: RegistryPlugin = load_plugin("registry", settings.registry.plugin)(config)
+    return plugin
+
+
+def image_tag(release_number: int, commit_sha: str) -> str:
+    """The release's immutable tag: its number and the platform commit it builds."""
+    return f"r{release_number}-{commit_sha[:12]}"
+
+
+def _encode(access: ProjectAccess) -> str:
+    def account(credentials: RegistryCredentials | None) -> dict[str, str] | None:
+        if credentials is None:
+            return None
+        return {"username": credentials.username, "password": credentials.password}
+
+    return json.dumps({"push": account(access.push), "pull": account(access.pull)})
+
+
+def _decode(text: str) -> ProjectAccess:
+    data = json.loads(text)
+
+    def account(value: dict[str, str] | None) -> RegistryCredentials | None:
+        return None if value is None else RegistryCredentials(value["username"], value["password"])
+
+    return ProjectAccess(push=account(data.get("push")), pull=account(data.get("pull")))
+
+
+class RegistryAccounts:
+    """Each project's registry accounts: made by the plugin, kept encrypted in the database."""
+
+    def __init__(self, registry: RegistryPlugin, box: SecretBox) -> None:
+        self._registry = registry
+        self._box = box
+
+    async def for_project(self, project: Project) -> ProjectAccess:
+        """Make sure the registry has the project; its accounts (known or new)."""
+        stored = await RegistryAccount.get_or_none(project_id=project.id)
+        known = _decode(self._box.decrypt(stored.ciphertext)) if stored else None
+        access = await self._registry.ensure_project(project.name, known)
+        if access != known:
+            ciphertext = self._box.encrypt(_encode(access))
+            if stored is None:
+                await RegistryAccount.create(project_id=project.id, ciphertext=ciphertext)
+            else:
+                stored.ciphertext = ciphertext
+                await stored.save(update_fields=["ciphertext", "updated_at"])
+        return access

@@ -1,0 +1,203 @@
+"""Benchmark: an image build run by home-idp against the same build run by hand.
+
+Not a pytest test. Run from the repository root:
+
+    .venv/bin/python -m tests.bench.build [--runs 5]
+
+It starts what the test suite builds with (the Debian registry on a loopback
+port, a git server for the source repo, a busybox base image pushed to the
+registry) and the real server (`home-idp serve`) with its buildah builder,
+notified by the registry. Each run saves a 5-step Dockerfile (FROM the base,
+RUN, COPY, COPY, CMD) with a fresh ENV, so nothing is cached, and reads the
+release's step times back through GraphQL:
+
+- orchestration: from the push webhook's step ending (`await-push`) to the
+  build starting, plus from the build's end to the registry webhook ending
+  `await-image` — what home-idp adds around the build;
+- build: the `build` step, which fetches the platform repo and the source
+  repo, runs `buildah bud` and `buildah push`.
+
+The floor, measured in the same run and alternated with it: the same work by
+hand — `git clone --depth 1` of the source, `buildah bud` of the same
+Dockerfile, `buildah push`, with the same storage and flags.
+
+Every process started here is stopped by its PID; temp dirs are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from tests.components import (
+    BASE_IMAGE,
+    REGISTRY_HOST,
+    SOURCE_REPO,
+    BuildComponents,
+    build_settings,
+    start_build_components,
+)
+from tests.deploy.remote import make_app, save, wait_until_finished
+from tests.liveserver import free_port
+from tests.serverprocess import ServerProcess, home_idp_env
+
+TARGET_OVERHEAD_MS = 300.0
+STEPS_QUERY = (
+    "query($id: ID!) { node(id: $id) { ... on Release { status error "
+    "steps { name startedAt finishedAt } } } }"
+)
+
+
+def dockerfile() -> str:
+    return (
+        f"FROM {BASE_IMAGE}\n"
+        f"RUN echo run {uuid.uuid4().hex} > /built\n"
+        "COPY msg.txt /msg.txt\n"
+        "COPY run /app/run\n"
+        'CMD ["/app/run"]\n'
+    )
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def by_hand(components: BuildComponents, work: Path, number: int) -> float:
+    """The floor: clone, bud, push, as an operator would type them. Seconds."""
+    root = components.buildah_root
+    buildah = [
+        "buildah",
+        "--root",
+        str(root / "root"),
+        "--runroot",
+        str(root / "run"),
+        "--storage-driver",
+        "vfs",
+    ]
+    source = work / f"hand-{number}"
+    (work / f"hand-{number}.Dockerfile").write_text(dockerfile())
+    image = f"{REGISTRY_HOST}/bench/by-hand:{number}"
+    started = time.monotonic()
+    for argv in (
+        ["git", "clone", "--quiet", "--depth", "1", SOURCE_REPO, str(source)],
+        [
+            *buildah,
+            "bud",
+            "--isolation",
+            "chroot",
+            "--tls-verify=false",
+            "--layers=false",
+            "--file",
+            str(work / f"hand-{number}.Dockerfile"),
+            "--tag",
+            image,
+            str(source),
+        ],
+        [*buildah, "push", "--tls-verify=false", image],
+    ):
+        subprocess.run(argv, check=True, capture_output=True, timeout=300)
+    elapsed = time.monotonic() - started
+    subprocess.run([*buildah, "rmi", image], check=False, capture_output=True, timeout=60)
+    return elapsed
+
+
+def through_home_idp(server: ServerProcess, app_id: str) -> tuple[float, float, float]:
+    """One release; (orchestration before the build, build, after the build) in seconds."""
+    release = save(server, app_id, dockerfile())
+    state = wait_until_finished(server, release, timeout=300)
+    if state["status"] != "SUCCEEDED":
+        raise RuntimeError(f"the release did not succeed: {state}")
+    node = server.graphql(STEPS_QUERY, {"id": release})["node"]
+    steps = {step["name"]: step for step in node["steps"]}
+    before = _at(steps["build"]["startedAt"]) - _at(steps["await-push"]["finishedAt"])
+    build = _at(steps["build"]["finishedAt"]) - _at(steps["build"]["startedAt"])
+    after = _at(steps["await-image"]["finishedAt"]) - _at(steps["build"]["finishedAt"])
+    return before.total_seconds(), build.total_seconds(), after.total_seconds()
+
+
+def run(runs: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="home-idp-bench-build-") as tmp:
+        work = Path(tmp)
+        port = free_port()
+        components = start_build_components(
+            work / "components", f"http://127.0.0.1:{port}/webhooks/registry"
+        )
+        try:
+            # SQLite: the build's cost does not depend on the database.
+            database = f"sqlite://{work / 'home-idp.sqlite3'}"
+            server = ServerProcess(
+                home_idp_env(
+                    work / "data",
+                    database,
+                    public_url=f"http://127.0.0.1:{port}",
+                    log_level="warning",
+                    **build_settings(components.buildah_root),
+                ),
+                port=port,
+            )
+            server.create_admin()
+            server.start()
+            try:
+                server.login()
+                app_id = make_app(server, "bench", "web")
+                through_home_idp(server, app_id)  # warm-up: base image into storage
+                by_hand(components, work, 0)
+                ours: list[tuple[float, float, float]] = []
+                floor: list[float] = []
+                for number in range(1, runs + 1):
+                    ours.append(through_home_idp(server, app_id))
+                    floor.append(by_hand(components, work, number))
+                    print(
+                        f"run {number}: home-idp build {ours[-1][1] * 1000:.0f} ms "
+                        f"(+{(ours[-1][0] + ours[-1][2]) * 1000:.0f} ms around it), "
+                        f"by hand {floor[-1] * 1000:.0f} ms",
+                        flush=True,
+                    )
+            finally:
+                server.kill()
+        finally:
+            components.stop()
+    report(ours, floor)
+    return 0
+
+
+def report(ours: Sequence[tuple[float, float, float]], floor: Sequence[float]) -> None:
+    before = statistics.median(o[0] for o in ours) * 1000
+    after = statistics.median(o[2] for o in ours) * 1000
+    build = statistics.median(o[1] for o in ours) * 1000
+    hand = statistics.median(floor) * 1000
+    overhead = before + after
+    print()
+    print(f"{len(ours)} runs, medians:")
+    print(
+        "| push webhook → build start ms | build step ms | by hand ms | build / by hand "
+        "| build end → image webhook ms | orchestration ms |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {before:.0f} | {build:.0f} | {hand:.0f} | {build / hand:.2f} | {after:.0f} "
+        f"| {overhead:.0f} |"
+    )
+    verdict = "within" if overhead < TARGET_OVERHEAD_MS else "over"
+    print(
+        f"orchestration overhead {overhead:.0f} ms: {verdict} the {TARGET_OVERHEAD_MS:.0f} ms target"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="measured runs (default 5)")
+    args = parser.parse_args(argv)
+    return run(args.runs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
