@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "AppDeployment",
     "BuildError",
     "BuildHandle",
     "BuildRequest",
@@ -20,6 +22,10 @@ __all__ = [
     "BuilderPlugin",
     "CommitAuthor",
     "CommitResult",
+    "DeployError",
+    "DeployUnavailable",
+    "DeployerConfig",
+    "DeployerPlugin",
     "GitConfig",
     "GitError",
     "GitPlugin",
@@ -34,6 +40,9 @@ __all__ = [
     "RegistryPlugin",
     "RegistryUnavailable",
     "RegistryWebhook",
+    "RolloutState",
+    "RolloutStatus",
+    "RunningApp",
     "WebhookRejected",
 ]
 
@@ -374,4 +383,109 @@ class RegistryPlugin(Protocol):
 
     async def aclose(self) -> None:
         """Release connections; the server calls it at shutdown."""
+        ...
+
+
+# -- deployers -------------------------------------------------------------------
+
+
+class DeployError(Exception):
+    """The deployer refused or failed; the message is safe to show."""
+
+
+class DeployUnavailable(DeployError):
+    """The deployment target (a cluster, Argo CD, the container engine) is away: retry."""
+
+
+@dataclass(frozen=True)
+class DeployerConfig:
+    """What the server tells a deployer plugin when it makes one.
+
+    `repo_url` and `branch` are the platform repo's (Argo CD reads the
+    manifests from there); `options` holds the plugin's own settings (API
+    addresses, tokens, the container engine); secrets are never logged.
+    """
+
+    data_dir: Path
+    repo_url: str
+    branch: str
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class AppDeployment:
+    """One app at one release, as every deployer needs it.
+
+    `image` is pinned by digest (`host/project/app@sha256:…`). `manifests`
+    are the rendered documents committed at `commit_sha` under
+    `manifests_path` (file name → YAML); `secrets` and `pull_credentials`
+    are for deployers that run the image themselves and are never logged.
+    """
+
+    project: str
+    app: str
+    release: int
+    image: str
+    port: int
+    replicas: int
+    health_path: str
+    env: Mapping[str, str]
+    manifests_path: str
+    commit_sha: str
+    manifests: Mapping[str, str]
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    pull_credentials: RegistryCredentials | None = None
+
+
+class RolloutState(StrEnum):
+    PROGRESSING = "progressing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    """Where a rollout stands; `reason` says why it failed (or what it waits for)."""
+
+    state: RolloutState
+    reason: str = ""
+    # Where the app answers, when the deployer knows (the container deployer does).
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    """One app as the deployer sees it running."""
+
+    project: str
+    app: str
+    release: int | None
+    image: str
+    state: RolloutState
+    url: str | None = None
+
+
+@runtime_checkable
+class DeployerPlugin(Protocol):
+    """Runs apps: a GitOps engine, a cluster's API, or a container engine here."""
+
+    async def sync(self, deployment: AppDeployment) -> None:
+        """Start running `deployment` (idempotent); the release before keeps serving
+        until the new one is ready. Raises DeployUnavailable when worth retrying."""
+        ...
+
+    async def rollout_status(self, deployment: AppDeployment) -> RolloutStatus:
+        """Whether `deployment` is ready, still progressing, or failed (and why)."""
+        ...
+
+    async def undeploy(self, project: str, app: str) -> None:
+        """Stop and remove everything that runs the app; idempotent."""
+        ...
+
+    async def list_running(self, project: str | None = None) -> list[RunningApp]:
+        """What runs, of one project or of all."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the server calls it at shutdown (apps keep running)."""
         ...

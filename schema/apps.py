@@ -106,9 +106,13 @@ class App(relay.Node):
     replicas: int
     health_path: str
     env: list[EnvVar]
+    ingress_host: str | None = strawberry.field(
+        description="The host name of the app's Ingress (cluster mode), if any."
+    )
     created_at: datetime
     updated_at: datetime
     project_id: strawberry.Private[int]
+    live_release_id: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, app: app_models.App) -> Self:
@@ -122,9 +126,11 @@ class App(relay.Node):
             replicas=app.replicas,
             health_path=app.health_path,
             env=[EnvVar(name=k, value=v) for k, v in sorted(app.env.items())],
+            ingress_host=app.ingress_host or None,
             created_at=app.created_at,
             updated_at=app.updated_at,
             project_id=app.project_id,  # type: ignore[attr-defined]
+            live_release_id=app.live_release_id,
         )
 
     @strawberry.field
@@ -169,6 +175,18 @@ class App(relay.Node):
             query, first, after, DockerfileVersion.from_model, newest_first=True
         )
 
+    @strawberry.field(description="The release that serves now, if one rolled out.")
+    async def live_release(
+        self, info: Info
+    ) -> Annotated[Release, strawberry.lazy("home_idp.schema.releases")] | None:
+        from home_idp.schema.releases import Release
+
+        if self.live_release_id is None:
+            return None
+        await self._require(info, "release")
+        release = await info.context.deploy.releases.get(self.live_release_id)
+        return Release.from_model(release)
+
     @strawberry.field(description="The app's releases, newest first.")
     async def releases(
         self, info: Info, first: int = 20, after: str | None = None
@@ -208,6 +226,7 @@ class CreateAppInput:
     replicas: int = 1
     health_path: str = "/"
     env: list[EnvVarInput] | None = None
+    ingress_host: str | None = None
 
 
 @strawberry.input(description="Only the fields given are changed.")
@@ -221,6 +240,9 @@ class UpdateAppInput:
     health_path: str | None = None
     env: list[EnvVarInput] | None = strawberry.field(
         default=None, description="Replaces every plain variable."
+    )
+    ingress_host: str | None = strawberry.field(
+        default=None, description="An empty string removes the Ingress."
     )
 
 
@@ -275,6 +297,7 @@ def _changes(input: CreateAppInput | UpdateAppInput) -> AppChanges:
         replicas=input.replicas,
         health_path=input.health_path,
         env=_env(input.env),
+        ingress_host=input.ingress_host,
     )
 
 

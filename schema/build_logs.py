@@ -21,7 +21,9 @@ from home_idp.schema.relay import (
     encode_cursor,
 )
 from home_idp.server.deploy import models
-from home_idp.server.deploy.build_logs import BuildLogEnd, build_log_topic
+from home_idp.server.deploy.build_logs import build_log_topic
+from home_idp.server.events import merged
+from home_idp.server.pipeline.events import release_topic
 
 __all__ = ["BuildLogLine", "BuildLogQuery", "BuildLogSubscription"]
 
@@ -96,18 +98,19 @@ class BuildLogSubscription:
                 if len(batch) < _REPLAY_BATCH:
                     return
 
-        async with info.context.runtime.bus.subscribe(build_log_topic(release.id)) as live:
-            async for line in stored():
-                yield line
-            if await deploy.releases.build_finished(release):
-                return
-            async for item in live:
-                if isinstance(item, BuildLogEnd):
-                    # Lines stored before the end may reach this replica after it.
-                    async for line in stored():
+        bus = info.context.runtime.bus
+        # Woken by stored lines and by the release's own events (the build's
+        # end among them); every wake-up reads what is new from the database.
+        async with (
+            bus.subscribe(build_log_topic(release.id)) as lines,
+            bus.subscribe(release_topic(release.id)) as events,
+            merged(lines, events) as wake_ups,
+        ):
+            while True:
+                async for line in stored():
+                    yield line
+                if await deploy.releases.build_finished(release):
+                    async for line in stored():  # what came in meanwhile
                         yield line
                     return
-                for row in item:
-                    if row.seq > last:
-                        last = row.seq
-                        yield BuildLogLine.from_model(row)
+                await anext(wake_ups)

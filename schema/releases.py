@@ -19,7 +19,7 @@ from home_idp.server.errors import ValidationFailed
 from home_idp.server.pipeline import models
 from home_idp.server.pipeline.events import app_topic, release_topic
 
-__all__ = ["Release", "ReleaseMutation", "ReleaseSubscription"]
+__all__ = ["Release", "ReleaseMutation", "ReleaseQuery", "ReleaseSubscription"]
 
 _REPLAY_BATCH = 500
 
@@ -84,6 +84,10 @@ class Release(relay.Node):
     image: str | None
     digest: str | None
     trace_id: str | None
+    manifests_sha: str | None = strawberry.field(
+        description="The platform-repo commit of the release's manifests."
+    )
+    url: str | None = strawberry.field(description="Where the app answers, once rolled out.")
     error: str | None = strawberry.field(description="Which step failed, and why.")
     created_at: datetime
     finished_at: datetime | None
@@ -103,6 +107,8 @@ class Release(relay.Node):
             image=release.image,
             digest=release.digest,
             trace_id=release.trace_id,
+            manifests_sha=release.manifests_sha,
+            url=release.url,
             error=release.error,
             created_at=release.created_at,
             finished_at=release.finished_at,
@@ -176,6 +182,21 @@ class ReleaseInput:
     id: relay.GlobalID
 
 
+@strawberry.input
+class RollbackInput:
+    app: relay.GlobalID
+    release: relay.GlobalID = strawberry.field(
+        description="The earlier release (it must have succeeded) whose image to run again."
+    )
+
+
+@strawberry.type(description="What a release changes in its app's manifests in git.")
+class ReleasePlan:
+    folder: str = strawberry.field(description="The manifests folder in the platform repo.")
+    diff: str = strawberry.field(description="A unified diff; empty when nothing changes.")
+    files: list[str] = strawberry.field(description="The files the release renders.")
+
+
 @strawberry.type(description="The new version (with lint warnings) and the release it started.")
 class SaveDockerfileSuccess:
     dockerfile_version: DockerfileVersion
@@ -225,6 +246,31 @@ class ReleaseMutation:
             return ReleaseSuccess(release=Release.from_model(release))
 
         return await run_mutation(info, "release.retry", body)
+
+    @strawberry.mutation(
+        description="Run an earlier release's exact image again, as a new release."
+    )
+    async def rollback(self, info: Info, input: RollbackInput) -> ReleaseResult:
+        async def body() -> ReleaseSuccess:
+            release = await info.context.deploy.releases.rollback(
+                app_id(input.app), decode_id(input.release, "Release", "release")
+            )
+            return ReleaseSuccess(release=Release.from_model(release))
+
+        return await run_mutation(info, "release.rollback", body)
+
+
+@strawberry.type
+class ReleaseQuery:
+    @strawberry.field(
+        description="The manifests change of a release: from git before it to what it renders.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def release_plan(self, info: Info, release_id: relay.GlobalID) -> ReleasePlan:
+        plan = await info.context.deploy.releases.plan(
+            decode_id(release_id, "Release", "releaseId")
+        )
+        return ReleasePlan(folder=plan.folder, diff=plan.diff, files=plan.files)
 
 
 @strawberry.type

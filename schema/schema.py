@@ -15,7 +15,7 @@ from home_idp.schema.build_logs import BuildLogQuery, BuildLogSubscription
 from home_idp.schema.context import Info
 from home_idp.schema.limits import security_extensions
 from home_idp.schema.projects import ProjectMutation, ProjectQuery
-from home_idp.schema.releases import ReleaseMutation, ReleaseSubscription
+from home_idp.schema.releases import ReleaseMutation, ReleaseQuery, ReleaseSubscription
 from home_idp.schema.roles import RoleMutation, RoleQuery
 from home_idp.schema.users import UserMutation, UserQuery
 from home_idp.schema.webhooks import WebhookMutation, WebhookQuery
@@ -46,6 +46,7 @@ class Query(
     AppQuery,
     WebhookQuery,
     BuildLogQuery,
+    ReleaseQuery,
 ):
     pass
 

@@ -81,6 +81,22 @@ def _admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from home_idp.server.demo.assets import DemoError
+    from home_idp.server.demo.flow import run_demo
+    from home_idp.server.settings import Settings
+
+    settings = Settings()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run_demo(settings, headless=args.headless))
+    except DemoError as error:
+        print(f"home-idp demo: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
 def _schema_export(_: argparse.Namespace) -> int:
     from home_idp.schema.schema import build_schema
 
@@ -107,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(func=_admin_create)
+
+    demo = commands.add_parser("demo", help="set up local mode and release a demo app, end to end")
+    demo.add_argument(
+        "--headless",
+        action="store_true",
+        help="exit when the release ends (0 if it succeeded); the app keeps running",
+    )
+    demo.set_defaults(func=_demo)
 
     schema = commands.add_parser("schema", help="GraphQL schema").add_subparsers(
         dest="schema_command", required=True

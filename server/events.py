@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-__all__ = ["EventBus", "SubscriberLagged"]
+__all__ = ["EventBus", "SubscriberLagged", "merged"]
 
 _QUEUE_SIZE = 1000
 
@@ -64,3 +64,34 @@ class EventBus:
 
     def subscriber_count(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
+
+
+@asynccontextmanager
+async def merged(*streams: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any]]:
+    """One iterator over the items of several, in the order they come.
+
+    An error of any stream (a lagged subscriber) is raised by the merged one.
+    """
+    queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+
+    async def forward(stream: AsyncIterator[Any]) -> None:
+        try:
+            async for item in stream:
+                await queue.put((item, None))
+        except Exception as error:
+            await queue.put((None, error))
+
+    async def items() -> AsyncIterator[Any]:
+        while True:
+            item, error = await queue.get()
+            if error is not None:
+                raise error
+            yield item
+
+    tasks = [asyncio.create_task(forward(stream)) for stream in streams]
+    try:
+        yield items()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

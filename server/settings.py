@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "BuilderSettings",
+    "DeployerSettings",
     "GitSettings",
     "GraphQLLimits",
     "PipelineSettings",
@@ -80,6 +81,15 @@ class RegistrySettings(BaseModel):
         return value
 
 
+class DeployerSettings(BaseModel):
+    """Which plugin runs the apps, and its own settings."""
+
+    plugin: str = "container"
+    # container: {"engine": "podman", "root": ...}; kubernetes: {"api_url", "token"};
+    # argocd: {"url", "token", "mode"}.
+    options: dict[str, SecretStr] = Field(default_factory=dict)
+
+
 class PipelineSettings(BaseModel):
     """The release engine: workers, leases, the reconciler and step deadlines."""
 
@@ -96,6 +106,12 @@ class PipelineSettings(BaseModel):
     await_push_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
     build_timeout_seconds: float = Field(default=1800.0, gt=0, le=86_400)
     await_image_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    manifests_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    await_manifest_push_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    sync_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    rollout_timeout_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    # How often a rollout in progress is looked at.
+    rollout_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
 
 class Settings(BaseSettings):
@@ -125,6 +141,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     builder: BuilderSettings = Field(default_factory=BuilderSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    deployer: DeployerSettings = Field(default_factory=DeployerSettings)
 
     @field_validator("jwt_secret")
     @classmethod

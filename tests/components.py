@@ -9,6 +9,8 @@ imported, so Dockerfiles in test modules can name the base image.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -33,6 +35,7 @@ __all__ = [
     "GitHttpServer",
     "RegistryProcess",
     "build_settings",
+    "remove_app_containers",
     "start_build_components",
 ]
 
@@ -44,9 +47,11 @@ BASE_IMAGE = f"{REGISTRY_HOST}/base/busybox:1"
 SOURCE_REPO = f"http://127.0.0.1:{SOURCE_PORT}/web.git"
 REGISTRY_WEBHOOK_SECRET = secrets.token_hex(16)
 
-# The app every test builds: a script the image runs, and a file it copies.
+# The app every test builds: `run` serves the folder it is copied to over HTTP
+# (busybox httpd, on the app's default port), so a release can roll out.
 SOURCE_FILES = {
-    "run": "#!/bin/sh\necho hello from web\n",
+    "run": '#!/bin/sh\nexec httpd -f -p 8080 -h "$(dirname "$0")"\n',
+    "index.html": "hello from web\n",
     "msg.txt": "hello\n",
     "sub/README": "a context path\n",
 }
@@ -270,12 +275,28 @@ def start_build_components(directory: Path, webhook_url: str) -> BuildComponents
     return components
 
 
+async def remove_app_containers(data_dir: Path) -> None:
+    """Stop every app container a server with this data dir started (tests leave none)."""
+    if not await asyncio.to_thread((data_dir / "containers").exists):
+        return
+    from home_idp.plugins.contracts import DeployerConfig
+    from home_idp.plugins.deployer.container import ContainerDeployer
+
+    deployer = ContainerDeployer(DeployerConfig(data_dir, "", "main"))
+    for app in await deployer.list_running():
+        await deployer.undeploy(app.project, app.app)
+
+
 def build_settings(buildah_root: Path) -> dict[str, str]:
-    """The HOME_IDP_ settings (without prefix) that point a server at these components."""
+    """The HOME_IDP_ settings (without prefix) that point a server at these components.
+
+    The container deployer keeps its own storage (beside the data dir), so
+    that it pulls the built images from the registry like any deployment.
+    """
     return {
         "registry__url": REGISTRY_URL,
         "registry__webhook_secret": REGISTRY_WEBHOOK_SECRET,
-        "builder__options": (
-            f'{{"root": "{buildah_root / "root"}", "runroot": "{buildah_root / "run"}"}}'
+        "builder__options": json.dumps(
+            {"root": str(buildah_root / "root"), "runroot": str(buildah_root / "run")}
         ),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from home_idp.server.rbac.roles import ensure_builtin_roles
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import (
     BuilderSettings,
+    DeployerSettings,
     PipelineSettings,
     RegistrySettings,
     Settings,
@@ -26,6 +28,7 @@ from tests.components import (
     REGISTRY_URL,
     REGISTRY_WEBHOOK_SECRET,
     BuildComponents,
+    remove_app_containers,
     start_build_components,
 )
 from tests.database import BACKEND, scratch_database
@@ -84,9 +87,14 @@ def settings(
         builder=BuilderSettings(
             options={"root": SecretStr(str(root / "root")), "runroot": SecretStr(str(root / "run"))}
         ),
+        # The container deployer keeps its storage in the data dir (its default).
+        deployer=DeployerSettings(),
         pipeline=PipelineSettings(
             poll_interval_seconds=0.2,
             reconcile_interval_seconds=0.5,
+            rollout_poll_seconds=0.2,
+            # A release whose health check never passes fails this soon.
+            rollout_timeout_seconds=15,
             retry_backoff_seconds=0.2,
             retry_backoff_max_seconds=1,
         ),
@@ -98,6 +106,19 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+    await remove_app_containers(settings.data_dir)
+
+
+@pytest.fixture(autouse=True)
+async def leave_no_containers(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Server processes of a test keep their data (and containers) in its tmp_path."""
+    tmp_path: Path | None = (
+        request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    )
+    yield
+    if tmp_path is not None:
+        for data_dir in await asyncio.to_thread(lambda: list(tmp_path.glob("*/"))):
+            await remove_app_containers(data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +140,7 @@ async def _empty_all_tables() -> None:
 @pytest.fixture(autouse=True)
 async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test that touches the app starts from an empty, seeded database."""
-    if "app" not in request.fixturenames:
+    if not _uses_the_app(request.node):
         yield
         return
     await _empty_all_tables()
@@ -144,10 +165,18 @@ def factory(runtime: Runtime) -> Factory:
     return Factory(runtime)
 
 
+def _uses_the_app(item: Any) -> bool:
+    """Whether a test uses the `app` fixture (not a parameter that happens to be named so)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "app" in callspec.params:
+        return False
+    return "app" in getattr(item, "fixturenames", [])
+
+
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     # Tests that need the app get the clean-database fixture first.
     for item in items:
         fixturenames = getattr(item, "fixturenames", [])
-        if "app" in fixturenames and "clean_database" in fixturenames:
+        if _uses_the_app(item) and "clean_database" in fixturenames:
             fixturenames.remove("clean_database")
             fixturenames.insert(fixturenames.index("app") + 1, "clean_database")

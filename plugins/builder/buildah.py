@@ -84,6 +84,7 @@ class BuildahBuilder:
         ]
         self._isolation = options.get("isolation", "chroot")
         self._running: dict[str, BuildahHandle] = {}
+        self._swept = False
 
     @property
     def on_this_machine(self) -> bool:
@@ -94,6 +95,9 @@ class BuildahBuilder:
         for binary in (self._buildah, self._git):
             if shutil.which(binary) is None:
                 raise BuildError(f"{binary} is not installed on this machine")
+        if not self._swept:
+            self._swept = True
+            await asyncio.to_thread(self._sweep)
         earlier = self._running.pop(request.build_id, None)
         if earlier is not None:
             await earlier.cancel()
@@ -111,6 +115,15 @@ class BuildahBuilder:
     async def aclose(self) -> None:
         for handle in list(self._running.values()):
             await handle.cancel()
+
+    def _sweep(self) -> None:
+        """Stop and remove what builds of an earlier server left (it died mid-build)."""
+        if not self._work_root.is_dir():
+            return
+        for work_dir in self._work_root.iterdir():
+            if work_dir.name not in self._running:
+                _kill_orphan(work_dir / _PGID_FILE)
+                shutil.rmtree(work_dir, ignore_errors=True)
 
     def _finished(self, handle: BuildahHandle) -> None:
         if self._running.get(handle.build_id) is handle:
@@ -206,6 +219,10 @@ class BuildahHandle:
                 raise _StepFailed(f"the platform repo has no {request.dockerfile_path}")
             if not context.is_dir():
                 raise _StepFailed(f"the source repo has no directory {request.source.path!r}")
+            if not context.resolve().is_relative_to(source_dir.resolve()):
+                # A symlink in the developer's repo must not make this machine's
+                # files (keys, the database) the build context.
+                raise _StepFailed(f"the context path {request.source.path!r} leaves the repo")
             auth_file = self._auth_file(request.push_credentials, request.image)
             tls = f"--tls-verify={'false' if request.insecure_registry else 'true'}"
             auth = ["--authfile", str(auth_file)] if auth_file else []
@@ -233,6 +250,8 @@ class BuildahHandle:
                 ),
                 retryable=True,
             )
+            if auth_file is not None:
+                auth_file.unlink()  # the push password is not kept on disk longer than needed
             digest = digest_file.read_text().strip()
             if not digest.startswith("sha256:"):
                 raise _StepFailed("buildah push wrote no digest")
@@ -316,6 +335,8 @@ class BuildahHandle:
         self._process = process
         # Kept on disk so that a server that dies now can stop it after a restart.
         (self._work_dir / _PGID_FILE).write_text(str(process.pid))
+        if self._cancelled:  # a cancel that came while the process was starting
+            self._kill()
         assert process.stdout is not None
         async for raw in process.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:_MAX_LINE]

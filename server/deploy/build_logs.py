@@ -2,10 +2,11 @@
 
 A build's lines are written in small batches (a database round trip per
 line would slow a chatty build down), each with a sequence number per
-release that subscribers resume from. After a batch is stored it is
-published: in-process with one server, through Postgres NOTIFY to every
-replica when several share a database. The end of a build is published
-the same way, so a live subscription knows when to finish.
+release that subscribers resume from. After a batch is stored, subscribers
+are woken: in-process with one server, through Postgres NOTIFY on every
+replica when several share a database. A wake-up carries no lines on
+purpose: subscribers read what they have not seen from the database, so a
+lost or reordered notification can delay a line but never drop it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Max
 from tortoise.queryset import QuerySet
 
@@ -24,7 +25,7 @@ from home_idp.server.events import EventBus
 from home_idp.server.pipeline.events import ReleaseEventLog
 from home_idp.server.rbac.secret_box import mask_secrets
 
-__all__ = ["LOG_CHANNEL", "BuildLog", "BuildLogEnd", "BuildLogWriter", "build_log_topic"]
+__all__ = ["LOG_CHANNEL", "BuildLog", "BuildLogWriter", "build_log_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,6 @@ def build_log_topic(release_id: int) -> str:
     return f"build-log:{release_id}"
 
 
-@dataclass(frozen=True)
-class BuildLogEnd:
-    """Published after a build's last line: the build is over."""
-
-    release_id: int
-
-
 class BuildLog:
     """Writers for running builds, and the fan-out of their lines to subscribers."""
 
@@ -55,41 +49,29 @@ class BuildLog:
 
     async def writer(self, release_id: int, step: str, secrets: Iterable[str]) -> BuildLogWriter:
         """A writer that continues the release's numbering (a retry appends)."""
+        seq = await self.next_seq(release_id)
+        return BuildLogWriter(self, release_id, step, tuple(secrets), seq)
+
+    async def wake(self, release_id: int) -> None:
+        """Tell the release's subscribers, on every replica, that lines were stored."""
+        if self._events.shared:
+            await self._events.notify(LOG_CHANNEL, str(release_id))
+        else:
+            self._bus.publish(build_log_topic(release_id), release_id)
+
+    async def _on_notification(self, payload: str) -> None:
+        release_id = int(payload)
+        self._bus.publish(build_log_topic(release_id), release_id)
+
+    @staticmethod
+    async def next_seq(release_id: int) -> int:
         row = (
             await BuildLogLine.filter(release_id=release_id)
             .annotate(last=Max("seq"))
             .first()
             .values("last")
         )
-        last = row["last"] if row and row["last"] is not None else 0
-        return BuildLogWriter(self, release_id, step, tuple(secrets), last + 1)
-
-    async def publish_lines(self, release_id: int, lines: list[BuildLogLine]) -> None:
-        if self._events.shared:
-            await self._events.notify(LOG_CHANNEL, f"{release_id}:{lines[0].seq}:{lines[-1].seq}")
-        else:
-            self._bus.publish(build_log_topic(release_id), lines)
-
-    async def publish_end(self, release_id: int) -> None:
-        if self._events.shared:
-            await self._events.notify(LOG_CHANNEL, f"{release_id}:end")
-        else:
-            self._bus.publish(build_log_topic(release_id), BuildLogEnd(release_id))
-
-    async def _on_notification(self, payload: str) -> None:
-        release, _, span = payload.partition(":")
-        release_id = int(release)
-        if span == "end":
-            self._bus.publish(build_log_topic(release_id), BuildLogEnd(release_id))
-            return
-        if not self._bus.subscriber_count(build_log_topic(release_id)):
-            return  # nobody here follows this build
-        first, _, last = span.partition(":")
-        lines = await BuildLogLine.filter(
-            release_id=release_id, seq__gte=int(first), seq__lte=int(last)
-        ).order_by("seq")
-        if lines:
-            self._bus.publish(build_log_topic(release_id), lines)
+        return (row["last"] if row and row["last"] is not None else 0) + 1
 
     @staticmethod
     def lines_after(release_id: int, after: int) -> QuerySet[BuildLogLine]:
@@ -139,26 +121,31 @@ class BuildLogWriter:
             if not self._pending:
                 return
             texts, self._pending = self._pending, []
-            rows = [
-                BuildLogLine(
-                    release_id=self._release_id,
-                    step=self._step,
-                    seq=self._next_seq + offset,
-                    text=text.replace("\x00", "\ufffd"),
-                )
-                for offset, text in enumerate(texts)
-            ]
-            self._next_seq += len(rows)
-            await BuildLogLine.bulk_create(rows)
-        await self._log.publish_lines(self._release_id, rows)
+            try:
+                await self._store(texts)
+            except IntegrityError:
+                # Another writer took these numbers (a worker that lost its
+                # lease still writing): continue after its lines.
+                self._next_seq = await BuildLog.next_seq(self._release_id)
+                await self._store(texts)
+        await self._log.wake(self._release_id)
+
+    async def _store(self, texts: list[str]) -> None:
+        rows = [
+            BuildLogLine(
+                release_id=self._release_id,
+                step=self._step,
+                seq=self._next_seq + offset,
+                text=text.replace("\x00", "\ufffd"),
+            )
+            for offset, text in enumerate(texts)
+        ]
+        await BuildLogLine.bulk_create(rows)
+        self._next_seq += len(rows)
 
     async def close(self) -> None:
-        """Flush what is left and tell subscribers the build is over."""
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+        """Store what is left (a flush under way is finished, never cut off)."""
+        if self._flusher is not None:
+            with contextlib.suppress(Exception):
                 await self._flusher
-        try:
-            await self.flush()
-        finally:
-            await self._log.publish_end(self._release_id)
+        await self.flush()

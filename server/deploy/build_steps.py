@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from home_idp.plugins.contracts import (
     BuilderPlugin,
@@ -94,7 +95,7 @@ class BuildStep:
         secrets = [
             *(await decrypt_app_secrets(app.id, self.secret_box)).values(),
             *(account.password for account in (access.push, access.pull) if account),
-            *(value for value in (platform.password,) if value),
+            *(value for value in (platform.password, urlsplit(app.source_repo).password) if value),
         ]
         writer = await self.logs.writer(release.id, self.name, secrets)
         try:
@@ -156,7 +157,10 @@ class BuildStep:
 
 async def _pump(handle: BuildHandle, writer: BuildLogWriter) -> None:
     async for line in handle.log_lines():
-        await writer.write(line)
+        try:
+            await writer.write(line)
+        except Exception:  # a log that cannot be stored must not fail the build
+            log.exception("could not store a build log line")
 
 
 async def _record_image(release: Release, image: str, digest: str) -> None:

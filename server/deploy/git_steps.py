@@ -1,4 +1,7 @@
-"""Release steps on the platform repo: `commit` the Dockerfile, `await-push` its webhook."""
+"""Release steps on the platform repo: `commit` the Dockerfile, `await-push` its webhook.
+
+The same wait serves the manifests' commit (`await-manifest-push`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep,
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
 from home_idp.server.rbac.app_models import DockerfileVersion
 
-__all__ = ["AwaitPushStep", "CommitDockerfileStep", "steps_waiting_for"]
+__all__ = ["PUSH_WAITS", "AwaitPushStep", "CommitDockerfileStep", "steps_waiting_for"]
 
 
 @dataclass(frozen=True)
@@ -55,61 +58,71 @@ class CommitDockerfileStep:
 
 @dataclass(frozen=True)
 class AwaitPushStep:
-    """Waits for the push webhook that carries the release's commit.
+    """Waits for the push webhook that carries a commit of the release.
 
-    The webhook advances it at once; the reconciler's `check` looks at the
-    branch itself, so a lost webhook costs one reconcile interval.
+    `sha_field` names the release's column holding that commit, and
+    `commit_step` the step that made it. The webhook advances it at once; the
+    reconciler's `check` looks at the branch itself, so a lost webhook costs
+    one reconcile interval.
     """
 
     git: GitPlugin
     timeout_seconds: float
     name: str = "await-push"
+    sha_field: str = "commit_sha"
+    commit_step: str = "commit"
 
     async def run(self, context: StepContext) -> Outcome:
-        sha = await _commit_sha(context)
+        sha = await self._sha(context)
         if sha is None:
-            return Fail("the commit step recorded no commit")
+            return Fail(f"the {self.commit_step} step recorded no commit")
         if await GitPush.exists(sha=sha):
             # The webhook came while the commit step was still finishing.
             return Done({"sha": sha, "advanced_by": "webhook"})
-        commit = await ReleaseStep.get_or_none(
-            release_id=context.release.id, name=CommitDockerfileStep.name
-        )
+        commit = await ReleaseStep.get_or_none(release_id=context.release.id, name=self.commit_step)
         if commit is not None and commit.detail.get("new_commit") is False:
-            # The branch already held this Dockerfile: nothing was pushed, so
-            # no webhook will come.
+            # The branch already held these files: nothing was pushed, so no
+            # webhook will come.
             return Done({"sha": sha, "advanced_by": "no new commit"})
         return Wait(f"waiting for the push webhook of {sha[:12]}")
 
     async def check(self, context: StepContext) -> Outcome | None:
-        sha = await _commit_sha(context)
+        sha = await self._sha(context)
         if sha is None:
-            return Fail("the commit step recorded no commit")
+            return Fail(f"the {self.commit_step} step recorded no commit")
         if await GitPush.exists(sha=sha) or await self.git.contains(sha):
             return Done({"sha": sha})
         return None
 
     def deadline_reason(self, context: StepContext) -> str:
-        sha = (context.release.commit_sha or "")[:12]
+        sha = (getattr(context.release, self.sha_field) or "")[:12]
         return (
             f"no push webhook for commit {sha} arrived within {self.timeout_seconds:g}s and "
             f"the commit is not on the platform branch; check the repo's webhook "
             f"(Webhook deliveries) and that the git server is reachable"
         )
 
+    async def _sha(self, context: StepContext) -> str | None:
+        release = context.release
+        if getattr(release, self.sha_field) is None:
+            await release.refresh_from_db(fields=[self.sha_field])
+        sha: str | None = getattr(release, self.sha_field)
+        return sha
 
-async def _commit_sha(context: StepContext) -> str | None:
-    if context.release.commit_sha is None:
-        await context.release.refresh_from_db(fields=["commit_sha"])
-    return context.release.commit_sha
+
+# The waits for pushes, by step name, with the release column of their commit.
+PUSH_WAITS = {"await-push": "commit_sha", "await-manifest-push": "manifests_sha"}
 
 
 async def steps_waiting_for(shas: set[str]) -> list[int]:
-    """Ids of the await-push steps waiting for any of these commits."""
-    steps: list[int] = await ReleaseStep.filter(
-        name=AwaitPushStep.name,
-        state=StepState.WAITING,
-        release__status=ReleaseStatus.RUNNING,
-        release__commit_sha__in=sorted(shas),
-    ).values_list("id", flat=True)  # type: ignore[assignment]  # flat: one column
-    return steps
+    """Ids of the push-waiting steps whose commit is any of these."""
+    found: list[int] = []
+    for name, column in PUSH_WAITS.items():
+        steps: list[int] = await ReleaseStep.filter(
+            name=name,
+            state=StepState.WAITING,
+            release__status=ReleaseStatus.RUNNING,
+            **{f"release__{column}__in": sorted(shas)},
+        ).values_list("id", flat=True)  # type: ignore[assignment]  # flat: one column
+        found += steps
+    return found

@@ -74,7 +74,9 @@ class PlatformReadTokens:
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformReadTokens:
         key = load_or_create_key_file(
-            settings.data_dir / READ_TOKEN_KEY_FILE, lambda: secrets.token_bytes(32), min_length=32
+            settings.data_dir / READ_TOKEN_KEY_FILE,
+            lambda: secrets.token_hex(32).encode(),
+            min_length=64,
         )
         return cls(key)
 
@@ -86,9 +88,9 @@ class PlatformReadTokens:
         if not token.startswith(self.PREFIX) or len(token) > 200:
             return False
         expiry, _, mac = token.removeprefix(self.PREFIX).partition(".")
-        if not expiry.isdigit() or int(expiry) < time.time():
+        if not (expiry.isascii() and expiry.isdigit()) or int(expiry) < time.time():
             return False
-        return hmac.compare_digest(mac, self._mac(int(expiry)))
+        return hmac.compare_digest(mac.encode(), self._mac(int(expiry)).encode())
 
     def _mac(self, expiry: int) -> str:
         return hmac.new(self._key, f"platform-read:{expiry}".encode(), hashlib.sha256).hexdigest()

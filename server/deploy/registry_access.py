@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 
+from tortoise.transactions import in_transaction
+
 from home_idp.plugins.contracts import (
     ProjectAccess,
     RegistryConfig,
@@ -86,15 +88,21 @@ class RegistryAccounts:
         self._box = box
 
     async def for_project(self, project: Project) -> ProjectAccess:
-        """Make sure the registry has the project; its accounts (known or new)."""
-        stored = await RegistryAccount.get_or_none(project_id=project.id)
-        known = _decode(self._box.decrypt(stored.ciphertext)) if stored else None
-        access = await self._registry.ensure_project(project.name, known)
-        if access != known:
-            ciphertext = self._box.encrypt(_encode(access))
-            if stored is None:
-                await RegistryAccount.create(project_id=project.id, ciphertext=ciphertext)
-            else:
-                stored.ciphertext = ciphertext
-                await stored.save(update_fields=["ciphertext", "updated_at"])
+        """Make sure the registry has the project; its accounts (known or new).
+
+        The project's row is locked meanwhile: two first builds of a project at
+        once must not both make (and one lose) the secret of its robot account.
+        """
+        async with in_transaction():
+            await Project.filter(id=project.id).select_for_update().first()
+            stored = await RegistryAccount.get_or_none(project_id=project.id)
+            known = _decode(self._box.decrypt(stored.ciphertext)) if stored else None
+            access = await self._registry.ensure_project(project.name, known)
+            if access != known:
+                ciphertext = self._box.encrypt(_encode(access))
+                if stored is None:
+                    await RegistryAccount.create(project_id=project.id, ciphertext=ciphertext)
+                else:
+                    stored.ciphertext = ciphertext
+                    await stored.save(update_fields=["ciphertext", "updated_at"])
         return access

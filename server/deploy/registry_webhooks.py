@@ -54,8 +54,8 @@ class RegistryWebhooks:
         except WebhookRejected as error:
             await record_rejected(record, str(error))
             return WebhookResult(400, DeliveryOutcome.REJECTED, str(error))
-        record["event"] = parsed.event
-        record["delivery_id"] = parsed.delivery_id
+        record["event"] = storable(parsed.event[:64])
+        record["delivery_id"] = storable(parsed.delivery_id[:128])
         delivery = await record_accepted(record, body)
         if delivery is None:
             return WebhookResult(200, DeliveryOutcome.DUPLICATE, "duplicate delivery ignored")

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from home_idp.server.errors import NotFound
+from home_idp.plugins.contracts import GitPlugin
+from home_idp.server.deploy.deploy_steps import (
+    current_manifests,
+    manifests_folder,
+    pinned_image,
+    render_release_manifests,
+)
+from home_idp.server.deploy.manifests import manifest_diff
+from home_idp.server.errors import Conflict, NotFound
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.models import (
     Release,
@@ -20,11 +30,31 @@ from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.dockerfiles import DockerfileService
 
-__all__ = ["RELEASE_PLAN", "ReleaseService"]
+__all__ = ["RELEASE_PLAN", "ROLLBACK_PLAN", "ReleasePlan", "ReleaseService"]
 
-# The steps of a release, in order. Later parts of the flow add theirs here.
-RELEASE_PLAN = ("commit", "await-push", "build", "await-image")
+# The steps of a release, in order.
+RELEASE_PLAN = (
+    "commit",
+    "await-push",
+    "build",
+    "await-image",
+    "manifests",
+    "await-manifest-push",
+    "sync",
+    "rollout",
+)
+# A rollback ships an earlier release's exact image: nothing to build.
+ROLLBACK_PLAN = RELEASE_PLAN[RELEASE_PLAN.index("manifests") :]
 _FINISHED_STEP_STATES = (StepState.SUCCEEDED, StepState.FAILED, StepState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """A release's manifests change: a unified diff of its folder, and its files."""
+
+    folder: str
+    diff: str
+    files: list[str]
 
 
 class ReleaseService:
@@ -37,12 +67,14 @@ class ReleaseService:
         engine: Engine,
         apps: AppService,
         dockerfiles: DockerfileService,
+        git: GitPlugin,
     ) -> None:
         self._authz = authz
         self._audit = audit
         self._engine = engine
         self._apps = apps
         self._dockerfiles = dockerfiles
+        self._git = git
 
     async def save_dockerfile(
         self, app_id: int, content: str, message: str
@@ -75,6 +107,64 @@ class ReleaseService:
             )
         await self._engine.committed(events)
         return version, release
+
+    async def rollback(self, app_id: int, release_id: int) -> Release:
+        """Deploy an earlier release's exact image again, as a new release (and commit)."""
+        app = await self._apps.get(app_id)
+        self._authz.require_write()
+        await self._authz.require("release", "deploy", app.project.name)
+        author = self._authz.principal.username
+        target = await self.get(release_id)
+        if target.app_id != app.id:  # type: ignore[attr-defined]
+            raise NotFound("no such release of this app")
+        if target.status is not ReleaseStatus.SUCCEEDED or target.digest is None:
+            raise Conflict(
+                f"release #{target.number} is {target.status.value}; only a release "
+                "that succeeded can be rolled back to"
+            )
+        async with in_transaction():
+            locked = await App.filter(id=app.id).select_for_update().get()
+            locked.project = app.project
+            last = await Release.filter(app_id=app.id).order_by("-number").first()
+            release = await Release.create(
+                app=locked,
+                number=last.number + 1 if last else 1,
+                dockerfile_version_id=target.dockerfile_version_id,  # type: ignore[attr-defined]
+                trigger=f"rollback to #{target.number}",
+                created_by=author,
+                commit_sha=target.commit_sha,
+                image=target.image,
+                digest=target.digest,
+            )
+            events = await self._engine.plan(release, ROLLBACK_PLAN)
+            await self._audit.record(
+                self._authz.principal,
+                "release.rollback",
+                f"app:{app.project.name}/{app.name}",
+                project=app.project.name,
+                detail={"to": target.number, "release": release.number},
+            )
+        await self._engine.committed(events)
+        release.app = locked
+        return release
+
+    async def plan(self, release_id: int) -> ReleasePlan:
+        """The change the release makes (or made) to its app's manifests in git."""
+        release = await self.get(release_id)
+        await self._authz.require("release", "read", release.app.project.name)
+        folder = manifests_folder(release.app.project.name, release.app.name)
+        if release.manifests is not None and release.manifests_before is not None:
+            before, after = release.manifests_before, release.manifests
+        else:
+            # Not rendered yet: what it would commit now; the digest comes with the build.
+            image = (
+                pinned_image(release.image, release.digest)
+                if release.image and release.digest
+                else f"{release.app.project.name}/{release.app.name}@<digest of the build>"
+            )
+            before = await current_manifests(self._git, folder)
+            after = await render_release_manifests(release, image)
+        return ReleasePlan(folder, manifest_diff(before, after, folder), sorted(after))
 
     async def get(self, release_id: int) -> Release:
         release = await Release.get_or_none(id=release_id).prefetch_related("app__project")

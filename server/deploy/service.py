@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from home_idp.plugins.contracts import (
     BuilderConfig,
     BuilderPlugin,
+    DeployerConfig,
+    DeployerPlugin,
     GitError,
     GitPlugin,
     GitSource,
@@ -18,6 +20,12 @@ from home_idp.plugins.contracts import (
 from home_idp.plugins.discovery import load_plugin
 from home_idp.server.deploy.build_logs import BuildLog
 from home_idp.server.deploy.build_steps import AwaitImageStep, BuildStep
+from home_idp.server.deploy.deploy_steps import (
+    DeploymentSource,
+    ManifestsStep,
+    RolloutStep,
+    SyncStep,
+)
 from home_idp.server.deploy.git_steps import AwaitPushStep, CommitDockerfileStep
 from home_idp.server.deploy.platform_repo import PlatformReadTokens, make_git_plugin
 from home_idp.server.deploy.registry_access import RegistryAccounts, make_registry_plugin
@@ -58,30 +66,49 @@ class DeployManager:
         git: GitPlugin | None = None,
         builder: BuilderPlugin | None = None,
         registry: RegistryPlugin | None = None,
+        deployer: DeployerPlugin | None = None,
     ) -> None:
         self.settings = settings
         self.git = git or make_git_plugin(settings)
         self.builder = builder or make_builder_plugin(settings)
         self.registry = registry or make_registry_plugin(settings)
+        self.deployer = deployer or make_deployer_plugin(settings, self.git.clone_url)
         self.read_tokens = PlatformReadTokens.from_settings(settings)
         pipeline = settings.pipeline
         events = ReleaseEventLog(
             bus, None if settings.uses_sqlite else settings.effective_database_url
         )
         self.build_log = BuildLog(bus, events)
+        accounts = RegistryAccounts(self.registry, secret_box)
+        deployments = DeploymentSource(accounts, secret_box)
         steps: list[Step] = [
             CommitDockerfileStep(self.git, pipeline.commit_timeout_seconds),
             AwaitPushStep(self.git, pipeline.await_push_timeout_seconds),
             BuildStep(
                 builder=self.builder,
                 registry=self.registry,
-                accounts=RegistryAccounts(self.registry, secret_box),
+                accounts=accounts,
                 logs=self.build_log,
                 secret_box=secret_box,
                 platform_source=self._platform_source,
                 timeout_seconds=pipeline.build_timeout_seconds,
             ),
             AwaitImageStep(self.registry, pipeline.await_image_timeout_seconds),
+            ManifestsStep(self.git, pipeline.manifests_timeout_seconds),
+            AwaitPushStep(
+                self.git,
+                pipeline.await_manifest_push_timeout_seconds,
+                name="await-manifest-push",
+                sha_field="manifests_sha",
+                commit_step="manifests",
+            ),
+            SyncStep(self.deployer, deployments, pipeline.sync_timeout_seconds),
+            RolloutStep(
+                self.deployer,
+                deployments,
+                pipeline.rollout_timeout_seconds,
+                pipeline.rollout_poll_seconds,
+            ),
         ]
         self.engine = Engine(
             pipeline,
@@ -102,12 +129,14 @@ class DeployManager:
         if settings.git.plugin == "local":
             token = self.read_tokens.issue(settings.pipeline.build_timeout_seconds + 60)
             return GitSource(self.git.clone_url, sha, username="builder", password=token)
-        github_token = settings.git.options.get("token")
+        # Never the server's own token (it can push): builders get a read-only
+        # one only when the settings give it, else they clone without.
+        read_token = settings.git.options.get("read_token")
         return GitSource(
             self.git.clone_url,
             sha,
-            username="x-access-token" if github_token else None,
-            password=github_token.get_secret_value() if github_token else None,
+            username="x-access-token" if read_token else None,
+            password=read_token.get_secret_value() if read_token else None,
         )
 
     async def start(self) -> None:
@@ -147,19 +176,34 @@ class DeployManager:
                 await self._preparing
         await self.engine.stop()
         await self.builder.aclose()
+        await self.deployer.aclose()
         await self.registry.aclose()
         await self.git.aclose()
 
     def session(self, rbac: RbacSession) -> DeploySession:
         return DeploySession(
             releases=ReleaseService(
-                rbac.authz, rbac.audit, self.engine, rbac.apps, rbac.dockerfiles
+                rbac.authz, rbac.audit, self.engine, rbac.apps, rbac.dockerfiles, self.git
             ),
             deliveries=DeliveryInspector(
                 rbac.authz, {SOURCE_GIT: self.webhooks, SOURCE_REGISTRY: self.registry_webhooks}
             ),
             build_log=self.build_log,
         )
+
+
+def make_deployer_plugin(settings: Settings, repo_url: str) -> DeployerPlugin:
+    """The deployer plugin the settings name; PluginNotFound lists the installed ones."""
+    config = DeployerConfig(
+        data_dir=settings.data_dir,
+        repo_url=repo_url,
+        branch=settings.git.branch,
+        options={
+            name: value.get_secret_value() for name, value in settings.deployer.options.items()
+        },
+    )
+    plugin: DeployerPlugin = load_plugin("deployer", settings.deployer.plugin)(config)
+    return plugin
 
 
 def make_builder_plugin(settings: Settings) -> BuilderPlugin:

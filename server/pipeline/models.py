@@ -46,6 +46,13 @@ class Release(Model):
     image = fields.CharField(max_length=500, null=True)
     digest = fields.CharField(max_length=100, null=True)
     trace_id = fields.CharField(max_length=32, null=True)
+    # The platform-repo commit of the release's manifests, and what they were
+    # before and after it (file name -> YAML), for the release's plan.
+    manifests_sha = fields.CharField(max_length=64, null=True, db_index=True)
+    manifests_before: dict[str, str] | None = fields.JSONField(null=True)
+    manifests: dict[str, str] | None = fields.JSONField(null=True)
+    # Where the app answers once this release is rolled out, if the deployer knows.
+    url = fields.CharField(max_length=500, null=True)
     error = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     finished_at = fields.DatetimeField(null=True)

@@ -14,6 +14,7 @@ __all__ = [
     "validate_env",
     "validate_env_name",
     "validate_health_path",
+    "validate_ingress_host",
     "validate_port",
     "validate_replicas",
     "validate_source_ref",
@@ -122,3 +123,18 @@ def validate_env(env: Mapping[str, str]) -> dict[str, str]:
         if len(value) > MAX_ENV_VALUE or "\x00" in value:
             raise ValidationFailed.for_field("env", f"the value of {name} is too long or binary")
     return dict(env)
+
+
+_HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def validate_ingress_host(host: str) -> str:
+    """A DNS name (RFC 1123 subdomain) for the app's Ingress; '' removes the Ingress."""
+    if host == "":
+        return host
+    labels = host.split(".")
+    if len(host) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(x) for x in labels):
+        raise ValidationFailed.for_field(
+            "ingressHost", "must be a lower-case DNS name such as web.example.com"
+        )
+    return host

@@ -26,6 +26,10 @@ class App(Model):
     health_path = fields.CharField(max_length=255, default="/")
     # Plain (non-secret) environment variables: name -> value.
     env: dict[str, str] = fields.JSONField(default=dict)
+    # The host name of an Ingress, if the app wants one (cluster mode).
+    ingress_host = fields.CharField(max_length=253, null=True)
+    # The release that serves now (a plain id: releases point at apps already).
+    live_release_id = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -35,6 +35,8 @@ class AppChanges:
     replicas: int | None = None
     health_path: str | None = None
     env: dict[str, str] | None = None
+    # '' removes the Ingress.
+    ingress_host: str | None = None
 
     def validated(self) -> dict[str, Any]:
         checks: dict[str, Callable[[Any], Any]] = {
@@ -45,6 +47,7 @@ class AppChanges:
             "replicas": app_fields.validate_replicas,
             "health_path": app_fields.validate_health_path,
             "env": app_fields.validate_env,
+            "ingress_host": app_fields.validate_ingress_host,
         }
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {name: checks[name](value) for name, value in values.items() if value is not None}

@@ -89,8 +89,11 @@ class SecretBox:
 
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     """`text` with every occurrence of each secret of 4+ characters replaced by "****"."""
+    # Text is masked line by line (build logs), so each line of a multi-line
+    # secret (a PEM key) is a secret of its own too.
+    candidates = {part for value in secrets for part in (value, *value.splitlines())}
     values = sorted(
-        {value for value in secrets if len(value) >= MIN_MASKED_LENGTH and value.strip()},
+        {value for value in candidates if len(value) >= MIN_MASKED_LENGTH and value.strip()},
         key=len,
         reverse=True,
     )

@@ -58,7 +58,7 @@ def release_state(server: ServerProcess, release_id: str) -> dict[str, Any]:
 
 
 def wait_until_finished(
-    server: ServerProcess, release_id: str, timeout: float = 30
+    server: ServerProcess, release_id: str, timeout: float = 120
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:

@@ -51,7 +51,7 @@ def five_steps(marker: str) -> str:
     return (
         f"FROM {BASE_IMAGE}\n"
         f"RUN echo building {marker} && echo second line\n"
-        "COPY msg.txt /msg.txt\n"
+        "COPY index.html /app/index.html\n"
         "COPY run /app/run\n"
         'CMD ["/app/run"]\n'
     )

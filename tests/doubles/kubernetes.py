@@ -14,6 +14,14 @@ A created Job gets a Pending Pod (as the Job controller makes one); tests make
 it run and end with `run_container`, `finish_job` and `fail_job`, which fill
 the container logs served at `/api/v1/namespaces/{ns}/pods/{name}/log`.
 
+Server-side apply (`PATCH` as `application/apply-patch+yaml`) needs a
+`fieldManager`; it creates the object, or merges the applied configuration
+into it and removes the fields the same manager applied before and no longer
+does (lists are atomic, as with most fields of the built-in types). No
+controller runs: tests drive a Deployment with `roll_out` and `set_status`,
+and add its pods (with waiting reasons) with `add_pod`. Lists of namespaced
+resources across all namespaces (`/apis/apps/v1/deployments`) work.
+
     async with kubernetes_stand_in(token="t") as kube:
         ...  # api_url=kube.base_url, token="t"
 """
@@ -115,6 +123,7 @@ class RecordedRequest:
     path: str
     query: Mapping[str, str]
     body: Any
+    content_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,11 @@ class _Target:
     @property
     def group(self) -> str:
         return self.group_version.rpartition("/")[0] if "/" in self.group_version else ""
+
+    @property
+    def all_namespaces(self) -> bool:
+        """A namespaced resource named without a namespace: a list across all of them."""
+        return not self.namespace and self.plural not in CLUSTER_SCOPED
 
     @property
     def resource(self) -> str:
@@ -148,6 +162,9 @@ class KubernetesStandIn:
         self.recorded: list[RecordedRequest] = []
         self.base_url = ""
         self._logs: dict[tuple[str, str, str], list[str]] = {}
+        # What each field manager applied last, per object: what a later apply may remove.
+        self._applied: dict[tuple[Key, str], dict[str, Any]] = {}
+        self._failures: list[ApiError] = []
         self._version = 0
         self._stopping = False
         self._server: uvicorn.Server | None = None
@@ -284,6 +301,104 @@ class KubernetesStandIn:
             messages={container: message},
         )
 
+    def fail_next(self, code: int, reason: str, message: str) -> None:
+        """Answer the next request (after authentication) with this `kind: Status` failure."""
+        self._failures.append(ApiError(code, reason, message))
+
+    # Driving Deployments and pods (no controllers run here).
+
+    def set_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        group_version: str = "",
+    ) -> None:
+        """Set fields of an object's status (as its controller would); others are kept."""
+        obj = self.objects[(group_version or _default_gv(plural), namespace, plural, name)]
+        obj["status"] = {**(obj.get("status") or {}), **copy.deepcopy(dict(status))}
+        self._touch(obj)
+
+    def roll_out(self, namespace: str, name: str, *, available: int | None = None) -> None:
+        """Give the Deployment the status of a finished rollout of its current generation.
+
+        With `available`, only that many replicas are available (the rollout is
+        still going on).
+        """
+        deployment = self.objects[("apps/v1", namespace, "deployments", name)]
+        replicas = (deployment.get("spec") or {}).get("replicas", 1)
+        ready = replicas if available is None else available
+        done = ready >= replicas
+        self.set_status(
+            "deployments",
+            namespace,
+            name,
+            {
+                "observedGeneration": deployment["metadata"].get("generation", 1),
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                **({} if done else {"unavailableReplicas": replicas - ready}),
+                "conditions": [
+                    _condition(
+                        "Available",
+                        "MinimumReplicasAvailable" if done else "MinimumReplicasUnavailable",
+                        "Deployment has minimum availability."
+                        if done
+                        else "Deployment does not have minimum availability.",
+                        status="True" if done else "False",
+                    ),
+                    _condition(
+                        "Progressing",
+                        "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
+                        f'ReplicaSet "{name}-7d9f8c6b5" has '
+                        + ("successfully progressed." if done else "is progressing."),
+                    ),
+                ],
+            },
+        )
+
+    def add_pod(
+        self,
+        namespace: str,
+        name: str,
+        labels: Mapping[str, str],
+        *,
+        waiting: str | None = None,
+        message: str = "",
+        container: str = "app",
+        init: bool = False,
+    ) -> dict[str, Any]:
+        """Add a pod (as a ReplicaSet would) whose container runs, or waits with `waiting`.
+
+        `init` puts the container among the init containers.
+        """
+        state: dict[str, Any] = {"running": {"startedAt": _now()}}
+        if waiting is not None:
+            state = {"waiting": {"reason": waiting, **({"message": message} if message else {})}}
+        status = {
+            "name": container,
+            "image": "registry.example/app@sha256:" + "0" * 64,
+            "imageID": "",
+            "ready": waiting is None,
+            "restartCount": 3 if waiting == "CrashLoopBackOff" else 0,
+            "started": waiting is None,
+            "state": state,
+        }
+        pod = {
+            "metadata": {"name": name, "labels": dict(labels)},
+            "spec": {"containers": [{"name": container, "image": status["image"]}]},
+        }
+        created = self._create(_Target("v1", namespace, "pods", "", ""), pod)
+        created["status"] = {
+            "phase": "Running" if waiting is None else "Pending",
+            "initContainerStatuses" if init else "containerStatuses": [status],
+            "startTime": _now(),
+        }
+        return copy.deepcopy(created)
+
     # Lifecycle.
 
     async def start(self) -> None:
@@ -320,7 +435,13 @@ class KubernetesStandIn:
         body = await self._body(request)
         self.requests.append((request.method, path))
         self.recorded.append(
-            RecordedRequest(request.method, path, dict(request.query_params), body)
+            RecordedRequest(
+                request.method,
+                path,
+                dict(request.query_params),
+                body,
+                request.headers.get("content-type", "").split(";")[0],
+            )
         )
         if self.token is not None:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -329,6 +450,8 @@ class KubernetesStandIn:
             ):
                 return ApiError(401, "Unauthorized", "Unauthorized").response()
         try:
+            if self._failures:
+                raise self._failures.pop(0)
             if path == "/version":
                 return JSONResponse({"major": "1", "minor": "32", "gitVersion": "v1.32.0"})
             target = _parse(path)
@@ -342,6 +465,8 @@ class KubernetesStandIn:
             return self._log(request, target)
         if sub not in {"", "status"}:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if target.all_namespaces and method != "GET":
+            raise ApiError(405, "MethodNotAllowed", f"{method} needs a namespace here")
         if not target.name:
             if method == "GET":
                 return self._list(request, target)
@@ -501,9 +626,8 @@ class KubernetesStandIn:
     ) -> dict[str, Any]:
         """Merge patches (strategic ones approximated as JSON merge patches) and server-side apply."""
         if content_type == "application/apply-patch+yaml":
-            if target.key() not in self.objects:
-                return self._create(target, patch)
-        elif content_type not in {
+            return self._apply(target, patch, request.query_params.get("fieldManager", ""))
+        if content_type not in {
             "application/merge-patch+json",
             "application/strategic-merge-patch+json",
         }:
@@ -514,6 +638,41 @@ class KubernetesStandIn:
         merged = _merge(current, patch)
         merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         if target.subresource != "status" and "status" in current:
+            merged["status"] = current["status"]
+        return self._replace(target, merged)
+
+    def _apply(self, target: _Target, applied: dict[str, Any], manager: str) -> dict[str, Any]:
+        """Server-side apply for one field manager at a time (no conflicts between managers)."""
+        if not manager:
+            raise ApiError(
+                400,
+                "BadRequest",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                "is required for apply patch",
+            )
+        kind = KINDS.get(target.plural) or _kind(target.plural)
+        if applied.get("apiVersion") != target.group_version or applied.get("kind") != kind:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the apiVersion and kind of the applied object must be {target.group_version} "
+                f"and {kind} here",
+            )
+        if (applied.get("metadata") or {}).get("name") != target.name:
+            raise ApiError(
+                400, "BadRequest", "the name of the object does not match the name on the URL"
+            )
+        key = target.key()
+        before = self._applied.get((key, manager))
+        self._applied[(key, manager)] = copy.deepcopy(applied)
+        if key not in self.objects:
+            return self._create(target, copy.deepcopy(applied))
+        current = copy.deepcopy(self._stored(target))
+        if before is not None:
+            _drop_unapplied(current, before, applied)
+        merged = _merge(current, applied)
+        merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if "status" in current:
             merged["status"] = current["status"]
         return self._replace(target, merged)
 
@@ -552,6 +711,8 @@ class KubernetesStandIn:
 
     def _remove(self, key: Key, *, cascade: bool) -> None:
         removed = self.objects.pop(key)
+        for applied in [k for k in self._applied if k[0] == key]:
+            del self._applied[applied]
         if key[2] == "pods":
             for log_key in [k for k in self._logs if k[:2] == (key[1], key[3])]:
                 del self._logs[log_key]
@@ -714,7 +875,7 @@ def _parse(path: str) -> _Target:
         namespace, rest = rest[1], rest[2:]
     else:
         namespace = ""
-        if rest[0] not in CLUSTER_SCOPED:
+        if rest[0] not in CLUSTER_SCOPED and len(rest) > 1:
             raise ApiError(404, "NotFound", f"{rest[0]} are namespaced here")
     plural, name, subresource = ([*rest, "", ""])[:3]
     if len(rest) > 3:
@@ -815,6 +976,20 @@ def _merge(current: Any, patch: Any) -> Any:
     return result
 
 
+def _drop_unapplied(
+    current: dict[str, Any], before: Mapping[str, Any], now: Mapping[str, Any]
+) -> None:
+    """Remove from `current` the fields applied `before` that the manager no longer applies."""
+    for key, value in before.items():
+        if key not in now:
+            if key not in {"apiVersion", "kind", "status"}:
+                current.pop(key, None)
+        elif isinstance(value, dict) and isinstance(now[key], dict):
+            inner = current.get(key)
+            if isinstance(inner, dict):
+                _drop_unapplied(inner, value, now[key])
+
+
 def _statuses(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     status = pod.get("status") or {}
     return [
@@ -842,11 +1017,11 @@ def _terminated(code: int, message: str) -> dict[str, Any]:
     return {"terminated": terminated}
 
 
-def _condition(kind: str, reason: str, message: str) -> dict[str, Any]:
+def _condition(kind: str, reason: str, message: str, status: str = "True") -> dict[str, Any]:
     now = _now()
     return {
         "type": kind,
-        "status": "True",
+        "status": status,
         "reason": reason,
         "message": message,
         "lastProbeTime": now,

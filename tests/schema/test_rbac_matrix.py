@@ -74,7 +74,7 @@ from home_idp.server.rbac.models import (
 )
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 from home_idp.server.runtime import Runtime
-from tests.components import BASE_IMAGE, SOURCE_REPO
+from tests.components import BASE_IMAGE, REGISTRY_HOST, SOURCE_REPO
 from tests.deploy.flow import wait_for_release
 from tests.factories import PASSWORD, Factory, Person
 from tests.graphql import GraphQLClient
@@ -683,6 +683,23 @@ async def retry_release_verify(world: World, caller: str, changed: bool) -> None
     assert (await wait_for_release(release.id)).status is ReleaseStatus.SUCCEEDED
 
 
+async def rollback_input(world: World, caller: str) -> dict[str, Any]:
+    release = await a_release(world, ReleaseStatus.SUCCEEDED)
+    await Release.filter(id=release.id).update(
+        image=f"{REGISTRY_HOST}/web/shop:r1-abababababab", digest="sha256:" + "cd" * 32
+    )
+    return {"app": gid("App", release.app), "release": gid("Release", release)}
+
+
+async def rollback_verify(world: World, caller: str, changed: bool) -> None:
+    rollbacks = await Release.filter(trigger="rollback to #1")
+    assert len(rollbacks) == (1 if changed else 0)
+    if changed:
+        assert rollbacks[0].digest == "sha256:" + "cd" * 32
+        # Let it end (its image does not exist), so no step holds a lock later.
+        await wait_for_release(rollbacks[0].id)
+
+
 # Mutations: webhooks.
 
 
@@ -1023,6 +1040,9 @@ CANCEL_RELEASE = MutationOp(
 RETRY_RELEASE = MutationOp(
     "retryRelease", "ReleaseInput", "ReleaseSuccess", failed_release_input, retry_release_verify
 )
+ROLLBACK = MutationOp(
+    "rollback", "RollbackInput", "ReleaseSuccess", rollback_input, rollback_verify
+)
 REDELIVER_WEBHOOK = MutationOp(
     "redeliverWebhook",
     "RedeliverWebhookInput",
@@ -1130,6 +1150,17 @@ BUILD_LOG = QueryOp(
     arrange=a_build_log,
     not_null=True,
 )
+RELEASE_PLAN = QueryOp(
+    "releasePlan",
+    "query($release: ID!) { releasePlan(releaseId: $release) { folder files } }",
+    lambda world, caller, plan: (
+        plan is not None
+        and plan["folder"] == "projects/web/apps/shop/manifests"
+        and "deployment.yaml" in plan["files"]
+    ),
+    arrange=a_build_log,
+    not_null=True,
+)
 BUILD_LOG_STREAM = SubscriptionOp(
     "buildLog",
     """subscription($release: ID!, $after: String) {
@@ -1202,6 +1233,7 @@ TABLE = (
     Entry(SAVE_DOCKERFILE,              ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     Entry(CANCEL_RELEASE,               ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     Entry(RETRY_RELEASE,                ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(ROLLBACK,                     ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     # The webhook inspector is for administrators only.
     Entry(REDELIVER_WEBHOOK,            ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     # Queries.
@@ -1224,6 +1256,7 @@ TABLE = (
     Entry(WEBHOOK_DELIVERIES,           ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     # Build logs are read by every member (secrets in them are masked).
     Entry(BUILD_LOG,                    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(RELEASE_PLAN,                 ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(node_query("project", web_gid),
                                         ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
     Entry(node_query("member", bystander_membership_gid),
@@ -1273,6 +1306,7 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (SAVE_DOCKERFILE,                   DENY),
     (CANCEL_RELEASE,                    DENY),
     (RETRY_RELEASE,                     DENY),
+    (ROLLBACK,                          DENY),
     (REDELIVER_WEBHOOK,                 DENY),
     (APPS,                              ALLOW),
     (APP_DOCKERFILE_VERSIONS,           ALLOW),
@@ -1283,6 +1317,7 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (RELEASE_EVENTS_OF_RELEASE,         ALLOW),
     (RELEASE_EVENTS_OF_APP,             ALLOW),
     (BUILD_LOG,                         ALLOW),
+    (RELEASE_PLAN,                      ALLOW),
     (BUILD_LOG_STREAM,                  ALLOW),
 )
 # fmt: on

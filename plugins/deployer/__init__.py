@@ -1,0 +1,1 @@
+"""Deployer plugins: a container engine here, the Kubernetes API, Argo CD."""

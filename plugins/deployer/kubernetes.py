@@ -1,0 +1,383 @@
+"""Deploy apps by server-side apply against the Kubernetes API, without a GitOps engine.
+
+Every document is applied with the official client (`PATCH` as
+`application/apply-patch+yaml`, field manager `home-idp`, conflicts forced:
+home-idp owns these objects), the Namespace first. Then the app's objects
+that the manifests no longer hold are deleted (pruned), found by the labels
+home-idp puts on all of them. The client blocks, so every call runs in a
+worker thread (`anyio.to_thread`).
+
+The service account needs: namespaces (get, patch) cluster-wide; in each
+project namespace deployments, services, secrets, configmaps and ingresses
+(get, list, patch, delete) and pods (list); and deployments (list) in all
+namespaces for `list_running()` without a project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import urllib3
+from anyio import to_thread
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from home_idp.plugins.contracts import (
+    AppDeployment,
+    DeployerConfig,
+    DeployError,
+    DeployUnavailable,
+    RolloutState,
+    RolloutStatus,
+    RunningApp,
+)
+from home_idp.plugins.deployer import kubernetes_objects as objects
+from home_idp.plugins.deployer import labels
+from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure
+
+__all__ = ["KubernetesDeployer"]
+
+logger = logging.getLogger(__name__)
+
+FIELD_MANAGER = "home-idp"
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+class _NotFound(DeployError):
+    pass
+
+
+class _Api:
+    """Raw JSON requests through the kubernetes client, in a thread, errors made safe to show.
+
+    Raw requests rather than the typed APIs: one code path for every kind,
+    and the objects stay the plain documents that were rendered.
+    """
+
+    def __init__(
+        self, api_client: k8s.ApiClient, timeouts: tuple[float, float], secrets: Iterable[str]
+    ) -> None:
+        self.client = api_client
+        self.timeouts = timeouts
+        self.secrets = tuple(secret for secret in secrets if len(secret) >= 3)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+        masked: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        def call() -> tuple[int, bytes]:
+            serialized = self.client.param_serialize(
+                method,
+                path,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=dict(body) if body is not None else None,
+                auth_settings=["BearerToken"],
+            )
+            response = self.client.call_api(*serialized, _request_timeout=self.timeouts)
+            data = response.read()  # type: ignore[no-untyped-call]
+            return int(response.status), bytes(data or b"")
+
+        try:
+            status, data = await to_thread.run_sync(call)
+        except ApiException as error:
+            # The client raises these itself only for TLS errors and unsendable bodies.
+            raise DeployUnavailable(
+                f"the Kubernetes API could not be reached while {doing} "
+                f"({self.mask(str(error.reason or 'no reason'), masked)[:200]})"
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise DeployUnavailable(
+                f"the Kubernetes API could not be reached while {doing} ({type(error).__name__})"
+            ) from None
+        try:
+            answer = json.loads(data) if data else {}
+        except ValueError:
+            answer = None
+        if status >= 400:
+            raise self._failure(status, answer, doing, masked)
+        if not isinstance(answer, dict):
+            raise DeployError(f"the Kubernetes API sent an unexpected answer while {doing}")
+        return answer
+
+    async def items(
+        self, path: str, selector: str, doing: str, masked: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        listed = await self.request(
+            "GET", path, doing, query={"labelSelector": selector}, masked=masked
+        )
+        items = listed.get("items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+    def mask(self, text: str, extra: Iterable[str] = ()) -> str:
+        for secret in (*self.secrets, *extra):
+            if len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return text
+
+    def _failure(self, status: int, answer: Any, doing: str, masked: Iterable[str]) -> DeployError:
+        message = answer.get("message") if isinstance(answer, dict) else None
+        detail = self.mask(str(message or "no message"), masked)[:400]
+        if status == 404:
+            return _NotFound(f"not found while {doing}: {detail}")
+        if status == 401:
+            return DeployError(f"the Kubernetes API refused the credentials while {doing} (401)")
+        text = f"the Kubernetes API answered {status} while {doing}: {detail}"
+        if status >= 500 or status == 429:
+            return DeployUnavailable(text)
+        return DeployError(text)
+
+
+class KubernetesDeployer:
+    """Applies the rendered manifests straight to a cluster and watches the Deployment.
+
+    Options (`config.options`, all strings): the API server as `api_url` +
+    `token` (+ `ca_file`, `verify_tls`), or a `kubeconfig` path, or nothing for
+    the in-cluster service account; `connect_timeout` (5 s) and
+    `request_timeout` (30 s) per API request.
+    """
+
+    def __init__(self, config: DeployerConfig) -> None:
+        options = config.options
+        connect = _number(options, "connect_timeout", 5.0)
+        read = _number(options, "request_timeout", 30.0)
+        configuration, secrets = _configuration(options)
+        # One retry: a kept-alive connection the server closed is retried, a
+        # server that is away fails at once (the caller retries later).
+        configuration.retries = 1
+        self._server = configuration.host
+        self._api = _Api(k8s.ApiClient(configuration), (min(connect, read), read), secrets)
+
+    def __repr__(self) -> str:
+        return f"KubernetesDeployer(server={self._server!r})"
+
+    async def sync(self, deployment: AppDeployment) -> None:
+        """Apply every document (Namespace first), then delete the app's objects not in them.
+
+        Raises DeployError before any request when a name or a document is not
+        valid, DeployUnavailable when the API is away or failing.
+        """
+        manifests = objects.parse(deployment)
+        masked = tuple(deployment.secrets.values())
+        project, app = deployment.project, deployment.app
+        logger.info("applying %d objects of %s/%s", len(manifests), project, app)
+        for manifest in manifests:
+            await self._api.request(
+                "PATCH",
+                manifest.path,
+                f"applying the {manifest.title}",
+                query={"fieldManager": FIELD_MANAGER, "force": "true"},
+                body=manifest.body,
+                content_type="application/apply-patch+yaml",
+                masked=masked,
+            )
+        keep = {(m.resource.kind, m.name) for m in manifests}
+        await self._delete_objects(project, app, keep=lambda kind, name: (kind, name) in keep)
+
+    async def rollout_status(self, deployment: AppDeployment) -> RolloutStatus:
+        """The Deployment's rollout of this release; a pod that cannot start fails it at once."""
+        manifests = objects.parse(deployment)
+        project, app = deployment.project, deployment.app
+        url = objects.ingress_url(manifests)
+        try:
+            found = await self._api.request(
+                "GET",
+                objects.DEPLOYMENT.path(project, app),
+                f"reading the Deployment {project}/{app}",
+            )
+        except _NotFound:
+            return RolloutStatus(
+                RolloutState.PROGRESSING, f"the Deployment {project}/{app} does not exist yet"
+            )
+        release = ((found.get("metadata") or {}).get("labels") or {}).get(labels.RELEASE)
+        if release != str(deployment.release):
+            return RolloutStatus(
+                RolloutState.PROGRESSING,
+                f"the cluster runs release {release or 'unknown'}, not {deployment.release}",
+            )
+        status = deployment_status(found)
+        if status.state is not RolloutState.PROGRESSING:
+            return RolloutStatus(status.state, status.reason, url)
+        pods = await self._api.items(
+            objects.PODS.path(project),
+            _pod_selector(found, deployment),
+            f"listing the pods of {project}/{app}",
+        )
+        failure = pod_failure(pods)
+        if failure is not None:
+            return RolloutStatus(RolloutState.FAILED, failure, url)
+        return RolloutStatus(RolloutState.PROGRESSING, status.reason, url)
+
+    async def undeploy(self, project: str, app: str) -> None:
+        """Delete every object labelled as the app's (the Namespace stays); idempotent."""
+        labels.check_names(project, app)
+        logger.info("removing %s/%s from the cluster", project, app)
+        await self._delete_objects(project, app, keep=lambda kind, name: False)
+
+    async def list_running(self, project: str | None = None) -> list[RunningApp]:
+        """The Deployments home-idp manages (of one project or all), with their rollout state."""
+        if project is not None:
+            labels.check_names(project)
+        selector = labels.managed_selector(project)
+        where = f"in {project}" if project else "in all namespaces"
+        deployments = await self._api.items(
+            objects.DEPLOYMENT.path(project), selector, f"listing Deployments {where}"
+        )
+        ingresses = await self._api.items(
+            objects.INGRESS.path(project), selector, f"listing Ingresses {where}"
+        )
+        urls = _ingress_urls(ingresses)
+        running = []
+        for found in deployments:
+            metadata = found.get("metadata") or {}
+            found_labels = metadata.get("labels") or {}
+            namespace = str(metadata.get("namespace") or "")
+            app = str(found_labels.get(labels.APP) or metadata.get("name") or "")
+            running.append(
+                RunningApp(
+                    project=str(found_labels.get(labels.PROJECT) or namespace),
+                    app=app,
+                    release=_int(found_labels.get(labels.RELEASE)),
+                    image=_image(found),
+                    state=deployment_status(found).state,
+                    url=urls.get((namespace, app)),
+                )
+            )
+        return sorted(running, key=lambda r: (r.project, r.app))
+
+    async def aclose(self) -> None:
+        """Close the API connections (the apps keep running)."""
+        await to_thread.run_sync(self._api.client.close)
+
+    async def _delete_objects(
+        self, project: str, app: str, *, keep: Callable[[str, str], bool]
+    ) -> None:
+        selector = labels.app_selector(app)
+        for resource in objects.MANAGED:
+            found = await self._api.items(
+                resource.path(project),
+                selector,
+                f"listing the {resource.plural} of {project}/{app}",
+            )
+            for item in found:
+                name = str((item.get("metadata") or {}).get("name") or "")
+                if not name or keep(resource.kind, name):
+                    continue
+                logger.info("deleting the %s %s/%s", resource.kind, project, name)
+                # Deleted meanwhile is what was wanted.
+                with contextlib.suppress(_NotFound):
+                    await self._api.request(
+                        "DELETE",
+                        resource.path(project, name),
+                        f"deleting the {resource.kind} {project}/{name}",
+                        query={"propagationPolicy": "Background"},
+                    )
+
+
+def _pod_selector(found: Mapping[str, Any], deployment: AppDeployment) -> str:
+    """The Deployment's own selector, narrowed to this release when its pods carry the label.
+
+    Narrowed so that an old release's pods crash-looping on their way out do
+    not fail the new rollout.
+    """
+    spec = found.get("spec") or {}
+    match = dict((spec.get("selector") or {}).get("matchLabels") or {})
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if labels.RELEASE in template_labels:
+        match[labels.RELEASE] = str(template_labels[labels.RELEASE])
+    if not match:
+        return labels.app_selector(deployment.app)
+    return ",".join(f"{key}={value}" for key, value in sorted(match.items()))
+
+
+def _ingress_urls(ingresses: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    urls: dict[tuple[str, str], str] = {}
+    for ingress in ingresses:
+        metadata = ingress.get("metadata") or {}
+        app = (metadata.get("labels") or {}).get(labels.APP)
+        manifest = objects.Manifest(objects.INGRESS, "", None, dict(ingress))
+        url = objects.ingress_url([manifest])
+        if app and url:
+            urls.setdefault((str(metadata.get("namespace") or ""), str(app)), url)
+    return urls
+
+
+def _image(found: Mapping[str, Any]) -> str:
+    template = (found.get("spec") or {}).get("template") or {}
+    containers = (template.get("spec") or {}).get("containers") or [{}]
+    return str(containers[0].get("image") or "")
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _configuration(options: Mapping[str, str]) -> tuple[k8s.Configuration, list[str]]:
+    """The client configuration the options ask for, and the secrets in it to mask."""
+    configuration = k8s.Configuration()
+    api_url, token = options.get("api_url", "").strip(), options.get("token", "")
+    try:
+        if api_url:
+            if not api_url.startswith(("https://", "http://")):
+                raise DeployError("the kubernetes deployer's `api_url` must be an http(s) URL")
+            if not token:
+                raise DeployError("the kubernetes deployer needs `token` with `api_url`")
+            configuration.host = api_url.rstrip("/")
+            configuration.api_key = {"BearerToken": token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
+            if options.get("ca_file"):
+                configuration.ssl_ca_cert = options["ca_file"]
+        elif options.get("kubeconfig"):
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=options["kubeconfig"],
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        else:
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
+    except (ConfigException, OSError, ValueError, TypeError) as error:
+        raise DeployError(
+            "the kubernetes deployer could not load its Kubernetes configuration "
+            "(set `api_url` and `token`, or `kubeconfig`, or run it in a cluster): "
+            f"{type(error).__name__}"
+        ) from None
+    verify = options.get("verify_tls", "").strip().lower()
+    if verify in _FALSE:
+        logger.warning("the kubernetes deployer does not verify the API server's TLS certificate")
+        configuration.verify_ssl = False
+    elif verify not in _TRUE | {""}:
+        raise DeployError("the kubernetes deployer's `verify_tls` must be true or false")
+    secrets = [token] + [str(v).removeprefix("Bearer ") for v in configuration.api_key.values()]
+    return configuration, secrets
+
+
+def _number(options: Mapping[str, str], name: str, default: float) -> float:
+    value = options.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0.01 <= number <= 600:
+        raise DeployError(f"the kubernetes deployer's `{name}` option must be 0.01 to 600 seconds")
+    return number

@@ -1,0 +1,1 @@
+"""`home-idp demo`: the whole flow on one machine, on the embedded defaults."""

@@ -1,0 +1,261 @@
+"""Release steps of the deployment: commit the `manifests`, `sync` them, watch the `rollout`.
+
+Between `manifests` and `sync` the release waits for the manifests' push
+webhook (`await-manifest-push`, the git wait of `git_steps`), so the GitOps
+engine and home-idp act on the same commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from home_idp.plugins.contracts import (
+    AppDeployment,
+    CommitAuthor,
+    DeployerPlugin,
+    DeployError,
+    DeployUnavailable,
+    GitError,
+    GitPlugin,
+    GitUnavailable,
+    RegistryError,
+    RegistryUnavailable,
+    RolloutState,
+)
+from home_idp.server.deploy.manifests import MANIFEST_FILES, AppManifestInput, render_manifests
+from home_idp.server.deploy.platform_repo import app_path
+from home_idp.server.deploy.registry_access import RegistryAccounts
+from home_idp.server.pipeline.models import Release, ReleaseStep
+from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext
+from home_idp.server.rbac.app_models import App, AppSecret
+from home_idp.server.rbac.apps import decrypt_app_secrets
+from home_idp.server.rbac.secret_box import SecretBox
+
+__all__ = [
+    "DeploymentSource",
+    "ManifestsStep",
+    "RolloutStep",
+    "SyncStep",
+    "current_manifests",
+    "manifests_folder",
+    "pinned_image",
+    "render_release_manifests",
+]
+
+_AUTHOR = CommitAuthor("home-idp", "home-idp@users.home-idp")
+
+
+def pinned_image(image: str, digest: str) -> str:
+    """`host/project/app:tag` at `digest` → `host/project/app@sha256:…` (what runs)."""
+    repository, _, _ = image.rpartition(":")
+    return f"{repository}@{digest}"
+
+
+def manifests_folder(project: str, app: str) -> str:
+    return app_path(project, app, "manifests")
+
+
+async def render_release_manifests(release: Release, image: str) -> dict[str, str]:
+    """The manifests of `release` (its app loaded) running `image`."""
+    app = release.app
+    secret_names = await AppSecret.filter(app_id=app.id).values_list("name", flat=True)
+    spec = AppManifestInput(
+        project=app.project.name,
+        app=app.name,
+        release=release.number,
+        image=image,
+        port=app.port,
+        replicas=app.replicas,
+        health_path=app.health_path,
+        env=app.env,
+        secret_names=[str(name) for name in secret_names],
+        ingress_host=app.ingress_host or None,
+    )
+    return render_manifests(spec)
+
+
+async def current_manifests(git: GitPlugin, folder: str) -> dict[str, str]:
+    """What the platform branch holds in an app's manifests folder now."""
+    head = await git.head()
+    if head is None:
+        return {}
+    found: dict[str, str] = {}
+    for name in MANIFEST_FILES:
+        content = await git.read_file(f"{folder}/{name}", head)
+        if content is not None:
+            found[name] = content.decode()
+    return found
+
+
+@dataclass(frozen=True)
+class ManifestsStep:
+    """Renders the app's manifests with the image pinned by digest and commits what changed."""
+
+    git: GitPlugin
+    timeout_seconds: float
+    name: str = "manifests"
+
+    async def run(self, context: StepContext) -> Outcome:
+        release = context.release
+        await release.refresh_from_db(fields=["image", "digest", "manifests_before"])
+        if release.image is None or release.digest is None:
+            return Fail("the build recorded no image")
+        folder = manifests_folder(context.project, context.app)
+        try:
+            before = await current_manifests(self.git, folder)
+            rendered = await render_release_manifests(
+                release, pinned_image(release.image, release.digest)
+            )
+            changes: dict[str, bytes | None] = {
+                f"{folder}/{name}": text.encode()
+                for name, text in rendered.items()
+                if before.get(name) != text
+            }
+            changes.update({f"{folder}/{name}": None for name in before if name not in rendered})
+            message = (
+                f"{context.project}/{context.app}: manifests of release #{release.number}\n\n"
+                f"image {pinned_image(release.image, release.digest)}\n"
+            )
+            # Nothing changed (a re-run after a commit that landed): no commit.
+            result = await self.git.commit_files(changes, _AUTHOR, message) if changes else None
+            sha = result.sha if result else await self.git.head()
+        except GitUnavailable as error:
+            return Retry(f"the platform repo is unreachable: {error}")
+        except GitError as error:
+            return Retry(f"git refused the commit: {error}")
+        if sha is None:
+            return Retry("the platform branch has no commit yet")
+        # The plan shows what this release changed: keep the first attempt's "before".
+        first_before = release.manifests_before if release.manifests_before is not None else before
+        await Release.filter(id=release.id).update(
+            manifests_sha=sha, manifests_before=first_before, manifests=rendered
+        )
+        release.manifests_sha = sha
+        return Done(
+            {"sha": sha, "new_commit": bool(result and result.changed), "files": sorted(changes)}
+        )
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        return None
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return (
+            f"could not commit the manifests to the platform repo within "
+            f"{self.timeout_seconds:g}s; check that the git server is reachable"
+        )
+
+
+@dataclass(frozen=True)
+class DeploymentSource:
+    """Makes the AppDeployment of a release: what every deployer is given."""
+
+    accounts: RegistryAccounts
+    secret_box: SecretBox
+
+    async def of(self, release: Release) -> AppDeployment:
+        await release.refresh_from_db(fields=["image", "digest", "manifests_sha", "manifests"])
+        if release.image is None or release.digest is None or release.manifests_sha is None:
+            raise DeployError("the release has no image or manifests yet")
+        app = release.app
+        access = await self.accounts.for_project(app.project)
+        return AppDeployment(
+            project=app.project.name,
+            app=app.name,
+            release=release.number,
+            image=pinned_image(release.image, release.digest),
+            port=app.port,
+            replicas=app.replicas,
+            health_path=app.health_path,
+            env=dict(app.env),
+            manifests_path=manifests_folder(app.project.name, app.name),
+            commit_sha=release.manifests_sha,
+            manifests=dict(release.manifests or {}),
+            secrets=await decrypt_app_secrets(app.id, self.secret_box),
+            pull_credentials=access.pull,
+        )
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    """Hands the release to the deployer (Argo CD sync, server-side apply, a container)."""
+
+    deployer: DeployerPlugin
+    source: DeploymentSource
+    timeout_seconds: float
+    name: str = "sync"
+
+    async def run(self, context: StepContext) -> Outcome:
+        try:
+            deployment = await self.source.of(context.release)
+            await self.deployer.sync(deployment)
+        except (DeployUnavailable, RegistryUnavailable) as error:
+            return Retry(f"the deployment target is unreachable: {error}")
+        except (DeployError, RegistryError) as error:
+            return Fail(f"the deployer refused: {error}")
+        return Done({"image": deployment.image, "commit": deployment.commit_sha})
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        return None
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return (
+            f"could not hand the release to the deployer within {self.timeout_seconds:g}s; "
+            "check that the deployment target is reachable"
+        )
+
+
+@dataclass(frozen=True)
+class RolloutStep:
+    """Waits until the release is ready; then it is the app's live release.
+
+    A failed rollout fails the release with the deployer's reason; the
+    release that was live before keeps serving (deployers replace it only
+    once the new one is ready).
+    """
+
+    deployer: DeployerPlugin
+    source: DeploymentSource
+    timeout_seconds: float
+    poll_seconds: float
+    name: str = "rollout"
+
+    async def run(self, context: StepContext) -> Outcome:
+        release = context.release
+        last_reason = ""
+        try:
+            deployment = await self.source.of(release)
+            while True:
+                status = await self.deployer.rollout_status(deployment)
+                if status.state is RolloutState.READY:
+                    await Release.filter(id=release.id).update(url=status.url)
+                    await App.filter(id=release.app.id).update(live_release_id=release.id)
+                    return Done({"url": status.url})
+                if status.state is RolloutState.FAILED:
+                    return Fail(await self._failed(release, status.reason))
+                if status.reason != last_reason:
+                    # Kept on the step, so the deadline's message says what it waited for.
+                    last_reason = status.reason
+                    await ReleaseStep.filter(id=context.step.id).update(error=status.reason)
+                await asyncio.sleep(self.poll_seconds)
+        except (DeployUnavailable, RegistryUnavailable) as error:
+            return Retry(f"the deployment target is unreachable: {error}")
+        except (DeployError, RegistryError) as error:
+            return Fail(f"the deployer refused: {error}")
+
+    async def _failed(self, release: Release, reason: str) -> str:
+        app = await App.get(id=release.app.id).only("id", "live_release_id")
+        if app.live_release_id is not None and app.live_release_id != release.id:
+            live = await Release.get_or_none(id=app.live_release_id).only("id", "number")
+            if live is not None:
+                return f"{reason}; release #{live.number} keeps serving"
+        return reason
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        return None
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return (
+            f"the release was not ready within {self.timeout_seconds:g}s; "
+            "the release before it keeps serving"
+        )
