@@ -141,7 +141,7 @@ class ProjectMutation:
             membership = await info.context.rbac.projects.add_member(
                 _project_id(input.project_id), input.username, input.role
             )
-            return MemberSuccess(member=Member.from_model(membership))
+            return MemberSuccess(member=Member.from_model(membership, info.context.loaders))
 
         return await run_mutation(info, "project.add_member", body)
 
@@ -151,7 +151,7 @@ class ProjectMutation:
             membership = await info.context.rbac.projects.set_member_role(
                 _project_id(input.project_id), input.username, input.role
             )
-            return MemberSuccess(member=Member.from_model(membership))
+            return MemberSuccess(member=Member.from_model(membership, info.context.loaders))
 
         return await run_mutation(info, "project.set_member_role", body)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Self
@@ -11,11 +11,14 @@ import strawberry
 from strawberry import relay
 
 from home_idp.schema.context import Info
+from home_idp.schema.loaders import Loaders, resolve_loaded
 from home_idp.schema.relay import (
     Connection,
     check_page_size,
     connection_from_list,
+    list_window,
     resolve_visible_nodes,
+    selected_node_fields,
 )
 from home_idp.server.errors import PermissionDenied
 from home_idp.server.rbac import models
@@ -57,7 +60,7 @@ class User(relay.Node):
         if not (principal.is_admin or principal.user_id == self.id):
             raise PermissionDenied("only administrators may see another user's projects")
         memberships = await info.context.loaders.memberships_of_user.load(self.id)
-        return connection_from_list(memberships, first, after, Member.from_model)
+        return await Member.connection(info, memberships, first, after)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -94,7 +97,7 @@ class Project(relay.Node):
         check_page_size(first, info.context.max_page_size)
         await info.context.rbac.authz.require("member", "read", self.name)
         memberships = await info.context.loaders.members_of_project.load(self.id)
-        return connection_from_list(memberships, first, after, Member.from_model)
+        return await Member.connection(info, memberships, first, after)
 
     @strawberry.field(description="The caller's role in this project, if a member.")
     async def my_role(self, info: Info) -> str | None:
@@ -115,57 +118,6 @@ class Project(relay.Node):
             return await authz.can("project", "read", project.name)
 
         return await resolve_visible_nodes(models.Project, node_ids, cls.from_model, allowed)
-
-
-@strawberry.type(description="A user's membership of a project, with a role.")
-class Member(relay.Node):
-    id: relay.NodeID[int]
-    user_id: strawberry.Private[int]
-    project_id: strawberry.Private[int]
-    role_id: strawberry.Private[int]
-    created_at: datetime
-
-    @classmethod
-    def from_model(cls, membership: models.Membership) -> Self:
-        return cls(
-            id=membership.id,
-            user_id=membership.user_id,
-            project_id=membership.project_id,
-            role_id=membership.role_id,
-            created_at=membership.created_at,
-        )
-
-    @strawberry.field
-    async def user(self, info: Info) -> User:
-        user = await info.context.loaders.user.load(self.user_id)
-        assert user is not None  # memberships are deleted with their user
-        return User.from_model(user)
-
-    @strawberry.field
-    async def project(self, info: Info) -> Project:
-        project = await info.context.loaders.project.load(self.project_id)
-        assert project is not None
-        return Project.from_model(project)
-
-    @strawberry.field
-    async def role(self, info: Info) -> Role:
-        role = await info.context.loaders.role.load(self.role_id)
-        assert role is not None
-        return Role.from_model(role)
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        authz = info.context.rbac.authz
-
-        async def allowed(membership: models.Membership) -> bool:
-            project = await info.context.loaders.project.load(membership.project_id)
-            return project is not None and await authz.can("member", "read", project.name)
-
-        return await resolve_visible_nodes(
-            models.Membership, list(node_ids), cls.from_model, allowed
-        )
 
 
 @strawberry.type(description="One rule of a role. Deny wins over allow.")
@@ -211,6 +163,81 @@ class Role(relay.Node):
         return await resolve_visible_nodes(models.Role, node_ids, cls.from_model, allowed)
 
 
+@strawberry.type(description="A user's membership of a project, with a role.")
+class Member(relay.Node):
+    id: relay.NodeID[int]
+    user_id: strawberry.Private[int]
+    project_id: strawberry.Private[int]
+    role_id: strawberry.Private[int]
+    created_at: datetime
+    # Plain fields rather than resolvers: each holds its node when the loader
+    # already has it, else a `Deferred` that loads it through the loader when the
+    # query asks. A page of 250 members then resolves its users and roles without
+    # 500 resolver calls. See `Member.connection`.
+    user: User | Awaitable[User] = strawberry.field(graphql_type=User)
+    project: Project | Awaitable[Project] = strawberry.field(graphql_type=Project)
+    role: Role | Awaitable[Role] = strawberry.field(graphql_type=Role)
+
+    @classmethod
+    def from_model(cls, membership: models.Membership, loaders: Loaders) -> Self:
+        return cls(
+            id=membership.id,
+            user_id=membership.user_id,
+            project_id=membership.project_id,
+            role_id=membership.role_id,
+            created_at=membership.created_at,
+            user=resolve_loaded(loaders.user, membership.user_id, _user_node),
+            project=resolve_loaded(loaders.project, membership.project_id, _project_node),
+            role=resolve_loaded(loaders.role, membership.role_id, _role_node),
+        )
+
+    @classmethod
+    async def connection(
+        cls, info: Info, memberships: Sequence[models.Membership], first: int, after: str | None
+    ) -> Connection[Member]:
+        """A page of members, with the users, roles and projects the query selects on
+        them loaded ahead: one batch per loader, the queries the fields would make."""
+        await cls.load_related(info, list_window(memberships, first, after))
+        loaders = info.context.loaders
+        return connection_from_list(
+            memberships, first, after, lambda membership: cls.from_model(membership, loaders)
+        )
+
+    @staticmethod
+    async def load_related(info: Info, memberships: Sequence[models.Membership]) -> None:
+        wanted = selected_node_fields(info)
+        loaders = info.context.loaders
+        # Every key joins its loader's batch before anything is awaited, so the
+        # pages of all projects share one batch per loader.
+        pending: list[Awaitable[object]] = []
+        if "user" in wanted:
+            pending.extend(loaders.user.load(m.user_id) for m in memberships)
+        if "role" in wanted:
+            pending.extend(loaders.role.load(m.role_id) for m in memberships)
+        if "project" in wanted:
+            pending.extend(loaders.project.load(m.project_id) for m in memberships)
+        for loaded in pending:  # once the batches are in, these do not suspend
+            await loaded
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        authz = info.context.rbac.authz
+
+        async def allowed(membership: models.Membership) -> bool:
+            project = await info.context.loaders.project.load(membership.project_id)
+            return project is not None and await authz.can("member", "read", project.name)
+
+        loaders = info.context.loaders
+        return await resolve_visible_nodes(
+            models.Membership,
+            list(node_ids),
+            lambda membership: cls.from_model(membership, loaders),
+            allowed,
+        )
+
+
 @strawberry.type(description="A long-lived bearer token. Its secret is never shown again.")
 class ApiToken(relay.Node):
     id: relay.NodeID[int]
@@ -245,3 +272,18 @@ class ApiToken(relay.Node):
             return principal.is_authenticated and token.user_id == principal.user_id
 
         return await resolve_visible_nodes(models.ApiToken, node_ids, cls.from_model, allowed)
+
+
+def _user_node(user: models.User | None) -> User:
+    assert user is not None  # memberships are deleted with their user
+    return User.from_model(user)
+
+
+def _project_node(project: models.Project | None) -> Project:
+    assert project is not None  # and with their project
+    return Project.from_model(project)
+
+
+def _role_node(role: models.Role | None) -> Role:
+    assert role is not None  # a role in use cannot be deleted
+    return Role.from_model(role)

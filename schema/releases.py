@@ -117,6 +117,10 @@ class Release(relay.Node):
             version_id=release.dockerfile_version_id,  # type: ignore[attr-defined]
         )
 
+    @strawberry.field(description="Whether this release is the one that serves now.")
+    async def is_live(self, info: Info) -> bool:
+        return await info.context.loaders.live_release_of_app.load(self.app_id) == self.id
+
     @strawberry.field(description="The steps in order.")
     async def steps(self, info: Info) -> list[ReleaseStep]:
         steps = await models.ReleaseStep.filter(release_id=self.id).order_by("position")

@@ -28,13 +28,12 @@ import anyio
 import urllib3
 from anyio import to_thread
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
 from home_idp.plugins.builder import kaniko_manifests as manifests
 from home_idp.plugins.contracts import BuilderConfig, BuildError, BuildRequest, BuildResult
+from home_idp.plugins.kube_config import client_configuration
 
 __all__ = ["KanikoBuild", "KanikoBuilder"]
 
@@ -51,8 +50,6 @@ _TRANSIENT = re.compile(
     r"\b50[234]\b|\b429\b",
     re.IGNORECASE,
 )
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 # How long result() waits beyond activeDeadlineSeconds for the Job controller.
 _DEADLINE_SLACK = 120.0
 _MAX_STREAMS = 64
@@ -770,44 +767,7 @@ def _request_secrets(request: BuildRequest) -> tuple[str, ...]:
 
 
 def _configuration(options: Mapping[str, str]) -> tuple[k8s.Configuration, list[str]]:
-    """The client configuration the options ask for, and the secrets in it to mask."""
-    configuration = k8s.Configuration()
-    api_url, token = options.get("api_url", "").strip(), options.get("token", "")
-    try:
-        if api_url:
-            if not api_url.startswith(("https://", "http://")):
-                raise BuildError("the kaniko builder's `api_url` must be an http(s) URL")
-            if not token:
-                raise BuildError("the kaniko builder needs `token` with `api_url`")
-            configuration.host = api_url.rstrip("/")
-            configuration.api_key = {"BearerToken": token}
-            configuration.api_key_prefix = {"BearerToken": "Bearer"}
-            if options.get("ca_file"):
-                configuration.ssl_ca_cert = options["ca_file"]
-        elif options.get("kubeconfig"):
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=options["kubeconfig"],
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        else:
-            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-    except (ConfigException, OSError, ValueError, TypeError) as error:
-        raise BuildError(
-            "the kaniko builder could not load its Kubernetes configuration "
-            "(set `api_url` and `token`, or `kubeconfig`, or run it in a cluster): "
-            f"{type(error).__name__}"
-        ) from None
-    verify = options.get("verify_tls", "").strip().lower()
-    if verify in _FALSE:
-        logger.warning("the kaniko builder does not verify the API server's TLS certificate")
-        configuration.verify_ssl = False
-    elif verify not in _TRUE | {""}:
-        raise BuildError("the kaniko builder's `verify_tls` must be true or false")
-    secrets = [token] + [str(v).removeprefix("Bearer ") for v in configuration.api_key.values()]
-    return configuration, secrets
+    return client_configuration(options, "the kaniko builder", BuildError)
 
 
 def _text(options: Mapping[str, str], name: str, default: str) -> str:

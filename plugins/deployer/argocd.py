@@ -11,6 +11,7 @@ update, sync and delete.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -29,6 +30,7 @@ from home_idp.plugins.contracts import (
 )
 from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.argocd_status import application_status, running_apps
+from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
 
 __all__ = ["ArgoCDDeployer"]
 
@@ -77,6 +79,16 @@ class ArgoCDDeployer:
         if not config.repo_url:
             raise DeployError("the argocd deployer needs the platform repo's URL")
         self._repo_url, self._branch = config.repo_url, config.branch
+        # The app's Secrets (values never in git) go straight to the cluster,
+        # when the options say how to reach its API (`kube_api_url`, …).
+        kube = {
+            name.removeprefix("kube_"): value
+            for name, value in options.items()
+            if name.startswith("kube_")
+        }
+        self._secrets = (
+            KubernetesDeployer(DeployerConfig(config.data_dir, "", "", kube)) if kube else None
+        )
         self._url, self._token = url, token
         connect = _seconds(options, "connect_timeout", 5.0)
         read = _seconds(options, "request_timeout", 30.0)
@@ -97,6 +109,8 @@ class ArgoCDDeployer:
     async def sync(self, deployment: AppDeployment) -> None:
         """Create or update the Application, then start its sync (or a hard refresh when
         Argo CD is already syncing it)."""
+        if self._secrets is not None and (deployment.secrets or deployment.pull_credentials):
+            await self._secrets.apply(dataclasses.replace(deployment, manifests={}))
         application = self._application(deployment)
         name = application["metadata"]["name"]
         logger.info("upserting the Argo CD Application %s", name)
@@ -162,6 +176,8 @@ class ArgoCDDeployer:
     async def aclose(self) -> None:
         """Close the connections to Argo CD (the apps keep running)."""
         await self._client.aclose()
+        if self._secrets is not None:
+            await self._secrets.aclose()
 
     def _application(self, deployment: AppDeployment) -> dict[str, Any]:
         project, app = deployment.project, deployment.app

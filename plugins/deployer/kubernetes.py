@@ -24,9 +24,7 @@ from typing import Any
 import urllib3
 from anyio import to_thread
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
 from home_idp.plugins.contracts import (
     AppDeployment,
@@ -40,14 +38,13 @@ from home_idp.plugins.contracts import (
 from home_idp.plugins.deployer import kubernetes_objects as objects
 from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure
+from home_idp.plugins.kube_config import client_configuration
 
 __all__ = ["KubernetesDeployer"]
 
 logger = logging.getLogger(__name__)
 
 FIELD_MANAGER = "home-idp"
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 class _NotFound(DeployError):
@@ -171,6 +168,17 @@ class KubernetesDeployer:
         Raises DeployError before any request when a name or a document is not
         valid, DeployUnavailable when the API is away or failing.
         """
+        manifests = await self.apply(deployment)
+        keep = {(m.resource.kind, m.name) for m in manifests}
+        project, app = deployment.project, deployment.app
+        await self._delete_objects(project, app, keep=lambda kind, name: (kind, name) in keep)
+
+    async def apply(self, deployment: AppDeployment) -> list[objects.Manifest]:
+        """Apply the deployment's documents (and its Secrets), pruning nothing.
+
+        The Argo CD deployer applies only the Secrets with it: their values
+        never go to git, so Argo CD cannot make them.
+        """
         manifests = objects.parse(deployment)
         masked = tuple(deployment.secrets.values())
         project, app = deployment.project, deployment.app
@@ -185,8 +193,7 @@ class KubernetesDeployer:
                 content_type="application/apply-patch+yaml",
                 masked=masked,
             )
-        keep = {(m.resource.kind, m.name) for m in manifests}
-        await self._delete_objects(project, app, keep=lambda kind, name: (kind, name) in keep)
+        return manifests
 
     async def rollout_status(self, deployment: AppDeployment) -> RolloutStatus:
         """The Deployment's rollout of this release; a pod that cannot start fails it at once."""
@@ -330,44 +337,7 @@ def _int(value: Any) -> int | None:
 
 
 def _configuration(options: Mapping[str, str]) -> tuple[k8s.Configuration, list[str]]:
-    """The client configuration the options ask for, and the secrets in it to mask."""
-    configuration = k8s.Configuration()
-    api_url, token = options.get("api_url", "").strip(), options.get("token", "")
-    try:
-        if api_url:
-            if not api_url.startswith(("https://", "http://")):
-                raise DeployError("the kubernetes deployer's `api_url` must be an http(s) URL")
-            if not token:
-                raise DeployError("the kubernetes deployer needs `token` with `api_url`")
-            configuration.host = api_url.rstrip("/")
-            configuration.api_key = {"BearerToken": token}
-            configuration.api_key_prefix = {"BearerToken": "Bearer"}
-            if options.get("ca_file"):
-                configuration.ssl_ca_cert = options["ca_file"]
-        elif options.get("kubeconfig"):
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=options["kubeconfig"],
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        else:
-            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-    except (ConfigException, OSError, ValueError, TypeError) as error:
-        raise DeployError(
-            "the kubernetes deployer could not load its Kubernetes configuration "
-            "(set `api_url` and `token`, or `kubeconfig`, or run it in a cluster): "
-            f"{type(error).__name__}"
-        ) from None
-    verify = options.get("verify_tls", "").strip().lower()
-    if verify in _FALSE:
-        logger.warning("the kubernetes deployer does not verify the API server's TLS certificate")
-        configuration.verify_ssl = False
-    elif verify not in _TRUE | {""}:
-        raise DeployError("the kubernetes deployer's `verify_tls` must be true or false")
-    secrets = [token] + [str(v).removeprefix("Bearer ") for v in configuration.api_key.values()]
-    return configuration, secrets
+    return client_configuration(options, "the kubernetes deployer", DeployError)
 
 
 def _number(options: Mapping[str, str], name: str, default: float) -> float:

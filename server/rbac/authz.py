@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 
 from home_idp.server.errors import PermissionDenied
@@ -16,17 +17,30 @@ class Authorizer:
     """Answers permission questions for one principal, loading its roles once.
 
     Made per request: a list of fifty projects costs one query for the
-    memberships and one for their policies, not one per project.
+    memberships and one for their policies, not one per project, and each
+    question is evaluated once. Resolvers running side by side share one load.
     """
 
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
         self._rules_by_project: dict[str, list[Rule]] | None = None
+        self._loading = asyncio.Lock()
+        # (resource, action, project) -> the answer under the rules loaded now.
+        self._decisions: dict[tuple[str, str, str], bool] = {}
+        # Counts `forget` calls, so nothing loaded before one is kept after it.
+        self._generation = 0
 
     async def _rules(self) -> dict[str, list[Rule]]:
-        if self._rules_by_project is None:
-            self._rules_by_project = await self._load_rules()
-        return self._rules_by_project
+        if self._rules_by_project is not None:
+            return self._rules_by_project
+        async with self._loading:
+            if self._rules_by_project is not None:
+                return self._rules_by_project
+            generation = self._generation
+            rules = await self._load_rules()
+            if generation == self._generation:
+                self._rules_by_project = rules
+            return rules
 
     async def _load_rules(self) -> dict[str, list[Rule]]:
         if self.principal.user_id is None:
@@ -43,8 +57,10 @@ class Authorizer:
         return {project: rules_by_role[role_id] for project, role_id in memberships}
 
     def forget(self) -> None:
-        """Drop cached rules after the principal's memberships changed."""
+        """Drop cached rules and answers after the principal's memberships changed."""
         self._rules_by_project = None
+        self._decisions.clear()
+        self._generation += 1
 
     async def member_projects(self) -> set[str]:
         return set(await self._rules())
@@ -56,8 +72,15 @@ class Authorizer:
             return False
         if self.principal.is_admin:
             return True
-        rules = (await self._rules()).get(project)
-        return rules is not None and evaluate(rules, resource, action, project)
+        key = (resource, action, project)
+        decision = self._decisions.get(key)
+        if decision is None:
+            generation = self._generation
+            rules = (await self._rules()).get(project)
+            decision = rules is not None and evaluate(rules, resource, action, project)
+            if generation == self._generation:
+                self._decisions[key] = decision
+        return decision
 
     async def require(self, resource: str, action: str, project: str) -> None:
         if not await self.can(resource, action, project):

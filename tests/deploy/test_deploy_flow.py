@@ -30,7 +30,8 @@ ROLLBACK = """mutation($input: RollbackInput!) {
 }"""
 PLAN = """query($id: ID!) { releasePlan(releaseId: $id) { folder diff files } }"""
 APP = """query($id: ID!) {
-  node(id: $id) { ... on App { liveRelease { number url } } }
+  node(id: $id) { ... on App { liveRelease { number url }
+    releases(first: 10) { edges { node { number isLive } } } } }
 }"""
 UPDATE = """mutation($input: UpdateAppInput!) { updateApp(input: $input) { __typename } }"""
 FOLDER = "projects/shop/apps/web/manifests"
@@ -84,8 +85,8 @@ async def test_releases_deploy_roll_back_and_a_failing_one_leaves_the_live_one_s
         assert plan["folder"] == FOLDER
         assert f"+        image: {image}" in plan["diff"]
         assert plan["files"] == ["deployment.yaml", "namespace.yaml", "service.yaml"]
-        live = (await gql(APP, {"id": app_gid}, dev.token))["node"]["liveRelease"]
-        assert live == {"number": 1, "url": first.url}
+        node = (await gql(APP, {"id": app_gid}, dev.token))["node"]
+        assert node["liveRelease"] == {"number": 1, "url": first.url}
 
         # 2. A second release replaces it once ready: a new URL, the old one is gone.
         second = await released(gql, dev, web, f"{DOCKERFILE}ENV SECOND=1\n")
@@ -122,6 +123,11 @@ async def test_releases_deploy_roll_back_and_a_failing_one_leaves_the_live_one_s
         assert rollout.state is StepState.FAILED
         assert answers(third.url) == "hello from web\n"
         assert (await App.get(id=web.id)).live_release_id == third.id
+        node = (await gql(APP, {"id": app_gid}, dev.token))["node"]
+        live = {
+            edge["node"]["number"]: edge["node"]["isLive"] for edge in node["releases"]["edges"]
+        }
+        assert live == {1: False, 2: False, 3: True, 4: False}
 
 
 async def test_a_rollback_to_a_release_that_did_not_succeed_is_refused(

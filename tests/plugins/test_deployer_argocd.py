@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +22,7 @@ from home_idp.plugins.contracts import (
 )
 from home_idp.plugins.deployer.argocd import ArgoCDDeployer
 from tests.doubles.argocd import UNAVAILABLE, ArgoCDStandIn, RecordedRequest, argocd_stand_in
+from tests.doubles.kubernetes import kubernetes_stand_in
 from tests.liveserver import free_port
 
 TOKEN = "argocd-ApiKey-0123456789abcdefABCDEF.eyJhbGciOi"
@@ -598,3 +601,19 @@ async def test_a_failing_argo_cd_is_unavailable(
     with pytest.raises(DeployUnavailable, match=r"answered 503.*repo server is not reachable"):
         await deployer.sync(make_deployment())
     assert argocd.applications == {}
+
+
+async def test_the_apps_secrets_reach_the_cluster_through_its_api_and_never_git(
+    make_deployer: MakeDeployer, argocd: ArgoCDStandIn
+) -> None:
+    async with kubernetes_stand_in(token="kube-token-0123456789") as kube:
+        deployer = make_deployer(kube_api_url=kube.base_url, kube_token="kube-token-0123456789")
+        deployment = dataclasses.replace(make_deployment(), secrets={"API_KEY": "s3cr3t-value"})
+        await deployer.sync(deployment)
+        stored = kube.get("secrets", "shop", "web-secrets")
+        assert stored is not None
+        assert base64.b64decode(stored["data"]["API_KEY"]).decode() == "s3cr3t-value"
+        # Only the Secret (and its Namespace) went to the cluster: Argo CD applies the rest.
+        assert kube.get("deployments", "shop", "web") is None
+        assert "s3cr3t-value" not in str(argocd.applications)
+    assert calls(argocd)[-1][0] == "POST"  # the sync that Argo CD was asked for
