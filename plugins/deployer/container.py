@@ -171,9 +171,10 @@ class ContainerDeployer:
             if existing is not None:
                 if (existing.project, existing.app) != (deployment.project, deployment.app):
                     raise DeployError(f"the container name {name} is taken by another app")
-                if existing.status == "running":
+                if existing.status == "running" and existing.image == deployment.image:
                     return
-                # Dead (or never started): a fresh container is the only way back.
+                # Dead, never started, or left by an earlier app of the same name
+                # running another image: a fresh container is the only way on.
                 await self._remove([name])
             if await self._pull(deployment, name):
                 await self._start(deployment, name)
@@ -200,11 +201,13 @@ class ContainerDeployer:
             return RolloutStatus(RolloutState.PROGRESSING, "the container is starting")
         if container.status in ("exited", "stopped", "dead"):
             code, out, _ = await self._exec(["logs", "--tail=5", name], merge=True)
-            lines = [line for line in out.splitlines() if line.strip()][-5:] if code == 0 else []
+            # Masked before it is cut or joined: a cut secret no longer matches.
+            out = _mask(out, deployment.secrets.values()) if code == 0 else ""
+            lines = [line for line in out.splitlines() if line.strip()][-5:]
             reason = f"the container exited with code {container.exit_code}"
             if lines:
                 reason += ": " + " | ".join(line[:500] for line in lines)
-            return RolloutStatus(RolloutState.FAILED, _mask(reason, deployment.secrets.values()))
+            return RolloutStatus(RolloutState.FAILED, reason)
         return RolloutStatus(RolloutState.PROGRESSING, f"the container is {container.status}")
 
     async def undeploy(self, project: str, app: str) -> None:
@@ -548,6 +551,9 @@ def _last_error(stderr: str) -> str:
 
 
 def _mask(text: str, secrets: Iterable[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    # Each line of a multi-line secret (a PEM key) is masked on its own too.
+    wholes = {s for s in secrets if s}
+    parts = wholes | {line for s in wholes for line in s.splitlines() if len(line) >= 4}
+    for secret in sorted(parts, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text

@@ -154,7 +154,10 @@ async def run_demo(settings: Settings, *, headless: bool, say: Print = print) ->
         if await registry.answers():
             say(f"  registry   {registry.url} (already running)")
         else:
-            await registry.start()
+            try:
+                await registry.start()
+            except RuntimeError as error:  # RegistryNotInstalled among them
+                raise DemoError(str(error)) from None
             say(f"  registry   {registry.url} (started)")
         await make_source_repo(git.root)
         await git.start()

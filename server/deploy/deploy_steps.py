@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from tortoise.transactions import in_transaction
+
 from home_idp.plugins.contracts import (
     AppDeployment,
     CommitAuthor,
@@ -26,7 +28,7 @@ from home_idp.plugins.contracts import (
 from home_idp.server.deploy.manifests import MANIFEST_FILES, AppManifestInput, render_manifests
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts
-from home_idp.server.pipeline.models import Release, ReleaseStep
+from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext
 from home_idp.server.rbac.app_models import App, AppSecret
 from home_idp.server.rbac.apps import decrypt_app_secrets
@@ -88,6 +90,31 @@ async def current_manifests(git: GitPlugin, folder: str) -> dict[str, str]:
     return found
 
 
+async def _newer_release_with_manifests(release: Release) -> int | None:
+    """The number of a later release of the app that committed manifests, if any."""
+    newer = (
+        await Release.filter(
+            app_id=release.app.id, number__gt=release.number, manifests_sha__not_isnull=True
+        )
+        .exclude(status__in=[ReleaseStatus.FAILED, ReleaseStatus.CANCELLED])
+        .order_by("-number")
+        .first()
+    )
+    return newer.number if newer else None
+
+
+async def _make_live(release: Release) -> None:
+    """`release` serves now, unless a later release of the app already does."""
+    async with in_transaction():
+        app = await App.filter(id=release.app.id).select_for_update().get()
+        if app.live_release_id is not None and app.live_release_id != release.id:
+            live = await Release.get_or_none(id=app.live_release_id).only("id", "number")
+            if live is not None and live.number > release.number:
+                return
+        app.live_release_id = release.id
+        await app.save(update_fields=["live_release_id"])
+
+
 @dataclass(frozen=True)
 class ManifestsStep:
     """Renders the app's manifests with the image pinned by digest and commits what changed."""
@@ -101,9 +128,17 @@ class ManifestsStep:
         await release.refresh_from_db(fields=["image", "digest", "manifests_before"])
         if release.image is None or release.digest is None:
             return Fail("the build recorded no image")
+        newer = await _newer_release_with_manifests(release)
+        if newer is not None:
+            # Committing now would put an older image back over a newer one.
+            return Fail(f"release #{newer} of this app already has newer manifests")
         folder = manifests_folder(context.project, context.app)
         try:
             before = await current_manifests(self.git, folder)
+            if release.manifests_before is None:
+                # Kept before the commit: a re-run after it would see no change.
+                await Release.filter(id=release.id).update(manifests_before=before)
+                release.manifests_before = before
             rendered = await render_release_manifests(
                 release, pinned_image(release.image, release.digest)
             )
@@ -126,11 +161,7 @@ class ManifestsStep:
             return Retry(f"git refused the commit: {error}")
         if sha is None:
             return Retry("the platform branch has no commit yet")
-        # The plan shows what this release changed: keep the first attempt's "before".
-        first_before = release.manifests_before if release.manifests_before is not None else before
-        await Release.filter(id=release.id).update(
-            manifests_sha=sha, manifests_before=first_before, manifests=rendered
-        )
+        await Release.filter(id=release.id).update(manifests_sha=sha, manifests=rendered)
         release.manifests_sha = sha
         return Done(
             {"sha": sha, "new_commit": bool(result and result.changed), "files": sorted(changes)}
@@ -158,7 +189,8 @@ class DeploymentSource:
         if release.image is None or release.digest is None or release.manifests_sha is None:
             raise DeployError("the release has no image or manifests yet")
         app = release.app
-        access = await self.accounts.for_project(app.project)
+        # The build made the project's accounts; no registry call on this path.
+        access = await self.accounts.stored(app.project)
         return AppDeployment(
             project=app.project.name,
             app=app.name,
@@ -172,7 +204,7 @@ class DeploymentSource:
             commit_sha=release.manifests_sha,
             manifests=dict(release.manifests or {}),
             secrets=await decrypt_app_secrets(app.id, self.secret_box),
-            pull_credentials=access.pull,
+            pull_credentials=access.pull if access else None,
         )
 
 
@@ -226,10 +258,13 @@ class RolloutStep:
         try:
             deployment = await self.source.of(release)
             while True:
+                if not await Release.exists(id=release.id, status=ReleaseStatus.RUNNING):
+                    # Cancelled meanwhile: the engine drops whatever this returns.
+                    return Fail("the release is no longer running")
                 status = await self.deployer.rollout_status(deployment)
                 if status.state is RolloutState.READY:
                     await Release.filter(id=release.id).update(url=status.url)
-                    await App.filter(id=release.app.id).update(live_release_id=release.id)
+                    await _make_live(release)
                     return Done({"url": status.url})
                 if status.state is RolloutState.FAILED:
                     return Fail(await self._failed(release, status.reason))

@@ -87,6 +87,11 @@ class RegistryAccounts:
         self._registry = registry
         self._box = box
 
+    async def stored(self, project: Project) -> ProjectAccess | None:
+        """The project's accounts as kept, without asking the registry."""
+        stored = await RegistryAccount.get_or_none(project_id=project.id)
+        return _decode(self._box.decrypt(stored.ciphertext)) if stored else None
+
     async def for_project(self, project: Project) -> ProjectAccess:
         """Make sure the registry has the project; its accounts (known or new).
 
