@@ -48,6 +48,8 @@ _UNREACHABLE = re.compile(
 )
 _END = object()
 _PGID_FILE = "running.pgid"
+# The server process that runs the build: its pid and start time (pids are reused).
+_OWNER_FILE = "owner"
 # What a process group of ours runs; anything else under a reused id is left alone.
 _OUR_COMMANDS = (b"buildah", b"git")
 
@@ -107,6 +109,7 @@ class BuildahBuilder:
         _kill_orphan(work_dir / _PGID_FILE)
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
         work_dir.mkdir(parents=True, mode=0o700)
+        (work_dir / _OWNER_FILE).write_text(_this_process())
         handle = BuildahHandle(self, request, work_dir)
         self._running[request.build_id] = handle
         handle.begin()
@@ -117,13 +120,18 @@ class BuildahBuilder:
             await handle.cancel()
 
     def _sweep(self) -> None:
-        """Stop and remove what builds of an earlier server left (it died mid-build)."""
+        """Stop and remove what builds of a dead server left (it died mid-build).
+
+        Replicas may share the data dir: a build whose server still runs is
+        left alone.
+        """
         if not self._work_root.is_dir():
             return
         for work_dir in self._work_root.iterdir():
-            if work_dir.name not in self._running:
-                _kill_orphan(work_dir / _PGID_FILE)
-                shutil.rmtree(work_dir, ignore_errors=True)
+            if work_dir.name in self._running or _owner_alive(work_dir / _OWNER_FILE):
+                continue
+            _kill_orphan(work_dir / _PGID_FILE)
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     def _finished(self, handle: BuildahHandle) -> None:
         if self._running.get(handle.build_id) is handle:
@@ -370,6 +378,29 @@ class BuildahHandle:
         with os.fdopen(fd, "w") as handle:
             json.dump({"auths": {host: {"auth": token.decode()}}}, handle)
         return path
+
+
+def _process_identity(pid: int) -> str | None:
+    """`<pid> <start time>` of a live process, or None when there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The start time is field 22; the command name (field 2) may hold spaces.
+    return f"{pid} {stat.rpartition(')')[2].split()[19]}"
+
+
+def _this_process() -> str:
+    return _process_identity(os.getpid()) or str(os.getpid())
+
+
+def _owner_alive(owner_file: Path) -> bool:
+    try:
+        owner = owner_file.read_text().strip()
+        pid = int(owner.split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return _process_identity(pid) == owner
 
 
 def _kill_orphan(pgid_file: Path) -> None:

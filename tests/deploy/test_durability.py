@@ -18,6 +18,8 @@ from tests.deploy.remote import make_app, save, wait_until_finished
 from tests.serverprocess import ServerProcess, home_idp_env
 
 DOCKERFILE = f'FROM {BASE_IMAGE}\nCOPY . /app\nCMD ["/app/run"]\n'
+# Releases the two replicas share: each is a whole flow (a build, a container).
+RELEASES = 6
 REPO = "git/platform.git"
 
 
@@ -157,15 +159,15 @@ async def test_two_replicas_on_one_postgres_run_each_step_once(
             first.login()
             second.token = first.token
             releases = []
-            for number in range(8):
+            for number in range(RELEASES):
                 server = first if number % 2 else second
                 app = make_app(server, "shop", f"web-{number}")
                 releases.append(save(server, app, f"{DOCKERFILE}ENV N={number}\n"))
-            states = [wait_until_finished(first, release, 120) for release in releases]
+            states = [wait_until_finished(first, release, 300) for release in releases]
         finally:
             first.kill()
             second.kill()
-    assert [s["status"] for s in states] == ["SUCCEEDED"] * 8, states
+    assert [s["status"] for s in states] == ["SUCCEEDED"] * RELEASES, states
     assert all(step["attempts"] == 1 for s in states for step in s["steps"]), states
-    for number in range(8):
+    for number in range(RELEASES):
         assert len(commits_touching(data, f"projects/shop/apps/web-{number}/Dockerfile")) == 1

@@ -161,3 +161,24 @@ async def test_a_build_left_running_by_a_dead_server_is_stopped_when_it_starts_a
         result = await orphan.result()
     assert not result.succeeded
     await again.cancel()
+
+
+async def test_a_second_replica_on_the_same_data_dir_leaves_running_builds_alone(
+    builder: BuildahBuilder, tmp_path: Path, build_components: BuildComponents
+) -> None:
+    platform = platform_repo(tmp_path / "platform", f"FROM {BASE_IMAGE}\nRUN sleep 60\n")
+    running = await builder.start(request(platform, "shared", build_id="replica-one"))
+    async with asyncio.timeout(30):
+        async for line in running.log_lines():
+            if "RUN sleep 60" in line:
+                break
+    root = build_components.buildah_root
+    options = {"root": str(root / "root"), "runroot": str(root / "run")}
+    replica = BuildahBuilder(BuilderConfig(tmp_path / "data", options))
+    other = await replica.start(request(platform, "shared", build_id="replica-two"))
+    await other.cancel()
+    # The first replica's build was not swept away as if its server had died.
+    assert (tmp_path / "data" / "builds" / "replica-one").is_dir()
+    assert builder._running  # type: ignore[attr-defined]
+    await running.cancel()
+    assert (await running.result()).reason == "the build was cancelled"
