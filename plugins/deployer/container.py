@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -389,28 +389,30 @@ class ContainerDeployer:
         elif "HOME" in os.environ:
             base["HOME"] = os.environ["HOME"]  # the docker CLI finds its context there
         argv = [self._engine, *self._global, *global_args, *args]
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT if merge else asyncio.subprocess.PIPE,
-                env={**(env or {}), **base},
-            )
-        except OSError as error:
-            raise DeployUnavailable(f"{self._engine} could not run: {error.strerror}") from None
-        limit = 600 if slow else 60
-        try:
-            async with asyncio.timeout(limit):
-                out, err = await process.communicate()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-            raise DeployUnavailable(f"{self._engine} {args[0]} took over {limit} s") from None
-        code = process.returncode
-        assert code is not None
-        return code, out.decode(errors="replace"), (err or b"").decode(errors="replace")
+        # Output goes to files, not pipes: `run --detach` leaves conmon and
+        # slirp4netns behind, which may hold a pipe open long after podman exits.
+        with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out_file,
+                    stderr=out_file if merge else err_file,
+                    env={**(env or {}), **base},
+                )
+            except OSError as error:
+                raise DeployUnavailable(f"{self._engine} could not run: {error.strerror}") from None
+            limit = 600 if slow else 60
+            try:
+                async with asyncio.timeout(limit):
+                    code = await process.wait()
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+                raise DeployUnavailable(f"{self._engine} {args[0]} took over {limit} s") from None
+            out, err = await asyncio.to_thread(_read_both, out_file, err_file)
+        return code, out, err
 
     async def _inspect(self, names: Sequence[str]) -> list[_Container]:
         if not names:
@@ -548,6 +550,14 @@ def _last_error(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("Error")]
     return (errors or lines or ["no message"])[-1][:1000]
+
+
+def _read_both(out_file: IO[bytes], err_file: IO[bytes]) -> tuple[str, str]:
+    texts = []
+    for handle in (out_file, err_file):
+        handle.seek(0)
+        texts.append(handle.read().decode(errors="replace"))
+    return texts[0], texts[1]
 
 
 def _mask(text: str, secrets: Iterable[str]) -> str:
