@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -103,12 +104,12 @@ class BuildahBuilder:
         earlier = self._running.pop(request.build_id, None)
         if earlier is not None:
             await earlier.cancel()
-        work_dir = self._work_root / request.build_id
         # A build interrupted by a restart left its work dir, and perhaps a
-        # buildah still running on its own: stop that, then start clean.
-        _kill_orphan(work_dir / _PGID_FILE)
-        await asyncio.to_thread(shutil.rmtree, work_dir, True)
-        work_dir.mkdir(parents=True, mode=0o700)
+        # buildah still running on its own: stop that (the build is this
+        # start's now), then start clean in a work dir of its own.
+        await asyncio.to_thread(_stop_earlier, self._work_root, request.build_id)
+        work_dir = self._work_root / f"{request.build_id}.{secrets.token_hex(4)}"
+        await asyncio.to_thread(work_dir.mkdir, 0o700, True)
         (work_dir / _OWNER_FILE).write_text(_this_process())
         handle = BuildahHandle(self, request, work_dir)
         self._running[request.build_id] = handle
@@ -128,7 +129,9 @@ class BuildahBuilder:
         if not self._work_root.is_dir():
             return
         for work_dir in self._work_root.iterdir():
-            if work_dir.name in self._running or _owner_alive(work_dir / _OWNER_FILE):
+            if work_dir.name.partition(".")[0] in self._running or _owner_alive(
+                work_dir / _OWNER_FILE
+            ):
                 continue
             _kill_orphan(work_dir / _PGID_FILE)
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -396,11 +399,20 @@ def _this_process() -> str:
 
 def _owner_alive(owner_file: Path) -> bool:
     try:
-        owner = owner_file.read_text().strip()
-        pid = int(owner.split()[0])
-    except (OSError, ValueError, IndexError):
+        pid, started, *_ = owner_file.read_text().split()
+        identity = _process_identity(int(pid))
+    except (OSError, ValueError):
         return False
-    return _process_identity(pid) == owner
+    return identity == f"{pid} {started}"
+
+
+def _stop_earlier(work_root: Path, build_id: str) -> None:
+    """Stop and remove every earlier work dir of this build, whoever started it."""
+    if not work_root.is_dir():
+        return
+    for work_dir in work_root.glob(f"{build_id}.*"):
+        _kill_orphan(work_dir / _PGID_FILE)
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _kill_orphan(pgid_file: Path) -> None:
