@@ -31,6 +31,7 @@ from home_idp.plugins.contracts import (
 from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.argocd_status import application_status, running_apps
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
+from home_idp.plugins.deployer.options import seconds_option
 
 __all__ = ["ArgoCDDeployer"]
 
@@ -314,13 +315,4 @@ def _flag(options: Mapping[str, str], name: str) -> bool:
 
 
 def _seconds(options: Mapping[str, str], name: str, default: float) -> float:
-    value = options.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not 0.01 <= number <= 600:
-        raise DeployError(f"the argocd deployer's `{name}` option must be 0.01 to 600 seconds")
-    return number
+    return seconds_option(options, name, default, "the argocd deployer")

@@ -38,6 +38,7 @@ from home_idp.plugins.contracts import (
 from home_idp.plugins.deployer import kubernetes_objects as objects
 from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure
+from home_idp.plugins.deployer.options import seconds_option
 from home_idp.plugins.kube_config import client_configuration
 
 __all__ = ["KubernetesDeployer"]
@@ -341,13 +342,4 @@ def _configuration(options: Mapping[str, str]) -> tuple[k8s.Configuration, list[
 
 
 def _number(options: Mapping[str, str], name: str, default: float) -> float:
-    value = options.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not 0.01 <= number <= 600:
-        raise DeployError(f"the kubernetes deployer's `{name}` option must be 0.01 to 600 seconds")
-    return number
+    return seconds_option(options, name, default, "the kubernetes deployer")
