@@ -15,6 +15,7 @@ from home_idp.schema.loaders import Loaders
 from home_idp.server.deploy.service import DeploySession
 from home_idp.server.rbac import ANONYMOUS, Principal, RbacSession
 from home_idp.server.runtime import Runtime
+from home_idp.server.trace.service import TraceService
 
 __all__ = ["Context", "Info"]
 
@@ -38,6 +39,11 @@ class Context:
     def deploy(self) -> DeploySession:
         """deploy services bound to the caller."""
         return self.runtime.deploy.session(self.rbac)
+
+    @cached_property
+    def trace(self) -> TraceService:
+        """trace-manager services bound to the caller."""
+        return self.runtime.trace.session(self.rbac.authz)
 
     @property
     def max_page_size(self) -> int:

@@ -15,6 +15,7 @@ from home_idp.schema.context import Info
 from home_idp.schema.errors import ErrorTypes, run_mutation
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.relay import decode_cursor, decode_id, encode_cursor, resolve_visible_nodes
+from home_idp.schema.traces import CriticalPathSegment, Trace, load_trace
 from home_idp.server.errors import ValidationFailed
 from home_idp.server.pipeline import models
 from home_idp.server.pipeline.events import app_topic, release_topic
@@ -58,10 +59,12 @@ class ReleaseStep:
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    span_id: str | None = strawberry.field(description="The step's span in the release's trace.")
 
     @classmethod
     def from_model(cls, step: models.ReleaseStep) -> Self:
         return cls(
+            span_id=step.span_id,
             name=step.name,
             state=StepState(step.state.value),
             attempts=step.attempts,
@@ -120,6 +123,20 @@ class Release(relay.Node):
     @strawberry.field(description="Whether this release is the one that serves now.")
     async def is_live(self, info: Info) -> bool:
         return await info.context.loaders.live_release_of_app.load(self.app_id) == self.id
+
+    @strawberry.field(
+        description="The release as a trace: a root span, a span per step, and the work "
+        "inside them; null when you may not read traces."
+    )
+    async def trace(self, info: Info) -> Trace | None:
+        return await load_trace(info, self.trace_id) if self.trace_id else None
+
+    @strawberry.field(
+        description="The steps and spans that made the release as long as it was, in order."
+    )
+    async def critical_path(self, info: Info) -> list[CriticalPathSegment]:
+        trace = await self.trace(info)
+        return trace.critical_path() if trace is not None else []
 
     @strawberry.field(description="The steps in order.")
     async def steps(self, info: Info) -> list[ReleaseStep]:

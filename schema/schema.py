@@ -17,6 +17,7 @@ from home_idp.schema.limits import security_extensions
 from home_idp.schema.projects import ProjectMutation, ProjectQuery
 from home_idp.schema.releases import ReleaseMutation, ReleaseQuery, ReleaseSubscription
 from home_idp.schema.roles import RoleMutation, RoleQuery
+from home_idp.schema.traces import TraceQuery, TraceSubscription
 from home_idp.schema.users import UserMutation, UserQuery
 from home_idp.schema.webhooks import WebhookMutation, WebhookQuery
 from home_idp.server.settings import GraphQLLimits
@@ -47,6 +48,7 @@ class Query(
     WebhookQuery,
     BuildLogQuery,
     ReleaseQuery,
+    TraceQuery,
 ):
     pass
 
@@ -66,7 +68,7 @@ class Mutation(
 
 
 @strawberry.type
-class Subscription(AuditSubscription, ReleaseSubscription, BuildLogSubscription):
+class Subscription(AuditSubscription, ReleaseSubscription, BuildLogSubscription, TraceSubscription):
     pass
 
 

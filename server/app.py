@@ -18,6 +18,7 @@ from home_idp.server.gateway.auth import BearerAuthBackend, auth_error_response
 from home_idp.server.gateway.git_http import git_routes
 from home_idp.server.gateway.graphql import GraphQLApp
 from home_idp.server.gateway.limits import BodySizeLimit
+from home_idp.server.gateway.otlp import otlp_routes
 from home_idp.server.gateway.webhooks import webhook_routes
 from home_idp.server.rbac.roles import ensure_builtin_roles
 from home_idp.server.runtime import Runtime
@@ -38,12 +39,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await db.open_database(settings)
         await ensure_builtin_roles()
+        await runtime.trace.start()
         await runtime.deploy.start()
         log.info("home-idp ready (profile %s) on %s", settings.profile, settings.base_url)
         try:
             yield
         finally:
             await runtime.deploy.stop()
+            # After the engine: the spans of its last steps are stored too.
+            await runtime.trace.stop()
             await db.close()
 
     app = Starlette(
@@ -52,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(runtime.deploy.webhooks, runtime.deploy.registry_webhooks),
+            *otlp_routes(runtime.trace),
             # The local platform repo is served by home-idp itself.
             *(
                 git_routes(
@@ -67,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 BodySizeLimit,
                 max_bytes=settings.graphql.max_body_bytes,
-                exempt_prefixes=("/webhooks/", "/git/"),
+                exempt_prefixes=("/webhooks/", "/git/", "/v1/"),
             ),
             Middleware(
                 AuthenticationMiddleware,

@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "home_idp.server.rbac.app_models",
     "home_idp.server.pipeline.models",
     "home_idp.server.deploy.models",
+    "home_idp.server.trace.models",
 ]
 MIGRATIONS_MODULE = "home_idp.server.migrations"
 

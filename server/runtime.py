@@ -11,6 +11,7 @@ from home_idp.server.rbac.keys import load_signing_key
 from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.tokens import JwtCodec
 from home_idp.server.settings import Settings
+from home_idp.server.trace.manager import TraceManager
 
 __all__ = ["Runtime"]
 
@@ -21,6 +22,7 @@ class Runtime:
     bus: EventBus
     rbac: RbacManager
     deploy: DeployManager
+    trace: TraceManager
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -32,4 +34,6 @@ class Runtime:
         bus = EventBus()
         secret_box = SecretBox.from_settings(settings)
         rbac = RbacManager(codec, bus, settings.access_token_ttl_seconds, secret_box)
-        return cls(settings, bus, rbac, DeployManager(settings, bus, secret_box))
+        trace = TraceManager(settings.trace, bus)
+        deploy = DeployManager(settings, bus, secret_box, trace)
+        return cls(settings, bus, rbac, deploy, trace)

@@ -16,6 +16,7 @@ __all__ = [
     "PipelineSettings",
     "RegistrySettings",
     "Settings",
+    "TraceSettings",
 ]
 
 
@@ -114,6 +115,21 @@ class PipelineSettings(BaseModel):
     rollout_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
 
+class TraceSettings(BaseModel):
+    """The trace-manager: span retention, OTLP ingest bounds and optional export."""
+
+    # Spans that started longer ago than this are deleted in the background.
+    retention_hours: float = Field(default=168.0, gt=0, le=24 * 3650)
+    retention_interval_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    # `POST /v1/traces`: larger bodies (after gzip) get 413, and so do more spans.
+    max_ingest_bytes: int = Field(default=4 * 1_048_576, ge=1024, le=64 * 1_048_576)
+    max_ingest_spans: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Also send home-idp's own spans to an OTLP/HTTP collector, e.g.
+    # "http://collector:4318/v1/traces", with these headers (API keys).
+    export_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    export_headers: dict[str, SecretStr] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     """home-idp settings. With none set, home-idp runs in local mode on SQLite."""
 
@@ -142,6 +158,7 @@ class Settings(BaseSettings):
     builder: BuilderSettings = Field(default_factory=BuilderSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     deployer: DeployerSettings = Field(default_factory=DeployerSettings)
+    trace: TraceSettings = Field(default_factory=TraceSettings)
 
     @field_validator("jwt_secret")
     @classmethod

@@ -33,6 +33,7 @@ from home_idp.plugins.contracts import (
     RegistryCredentials,
 )
 from home_idp.plugins.git.paths import check_repo_path
+from home_idp.plugins.tracing import tracer
 
 __all__ = ["BuildahBuilder", "BuildahHandle"]
 
@@ -222,8 +223,13 @@ class BuildahHandle:
         try:
             platform_dir = self._work_dir / "platform"
             source_dir = self._work_dir / "source"
-            await self._fetch(request.platform, platform_dir, "platform repo")
-            await self._fetch(request.source, source_dir, "source repo")
+            spans = tracer(__name__)
+            with spans.start_as_current_span("git fetch platform repo"):
+                await self._fetch(request.platform, platform_dir, "platform repo")
+            with spans.start_as_current_span(
+                "git fetch source repo", attributes={"home_idp.git.ref": request.source.ref}
+            ):
+                await self._fetch(request.source, source_dir, "source repo")
             dockerfile = platform_dir / request.dockerfile_path
             context = source_dir / request.source.path
             if not dockerfile.is_file():
@@ -237,30 +243,38 @@ class BuildahHandle:
             auth_file = self._auth_file(request.push_credentials, request.image)
             tls = f"--tls-verify={'false' if request.insecure_registry else 'true'}"
             auth = ["--authfile", str(auth_file)] if auth_file else []
-            await self._command(
-                "build",
-                self._builder.buildah_args(
-                    "bud",
-                    "--isolation",
-                    self._builder.isolation,
-                    tls,
-                    *auth,
-                    "--layers=false",
-                    "--file",
-                    str(dockerfile),
-                    "--tag",
-                    request.image,
-                    str(context),
-                ),
-            )
+            with spans.start_as_current_span("buildah bud"):
+                await self._command(
+                    "build",
+                    self._builder.buildah_args(
+                        "bud",
+                        "--isolation",
+                        self._builder.isolation,
+                        tls,
+                        *auth,
+                        "--layers=false",
+                        # The build's env (trace context among it) reaches the
+                        # Dockerfile's ARGs, so a RUN that emits spans joins the trace.
+                        *(
+                            f"--build-arg={name}={value}"
+                            for name, value in sorted(request.env.items())
+                        ),
+                        "--file",
+                        str(dockerfile),
+                        "--tag",
+                        request.image,
+                        str(context),
+                    ),
+                )
             digest_file = self._work_dir / "digest"
-            await self._command(
-                "push",
-                self._builder.buildah_args(
-                    "push", tls, *auth, "--digestfile", str(digest_file), request.image
-                ),
-                retryable=True,
-            )
+            with spans.start_as_current_span("buildah push"):
+                await self._command(
+                    "push",
+                    self._builder.buildah_args(
+                        "push", tls, *auth, "--digestfile", str(digest_file), request.image
+                    ),
+                    retryable=True,
+                )
             if auth_file is not None:
                 auth_file.unlink()  # the push password is not kept on disk longer than needed
             digest = digest_file.read_text().strip()

@@ -333,6 +333,9 @@ def _kaniko(request: BuildRequest, settings: JobSettings) -> dict[str, Any]:
         f"--destination={request.image}",
         f"--digest-file={_TERMINATION_LOG}",
         "--verbosity=info",
+        # The build's env (trace context among it) reaches the Dockerfile's
+        # ARGs too, so a RUN that emits spans joins the release's trace.
+        *(f"--build-arg={name}={value}" for name, value in sorted(request.env.items())),
     ]
     if request.insecure_registry:
         host = registry_host(request.image)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from opentelemetry.trace import Status, StatusCode
+
 from home_idp.plugins.contracts import (
     BuilderPlugin,
     BuildError,
@@ -16,10 +18,12 @@ from home_idp.plugins.contracts import (
     BuildRequest,
     BuildResult,
     GitSource,
+    ProjectAccess,
     RegistryError,
     RegistryPlugin,
     RegistryUnavailable,
 )
+from home_idp.plugins.tracing import trace_env, tracer
 from home_idp.server.deploy.build_logs import BuildLog, BuildLogWriter
 from home_idp.server.deploy.models import RegistryPush
 from home_idp.server.deploy.platform_repo import app_path
@@ -79,6 +83,22 @@ class BuildStep:
             return Retry(f"the registry is unreachable: {error}")
         except RegistryError as error:
             return Fail(f"the registry refused: {error}")
+        with tracer(__name__).start_as_current_span(
+            "build image",
+            attributes={"home_idp.image": image, "home_idp.builder": type(self.builder).__name__},
+        ) as span:
+            outcome = await self._build_and_push(release, context, image, access)
+            digest = outcome.detail.get("digest") if isinstance(outcome, Done) else None
+            if digest:
+                span.set_attribute("home_idp.digest", str(digest))
+            elif isinstance(outcome, Retry | Fail):
+                span.set_status(Status(StatusCode.ERROR, outcome.reason.partition("\n")[0]))
+            return outcome
+
+    async def _build_and_push(
+        self, release: Release, context: StepContext, image: str, access: ProjectAccess
+    ) -> Outcome:
+        assert release.commit_sha is not None
         app = release.app
         platform = self.platform_source(release.commit_sha)
         request = BuildRequest(
@@ -90,7 +110,8 @@ class BuildStep:
             image=image,
             push_credentials=access.push,
             insecure_registry=self.registry.insecure,
-            env={"HOME_IDP_RELEASE": str(release.id)},
+            # TRACEPARENT: a build that emits spans joins the release's trace.
+            env={"HOME_IDP_RELEASE": str(release.id), **trace_env()},
         )
         secrets = [
             *(await decrypt_app_secrets(app.id, self.secret_box)).values(),

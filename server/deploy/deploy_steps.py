@@ -25,6 +25,7 @@ from home_idp.plugins.contracts import (
     RegistryUnavailable,
     RolloutState,
 )
+from home_idp.plugins.tracing import tracer
 from home_idp.server.deploy.manifests import MANIFEST_FILES, AppManifestInput, render_manifests
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts
@@ -153,7 +154,13 @@ class ManifestsStep:
                 f"image {pinned_image(release.image, release.digest)}\n"
             )
             # Nothing changed (a re-run after a commit that landed): no commit.
-            result = await self.git.commit_files(changes, _AUTHOR, message) if changes else None
+            result = None
+            if changes:
+                with tracer(__name__).start_as_current_span(
+                    "git commit", attributes={"home_idp.git.files": len(changes)}
+                ) as span:
+                    result = await self.git.commit_files(changes, _AUTHOR, message)
+                    span.set_attribute("home_idp.git.sha", result.sha)
             sha = result.sha if result else await self.git.head()
         except GitUnavailable as error:
             return Retry(f"the platform repo is unreachable: {error}")
@@ -220,7 +227,14 @@ class SyncStep:
     async def run(self, context: StepContext) -> Outcome:
         try:
             deployment = await self.source.of(context.release)
-            await self.deployer.sync(deployment)
+            with tracer(__name__).start_as_current_span(
+                "deploy sync",
+                attributes={
+                    "home_idp.deployer": type(self.deployer).__name__,
+                    "home_idp.image": deployment.image,
+                },
+            ):
+                await self.deployer.sync(deployment)
         except (DeployUnavailable, RegistryUnavailable) as error:
             return Retry(f"the deployment target is unreachable: {error}")
         except (DeployError, RegistryError) as error:

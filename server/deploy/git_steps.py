@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from home_idp.plugins.contracts import CommitAuthor, GitError, GitPlugin, GitUnavailable
+from home_idp.plugins.tracing import tracer
 from home_idp.server.deploy.models import GitPush
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
@@ -37,7 +38,13 @@ class CommitDockerfileStep:
         try:
             # Safe to repeat: if a killed attempt already pushed this content,
             # the plugin makes no new commit and returns the head.
-            result = await self.git.commit_files({path: version.content.encode()}, author, message)
+            with tracer(__name__).start_as_current_span(
+                "git commit", attributes={"home_idp.git.path": path}
+            ) as span:
+                result = await self.git.commit_files(
+                    {path: version.content.encode()}, author, message
+                )
+                span.set_attribute("home_idp.git.sha", result.sha)
         except GitUnavailable as error:
             return Retry(f"the platform repo is unreachable: {error}")
         except GitError as error:

@@ -13,6 +13,7 @@ from home_idp.server.deploy.build_steps import steps_waiting_for_image
 from home_idp.server.deploy.models import DeliveryOutcome, RegistryPush, WebhookDelivery
 from home_idp.server.deploy.webhooks import (
     WebhookResult,
+    advance_by_webhook,
     finish_delivery,
     record_accepted,
     record_rejected,
@@ -90,9 +91,7 @@ class RegistryWebhooks:
                 self._registry.host, push.repository, push.tag, push.digest
             )
             for step_id in waiting:
-                if await self._engine.advance(
-                    step_id, {"advanced_by": "webhook", "delivery": delivery.delivery_id}
-                ):
+                if await advance_by_webhook(self._engine, step_id, delivery):
                     advanced += 1
         if not recorded:
             return WebhookResult(200, DeliveryOutcome.IGNORED, "no push to an app's repository")

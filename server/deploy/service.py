@@ -35,10 +35,12 @@ from home_idp.server.deploy.webhooks import SOURCE_GIT, DeliveryInspector, GitWe
 from home_idp.server.events import EventBus
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.events import ReleaseEventLog
+from home_idp.server.pipeline.release_trace import ReleaseTracer
 from home_idp.server.pipeline.steps import Step
 from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.service import RbacSession
 from home_idp.server.settings import Settings
+from home_idp.server.trace.manager import TraceManager
 
 __all__ = ["DeployManager", "DeploySession"]
 
@@ -62,6 +64,7 @@ class DeployManager:
         settings: Settings,
         bus: EventBus,
         secret_box: SecretBox,
+        trace: TraceManager,
         *,
         git: GitPlugin | None = None,
         builder: BuilderPlugin | None = None,
@@ -79,6 +82,8 @@ class DeployManager:
             bus, None if settings.uses_sqlite else settings.effective_database_url
         )
         self.build_log = BuildLog(bus, events)
+        # Live span readers on every replica are woken through the same listener.
+        trace.share_through(events)
         accounts = RegistryAccounts(self.registry, secret_box)
         deployments = DeploymentSource(accounts, secret_box)
         steps: list[Step] = [
@@ -114,6 +119,7 @@ class DeployManager:
             pipeline,
             {step.name: step for step in steps},
             events,
+            ReleaseTracer(trace.tracing),
             single_worker=settings.uses_sqlite,
         )
         self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine)

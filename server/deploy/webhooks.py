@@ -22,6 +22,7 @@ from home_idp.server.deploy.models import DeliveryOutcome, GitPush, WebhookDeliv
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.queue import utcnow
+from home_idp.server.pipeline.release_trace import WebhookReceipt
 from home_idp.server.rbac.authz import Authorizer
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "GitWebhooks",
     "WebhookProcessor",
     "WebhookResult",
+    "advance_by_webhook",
     "finish_delivery",
     "record_accepted",
     "record_rejected",
@@ -106,6 +108,15 @@ async def finish_delivery(
     return result
 
 
+async def advance_by_webhook(engine: Engine, step_id: int, delivery: WebhookDelivery) -> bool:
+    """Move a waiting step on with the news of `delivery` (a span in the release's trace)."""
+    return await engine.advance(
+        step_id,
+        {"advanced_by": "webhook", "delivery": delivery.delivery_id},
+        WebhookReceipt(delivery.source, delivery.event, delivery.delivery_id, delivery.received_at),
+    )
+
+
 @dataclass(frozen=True)
 class WebhookResult:
     """What the gateway answers, and what was recorded."""
@@ -174,9 +185,7 @@ class GitWebhooks:
                 await GitPush.get_or_create(sha=sha, defaults={"delivery": delivery})
         advanced = 0
         for step_id in await steps_waiting_for(shas):
-            if await self._engine.advance(
-                step_id, {"advanced_by": "webhook", "delivery": delivery.delivery_id}
-            ):
+            if await advance_by_webhook(self._engine, step_id, delivery):
                 advanced += 1
         return WebhookResult(
             200, DeliveryOutcome.ACCEPTED, f"push of {push.after[:12]}; advanced {advanced} step(s)"

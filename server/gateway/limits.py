@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import json
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodySizeLimit"]
+__all__ = ["BodySizeLimit", "BodyTooLarge", "read_capped"]
+
+
+class BodyTooLarge(Exception):
+    """A request body over the limit of the route that reads it."""
+
+
+async def read_capped(request: Request, max_bytes: int) -> bytes:
+    """The request's body, or BodyTooLarge as soon as it is declared or read past `max_bytes`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise BodyTooLarge
+    return bytes(body)
 
 
 class _TooLarge(Exception):

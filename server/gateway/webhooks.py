@@ -15,6 +15,7 @@ from home_idp.server.deploy.webhooks import (
     WebhookResult,
     record_rejected,
 )
+from home_idp.server.gateway.limits import BodyTooLarge, read_capped
 
 __all__ = ["MAX_WEBHOOK_BYTES", "webhook_routes"]
 
@@ -23,28 +24,12 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 _Handler = Callable[[dict[str, str], bytes], Awaitable[WebhookResult]]
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_capped(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        raise _TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_WEBHOOK_BYTES:
-            raise _TooLarge
-    return bytes(body)
-
-
 def _endpoint(source: str, handle: _Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
-            body = await _read_capped(request)
-        except _TooLarge:
+            body = await read_capped(request, MAX_WEBHOOK_BYTES)
+        except BodyTooLarge:
             detail = f"body over {MAX_WEBHOOK_BYTES} bytes"
             await record_rejected(
                 {

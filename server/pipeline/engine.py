@@ -30,6 +30,7 @@ from home_idp.server.pipeline.models import (
     StepState,
 )
 from home_idp.server.pipeline.queue import JobQueue, utcnow
+from home_idp.server.pipeline.release_trace import ReleaseTracer, WebhookReceipt
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, Step, StepContext, Wait
 from home_idp.server.settings import PipelineSettings
 
@@ -49,12 +50,14 @@ class Engine:
         settings: PipelineSettings,
         steps: Mapping[str, Step],
         events: ReleaseEventLog,
+        tracer: ReleaseTracer,
         *,
         single_worker: bool,
     ) -> None:
         self._settings = settings
         self._steps = dict(steps)
         self.events = events
+        self._tracer = tracer
         self._single_worker = single_worker
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -67,6 +70,8 @@ class Engine:
         unknown = [name for name in step_names if name not in self._steps]
         if unknown:
             raise ValueError(f"no step is named {', '.join(unknown)}")
+        self._tracer.begin_release(release)
+        await release.save(update_fields=["trace_id", "span_id"])
         steps = [
             await ReleaseStep.create(release=release, position=position, name=name)
             for position, name in enumerate(step_names)
@@ -153,9 +158,10 @@ class Engine:
             outcome: Outcome = Fail(implementation.deadline_reason(context))
         else:
             try:
-                outcome = await asyncio.wait_for(
-                    self._holding_lease(queue, job.id, implementation.run(context)), remaining
-                )
+                # Spans the step and its plugins start are children of the step's span.
+                with self._tracer.step_context(release, step):
+                    work = self._holding_lease(queue, job.id, implementation.run(context))
+                    outcome = await asyncio.wait_for(work, remaining)
             except TimeoutError:
                 await step.refresh_from_db(fields=["error"])
                 last = f" (last error: {step.error})" if step.error else ""
@@ -175,6 +181,7 @@ class Engine:
                 return False
             step.deadline = step.deadline or now + timedelta(seconds=implementation.timeout_seconds)
             step.started_at = step.started_at or now
+            self._tracer.begin_step(step)
             updated = await ReleaseStep.filter(
                 id=step.id, state__in=[StepState.PENDING, StepState.RUNNING]
             ).update(
@@ -182,6 +189,7 @@ class Engine:
                 attempts=F("attempts") + 1,
                 started_at=step.started_at,
                 deadline=step.deadline,
+                span_id=step.span_id,
             )
             if not updated:
                 return False
@@ -289,6 +297,7 @@ class Engine:
         step.detail = {**step.detail, **detail}
         await step.save(update_fields=["state", "finished_at", "error", "detail"])
         events = [await self.events.record(release, StepState.SUCCEEDED, step=step.name)]
+        await self._tracer.step_ended(release, step)
         following = (
             await ReleaseStep.filter(release_id=release.id, position__gt=step.position)
             .order_by("position")
@@ -301,6 +310,7 @@ class Engine:
         release.finished_at = now
         await release.save(update_fields=["status", "finished_at"])
         events.append(await self.events.record(release, ReleaseStatus.SUCCEEDED))
+        self._tracer.release_ended(release)
         return events
 
     async def _fail(self, release: Release, step: ReleaseStep, reason: str) -> list[ReleaseEvent]:
@@ -313,18 +323,24 @@ class Engine:
         release.finished_at = now
         release.error = f"{step.name}: {reason}"
         await release.save(update_fields=["status", "finished_at", "error"])
-        return [
+        events = [
             await self.events.record(release, StepState.FAILED, step=step.name, message=reason),
             await self.events.record(release, ReleaseStatus.FAILED, message=release.error),
         ]
+        await self._tracer.step_ended(release, step)
+        self._tracer.release_ended(release)
+        return events
 
     # -- waits, the reconciler, cancel and retry ----------------------------
 
-    async def advance(self, step_id: int, detail: Mapping[str, Any]) -> bool:
+    async def advance(
+        self, step_id: int, detail: Mapping[str, Any], receipt: WebhookReceipt | None = None
+    ) -> bool:
         """Move a waiting step on (a webhook or the reconciler saw what it waits for).
 
         True when this call advanced it; False when it was not waiting (any
-        more), so two replicas handling the same news advance it once.
+        more), so two replicas handling the same news advance it once. The
+        `receipt` of the webhook that brought the news becomes a span of the step.
         """
         events: list[ReleaseEvent] = []
         async with in_transaction():
@@ -335,6 +351,8 @@ class Engine:
             await step.refresh_from_db()
             if step.state is not StepState.WAITING or release.status is not ReleaseStatus.RUNNING:
                 return False
+            if receipt is not None:
+                self._tracer.webhook_advanced(release, step, receipt)
             events += await self._succeed(release, step, detail)
         await self.events.publish(events)
         self._wake.set()
@@ -382,7 +400,10 @@ class Engine:
             if release.status is not ReleaseStatus.RUNNING:
                 raise Conflict(f"release #{release.number} is {release.status.value}, not running")
             now = utcnow()
-            await ReleaseStep.filter(release_id=release.id, state__in=_OPEN_STEP_STATES).update(
+            open_steps = await ReleaseStep.filter(
+                release_id=release.id, state__in=_OPEN_STEP_STATES
+            )
+            await ReleaseStep.filter(id__in=[step.id for step in open_steps]).update(
                 state=StepState.CANCELLED, finished_at=now
             )
             await Job.filter(step__release_id=release.id).delete()
@@ -394,6 +415,10 @@ class Engine:
                     release, ReleaseStatus.CANCELLED, message=f"cancelled by {by}"
                 )
             )
+            for step in open_steps:
+                step.state, step.finished_at = StepState.CANCELLED, now
+                await self._tracer.step_ended(release, step)
+            self._tracer.release_ended(release)
         await self.events.publish(events)
         return release
 
@@ -422,6 +447,7 @@ class Engine:
                 error=None,
                 started_at=None,
                 finished_at=None,
+                span_id=None,
             )
             await JobQueue.enqueue(first.id)
             release.status = ReleaseStatus.RUNNING

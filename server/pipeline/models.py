@@ -45,7 +45,9 @@ class Release(Model):
     commit_sha = fields.CharField(max_length=64, null=True, db_index=True)
     image = fields.CharField(max_length=500, null=True)
     digest = fields.CharField(max_length=100, null=True)
-    trace_id = fields.CharField(max_length=32, null=True)
+    # The release's trace, and its root span's id (chosen when it is created).
+    trace_id = fields.CharField(max_length=32, null=True, db_index=True)
+    span_id = fields.CharField(max_length=16, null=True)
     # The platform-repo commit of the release's manifests, and what they were
     # before and after it (file name -> YAML), for the release's plan.
     manifests_sha = fields.CharField(max_length=64, null=True, db_index=True)
@@ -78,6 +80,9 @@ class ReleaseStep(Model):
     detail: dict[str, Any] = fields.JSONField(default=dict)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    # The step's span in the release's trace, chosen when the step starts (a
+    # retry starts a new one); its children point at it while it runs.
+    span_id = fields.CharField(max_length=16, null=True)
 
     class Meta:
         table = "release_step"

@@ -45,7 +45,9 @@ BUILTIN_ROLES = (
         + _allow("app", "create", "update")
         + _allow("dockerfile", "create", "update")
         + _allow("release", "create", "deploy")
-        + _allow("secret", "update"),
+        + _allow("secret", "update")
+        # Their apps' own spans, sent over OTLP, join the project's traces.
+        + _allow("trace", "create"),
     ),
     BuiltinRole("viewer", "Reads everything in the project; changes nothing.", _allow("*", "read")),
 )

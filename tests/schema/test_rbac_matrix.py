@@ -74,6 +74,7 @@ from home_idp.server.rbac.models import (
 )
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 from home_idp.server.runtime import Runtime
+from home_idp.server.trace.models import Span
 from tests.components import BASE_IMAGE, REGISTRY_HOST, SOURCE_REPO
 from tests.deploy.flow import wait_for_release
 from tests.factories import PASSWORD, Factory, Person
@@ -103,6 +104,7 @@ NOT_FOUND_MESSAGES = {
     "no such app",
     "no such Dockerfile version",
     "no such release",
+    "no such trace",
 }
 SUBSCRIPTION_TIMEOUT = 5  # seconds to wait for the first event of a subscription
 
@@ -838,6 +840,33 @@ async def a_build_log(world: World, caller: str) -> dict[str, Any]:
     return {"release": gid("Release", release), "after": encode_cursor(0)}
 
 
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def a_span_of_web() -> None:
+    await Span.create(
+        trace_id=TRACE_ID,
+        span_id="00f067aa0ba902b7",
+        name=MARKER,
+        kind="internal",
+        start_ns=1_700_000_000_000_000_000,
+        end_ns=1_700_000_001_000_000_000,
+        status="ok",
+        project="web",
+        app="shop",
+    )
+
+
+async def a_trace(world: World, caller: str) -> dict[str, Any]:
+    await a_span_of_web()
+    return {"id": TRACE_ID}
+
+
+async def spans_of_a_trace(world: World, caller: str) -> dict[str, Any]:
+    await a_span_of_web()
+    return {"id": TRACE_ID, "after": encode_cursor(0)}
+
+
 async def audit_events_from_start(world: World, caller: str) -> dict[str, Any]:
     await an_audit_event(world, caller)
     return {"after": encode_cursor(0)}
@@ -1161,6 +1190,28 @@ RELEASE_PLAN = QueryOp(
     arrange=a_build_log,
     not_null=True,
 )
+TRACE = QueryOp(
+    "trace",
+    "query($id: String!) { trace(id: $id) { spans { name } } }",
+    lambda world, caller, trace: (
+        trace is not None and [span["name"] for span in trace["spans"]] == [MARKER]
+    ),
+    arrange=a_trace,
+)
+TRACES = QueryOp(
+    "traces",
+    "{ traces(first: 10) { edges { node { name project } } } }",
+    lambda world, caller, page: names(page, "name") == [MARKER],
+    arrange=a_trace,
+)
+SPAN_STREAM = SubscriptionOp(
+    "spans",
+    """subscription($id: String!, $after: String) {
+         spans(traceId: $id, after: $after) { name } }""",
+    lambda world, caller, span: span is not None and span["name"] == MARKER,
+    spans_of_a_trace,
+    variant="live",
+)
 BUILD_LOG_STREAM = SubscriptionOp(
     "buildLog",
     """subscription($release: ID!, $after: String) {
@@ -1257,6 +1308,9 @@ TABLE = (
     # Build logs are read by every member (secrets in them are masked).
     Entry(BUILD_LOG,                    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(RELEASE_PLAN,                 ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    # Traces are read by every member of the project their spans name.
+    Entry(TRACE,                        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(TRACES,                       ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(node_query("project", web_gid),
                                         ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   HIDE),
     Entry(node_query("member", bystander_membership_gid),
@@ -1285,6 +1339,7 @@ TABLE = (
     Entry(RELEASE_EVENTS_OF_RELEASE,    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(RELEASE_EVENTS_OF_APP,        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(BUILD_LOG_STREAM,             ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(SPAN_STREAM,                  ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
 )
 # fmt: on
 
@@ -1319,6 +1374,9 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (BUILD_LOG,                         ALLOW),
     (RELEASE_PLAN,                      ALLOW),
     (BUILD_LOG_STREAM,                  ALLOW),
+    (TRACE,                             ALLOW),
+    (TRACES,                            ALLOW),
+    (SPAN_STREAM,                       ALLOW),
 )
 # fmt: on
 

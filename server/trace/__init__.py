@@ -1,0 +1,1 @@
+"""trace-manager: the spans of every release, OTLP ingest, and trace queries."""

@@ -1,0 +1,88 @@
+"""What a trace's spans tell: their tree, and the critical path through it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from home_idp.server.trace.models import Span
+
+__all__ = ["PathSegment", "SpanTree", "critical_path"]
+
+
+@dataclass(frozen=True)
+class PathSegment:
+    """A span on the critical path, and the part of its time that lies on it."""
+
+    span: Span
+    self_ns: int
+
+
+class SpanTree:
+    """A trace's spans arranged by parent; spans whose parent is missing are roots."""
+
+    def __init__(self, spans: Sequence[Span]) -> None:
+        self.spans = sorted(spans, key=lambda span: (span.start_ns, span.id))
+        known = {span.span_id for span in self.spans}
+        self.children: dict[str, list[Span]] = defaultdict(list)
+        self.roots: list[Span] = []
+        for span in self.spans:
+            if span.parent_span_id and span.parent_span_id in known:
+                self.children[span.parent_span_id].append(span)
+            else:
+                self.roots.append(span)
+        self.depth: dict[str, int] = {}
+        pending = [(root, 0) for root in self.roots]
+        while pending:
+            span, depth = pending.pop()
+            if span.span_id in self.depth:  # a cycle of parent ids: seen once is enough
+                continue
+            self.depth[span.span_id] = depth
+            pending += [(child, depth + 1) for child in self.children[span.span_id]]
+
+    @property
+    def start_ns(self) -> int:
+        return min((span.start_ns for span in self.spans), default=0)
+
+    @property
+    def end_ns(self) -> int:
+        return max((span.end_ns for span in self.spans), default=0)
+
+
+def critical_path(tree: SpanTree) -> list[PathSegment]:
+    """The chain of spans that made the trace as long as it is, in time order.
+
+    Walking back from the end of the longest root: the child that ended last
+    is what the parent waited for; before that child started, the child that
+    ended last before then; the parent's own time fills the gaps.
+    """
+    if not tree.roots:
+        return []
+    root = max(tree.roots, key=lambda span: span.end_ns - span.start_ns)
+    segments: list[PathSegment] = []
+    _walk(tree, root, root.end_ns, segments, set())
+    segments.reverse()
+    return [segment for segment in segments if segment.self_ns > 0]
+
+
+def _walk(
+    tree: SpanTree, span: Span, until: int, segments: list[PathSegment], seen: set[str]
+) -> None:
+    """Add `span`'s critical segments that end by `until`, latest first."""
+    if span.span_id in seen:
+        return
+    seen.add(span.span_id)
+    cursor = min(span.end_ns, until)
+    own = 0
+    children = sorted(tree.children[span.span_id], key=lambda child: child.end_ns, reverse=True)
+    for child in children:
+        if child.end_ns > cursor or child.end_ns <= span.start_ns:
+            # It overlapped a later critical child (nothing waited for it), or
+            # it ended before this span began.
+            continue
+        own += cursor - child.end_ns
+        _walk(tree, child, cursor, segments, seen)
+        cursor = max(child.start_ns, span.start_ns)
+    own += max(cursor - span.start_ns, 0)
+    segments.append(PathSegment(span, own))

@@ -1,0 +1,126 @@
+"""The span store: batched writes, reads by trace, and wake-ups of live readers.
+
+Writes are upserts on (trace id, span id): an exporter that retries a batch,
+or a release span emitted again after a retry, replaces the earlier copy
+instead of failing the batch. After a batch is stored, subscribers of its
+traces are woken: in-process, or through Postgres NOTIFY on every replica
+when several share a database. A wake-up carries no spans on purpose: live
+readers read what they have not seen from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
+
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from home_idp.server.events import EventBus
+from home_idp.server.trace.models import Span
+from home_idp.server.trace.records import SpanRecord
+
+__all__ = ["SPAN_CHANNEL", "Notifier", "SpanStore", "trace_topic"]
+
+log = logging.getLogger(__name__)
+
+SPAN_CHANNEL = "home_idp_spans"
+_UPDATED_FIELDS = (
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_ns",
+    "end_ns",
+    "status",
+    "status_message",
+    "attributes",
+    "events",
+    "service_name",
+    "project",
+    "app",
+)
+# Trace ids per NOTIFY payload (Postgres caps a payload at 8000 bytes).
+_IDS_PER_NOTIFY = 200
+
+
+def trace_topic(trace_id: str) -> str:
+    return f"trace:{trace_id}"
+
+
+class Notifier(Protocol):
+    """Reaches every replica's listener (Postgres NOTIFY), when replicas share one."""
+
+    @property
+    def shared(self) -> bool: ...
+
+    async def notify(self, channel: str, payload: str) -> None: ...
+
+    def on_notification(self, channel: str, handler: Callable[[str], Awaitable[None]]) -> None: ...
+
+
+class SpanStore:
+    """Stores spans and tells live readers of their traces."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._notifier: Notifier | None = None
+
+    def share_through(self, notifier: Notifier) -> None:
+        """Wake readers on every replica through `notifier` (register before it starts)."""
+        self._notifier = notifier
+        notifier.on_notification(SPAN_CHANNEL, self._on_notification)
+
+    async def write(self, records: Sequence[SpanRecord]) -> None:
+        """Store `records` in one transaction, replacing spans stored before with the same ids."""
+        if not records:
+            return
+        # One row per id: the last copy wins, as it would in the store.
+        unique = {(record.trace_id, record.span_id): record for record in records}
+        async with in_transaction():
+            await Span.bulk_create(
+                [record.to_model() for record in unique.values()],
+                on_conflict=("trace_id", "span_id"),
+                update_fields=_UPDATED_FIELDS,
+            )
+        await self.wake({record.trace_id for record in records})
+
+    async def wake(self, trace_ids: Iterable[str]) -> None:
+        ids = sorted(trace_ids)
+        if self._notifier is not None and self._notifier.shared:
+            for start in range(0, len(ids), _IDS_PER_NOTIFY):
+                chunk = ",".join(ids[start : start + _IDS_PER_NOTIFY])
+                await self._notifier.notify(SPAN_CHANNEL, chunk)
+            return
+        for trace_id in ids:
+            self._bus.publish(trace_topic(trace_id), trace_id)
+
+    async def _on_notification(self, payload: str) -> None:
+        for trace_id in payload.split(","):
+            self._bus.publish(trace_topic(trace_id), trace_id)
+
+    @staticmethod
+    def spans_of(trace_id: str) -> QuerySet[Span]:
+        """A trace's spans, earliest first."""
+        return Span.filter(trace_id=trace_id).order_by("start_ns", "id")
+
+    @staticmethod
+    def spans_after(trace_id: str, after: int) -> QuerySet[Span]:
+        """A trace's spans stored after row `after`, in the order they were stored."""
+        return Span.filter(trace_id=trace_id, id__gt=after).order_by("id")
+
+    @staticmethod
+    async def projects_of(trace_ids: Iterable[str]) -> dict[str, str]:
+        """The project each of these traces' stored spans place it in, where any does."""
+        rows = (
+            await Span.filter(trace_id__in=list(trace_ids), project__not_isnull=True)
+            .distinct()
+            .values_list("trace_id", "project")
+        )
+        return {str(trace_id): str(project) for trace_id, project in rows}
+
+    @staticmethod
+    async def delete_started_before(cutoff_ns: int) -> int:
+        """Remove spans that started before `cutoff_ns`; how many went."""
+        deleted: int = await Span.filter(start_ns__lt=cutoff_ns).delete()
+        return deleted
