@@ -13,16 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-__all__ = ["step_span_context", "trace_env", "tracer"]
+__all__ = ["StepAttributes", "step_span_context", "trace_env", "tracer"]
 
 _provider: ContextVar[trace.TracerProvider | None] = ContextVar(
     "home_idp_tracer_provider", default=None
 )
+_step_attributes: ContextVar[Mapping[str, Any]] = ContextVar("home_idp_step_attributes", default={})
 _propagator = TraceContextTextMapPropagator()
 
 
@@ -31,11 +34,37 @@ def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name, tracer_provider=_provider.get())
 
 
+class StepAttributes(SpanProcessor):
+    """Gives every span started inside a step the step's placing attributes.
+
+    A plugin's span then belongs to the release's project and app (who may
+    see it) without the plugin knowing either.
+    """
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        inherited = _step_attributes.get()
+        if inherited:
+            span.set_attributes(
+                {
+                    key: value
+                    for key, value in inherited.items()
+                    if key not in (span.attributes or {})
+                }
+            )
+
+
 @contextmanager
 def step_span_context(
-    provider: trace.TracerProvider, trace_id: int, span_id: int
+    provider: trace.TracerProvider,
+    trace_id: int,
+    span_id: int,
+    attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[None]:
-    """Make the span (`trace_id`, `span_id`) the parent of spans started inside."""
+    """Make the span (`trace_id`, `span_id`) the parent of spans started inside.
+
+    Spans started inside also get `attributes` (where the provider has a
+    `StepAttributes` processor).
+    """
     parent = trace.NonRecordingSpan(
         trace.SpanContext(
             trace_id,
@@ -45,11 +74,13 @@ def step_span_context(
         )
     )
     provider_token = _provider.set(provider)
+    attributes_token = _step_attributes.set(dict(attributes or {}))
     context_token = otel_context.attach(trace.set_span_in_context(parent))
     try:
         yield
     finally:
         otel_context.detach(context_token)
+        _step_attributes.reset(attributes_token)
         _provider.reset(provider_token)
 
 

@@ -28,6 +28,7 @@ from home_idp.server.deploy.build_logs import BuildLog, BuildLogWriter
 from home_idp.server.deploy.models import RegistryPush
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts, image_tag
+from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
 from home_idp.server.rbac.apps import decrypt_app_secrets
@@ -207,8 +208,12 @@ class AwaitImageStep:
         if release.image is None or release.digest is None:
             return Fail("the build step recorded no image")
         repository, tag = _split(release.image)
-        if await RegistryPush.exists(repository=repository, tag=tag, digest=release.digest):
+        push = await RegistryPush.get_or_none(
+            repository=repository, tag=tag, digest=release.digest
+        ).select_related("delivery")
+        if push is not None:
             # The webhook came while the build step was still finishing.
+            trace_early_delivery(push.delivery)
             return Done({"digest": release.digest, "advanced_by": "webhook"})
         build = await ReleaseStep.get_or_none(release_id=release.id, name=BuildStep.name)
         if build is not None and build.detail.get("reused"):

@@ -11,6 +11,7 @@ from home_idp.plugins.contracts import CommitAuthor, GitError, GitPlugin, GitUna
 from home_idp.plugins.tracing import tracer
 from home_idp.server.deploy.models import GitPush
 from home_idp.server.deploy.platform_repo import app_path
+from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
 from home_idp.server.rbac.app_models import DockerfileVersion
@@ -83,8 +84,10 @@ class AwaitPushStep:
         sha = await self._sha(context)
         if sha is None:
             return Fail(f"the {self.commit_step} step recorded no commit")
-        if await GitPush.exists(sha=sha):
+        push = await GitPush.get_or_none(sha=sha).select_related("delivery")
+        if push is not None:
             # The webhook came while the commit step was still finishing.
+            trace_early_delivery(push.delivery)
             return Done({"sha": sha, "advanced_by": "webhook"})
         commit = await ReleaseStep.get_or_none(release_id=context.release.id, name=self.commit_step)
         if commit is not None and commit.detail.get("new_commit") is False:

@@ -19,10 +19,10 @@ from tortoise.queryset import QuerySet
 from home_idp.plugins.contracts import GitPlugin, WebhookRejected
 from home_idp.server.deploy.git_steps import steps_waiting_for
 from home_idp.server.deploy.models import DeliveryOutcome, GitPush, WebhookDelivery
+from home_idp.server.deploy.webhook_spans import receipt_of
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.queue import utcnow
-from home_idp.server.pipeline.release_trace import WebhookReceipt
 from home_idp.server.rbac.authz import Authorizer
 
 __all__ = [
@@ -113,7 +113,7 @@ async def advance_by_webhook(engine: Engine, step_id: int, delivery: WebhookDeli
     return await engine.advance(
         step_id,
         {"advanced_by": "webhook", "delivery": delivery.delivery_id},
-        WebhookReceipt(delivery.source, delivery.event, delivery.delivery_id, delivery.received_at),
+        receipt_of(delivery),
     )
 
 

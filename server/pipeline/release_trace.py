@@ -43,6 +43,17 @@ class WebhookReceipt:
     delivery_id: str
     received_at: datetime
 
+    @property
+    def span_name(self) -> str:
+        return f"webhook {self.source} {self.event}"
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "home_idp.webhook.source": self.source,
+            "home_idp.webhook.event": self.event,
+            "home_idp.webhook.delivery_id": self.delivery_id,
+        }
+
 
 class ReleaseTracer:
     """Emits the spans of releases and steps through the server's tracer provider."""
@@ -68,7 +79,14 @@ class ReleaseTracer:
             yield
             return
         with step_span_context(
-            self._tracing.provider, int(release.trace_id, 16), int(step.span_id, 16)
+            self._tracing.provider,
+            int(release.trace_id, 16),
+            int(step.span_id, 16),
+            {
+                PROJECT_ATTRIBUTE: release.app.project.name,
+                APP_ATTRIBUTE: release.app.name,
+                RELEASE_ATTRIBUTE: release.number,
+            },
         ):
             yield
 
@@ -145,7 +163,7 @@ class ReleaseTracer:
             return
         self._tracing.emit(
             EndedSpan(
-                name=f"webhook {receipt.source} {receipt.event}",
+                name=receipt.span_name,
                 trace_id=release.trace_id,
                 span_id=new_span_id(),
                 parent_span_id=step.span_id,
@@ -155,9 +173,7 @@ class ReleaseTracer:
                 attributes={
                     **_release_attributes(release),
                     "home_idp.step": step.name,
-                    "home_idp.webhook.source": receipt.source,
-                    "home_idp.webhook.event": receipt.event,
-                    "home_idp.webhook.delivery_id": receipt.delivery_id,
+                    **receipt.attributes(),
                 },
                 status="ok",
             )

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 
+from home_idp.plugins.tracing import StepAttributes
 from home_idp.server.settings import TraceSettings
 from home_idp.server.trace.exporter import SpanWriter, StoreSpanExporter
 from home_idp.server.trace.store import SpanStore
@@ -88,6 +89,8 @@ class Tracing:
             resource=Resource.create({"service.name": SERVICE_NAME, "service.version": _version()}),
             id_generator=PinnedIdGenerator(),
         )
+        # First: spans of plugin work are placed in the release's project and app.
+        self.provider.add_span_processor(StepAttributes())
         self.provider.add_span_processor(
             # Short delay: live viewers see a span a moment after it ends.
             BatchSpanProcessor(
