@@ -25,7 +25,9 @@ __all__ = ["StepAttributes", "step_span_context", "trace_env", "tracer"]
 _provider: ContextVar[trace.TracerProvider | None] = ContextVar(
     "home_idp_tracer_provider", default=None
 )
-_step_attributes: ContextVar[Mapping[str, Any]] = ContextVar("home_idp_step_attributes", default={})
+_step_attributes: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "home_idp_step_attributes", default=None
+)
 _propagator = TraceContextTextMapPropagator()
 
 

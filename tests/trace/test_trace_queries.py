@@ -131,7 +131,8 @@ async def test_bad_arguments_get_clear_errors(gql: GraphQLClient, team: Person) 
     assert too_many.errors and "first must be between" in too_many.error_messages[0]
     bad_id = await gql('{ trace(id: "../../etc") { spanCount } }', token=team.token)
     assert bad_id.error_messages == ["id: a trace id is 32 hex digits"]
-    unknown = await gql('{ trace(id: "%s") { spanCount } }' % new_trace_id(), token=team.token)
+    query = "query($id: String!) { trace(id: $id) { spanCount } }"
+    unknown = await gql(query, {"id": new_trace_id()}, token=team.token)
     assert unknown["trace"] is None
 
 
@@ -198,7 +199,7 @@ async def test_live_spans_over_a_real_websocket(
             assert stored["spans"]["name"] == "accept order"  # replayed from the store
             coming = asyncio.ensure_future(anext(spans))
             async with asyncio.timeout(5):
-                while not runtime.bus.subscriber_count(trace_topic(trace_id)):
+                while not runtime.bus.subscriber_count(trace_topic(trace_id)):  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
 
             def second(tracer: Tracer) -> None:
@@ -251,7 +252,7 @@ async def test_retention_runs_in_the_background(runtime: Runtime, team: Person) 
     retention.start()
     try:
         async with asyncio.timeout(5):
-            while await Span.exists(trace_id=old):
+            while await Span.exists(trace_id=old):  # noqa: ASYNC110 - polling the table
                 await asyncio.sleep(0.02)
     finally:
         await retention.stop()
