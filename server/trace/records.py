@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from home_idp.server.trace.models import Span
 
 __all__ = [
     "APP_ATTRIBUTE",
     "PROJECT_ATTRIBUTE",
     "RELEASE_ATTRIBUTE",
+    "SPAN_COLUMNS",
     "SPAN_KINDS",
     "SPAN_STATUSES",
     "InvalidSpan",
@@ -26,6 +26,23 @@ PROJECT_ATTRIBUTE = "home_idp.project"
 APP_ATTRIBUTE = "home_idp.app"
 RELEASE_ATTRIBUTE = "home_idp.release"
 
+# The span table's columns as `SpanRecord.row` gives their values.
+SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_ns",
+    "end_ns",
+    "status",
+    "status_message",
+    "attributes",
+    "events",
+    "service_name",
+    "project",
+    "app",
+)
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 SPAN_STATUSES = ("unset", "ok", "error")
 
@@ -48,10 +65,15 @@ class InvalidSpan(ValueError):
     """A span that cannot be stored as it is; the message says which and why."""
 
 
+_HEX_IDS = {16: re.compile("[0-9a-f]{16}"), 32: re.compile("[0-9a-f]{32}")}
+# One encoder for every span: json.dumps with options makes a new one per call.
+_JSON = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
 def checked_id(value: str, length: int, what: str) -> str:
-    """A lowercase hex id of `length` digits that is not all zeros, or InvalidSpan."""
+    """A lowercase hex id of `length` (16 or 32) digits that is not all zeros, or InvalidSpan."""
     lowered = value.lower()
-    if len(lowered) != length or lowered.strip("0123456789abcdef") or not lowered.strip("0"):
+    if not _HEX_IDS[length].fullmatch(lowered) or not lowered.strip("0"):
         raise InvalidSpan(f"{what} must be {length} hex digits, not all zero")
     return lowered
 
@@ -74,6 +96,9 @@ class SpanRecord:
     service_name: str = ""
     project: str | None = None
     app: str | None = None
+    # The attributes and events as stored JSON, made by __post_init__.
+    attributes_json: str = field(default="", init=False, repr=False)
+    events_json: str = field(default="", init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.trace_id = checked_id(self.trace_id, 32, "traceId")
@@ -91,15 +116,18 @@ class SpanRecord:
             raise InvalidSpan(f"{where} has an unknown status {self.status!r}")
         if self.start_ns <= 0 or self.end_ns < self.start_ns:
             raise InvalidSpan(f"{where} ends before it starts, or has no start time")
-        encoded = json.dumps([self.attributes, self.events], default=str)
-        detail = len(encoded)
+        # Encoded once: for the size check here and for the row stored later.
+        attributes = _JSON.encode(self.attributes)
+        events = _JSON.encode(self.events)
+        detail = len(attributes) + len(events)
         if detail > _MAX_DETAIL_BYTES:
             raise InvalidSpan(
                 f"{where} carries {detail} bytes of attributes and events "
                 f"(at most {_MAX_DETAIL_BYTES})"
             )
-        if "\\u0000" in encoded:
-            self.attributes, self.events = json.loads(encoded.replace("\\u0000", "\\ufffd"))
+        # Postgres jsonb cannot hold NUL characters.
+        self.attributes_json = attributes.replace("\\u0000", "\\ufffd")
+        self.events_json = events.replace("\\u0000", "\\ufffd")
         self.name = _storable(self.name)[:_MAX_NAME]
         self.status_message = _storable(self.status_message)
         self.service_name = _storable(self.service_name)[:_MAX_SERVICE]
@@ -110,23 +138,24 @@ class SpanRecord:
     def duration_ns(self) -> int:
         return self.end_ns - self.start_ns
 
-    def to_model(self) -> Span:
-        return Span(
-            trace_id=self.trace_id,
-            span_id=self.span_id,
-            parent_span_id=self.parent_span_id,
-            name=self.name,
-            kind=self.kind,
-            start_ns=self.start_ns,
-            end_ns=self.end_ns,
-            status=self.status,
-            status_message=self.status_message,
-            attributes=self.attributes,
-            events=self.events,
-            service_name=self.service_name,
-            project=self.project,
-            app=self.app,
-        )
+    def row(self) -> list[object]:
+        """The values of `SPAN_COLUMNS`, ready for the database."""
+        return [
+            self.trace_id,
+            self.span_id,
+            self.parent_span_id,
+            self.name,
+            self.kind,
+            self.start_ns,
+            self.end_ns,
+            self.status,
+            self.status_message,
+            self.attributes_json,
+            self.events_json,
+            self.service_name,
+            self.project,
+            self.app,
+        ]
 
 
 def _label(value: object) -> str | None:

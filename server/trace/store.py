@@ -11,37 +11,60 @@ readers read what they have not seen from the database.
 from __future__ import annotations
 
 import logging
+from functools import cache
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from home_idp.server.events import EventBus
 from home_idp.server.trace.models import Span
-from home_idp.server.trace.records import SpanRecord
+from home_idp.server.trace.records import SPAN_COLUMNS, SpanRecord
 
-__all__ = ["SPAN_CHANNEL", "Notifier", "SpanStore", "trace_topic"]
+__all__ = [
+    "SPAN_CHANNEL",
+    "Notifier",
+    "SpanStore",
+    "insert_rows",
+    "trace_topic",
+    "upsert_statement",
+]
 
 log = logging.getLogger(__name__)
 
 SPAN_CHANNEL = "home_idp_spans"
-_UPDATED_FIELDS = (
-    "parent_span_id",
-    "name",
-    "kind",
-    "start_ns",
-    "end_ns",
-    "status",
-    "status_message",
-    "attributes",
-    "events",
-    "service_name",
-    "project",
-    "app",
-)
 # Trace ids per NOTIFY payload (Postgres caps a payload at 8000 bytes).
 _IDS_PER_NOTIFY = 200
+
+
+@cache
+def upsert_statement(dialect: str) -> str:
+    """INSERT … ON CONFLICT of `SPAN_COLUMNS` (the same words on SQLite and Postgres)."""
+    columns = ", ".join(f'"{column}"' for column in SPAN_COLUMNS)
+    if dialect == "postgres":
+        values = ", ".join(f"${number}" for number in range(1, len(SPAN_COLUMNS) + 1))
+    else:
+        values = ", ".join("?" for _ in SPAN_COLUMNS)
+    updates = ", ".join(
+        f'"{column}" = excluded."{column}"'
+        for column in SPAN_COLUMNS
+        if column not in ("trace_id", "span_id")
+    )
+    # Made of the constant column names only.
+    insert = f'INSERT INTO "span" ({columns}) VALUES ({values}) '  # noqa: S608
+    return insert + f'ON CONFLICT ("trace_id", "span_id") DO UPDATE SET {updates}'
+
+
+async def insert_rows(connection: BaseDBAsyncClient, rows: list[list[object]]) -> None:
+    """Upsert rows of `SPAN_COLUMNS` values.
+
+    Straight to the driver: building an ORM object per span cost more than
+    the insert itself, and ingest stores hundreds of spans per request.
+    """
+    statement = upsert_statement(connection.capabilities.dialect)
+    await connection.execute_many(statement, rows)
 
 
 def trace_topic(trace_id: str) -> str:
@@ -77,12 +100,8 @@ class SpanStore:
             return
         # One row per id: the last copy wins, as it would in the store.
         unique = {(record.trace_id, record.span_id): record for record in records}
-        async with in_transaction():
-            await Span.bulk_create(
-                [record.to_model() for record in unique.values()],
-                on_conflict=("trace_id", "span_id"),
-                update_fields=_UPDATED_FIELDS,
-            )
+        async with in_transaction() as connection:
+            await insert_rows(connection, [record.row() for record in unique.values()])
         await self.wake({record.trace_id for record in records})
 
     async def wake(self, trace_ids: Iterable[str]) -> None:
