@@ -11,8 +11,8 @@ readers read what they have not seen from the database.
 from __future__ import annotations
 
 import logging
-from functools import cache
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import cache
 from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
