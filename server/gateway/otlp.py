@@ -8,6 +8,9 @@ whole request is: nothing of it is stored.
 
 from __future__ import annotations
 
+from functools import partial
+
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -49,14 +52,21 @@ def otlp_routes(trace: TraceManager) -> list[BaseRoute]:
         principal = user.principal if isinstance(user, PrincipalUser) else None
         if principal is None or not principal.is_authenticated:
             return refuse(401, "send an API token as 'Authorization: Bearer <token>'")
+        if not principal.can_write:
+            # Refused before the body is read: a read-only token costs nothing.
+            return refuse(403, "this API token is read-only")
         try:
             body = await read_capped(request, settings.max_ingest_bytes)
-            records = decode_request(
-                body,
-                content_type=kind,
-                content_encoding=request.headers.get("content-encoding"),
-                max_bytes=settings.max_ingest_bytes,
-                max_spans=settings.max_ingest_spans,
+            # Decoding thousands of spans is CPU work: off the event loop.
+            records = await anyio.to_thread.run_sync(
+                partial(
+                    decode_request,
+                    body,
+                    content_type=kind,
+                    content_encoding=request.headers.get("content-encoding"),
+                    max_bytes=settings.max_ingest_bytes,
+                    max_spans=settings.max_ingest_spans,
+                )
             )
             await trace.session(Authorizer(principal)).ingest(records)
         except BodyTooLarge:

@@ -55,34 +55,53 @@ def critical_path(tree: SpanTree) -> list[PathSegment]:
 
     Walking back from the end of the longest root: the child that ended last
     is what the parent waited for; before that child started, the child that
-    ended last before then; the parent's own time fills the gaps.
+    ended last before then; the parent's own time fills the gaps. A child
+    that outlives its parent counts up to the parent's end. Iterative, so a
+    deep trace cannot exhaust the stack.
     """
     if not tree.roots:
         return []
     root = max(tree.roots, key=lambda span: span.end_ns - span.start_ns)
     segments: list[PathSegment] = []
-    _walk(tree, root, root.end_ns, segments, set())
+    seen = {root.span_id}
+    stack = [_Frame(tree, root, root.end_ns)]
+    while stack:
+        frame = stack[-1]
+        following = frame.next_critical_child(seen)
+        if following is None:
+            segments.append(PathSegment(frame.span, frame.own_ns()))
+            stack.pop()
+        else:
+            child, until = following
+            seen.add(child.span_id)
+            stack.append(_Frame(tree, child, until))
     segments.reverse()
     return [segment for segment in segments if segment.self_ns > 0]
 
 
-def _walk(
-    tree: SpanTree, span: Span, until: int, segments: list[PathSegment], seen: set[str]
-) -> None:
-    """Add `span`'s critical segments that end by `until`, latest first."""
-    if span.span_id in seen:
-        return
-    seen.add(span.span_id)
-    cursor = min(span.end_ns, until)
-    own = 0
-    children = sorted(tree.children[span.span_id], key=lambda child: child.end_ns, reverse=True)
-    for child in children:
-        if child.end_ns > cursor or child.end_ns <= span.start_ns:
-            # It overlapped a later critical child (nothing waited for it), or
-            # it ended before this span began.
-            continue
-        own += cursor - child.end_ns
-        _walk(tree, child, cursor, segments, seen)
-        cursor = max(child.start_ns, span.start_ns)
-    own += max(cursor - span.start_ns, 0)
-    segments.append(PathSegment(span, own))
+class _Frame:
+    """One span being walked: its cursor moves back in time over its children."""
+
+    def __init__(self, tree: SpanTree, span: Span, until: int) -> None:
+        self.span = span
+        self.cursor = min(span.end_ns, until)
+        self.own = 0
+        self._children = iter(
+            sorted(tree.children[span.span_id], key=lambda child: child.end_ns, reverse=True)
+        )
+
+    def next_critical_child(self, seen: set[str]) -> tuple[Span, int] | None:
+        """The next child on the path and the time it is cut at; None when none is left."""
+        for child in self._children:
+            end = min(child.end_ns, self.span.end_ns)
+            if end > self.cursor or end <= self.span.start_ns or child.span_id in seen:
+                # It overlapped a later critical child (nothing waited for it), it
+                # ended before this span began, or a cycle of ids led back to it.
+                continue
+            self.own += self.cursor - end
+            self.cursor = max(child.start_ns, self.span.start_ns)
+            return child, end
+        return None
+
+    def own_ns(self) -> int:
+        return self.own + max(self.cursor - self.span.start_ns, 0)

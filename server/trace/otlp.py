@@ -39,6 +39,8 @@ __all__ = ["JSON", "PROTOBUF", "OtlpRefused", "decode_request", "error_body", "s
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _SERVICE_NAME = "service.name"
+# Attributes, and events, of one span at most (the SDK's own default limit).
+MAX_ITEMS = 128
 # Resource attributes that place every span of the resource in a project and app.
 _PLACING = (PROJECT_ATTRIBUTE, APP_ATTRIBUTE)
 # zlib's window bits for each Content-Encoding: gzip's header, or zlib's (deflate).
@@ -120,6 +122,8 @@ def _inflated(body: bytes, encoding: str, max_bytes: int) -> bytes:
         raise OtlpRefused(400, f"the body is not valid {encoding}") from None
     if len(inflated) > max_bytes or inflater.unconsumed_tail:
         raise OtlpRefused(413, f"the inflated body is larger than {max_bytes} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise OtlpRefused(400, f"the {encoding} body is truncated or has data after its end")
     return inflated
 
 
@@ -135,8 +139,8 @@ def _parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
 def _parse_json(body: bytes) -> ExportTraceServiceRequest:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise OtlpRefused(400, "the body is not valid JSON") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise OtlpRefused(400, "the body is not valid JSON (or nests too deeply)") from None
     if not isinstance(document, dict):
         raise OtlpRefused(400, "the body must be a JSON object with resourceSpans")
     try:
@@ -187,6 +191,11 @@ def _records(request: ExportTraceServiceRequest) -> Iterator[SpanRecord]:
 
 
 def _record(span: ProtoSpan, resource: dict[str, Any], service: str) -> SpanRecord:
+    # Counted on the message, before anything is built from it.
+    if len(span.attributes) > MAX_ITEMS or len(span.events) > MAX_ITEMS:
+        raise InvalidSpan(
+            f"span {span.span_id.hex()} has more than {MAX_ITEMS} attributes or events"
+        )
     own = attributes(span.attributes)
     placed = {key: resource[key] for key in _PLACING if key in resource}
     return SpanRecord(
@@ -197,7 +206,7 @@ def _record(span: ProtoSpan, resource: dict[str, Any], service: str) -> SpanReco
         kind=SPAN_KINDS[span.kind] if 0 <= span.kind < len(SPAN_KINDS) else "unspecified",
         start_ns=span.start_time_unix_nano,
         end_ns=span.end_time_unix_nano,
-        status=SPAN_STATUSES[span.status.code] if span.status.code < 3 else "unset",
+        status=SPAN_STATUSES[span.status.code] if 0 <= span.status.code < 3 else "unset",
         status_message=span.status.message,
         # A project or app named on the resource places every span of it.
         attributes={**placed, **own},

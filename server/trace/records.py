@@ -57,7 +57,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def unix_ns(moment: datetime) -> int:
-    """Unix nanoseconds, exactly (a float timestamp would round the microseconds)."""
+    """Unix nanoseconds, exactly (a float timestamp would round the microseconds).
+
+    A time without a zone is taken as UTC.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
@@ -67,7 +72,9 @@ class InvalidSpan(ValueError):
 
 _HEX_IDS = {16: re.compile("[0-9a-f]{16}"), 32: re.compile("[0-9a-f]{32}")}
 # One encoder for every span: json.dumps with options makes a new one per call.
-_JSON = json.JSONEncoder(default=str, separators=(",", ":"))
+_JSON = json.JSONEncoder(default=str, separators=(",", ":"), allow_nan=False)
+_MAX_TIME_NS = 2**63 - 1  # a signed 64-bit column
+_MAX_MESSAGE = 4096
 
 
 def checked_id(value: str, length: int, what: str) -> str:
@@ -116,9 +123,14 @@ class SpanRecord:
             raise InvalidSpan(f"{where} has an unknown status {self.status!r}")
         if self.start_ns <= 0 or self.end_ns < self.start_ns:
             raise InvalidSpan(f"{where} ends before it starts, or has no start time")
+        if self.end_ns > _MAX_TIME_NS:
+            raise InvalidSpan(f"{where} ends after the year 2262")
         # Encoded once: for the size check here and for the row stored later.
-        attributes = _JSON.encode(self.attributes)
-        events = _JSON.encode(self.events)
+        try:
+            attributes = _JSON.encode(self.attributes)
+            events = _JSON.encode(self.events)
+        except ValueError:
+            raise InvalidSpan(f"{where} has an attribute that is not a finite number") from None
         detail = len(attributes) + len(events)
         if detail > _MAX_DETAIL_BYTES:
             raise InvalidSpan(
@@ -129,7 +141,7 @@ class SpanRecord:
         self.attributes_json = attributes.replace("\\u0000", "\\ufffd")
         self.events_json = events.replace("\\u0000", "\\ufffd")
         self.name = _storable(self.name)[:_MAX_NAME]
-        self.status_message = _storable(self.status_message)
+        self.status_message = _storable(self.status_message)[:_MAX_MESSAGE]
         self.service_name = _storable(self.service_name)[:_MAX_SERVICE]
         self.project = self.project or _label(self.attributes.get(PROJECT_ATTRIBUTE))
         self.app = self.app or _label(self.attributes.get(APP_ATTRIBUTE))

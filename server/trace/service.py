@@ -10,6 +10,7 @@ from datetime import datetime
 
 from tortoise.expressions import Q
 from tortoise.functions import Count, Max, Min
+from tortoise.queryset import QuerySet
 
 from home_idp.server.errors import NotFound, PermissionDenied, ValidationFailed
 from home_idp.server.rbac.authz import Authorizer
@@ -93,20 +94,29 @@ class TraceService:
             return True
         return span.project is not None and span.project in await self._readable_projects()
 
+    async def _visible(self, query: QuerySet[Span]) -> QuerySet[Span]:
+        """`query` narrowed to the spans the caller may see (in SQL, before any limit)."""
+        principal = self._authz.require_user()
+        if principal.is_admin:
+            return query
+        return query.filter(project__in=sorted(await self._readable_projects()))
+
     async def trace(self, trace_id: str) -> SpanTree | None:
         """The spans of a trace the caller may see, as a tree; None when none are visible."""
-        trace_id = _trace_id(trace_id)
-        spans = await self._store.spans_of(trace_id).limit(MAX_TRACE_SPANS)
-        visible = [span for span in spans if await self.may_read(span)]
-        return SpanTree(visible) if visible else None
+        query = await self._visible(self._store.spans_of(_trace_id(trace_id)))
+        spans = await query.limit(MAX_TRACE_SPANS)
+        return SpanTree(spans) if spans else None
 
     async def check_followable(self, trace_id: str) -> None:
         """NotFound for a trace whose stored spans the caller may not see.
 
         A trace with no spans yet may be followed: each span is checked as it comes.
         """
-        sample = await self._store.spans_of(_trace_id(trace_id)).limit(50)
-        if sample and not [span for span in sample if await self.may_read(span)]:
+        trace_id = _trace_id(trace_id)
+        if (
+            await Span.exists(trace_id=trace_id)
+            and not await (await self._visible(Span.filter(trace_id=trace_id))).exists()
+        ):
             raise NotFound("no such trace")
 
     async def spans_after(
@@ -119,10 +129,7 @@ class TraceService:
 
     async def traces(self, trace_filter: TraceFilter, first: int, after: str | None) -> TracePage:
         """Traces with a visible span, newest first."""
-        principal = self._authz.require_user()
-        query = Span.all()
-        if not principal.is_admin:
-            query = query.filter(project__in=sorted(await self._readable_projects()))
+        query = await self._visible(Span.all())
         if trace_filter.project is not None:
             query = query.filter(project=trace_filter.project)
         if trace_filter.app is not None:
@@ -155,7 +162,7 @@ class TraceService:
             .limit(first + 1)
             .values("trace_id", "first_start", "last_end", "span_count", "error_count")
         )
-        summaries = await _summaries(rows[:first])
+        summaries = await _summaries(rows[:first], await self._visible(Span.all()))
 
         async def count() -> int:
             return len(await grouped.values_list("trace_id", flat=True))
@@ -188,12 +195,14 @@ class TraceService:
         return len(records)
 
 
-async def _summaries(rows: Sequence[dict[str, object]]) -> list[TraceSummary]:
-    """Name each trace after its root span (or its earliest span while the root is to come)."""
+async def _summaries(
+    rows: Sequence[dict[str, object]], visible: QuerySet[Span]
+) -> list[TraceSummary]:
+    """Name each trace after its visible root span (or earliest visible span)."""
     ids = [str(row["trace_id"]) for row in rows]
     heads: dict[str, Span] = {}
     for span in (
-        await Span.filter(trace_id__in=ids)
+        await visible.filter(trace_id__in=ids)
         .order_by("start_ns", "id")
         .only(
             "trace_id", "name", "parent_span_id", "project", "app", "service_name", "start_ns", "id"
@@ -204,7 +213,9 @@ async def _summaries(rows: Sequence[dict[str, object]]) -> list[TraceSummary]:
             heads[span.trace_id] = span
     summaries = []
     for row in rows:
-        head = heads[str(row["trace_id"])]
+        head = heads.get(str(row["trace_id"]))
+        if head is None:  # deleted by retention between the two queries
+            continue
         summaries.append(
             TraceSummary(
                 trace_id=str(row["trace_id"]),

@@ -52,9 +52,18 @@ def upsert_statement(dialect: str) -> str:
         for column in SPAN_COLUMNS
         if column not in ("trace_id", "span_id")
     )
+    # A span sent again replaces the stored copy only within the same project
+    # (or both of none): nobody overwrites another project's spans.
+    same_project = (
+        '"span"."project" IS NOT DISTINCT FROM excluded."project"'
+        if dialect == "postgres"
+        else '"span"."project" IS excluded."project"'
+    )
     # Made of the constant column names only.
     insert = f'INSERT INTO "span" ({columns}) VALUES ({values}) '  # noqa: S608
-    return insert + f'ON CONFLICT ("trace_id", "span_id") DO UPDATE SET {updates}'
+    return (
+        insert + f'ON CONFLICT ("trace_id", "span_id") DO UPDATE SET {updates} WHERE {same_project}'
+    )
 
 
 async def insert_rows(connection: BaseDBAsyncClient, rows: list[list[object]]) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -138,7 +139,8 @@ class Tracing:
                 )
             )
             if span.parent_span_id
-            else None
+            # An empty context: a root never takes the current span as its parent.
+            else otel_context.Context()
         )
         with _pinned_ids(int(span.trace_id, 16), int(span.span_id, 16)):
             sdk_span = self.tracer(__name__).start_span(

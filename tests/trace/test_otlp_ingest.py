@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
@@ -338,6 +339,29 @@ def one_span_request(**span: Any) -> bytes:
             "attributes and events",
         ),
         (one_span_request(), "text/plain", 415, "Content-Type"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "nests too deeply"),
+        (
+            one_span_request(endTimeUnixNano=str(2**64 - 1)),
+            "application/json",
+            400,
+            "2262",
+        ),
+        (
+            one_span_request(attributes=[{"key": "x", "value": {"doubleValue": "NaN"}}]),
+            "application/json",
+            400,
+            "finite number",
+        ),
+        (
+            one_span_request(
+                events=[
+                    {"name": f"e{n}", "timeUnixNano": "1700000000000000000"} for n in range(129)
+                ]
+            ),
+            "application/json",
+            400,
+            "more than 128",
+        ),
     ],
     ids=[
         "protobuf-garbage",
@@ -351,6 +375,10 @@ def one_span_request(**span: Any) -> bytes:
         "ends-before-start",
         "huge-attributes",
         "wrong-content-type",
+        "deeply-nested-json",
+        "time-past-int64",
+        "nan-attribute",
+        "too-many-events",
     ],
 )
 async def test_malformed_requests_are_refused(
@@ -397,3 +425,77 @@ async def test_refusals_of_protobuf_requests_are_google_rpc_statuses(
     status.ParseFromString(response.content)
     assert status.code == 3  # INVALID_ARGUMENT
     assert "ExportTraceServiceRequest" in status.message
+
+
+async def test_a_truncated_gzip_body_is_refused(address: str, developer: Person) -> None:
+    body = gzip.compress(encode(make_spans(checkout, SHOP)))
+    response = await post(
+        address,
+        body[: len(body) // 2],
+        await api_token(developer.user),
+        **{"Content-Encoding": "gzip"},
+    )
+    assert response.status_code == 400
+    assert "truncated" in response.text
+    assert await Span.all().count() == 0
+
+
+async def test_spans_of_another_project_are_never_overwritten(
+    address: str, developer: Person, factory: Factory, gql: GraphQLClient
+) -> None:
+    # `dev` develops `web`; `payroll` has a span `dev` can learn the ids of.
+    owner = await factory.user("pam")
+    await factory.project("payroll", pam="maintainer", dev="viewer")
+    theirs = make_spans(checkout, {"service.name": "hr", "home_idp.project": "payroll"})
+    assert await send(address, theirs, await api_token(owner.user)) is SpanExportResult.SUCCESS
+
+    # The same ids, claimed for `web`, where `dev` may send spans.
+    forged = [
+        ReadableSpan(
+            name="forged",
+            context=span.get_span_context(),
+            parent=span.parent,
+            resource=Resource.create({"home_idp.project": "web"}),
+            start_time=span.start_time,
+            end_time=span.end_time,
+        )
+        for span in theirs
+    ]
+    assert await send(address, forged, await api_token(developer.user)) is SpanExportResult.SUCCESS
+    stored = await Span.filter(trace_id=trace_id_of(theirs)).values_list("name", "project")
+    assert sorted(stored) == sorted((span.name, "payroll") for span in theirs)
+
+
+async def test_spans_of_one_project_do_not_hide_or_rename_another_projects_trace(
+    address: str, developer: Person, factory: Factory, gql: GraphQLClient
+) -> None:
+    owner = await factory.user("pam")
+    await factory.project("payroll", pam="maintainer")
+    theirs = make_spans(checkout, {"service.name": "hr", "home_idp.project": "payroll"})
+    assert await send(address, theirs, await api_token(owner.user)) is SpanExportResult.SUCCESS
+    context = theirs[0].get_span_context()
+    assert context is not None
+
+    def earlier_root(tracer: Tracer) -> None:
+        # A root span that started before theirs, in their trace, named by `web`.
+        from opentelemetry import trace
+
+        parent = trace.set_span_in_context(
+            trace.NonRecordingSpan(trace.SpanContext(context.trace_id, 0x1234, is_remote=False))
+        )
+        tracer.start_span("renamed!", context=parent, start_time=1).end(end_time=2)
+
+    ours = make_spans(earlier_root, SHOP)
+    assert await send(address, ours, await api_token(developer.user)) is SpanExportResult.SUCCESS
+
+    trace_id = trace_id_of(theirs)
+    trace = (await gql(TRACE, {"id": trace_id}, token=owner.token))["trace"]
+    assert trace["spanCount"] == 3 and "renamed!" not in [s["name"] for s in trace["spans"]]
+    listed = (
+        await gql(
+            "{ traces(first: 5) { edges { node { traceId name project } } } }", token=owner.token
+        )
+    )["traces"]["edges"]
+    assert [edge["node"] for edge in listed] == [
+        {"traceId": trace_id, "name": "POST /checkout", "project": "payroll"}
+    ]

@@ -118,7 +118,8 @@ async def test_filters_narrow_the_list(gql: GraphQLClient, team: Person) -> None
     assert await listed(project="web", app="shop") == [shop, old]
     assert await listed(status="ERROR") == [failed]
     assert await listed(status="OK", project="api") == [other]
-    since = (datetime.now(UTC) - timedelta(hours=24)).isoformat()
+    # A time without a zone is UTC.
+    since = (datetime.now(UTC) - timedelta(hours=24)).replace(tzinfo=None).isoformat()
     until = (datetime.now(UTC) - timedelta(minutes=90)).isoformat()
     assert await listed(since=since, until=until) == [failed, other]
     assert await listed(project="hidden") == []
@@ -316,3 +317,51 @@ async def test_own_spans_are_also_exported_to_a_collector(
         "release web/shop #7",
     )
     assert span.end_time_unix_nano - span.start_time_unix_nano == 5_000_000
+
+
+async def test_critical_path_of_a_deep_trace_and_a_child_that_outlives_its_parent(
+    gql: GraphQLClient, team: Person
+) -> None:
+    trace_id = new_trace_id()
+    base = time.time_ns()
+    ms = 1_000_000
+    parent = None
+    ids = [new_span_id() for _ in range(1500)]
+    rows = []
+    for depth, span_id in enumerate(ids):
+        rows.append(
+            Span(
+                trace_id=trace_id,
+                span_id=span_id,
+                parent_span_id=parent,
+                name=f"level {depth}",
+                kind="internal",
+                start_ns=base + depth * ms,
+                end_ns=base + (4000 - depth) * ms,
+                status="ok",
+                project="web",
+            )
+        )
+        parent = span_id
+    # The deepest span's child runs on past the end of its parent.
+    rows.append(
+        Span(
+            trace_id=trace_id,
+            span_id=new_span_id(),
+            parent_span_id=ids[-1],
+            name="late child",
+            kind="internal",
+            start_ns=base + 1600 * ms,
+            end_ns=base + 9000 * ms,
+            status="ok",
+            project="web",
+        )
+    )
+    await Span.bulk_create(rows)
+    query = "query($id: String!) { trace(id: $id) { criticalPath { name selfMs } } }"
+    path = (await gql(query, {"id": trace_id}, token=team.token))["trace"]["criticalPath"]
+    names = [segment["name"] for segment in path]
+    assert names[0] == "level 0" and names[-1] == "late child"
+    # Cut at its parent's end: 1600 ms .. 2501 ms.
+    assert path[-1]["selfMs"] == 901.0
+    assert abs(sum(segment["selfMs"] for segment in path) - 4000.0) < 0.01
