@@ -6,6 +6,8 @@ through these Protocols, so a plugin can be swapped by a setting.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +24,9 @@ __all__ = [
     "BuilderPlugin",
     "CommitAuthor",
     "CommitResult",
+    "ComponentSpec",
+    "ComponentState",
+    "ComponentStatus",
     "DeployError",
     "DeployUnavailable",
     "DeployerConfig",
@@ -32,6 +37,9 @@ __all__ = [
     "GitSource",
     "GitUnavailable",
     "ImagePush",
+    "InstallError",
+    "InstallerConfig",
+    "InstallerPlugin",
     "ProjectAccess",
     "PushEvent",
     "RegistryConfig",
@@ -44,6 +52,7 @@ __all__ = [
     "RolloutStatus",
     "RunningApp",
     "WebhookRejected",
+    "values_digest",
 ]
 
 
@@ -488,4 +497,92 @@ class DeployerPlugin(Protocol):
 
     async def aclose(self) -> None:
         """Release connections; the server calls it at shutdown (apps keep running)."""
+        ...
+
+
+# -- installers: the cluster's (or this machine's) dependencies --------------------
+
+
+class InstallError(Exception):
+    """An installer cannot do what it was asked; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class InstallerConfig:
+    """Where an installer keeps its files, and its own settings."""
+
+    data_dir: Path
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+class ComponentStatus(StrEnum):
+    ABSENT = "absent"
+    INSTALLING = "installing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One dependency as it should be: a chart at a pinned version with its values.
+
+    `values` may hold secrets; installers never log them or put them on a
+    command line. `chart` is a chart reference (`name` with `repo_url`, an
+    `oci://` reference or a local path) or, for the local registry, a
+    program's name.
+    """
+
+    name: str
+    chart: str
+    version: str
+    namespace: str
+    values: Mapping[str, object] = field(default_factory=dict, repr=False)
+    repo_url: str | None = None
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    """What an installer found or did: status, why, and the revision that runs."""
+
+    status: ComponentStatus
+    message: str = ""
+    version: str | None = None
+    revision: int | None = None
+    # `values_digest` of the values it runs with, when the installer can tell.
+    values_digest: str | None = None
+
+
+def values_digest(values: Mapping[str, object]) -> str:
+    """A digest of component values: equal values, equal digest (key order aside)."""
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@runtime_checkable
+class InstallerPlugin(Protocol):
+    """Installs, inspects and removes components (Helm releases, local programs)."""
+
+    async def check(self) -> str:
+        """The tool's version, e.g. "helm v4.3.1"; InstallError when missing or too old."""
+        ...
+
+    def plan(self, spec: ComponentSpec) -> list[list[str]]:
+        """The commands `install` would run, values shown by file name only (for --dry-run)."""
+        ...
+
+    async def install(self, spec: ComponentSpec) -> ComponentState:
+        """Install or upgrade `spec` and wait until it is ready (or failed, rolled back)."""
+        ...
+
+    async def status(self, spec: ComponentSpec) -> ComponentState:
+        """The component as it is now."""
+        ...
+
+    async def uninstall(self, spec: ComponentSpec) -> ComponentState:
+        """Remove the component; ABSENT when it is gone."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop what the installer runs or holds."""
         ...

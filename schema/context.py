@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from home_idp.schema.loaders import Loaders
 from home_idp.server.deploy.service import DeploySession
+from home_idp.server.install.service import InstallService
 from home_idp.server.rbac import ANONYMOUS, Principal, RbacSession
 from home_idp.server.runtime import Runtime
 from home_idp.server.trace.service import TraceService
@@ -44,6 +45,11 @@ class Context:
     def trace(self) -> TraceService:
         """trace-manager services bound to the caller."""
         return self.runtime.trace.session(self.rbac.authz)
+
+    @cached_property
+    def install(self) -> InstallService:
+        """install-manager services bound to the caller."""
+        return self.runtime.install.session(self.rbac.authz)
 
     @property
     def max_page_size(self) -> int:

@@ -13,6 +13,7 @@ from home_idp.schema.audit import AuditQuery, AuditSubscription
 from home_idp.schema.auth import AuthMutation, AuthQuery
 from home_idp.schema.build_logs import BuildLogQuery, BuildLogSubscription
 from home_idp.schema.context import Info
+from home_idp.schema.install import InstallMutation, InstallQuery, InstallSubscription
 from home_idp.schema.limits import security_extensions
 from home_idp.schema.projects import ProjectMutation, ProjectQuery
 from home_idp.schema.releases import ReleaseMutation, ReleaseQuery, ReleaseSubscription
@@ -49,6 +50,7 @@ class Query(
     BuildLogQuery,
     ReleaseQuery,
     TraceQuery,
+    InstallQuery,
 ):
     pass
 
@@ -63,12 +65,19 @@ class Mutation(
     AppMutation,
     ReleaseMutation,
     WebhookMutation,
+    InstallMutation,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(AuditSubscription, ReleaseSubscription, BuildLogSubscription, TraceSubscription):
+class Subscription(
+    AuditSubscription,
+    ReleaseSubscription,
+    BuildLogSubscription,
+    TraceSubscription,
+    InstallSubscription,
+):
     pass
 
 

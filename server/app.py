@@ -41,10 +41,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await ensure_builtin_roles()
         await runtime.trace.start()
         await runtime.deploy.start()
+        await runtime.install.start()
         log.info("home-idp ready (profile %s) on %s", settings.profile, settings.base_url)
         try:
             yield
         finally:
+            await runtime.install.stop()
             await runtime.deploy.stop()
             # After the engine: the spans of its last steps are stored too.
             await runtime.trace.stop()

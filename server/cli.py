@@ -97,6 +97,22 @@ def _demo(args: argparse.Namespace) -> int:
         return 0
 
 
+def _install(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from home_idp.server.install.cli import run_install
+    from home_idp.server.settings import Settings
+
+    settings = Settings()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(
+            run_install(settings, Console(), dry_run=args.dry_run, only=args.component or ())
+        )
+    except KeyboardInterrupt:
+        return 130
+
+
 def _schema_export(_: argparse.Namespace) -> int:
     from home_idp.schema.schema import build_schema
 
@@ -131,6 +147,19 @@ def _parser() -> argparse.ArgumentParser:
         help="exit when the release ends (0 if it succeeded); the app keeps running",
     )
     demo.set_defaults(func=_demo)
+
+    install = commands.add_parser(
+        "install", help="install the profile's dependencies (Helm charts or the local registry)"
+    )
+    install.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the commands and values, change nothing",
+    )
+    install.add_argument(
+        "--component", action="append", help="only this component (repeat for more)"
+    )
+    install.set_defaults(func=_install)
 
     schema = commands.add_parser("schema", help="GraphQL schema").add_subparsers(
         dest="schema_command", required=True

@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "home_idp.server.pipeline.models",
     "home_idp.server.deploy.models",
     "home_idp.server.trace.models",
+    "home_idp.server.install.models",
 ]
 MIGRATIONS_MODULE = "home_idp.server.migrations"
 

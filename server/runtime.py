@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from home_idp.server.deploy.service import DeployManager
 from home_idp.server.events import EventBus
+from home_idp.server.install.service import InstallRuntime
 from home_idp.server.rbac import RbacManager
 from home_idp.server.rbac.keys import load_signing_key
 from home_idp.server.rbac.secret_box import SecretBox
@@ -23,6 +24,7 @@ class Runtime:
     rbac: RbacManager
     deploy: DeployManager
     trace: TraceManager
+    install: InstallRuntime
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -36,4 +38,4 @@ class Runtime:
         rbac = RbacManager(codec, bus, settings.access_token_ttl_seconds, secret_box)
         trace = TraceManager(settings.trace, bus)
         deploy = DeployManager(settings, bus, secret_box, trace)
-        return cls(settings, bus, rbac, deploy, trace)
+        return cls(settings, bus, rbac, deploy, trace, InstallRuntime(settings, bus, deploy))

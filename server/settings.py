@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +13,7 @@ __all__ = [
     "DeployerSettings",
     "GitSettings",
     "GraphQLLimits",
+    "InstallSettings",
     "PipelineSettings",
     "RegistrySettings",
     "Settings",
@@ -130,6 +131,23 @@ class TraceSettings(BaseModel):
     export_headers: dict[str, SecretStr] = Field(default_factory=dict)
 
 
+class InstallSettings(BaseModel):
+    """The install-manager: which installer, its options, and the components' overrides."""
+
+    # Empty: "local" in the local profile, "helm" in the cluster profile.
+    plugin: str = ""
+    # helm: {"helm": path, "kubeconfig": ..., "kube_context": ..., "timeout": "10m",
+    # "dry_run": "client"}; local: {"check_seconds": "2"}. The Kubernetes API for
+    # the components' Secrets: {"kubeconfig": ...} or {"api_url": ..., "token": ...}.
+    options: dict[str, SecretStr] = Field(default_factory=dict)
+    # Per component: {"chart": ..., "repo_url": ..., "version": ..., "namespace": ...,
+    # "values": {...}} on top of the pinned defaults, e.g.
+    # {"harbor": {"values": {"expose": {"type": "ingress"}}}}.
+    components: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Install the local registry when `home-idp serve` starts (local profile).
+    on_start: bool = False
+
+
 class Settings(BaseSettings):
     """home-idp settings. With none set, home-idp runs in local mode on SQLite."""
 
@@ -159,6 +177,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     deployer: DeployerSettings = Field(default_factory=DeployerSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
+    install: InstallSettings = Field(default_factory=InstallSettings)
 
     @field_validator("jwt_secret")
     @classmethod

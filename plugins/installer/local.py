@@ -17,7 +17,16 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["LocalRegistry", "RegistryNotInstalled"]
+from home_idp.plugins.contracts import (
+    ComponentSpec,
+    ComponentState,
+    ComponentStatus,
+    InstallerConfig,
+    InstallError,
+    values_digest,
+)
+
+__all__ = ["LocalInstaller", "LocalRegistry", "RegistryNotInstalled"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +85,7 @@ class LocalRegistry:
             return False
 
     async def start(self) -> None:
-        binary = next((found for name in _BINARIES if (found := shutil.which(name))), None)
+        binary = _registry_binary()
         if binary is None:
             raise RegistryNotInstalled(
                 "no registry binary: apt-get install docker-registry (or put `registry` on PATH)"
@@ -114,3 +123,142 @@ class LocalRegistry:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+
+
+class LocalInstaller:
+    """The `local` installer: runs the local registry and restarts it when it dies.
+
+    The component's values are `port`, `webhook_url` and `webhook_secret`;
+    its data lives in `<data dir>/registry`. Option `check_seconds` (default
+    2) is how often the supervisor looks at the process.
+    """
+
+    def __init__(self, config: InstallerConfig) -> None:
+        self._data_dir = config.data_dir
+        self._check_seconds = float(config.options.get("check_seconds") or 2)
+        if not 0 < self._check_seconds <= 3600:
+            raise InstallError("the local installer's `check_seconds` must be in (0, 3600]")
+        self._registries: dict[str, LocalRegistry] = {}
+        self._supervisors: dict[str, asyncio.Task[None]] = {}
+        self._digests: dict[str, str] = {}
+        self.restarts = 0
+
+    async def check(self) -> str:
+        binary = _registry_binary()
+        if binary is None:
+            raise InstallError(
+                "no registry binary: apt-get install docker-registry (or put `registry` on PATH)"
+            )
+        process = await asyncio.create_subprocess_exec(
+            binary,
+            "--version",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        words = out.decode(errors="replace").split()
+        return f"{Path(binary).name} {words[-1] if words else 'unknown'}"
+
+    def _registry(self, spec: ComponentSpec) -> LocalRegistry:
+        values = spec.values
+        try:
+            port = int(str(values["port"]))
+            webhook_url, secret = str(values["webhook_url"]), str(values["webhook_secret"])
+        except (KeyError, ValueError):
+            raise InstallError(
+                "the registry needs `port`, `webhook_url` and `webhook_secret`"
+            ) from None
+        return LocalRegistry(self._data_dir / spec.name, port, webhook_url, secret)
+
+    def plan(self, spec: ComponentSpec) -> list[list[str]]:
+        registry = self._registry(spec)
+        return [[_registry_binary() or spec.chart, "serve", str(registry.directory / "config.yml")]]
+
+    async def install(self, spec: ComponentSpec) -> ComponentState:
+        await self._stop(spec.name)
+        registry = self._registry(spec)
+        if await registry.answers():
+            # A registry run by the system (or a demo) already serves: use it.
+            return ComponentState(
+                ComponentStatus.READY,
+                f"a registry not started by home-idp answers at {registry.url}",
+                values_digest=values_digest(spec.values),
+            )
+        try:
+            await registry.start()
+        except (RegistryNotInstalled, RuntimeError) as error:
+            return ComponentState(ComponentStatus.FAILED, str(error))
+        self._registries[spec.name] = registry
+        self._digests[spec.name] = values_digest(spec.values)
+        self._supervisors[spec.name] = asyncio.create_task(
+            self._supervise(registry), name=f"supervise-{spec.name}"
+        )
+        return self._state(spec.name)
+
+    async def _supervise(self, registry: LocalRegistry) -> None:
+        """Start the registry again whenever its process has ended."""
+        delay = self._check_seconds
+        while True:
+            await asyncio.sleep(delay)
+            if registry.running:
+                delay = self._check_seconds
+                continue
+            log.warning("the local registry stopped; starting it again")
+            try:
+                await registry.start()
+                self.restarts += 1
+                delay = self._check_seconds
+            except (RegistryNotInstalled, RuntimeError) as error:
+                log.error("could not restart the local registry: %s", error)
+                delay = min(delay * 2, 60.0)
+
+    def _state(self, name: str) -> ComponentState:
+        registry = self._registries.get(name)
+        if registry is None:
+            return ComponentState(ComponentStatus.ABSENT, "not running")
+        if not registry.running:
+            return ComponentState(ComponentStatus.INSTALLING, "stopped; being restarted")
+        return ComponentState(
+            ComponentStatus.READY,
+            f"running on {registry.url}",
+            values_digest=self._digests.get(name),
+        )
+
+    async def status(self, spec: ComponentSpec) -> ComponentState:
+        state = self._state(spec.name)
+        if (
+            state.status is ComponentStatus.READY
+            and not await self._registries[spec.name].answers()
+        ):
+            return ComponentState(ComponentStatus.FAILED, "running but not answering")
+        if state.status is ComponentStatus.ABSENT and await self._registry(spec).answers():
+            # Started by someone else (a system service): usable, not ours to manage.
+            return ComponentState(
+                ComponentStatus.READY,
+                "a registry not started by home-idp answers",
+                values_digest=values_digest(spec.values),
+            )
+        return state
+
+    async def uninstall(self, spec: ComponentSpec) -> ComponentState:
+        await self._stop(spec.name)
+        return ComponentState(ComponentStatus.ABSENT, "stopped")
+
+    async def _stop(self, name: str) -> None:
+        supervisor = self._supervisors.pop(name, None)
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        registry = self._registries.pop(name, None)
+        self._digests.pop(name, None)
+        if registry is not None:
+            await registry.stop()
+
+    async def aclose(self) -> None:
+        for name in list(self._registries):
+            await self._stop(name)
+
+
+def _registry_binary() -> str | None:
+    return next((found for name in _BINARIES if (found := shutil.which(name))), None)

@@ -84,7 +84,7 @@ class DeployManager:
         self.build_log = BuildLog(bus, events)
         # Live span readers on every replica are woken through the same listener.
         trace.share_through(events)
-        accounts = RegistryAccounts(self.registry, secret_box)
+        self.accounts = accounts = RegistryAccounts(self.registry, secret_box)
         deployments = DeploymentSource(accounts, secret_box)
         steps: list[Step] = [
             CommitDockerfileStep(self.git, pipeline.commit_timeout_seconds),

@@ -84,8 +84,8 @@ class _Frame:
 
     def __init__(self, tree: SpanTree, span: Span, until: int) -> None:
         self.span = span
-        self.cursor = min(span.end_ns, until)
-        self.own = 0
+        self.cursor: int = min(span.end_ns, until)
+        self.own: int = 0
         self._children = iter(
             sorted(tree.children[span.span_id], key=lambda child: child.end_ns, reverse=True)
         )
@@ -104,4 +104,5 @@ class _Frame:
         return None
 
     def own_ns(self) -> int:
-        return self.own + max(self.cursor - self.span.start_ns, 0)
+        start: int = self.span.start_ns
+        return self.own + max(self.cursor - start, 0)

@@ -48,10 +48,13 @@ import pytest
 from strawberry.relay import to_base64
 from strawberry.types import ExecutionResult
 
+from home_idp.plugins.contracts import ComponentStatus
 from home_idp.schema.context import Context
 from home_idp.schema.relay import encode_cursor
 from home_idp.schema.schema import build_schema
 from home_idp.server.deploy.models import BuildLogLine, DeliveryOutcome, GitPush, WebhookDelivery
+from home_idp.server.install.manager import INSTALL_TOPIC, InstallEvent
+from home_idp.server.install.models import Component
 from home_idp.server.pipeline.models import (
     Release,
     ReleaseEvent,
@@ -867,6 +870,29 @@ async def spans_of_a_trace(world: World, caller: str) -> dict[str, Any]:
     return {"id": TRACE_ID, "after": encode_cursor(0)}
 
 
+# Install-manager: the local profile's one component, the registry. The registry the
+# tests run already answers, so an install finds it and records it as ready.
+
+
+async def registry_component_input(world: World, caller: str) -> dict[str, Any]:
+    return {"name": "registry"}
+
+
+async def install_all_input(world: World, caller: str) -> dict[str, Any]:
+    return {"components": None}
+
+
+async def component_recorded(world: World, caller: str, changed: bool) -> None:
+    await world.runtime.install.idle()  # the install runs in the background
+    assert await Component.exists(name="registry") is changed
+
+
+async def an_install_event_soon(world: World, caller: str) -> dict[str, Any]:
+    event = InstallEvent("registry", ComponentStatus.READY, MARKER)
+    asyncio.get_running_loop().call_later(0.3, world.runtime.bus.publish, INSTALL_TOPIC, event)
+    return {}
+
+
 async def audit_events_from_start(world: World, caller: str) -> dict[str, Any]:
     await an_audit_event(world, caller)
     return {"after": encode_cursor(0)}
@@ -1190,6 +1216,34 @@ RELEASE_PLAN = QueryOp(
     arrange=a_build_log,
     not_null=True,
 )
+INSTALL_COMPONENT = MutationOp(
+    "installComponent",
+    "ComponentInput",
+    "ComponentSuccess",
+    registry_component_input,
+    component_recorded,
+)
+UNINSTALL_COMPONENT = MutationOp(
+    "uninstallComponent",
+    "ComponentInput",
+    "ComponentSuccess",
+    registry_component_input,
+    component_recorded,
+)
+INSTALL_ALL = MutationOp(
+    "installAll", "InstallAllInput", "InstallAllSuccess", install_all_input, component_recorded
+)
+COMPONENTS = QueryOp(
+    "components",
+    "{ components { name status } }",
+    lambda world, caller, components: [c["name"] for c in components or []] == ["registry"],
+)
+INSTALL_PROGRESS = SubscriptionOp(
+    "installProgress",
+    "subscription { installProgress { component status message } }",
+    lambda world, caller, event: event is not None and event["message"] == MARKER,
+    an_install_event_soon,
+)
 TRACE = QueryOp(
     "trace",
     "query($id: String!) { trace(id: $id) { spans { name } } }",
@@ -1287,6 +1341,10 @@ TABLE = (
     Entry(ROLLBACK,                     ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     # The webhook inspector is for administrators only.
     Entry(REDELIVER_WEBHOOK,            ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    # Installing the platform's dependencies is for administrators.
+    Entry(INSTALL_COMPONENT,            ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(UNINSTALL_COMPONENT,          ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
+    Entry(INSTALL_ALL,                  ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     # Queries.
     Entry(ME,                           ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(PROJECTS,                     ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
@@ -1308,6 +1366,8 @@ TABLE = (
     # Build logs are read by every member (secrets in them are masked).
     Entry(BUILD_LOG,                    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(RELEASE_PLAN,                 ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    # Every user sees which dependencies are installed (no secret is in them).
+    Entry(COMPONENTS,                   ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     # Traces are read by every member of the project their spans name.
     Entry(TRACE,                        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(TRACES,                       ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
@@ -1340,6 +1400,7 @@ TABLE = (
     Entry(RELEASE_EVENTS_OF_APP,        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(BUILD_LOG_STREAM,             ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(SPAN_STREAM,                  ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(INSTALL_PROGRESS,             ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
 )
 # fmt: on
 
@@ -1363,6 +1424,10 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (RETRY_RELEASE,                     DENY),
     (ROLLBACK,                          DENY),
     (REDELIVER_WEBHOOK,                 DENY),
+    (INSTALL_COMPONENT,                 DENY),
+    (UNINSTALL_COMPONENT,               DENY),
+    (INSTALL_ALL,                       DENY),
+    (COMPONENTS,                        ALLOW),
     (APPS,                              ALLOW),
     (APP_DOCKERFILE_VERSIONS,           ALLOW),
     (APP_RELEASES,                      ALLOW),

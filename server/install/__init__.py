@@ -1,0 +1,1 @@
+"""install-manager: the dependencies home-idp needs, installed and watched."""

@@ -1,0 +1,125 @@
+"""Secrets in the cluster that the components read: made once, never read back out.
+
+The charts are pointed at these Secrets by name, so passwords never appear
+in values, in `helm` command lines, in logs or in home-idp's database. A
+Secret that exists is kept (upgrades keep their passwords); a key missing
+from it is added. The Argo CD repository credential for the platform repo
+is written here too.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from home_idp.plugins.contracts import InstallError
+from home_idp.plugins.kube_config import client_configuration
+from home_idp.server.install.catalog import GeneratedSecret
+
+__all__ = ["ARGOCD_REPOSITORY_LABEL", "ClusterSecrets"]
+
+ARGOCD_REPOSITORY_LABEL = "argocd.argoproj.io/secret-type"
+_MANAGED = {"app.kubernetes.io/managed-by": "home-idp"}
+
+
+class ClusterSecrets:
+    """Writes the components' Secrets through the Kubernetes API (blocking client, in a thread)."""
+
+    def __init__(self, options: Mapping[str, str]) -> None:
+        self._options = dict(options)
+        self._api: k8s.CoreV1Api | None = None
+
+    def _core(self) -> k8s.CoreV1Api:
+        if self._api is None:
+            configuration, _ = client_configuration(
+                self._options, "the install-manager", InstallError
+            )
+            self._api = k8s.CoreV1Api(k8s.ApiClient(configuration))
+        return self._api
+
+    async def ensure_generated(self, namespace: str, secret: GeneratedSecret) -> bool:
+        """Make `secret` with random values if it is missing (True), or add missing keys."""
+        return await anyio.to_thread.run_sync(self._ensure_generated, namespace, secret)
+
+    def _ensure_generated(self, namespace: str, secret: GeneratedSecret) -> bool:
+        api = self._core()
+        self._ensure_namespace(namespace)
+        try:
+            existing = api.read_namespaced_secret(secret.name, namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise InstallError(_api_error("read", secret.name, error)) from None
+            existing = None
+        if existing is None:
+            body = _secret(secret.name, {key: secrets.token_urlsafe(24) for key in secret.keys})
+            self._call("create", secret.name, api.create_namespaced_secret, namespace, body)
+            return True
+        missing = [key for key in secret.keys if key not in (existing.data or {})]
+        if missing:
+            patch = {"data": {key: _b64(secrets.token_urlsafe(24)) for key in missing}}
+            self._call(
+                "update", secret.name, api.patch_namespaced_secret, secret.name, namespace, patch
+            )
+        return False
+
+    async def apply_repository(
+        self, namespace: str, name: str, url: str, username: str | None, password: str | None
+    ) -> None:
+        """Argo CD's credential for a git repository (a labelled Secret), created or replaced."""
+        data = {"type": "git", "url": url}
+        if username and password:
+            data |= {"username": username, "password": password}
+        body = _secret(name, data, {ARGOCD_REPOSITORY_LABEL: "repository"})
+        await anyio.to_thread.run_sync(self._replace, namespace, name, body)
+
+    def _replace(self, namespace: str, name: str, body: k8s.V1Secret) -> None:
+        api = self._core()
+        self._ensure_namespace(namespace)
+        try:
+            api.replace_namespaced_secret(name, namespace, body)
+        except ApiException as error:
+            if error.status != 404:
+                raise InstallError(_api_error("replace", name, error)) from None
+            self._call("create", name, api.create_namespaced_secret, namespace, body)
+
+    def _ensure_namespace(self, namespace: str) -> None:
+        api = self._core()
+        try:
+            api.read_namespace(namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise InstallError(_api_error("read", f"namespace {namespace}", error)) from None
+            body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace, labels=_MANAGED))
+            self._call("create", f"namespace {namespace}", api.create_namespace, body)
+
+    @staticmethod
+    def _call(action: str, what: str, method: Any, *args: Any) -> None:
+        try:
+            method(*args)
+        except ApiException as error:
+            raise InstallError(_api_error(action, what, error)) from None
+
+
+def _secret(
+    name: str, values: Mapping[str, str], labels: Mapping[str, str] | None = None
+) -> k8s.V1Secret:
+    return k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name=name, labels={**_MANAGED, **(labels or {})}),
+        type="Opaque",
+        data={key: _b64(value) for key, value in values.items()},
+    )
+
+
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+def _api_error(action: str, what: str, error: ApiException) -> str:
+    # The reason only: a response body could echo what was sent.
+    return f"the Kubernetes API refused to {action} {what}: {error.status} {error.reason}"

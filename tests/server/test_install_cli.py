@@ -1,0 +1,132 @@
+"""`home-idp install`: the dry run, a whole install with the real helm binary (client
+dry run) and the Kubernetes API stand-in, idempotence, and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from rich.console import Console
+
+from home_idp.server.install.cli import run_install
+from home_idp.server.settings import InstallSettings, Settings
+from tests.doubles.kubernetes import KubernetesStandIn, kubernetes_stand_in
+from tests.plugins.helm_binary import DEMO_CHART, helm_binary, helm_environment
+
+TOKEN = "kube-token"
+
+
+def console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=200, color_system=None), out
+
+
+def cluster_settings(tmp_path: Path, **options: str) -> Settings:
+    local_charts = {
+        name: {"chart": str(DEMO_CHART), "repo_url": None, "version": "0.3.0"}
+        for name in ("postgres", "harbor", "argocd")
+    }
+    return Settings(
+        profile="cluster",
+        data_dir=tmp_path / "data",
+        install=InstallSettings(
+            options={
+                "helm": SecretStr(helm_binary()),
+                **{k: SecretStr(v) for k, v in options.items()},
+            },
+            components=local_charts,
+        ),
+    )
+
+
+@pytest.fixture
+async def kube() -> AsyncIterator[KubernetesStandIn]:
+    async with kubernetes_stand_in(token=TOKEN) as stand_in:
+        yield stand_in
+
+
+async def test_the_dry_run_shows_commands_and_values_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    helm_environment(monkeypatch, tmp_path)
+    settings = Settings(
+        profile="cluster",
+        data_dir=tmp_path / "data",
+        install=InstallSettings(options={"helm": SecretStr(helm_binary())}),
+    )
+    terminal, out = console()
+    assert await run_install(settings, terminal, dry_run=True) == 0
+    text = out.getvalue()
+    assert text.index("postgres:") < text.index("harbor:") < text.index("argocd:")
+    assert "$ " in text and "upgrade --install postgres --namespace home-idp" in text
+    assert "--rollback-on-failure" in text and "--wait" in text
+    assert "existingSecret: home-idp-postgres" in text
+    assert "Secret home-idp-postgres in home-idp: generated once" in text
+    assert text.rstrip().endswith("dry run: nothing was changed")
+    assert not (tmp_path / "data" / "helm").exists()
+
+
+async def test_the_local_dry_run_masks_the_webhook_secret(tmp_path: Path) -> None:
+    secret = "a-registry-webhook-secret-value"
+    settings = Settings(data_dir=tmp_path, registry={"webhook_secret": SecretStr(secret)})
+    terminal, out = console()
+    assert await run_install(settings, terminal, dry_run=True) == 0
+    assert "webhook_secret: '****'" in out.getvalue()
+    assert secret not in out.getvalue()
+
+
+async def test_a_whole_install_then_nothing_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kube: KubernetesStandIn
+) -> None:
+    helm_environment(monkeypatch, tmp_path)
+    settings = cluster_settings(tmp_path, dry_run="client", api_url=kube.base_url, token=TOKEN)
+    terminal, out = console()
+    assert await run_install(settings, terminal, dry_run=False) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "installer: helm v4" in text
+    for name in ("postgres", "harbor", "argocd"):
+        assert f"ready  {name}" in text
+    # Each chart's Secret was generated in its namespace, and no value was printed.
+    for namespace, name in (("home-idp", "home-idp-postgres"), ("harbor", "home-idp-harbor")):
+        stored = kube.get("secrets", namespace, name)
+        assert stored is not None
+        for value in stored["data"].values():
+            assert value not in text
+    assert kube.get("secrets", "argocd", "argocd-secret") is not None
+
+    terminal, out = console()
+    assert await run_install(settings, terminal, dry_run=False) == 0
+    assert out.getvalue().count("up to date; nothing to do") == 3
+
+
+@pytest.mark.parametrize(
+    ("components", "only", "says"),
+    [
+        ({"nope": {}}, (), "HOME_IDP_INSTALL__COMPONENTS names nope"),
+        ({"harbor": {"namespace": "Bad_NS"}}, (), "DNS-1123"),
+        ({}, ("ghost",), "no component ghost"),
+    ],
+)
+async def test_bad_input_is_refused(
+    tmp_path: Path, components: dict[str, dict[str, str]], only: tuple[str, ...], says: str
+) -> None:
+    settings = Settings(
+        profile="cluster",
+        data_dir=tmp_path,
+        install=InstallSettings(components=components, options={"helm": SecretStr(helm_binary())}),
+    )
+    terminal, out = console()
+    assert await run_install(settings, terminal, dry_run=True, only=only) == 2
+    assert says in out.getvalue()
+
+
+def test_components_and_options_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME_IDP_INSTALL__PLUGIN", "helm")
+    monkeypatch.setenv("HOME_IDP_INSTALL__COMPONENTS", json.dumps({"argocd": {"version": "9.0.0"}}))
+    settings = Settings()
+    assert settings.install.plugin == "helm"
+    assert settings.install.components == {"argocd": {"version": "9.0.0"}}
