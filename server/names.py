@@ -6,7 +6,14 @@ import re
 
 from home_idp.server.errors import ValidationFailed
 
-__all__ = ["DNS1123_LABEL", "USERNAME", "validate_dns_label", "validate_username"]
+__all__ = [
+    "DNS1123_LABEL",
+    "RESERVED_NAMESPACES",
+    "USERNAME",
+    "validate_dns_label",
+    "validate_project_name",
+    "validate_username",
+]
 
 # RFC 1123 label, as Kubernetes uses it for namespaces: it is also safe as a
 # path segment and as a registry repository component.
@@ -21,6 +28,23 @@ def validate_dns_label(value: str, field: str = "name") -> str:
             field,
             "must be a DNS-1123 label: 1-63 lower-case letters, digits or '-', "
             "starting and ending with a letter or digit",
+        )
+    return value
+
+
+# A project's name becomes its namespace, where home-idp may write with cluster-wide
+# rights: never the cluster's own namespaces, nor those of home-idp and its components.
+RESERVED_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "home-idp", "argocd", "harbor"}
+)
+
+
+def validate_project_name(value: str, field: str = "name") -> str:
+    """A DNS-1123 label that is not a reserved namespace (nor `kube-*`)."""
+    validate_dns_label(value, field)
+    if value in RESERVED_NAMESPACES or value.startswith("kube-"):
+        raise ValidationFailed.for_field(
+            field, f"{value!r} is a namespace of the cluster or of home-idp; choose another name"
         )
     return value
 

@@ -21,6 +21,7 @@ from rich.table import Table
 from home_idp.plugins.contracts import ComponentStatus, InstallerPlugin, InstallError
 from home_idp.server.install.catalog import CatalogEntry, catalog
 from home_idp.server.install.cluster_secrets import ClusterSecrets
+from home_idp.server.install.configure import configurers
 from home_idp.server.install.manager import InstallEvent, InstallManager
 from home_idp.server.install.service import make_installer
 from home_idp.server.settings import Settings
@@ -111,8 +112,14 @@ async def _install(
 
     options = {key: value.get_secret_value() for key, value in settings.install.options.items()}
     cluster = settings.profile == "cluster"
+    secrets = ClusterSecrets(options)
     manager = InstallManager(
-        entries, installer, report, secrets=ClusterSecrets(options) if cluster else None
+        entries,
+        installer,
+        report,
+        secrets=secrets if cluster else None,
+        # Harbor's projects are configured by the server, which has the database.
+        configurers=configurers(settings, secrets, entries) if cluster else None,
     )
     with console.status("installing…"):
         results = await manager.install_all([entry.spec.name for entry in chosen])

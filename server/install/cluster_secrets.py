@@ -13,6 +13,7 @@ import base64
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from kubernetes import client as k8s
@@ -77,6 +78,46 @@ class ClusterSecrets:
             data |= {"username": username, "password": password}
         body = _secret(name, data, {ARGOCD_REPOSITORY_LABEL: "repository"})
         await anyio.to_thread.run_sync(self._replace, namespace, name, body)
+
+    async def ensure_database_url(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        source: str,
+        password_key: str,
+        host: str,
+        user: str,
+        database: str,
+    ) -> None:
+        """A Secret with `database-url` for Postgres, its password read from `source`.
+
+        The password goes from one Secret to the other here only: it is never
+        returned, logged or put anywhere else.
+        """
+        await anyio.to_thread.run_sync(
+            self._database_url, namespace, name, source, password_key, (host, user, database)
+        )
+
+    def _database_url(
+        self,
+        namespace: str,
+        name: str,
+        source: str,
+        password_key: str,
+        where: tuple[str, str, str],
+    ) -> None:
+        host, user, database = where
+        try:
+            stored = self._core().read_namespaced_secret(source, namespace)
+        except ApiException as error:
+            raise InstallError(_api_error("read", source, error)) from None
+        encoded = (stored.data or {}).get(password_key)
+        if not encoded:
+            raise InstallError(f"the Secret {source} has no {password_key}")
+        password = quote(base64.b64decode(encoded).decode(), safe="")
+        url = f"postgres://{user}:{password}@{host}:5432/{database}"
+        self._replace(namespace, name, _secret(name, {"database-url": url}))
 
     def _replace(self, namespace: str, name: str, body: k8s.V1Secret) -> None:
         api = self._core()

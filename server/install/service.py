@@ -68,14 +68,15 @@ class InstallRuntime:
         entries = entries if entries is not None else catalog(settings)
         cluster = settings.profile == "cluster"
         secrets = ClusterSecrets(options)
-        argocd = next((e.spec.namespace for e in entries if e.spec.name == "argocd"), "argocd")
         self.manager = InstallManager(
             entries,
             installer or make_installer(settings),
             self._record,
             # Only charts read generated Secrets; the local registry has none.
             secrets=secrets if cluster else None,
-            configurers=configurers(settings, secrets, deploy, argocd) if cluster else None,
+            configurers=configurers(settings, secrets, entries, deploy.accounts)
+            if cluster
+            else None,
         )
         self._tasks: set[asyncio.Task[object]] = set()
 

@@ -7,7 +7,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
-from home_idp.server.names import validate_dns_label
+from home_idp.server.names import validate_project_name
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Membership, Project, Role, User, UserStatus
@@ -61,7 +61,7 @@ class ProjectService:
     async def create(self, name: str, description: str) -> Project:
         """Any approved user may create a project and becomes its maintainer."""
         principal = self._authz.require_write()
-        validate_dns_label(name)
+        validate_project_name(name)
         _validate_description(description)
         try:
             async with in_transaction():

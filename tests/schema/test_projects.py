@@ -43,6 +43,21 @@ async def test_names_that_are_not_dns_labels_are_refused(
     assert await Project.all().count() == 0
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["kube-system", "kube-anything", "default", "kube-public", "home-idp", "argocd", "harbor"],
+)
+async def test_names_of_the_clusters_own_namespaces_are_refused(
+    gql: GraphQLClient, factory: Factory, name: str
+) -> None:
+    # A project's name becomes a namespace that home-idp writes to.
+    alice = await factory.user("alice")
+    answer = (await gql(CREATE, {"name": name}, token=alice.token))["createProject"]
+    assert answer["__typename"] == "ValidationError"
+    assert "namespace of the cluster or of home-idp" in answer["fieldErrors"][0]["message"]
+    assert await Project.all().count() == 0
+
+
 async def test_a_63_character_name_is_fine(gql: GraphQLClient, factory: Factory) -> None:
     alice = await factory.user("alice")
     answer = (await gql(CREATE, {"name": "a" * 63}, token=alice.token))["createProject"]

@@ -3,10 +3,12 @@ dry run) and the Kubernetes API stand-in, idempotence, and bad input."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from pydantic import SecretStr
@@ -97,6 +99,22 @@ async def test_a_whole_install_then_nothing_to_do(
         for value in stored["data"].values():
             assert value not in text
     assert kube.get("secrets", "argocd", "argocd-secret") is not None
+    # What home-idp needs of them: its database URL, Argo CD's access to the platform repo.
+    password = base64.b64decode(
+        kube.get("secrets", "home-idp", "home-idp-postgres")["data"]["password"]
+    ).decode()
+    url = base64.b64decode(
+        kube.get("secrets", "home-idp", "home-idp-database")["data"]["database-url"]
+    ).decode()
+    assert (
+        url
+        == f"postgres://home_idp:{quote(password, safe='')}@postgres-postgresql.home-idp.svc:5432/home_idp"
+    )
+    repo = kube.get("secrets", "argocd", "home-idp-platform-repo")
+    assert repo is not None
+    assert repo["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
+    assert "Argo CD can read the platform repo" in text
+    assert password not in text
 
     terminal, out = console()
     assert await run_install(settings, terminal, dry_run=False) == 0
