@@ -554,9 +554,27 @@ class ComponentState:
 
 
 def values_digest(values: Mapping[str, object]) -> str:
-    """A digest of component values: equal values, equal digest (key order aside)."""
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    """A digest of component values: equal values, equal digest (key order aside).
+
+    Numbers are taken as helm gives them back (`1.0` as `1`), so the values
+    helm reports for a release digest the same as the values it was given.
+    """
+    canonical = json.dumps(
+        _as_helm_reads(values), sort_keys=True, separators=(",", ":"), default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _as_helm_reads(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(key): _as_helm_reads(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_helm_reads(item) for item in value]
+    return value
 
 
 @runtime_checkable

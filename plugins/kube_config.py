@@ -1,7 +1,8 @@
 """How plugins that talk to a Kubernetes API server find it: one set of options.
 
-`api_url` + `token` (+ `ca_file`), or a `kubeconfig` path, or the in-cluster
-service account; `verify_tls` "false" turns certificate checks off (logged).
+`api_url` + `token` (+ `ca_file`), or a `kubeconfig` path (and `kube_context`),
+or the in-cluster service account; `verify_tls` "false" turns certificate
+checks off (logged).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def client_configuration(
         elif options.get("kubeconfig"):
             k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=options["kubeconfig"],
+                context=options.get("kube_context") or None,
                 client_configuration=configuration,
                 persist_config=False,
             )

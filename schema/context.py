@@ -49,7 +49,7 @@ class Context:
     @cached_property
     def install(self) -> InstallService:
         """install-manager services bound to the caller."""
-        return self.runtime.install.session(self.rbac.authz)
+        return self.runtime.install.session(self.rbac.authz, self.rbac.audit)
 
     @property
     def max_page_size(self) -> int:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "BuilderSettings",
+    "ComponentOverride",
     "DeployerSettings",
     "GitSettings",
     "GraphQLLimits",
@@ -131,6 +132,21 @@ class TraceSettings(BaseModel):
     export_headers: dict[str, SecretStr] = Field(default_factory=dict)
 
 
+class ComponentOverride(BaseModel):
+    """Changes to one component of the install-manager's catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Another chart source: a mirror, or a chart on disk where there is no internet.
+    # A new `chart` without `repo_url` is not looked up in the old repo.
+    chart: str | None = Field(default=None, min_length=1, max_length=300)
+    repo_url: str | None = Field(default=None, pattern=r"^(https?|oci)://[^\s]+$")
+    version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,59}$")
+    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    # Merged into the pinned values (maps key by key).
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
 class InstallSettings(BaseModel):
     """The install-manager: which installer, its options, and the components' overrides."""
 
@@ -143,7 +159,7 @@ class InstallSettings(BaseModel):
     # Per component: {"chart": ..., "repo_url": ..., "version": ..., "namespace": ...,
     # "values": {...}} on top of the pinned defaults, e.g.
     # {"harbor": {"values": {"expose": {"type": "ingress"}}}}.
-    components: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    components: dict[str, ComponentOverride] = Field(default_factory=dict)
     # Install the local registry when `home-idp serve` starts (local profile).
     on_start: bool = False
 

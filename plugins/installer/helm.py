@@ -15,6 +15,7 @@ they would against a cluster.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -53,7 +54,7 @@ _STATUSES = {
     "pending-upgrade": ComponentStatus.INSTALLING,
     "pending-rollback": ComponentStatus.INSTALLING,
 }
-_NOT_FOUND = re.compile(r"release: not found|not found", re.IGNORECASE)
+_NOT_FOUND = re.compile(r"release: not found", re.IGNORECASE)
 # Extra time for helm itself past its own --timeout before it is stopped.
 _GRACE_SECONDS = 60
 
@@ -205,9 +206,20 @@ class HelmInstaller:
         return self._work / "dry-run" / f"{spec.namespace}.{spec.name}.json"
 
     def _keep(self, spec: ComponentSpec, release: Mapping[str, Any]) -> None:
+        """Keep what status needs of a rendered release: never its values or manifests."""
+        info = release.get("info") or {}
+        kept = {
+            "info": {"status": info.get("status"), "description": info.get("description", "")},
+            "chart": {"metadata": (release.get("chart") or {}).get("metadata") or {}},
+            "version": release.get("version"),
+            "values_digest": values_digest(release.get("config") or {}),
+        }
         path = self._record_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.write_text(json.dumps(release))
+        fd = os.open(path.with_suffix(".partial"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(kept, handle)
+        path.with_suffix(".partial").replace(path)
 
     def _kept(self, spec: ComponentSpec) -> dict[str, Any] | None:
         path = self._record_path(spec)
@@ -232,11 +244,21 @@ class HelmInstaller:
         try:
             out, err = await asyncio.wait_for(process.communicate(), limit)
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            await _kill(process)
             return 1, "", f"helm did not finish within {limit:g}s"
+        except BaseException:
+            # Cancelled (the server stops): helm must not go on alone.
+            await _kill(process)
+            raise
         code = process.returncode if process.returncode is not None else 1
         return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
 
 
 def release_state(release: Mapping[str, Any], *, dry_run: bool = False) -> ComponentState:
@@ -256,7 +278,7 @@ def release_state(release: Mapping[str, Any], *, dry_run: bool = False) -> Compo
         message,
         version=str(chart["version"]) if "version" in chart else None,
         revision=int(release["version"]) if "version" in release else None,
-        values_digest=values_digest(config),
+        values_digest=str(release.get("values_digest") or values_digest(config)),
     )
 
 

@@ -106,6 +106,10 @@ class LocalRegistry:
                 await self.stop()
                 raise RuntimeError(f"the registry did not start; see {self.directory}/registry.log")
             await asyncio.sleep(0.05)
+        if self._process.returncode is not None:
+            # Another registry answered on the port; ours could not take it.
+            await self.stop()
+            raise RuntimeError(f"another program holds 127.0.0.1:{self.port}")
         log.info("local registry ready on %s", self.url)
 
     @property
@@ -135,12 +139,16 @@ class LocalInstaller:
 
     def __init__(self, config: InstallerConfig) -> None:
         self._data_dir = config.data_dir
-        self._check_seconds = float(config.options.get("check_seconds") or 2)
+        try:
+            self._check_seconds = float(config.options.get("check_seconds") or 2)
+        except ValueError:
+            raise InstallError("the local installer's `check_seconds` must be a number") from None
         if not 0 < self._check_seconds <= 3600:
             raise InstallError("the local installer's `check_seconds` must be in (0, 3600]")
         self._registries: dict[str, LocalRegistry] = {}
         self._supervisors: dict[str, asyncio.Task[None]] = {}
         self._digests: dict[str, str] = {}
+        self._versions: dict[str, str] = {}
         self.restarts = 0
 
     async def check(self) -> str:
@@ -155,7 +163,12 @@ class LocalInstaller:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        out, _ = await process.communicate()
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise InstallError(f"`{binary} --version` did not answer") from None
         words = out.decode(errors="replace").split()
         return f"{Path(binary).name} {words[-1] if words else 'unknown'}"
 
@@ -182,6 +195,7 @@ class LocalInstaller:
             return ComponentState(
                 ComponentStatus.READY,
                 f"a registry not started by home-idp answers at {registry.url}",
+                version=spec.version,
                 values_digest=values_digest(spec.values),
             )
         try:
@@ -190,13 +204,18 @@ class LocalInstaller:
             return ComponentState(ComponentStatus.FAILED, str(error))
         self._registries[spec.name] = registry
         self._digests[spec.name] = values_digest(spec.values)
+        self._versions[spec.name] = spec.version
         self._supervisors[spec.name] = asyncio.create_task(
             self._supervise(registry), name=f"supervise-{spec.name}"
         )
         return self._state(spec.name)
 
     async def _supervise(self, registry: LocalRegistry) -> None:
-        """Start the registry again whenever its process has ended."""
+        """Start the registry again whenever its process has ended.
+
+        A registry that keeps dying (or cannot start) is retried less and less
+        often, up to once a minute.
+        """
         delay = self._check_seconds
         while True:
             await asyncio.sleep(delay)
@@ -207,10 +226,9 @@ class LocalInstaller:
             try:
                 await registry.start()
                 self.restarts += 1
-                delay = self._check_seconds
-            except (RegistryNotInstalled, RuntimeError) as error:
+            except Exception as error:  # keep supervising whatever went wrong
                 log.error("could not restart the local registry: %s", error)
-                delay = min(delay * 2, 60.0)
+            delay = min(delay * 2, 60.0)
 
     def _state(self, name: str) -> ComponentState:
         registry = self._registries.get(name)
@@ -221,6 +239,7 @@ class LocalInstaller:
         return ComponentState(
             ComponentStatus.READY,
             f"running on {registry.url}",
+            version=self._versions.get(name),
             values_digest=self._digests.get(name),
         )
 
@@ -236,6 +255,7 @@ class LocalInstaller:
             return ComponentState(
                 ComponentStatus.READY,
                 "a registry not started by home-idp answers",
+                version=spec.version,
                 values_digest=values_digest(spec.values),
             )
         return state
@@ -252,6 +272,7 @@ class LocalInstaller:
                 await supervisor
         registry = self._registries.pop(name, None)
         self._digests.pop(name, None)
+        self._versions.pop(name, None)
         if registry is not None:
             await registry.stop()
 

@@ -17,18 +17,24 @@ from urllib.parse import urlsplit
 
 from home_idp.plugins.contracts import ComponentSpec
 from home_idp.server.deploy.registry_access import registry_webhook_secret
-from home_idp.server.names import DNS1123_LABEL
-from home_idp.server.settings import Settings
+from home_idp.server.settings import ComponentOverride, Settings
 
 __all__ = ["CatalogEntry", "GeneratedSecret", "catalog", "install_order"]
 
 
 @dataclass(frozen=True)
 class GeneratedSecret:
-    """A Secret made once with random values for `keys` (kept across upgrades)."""
+    """A Secret made once with random values for `keys` (kept across upgrades).
+
+    Values are 32 characters, or as many as `lengths` says for a key.
+    """
 
     name: str
     keys: tuple[str, ...]
+    lengths: tuple[tuple[str, int], ...] = ()
+
+    def length(self, key: str) -> int:
+        return dict(self.lengths).get(key, 32)
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,10 @@ class CatalogEntry:
 
 
 POSTGRES_SECRET = GeneratedSecret("home-idp-postgres", ("postgres-password", "password"))
-HARBOR_SECRET = GeneratedSecret("home-idp-harbor", ("HARBOR_ADMIN_PASSWORD", "secretKey"))
+# Harbor's chart wants its secretKey exactly 16 characters long.
+HARBOR_SECRET = GeneratedSecret(
+    "home-idp-harbor", ("HARBOR_ADMIN_PASSWORD", "secretKey"), (("secretKey", 16),)
+)
 # Argo CD reads its server key from this Secret by name (the chart is told not to make it).
 ARGOCD_SECRET = GeneratedSecret("argocd-secret", ("server.secretkey",))
 
@@ -126,7 +135,7 @@ def _local(settings: Settings) -> list[CatalogEntry]:
 def catalog(settings: Settings) -> list[CatalogEntry]:
     """The profile's components with the settings' overrides, in install order.
 
-    ValueError names an override of no component, or a bad namespace.
+    ValueError names an override of no component (the settings check the rest).
     """
     entries = _cluster(settings) if settings.profile == "cluster" else _local(settings)
     names = {entry.spec.name for entry in entries}
@@ -137,26 +146,25 @@ def catalog(settings: Settings) -> list[CatalogEntry]:
             f"profile has {', '.join(sorted(names))}"
         )
     overridden = [
-        _override(entry, settings.install.components.get(entry.spec.name, {})) for entry in entries
+        _override(entry, settings.install.components.get(entry.spec.name)) for entry in entries
     ]
-    for entry in overridden:
-        if not DNS1123_LABEL.fullmatch(entry.spec.namespace):
-            raise ValueError(f"the namespace of {entry.spec.name} must be a DNS-1123 label")
     return install_order(overridden)
 
 
-def _override(entry: CatalogEntry, override: Mapping[str, Any]) -> CatalogEntry:
+def _override(entry: CatalogEntry, override: ComponentOverride | None) -> CatalogEntry:
+    if override is None:
+        return entry
     spec = entry.spec
+    chart_moved = override.chart is not None
     return replace(
         entry,
         spec=replace(
             spec,
-            # Another chart source: a mirror, or a chart on disk where there is no internet.
-            chart=str(override.get("chart", spec.chart)),
-            repo_url=override.get("repo_url", spec.repo_url),
-            version=str(override.get("version", spec.version)),
-            namespace=str(override.get("namespace", spec.namespace)),
-            values=_merged(spec.values, override.get("values") or {}),
+            chart=override.chart or spec.chart,
+            repo_url=override.repo_url if chart_moved or override.repo_url else spec.repo_url,
+            version=override.version or spec.version,
+            namespace=override.namespace or spec.namespace,
+            values=_merged(spec.values, override.values),
         ),
     )
 

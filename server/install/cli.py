@@ -19,11 +19,12 @@ from rich.console import Console
 from rich.table import Table
 
 from home_idp.plugins.contracts import ComponentStatus, InstallerPlugin, InstallError
+from home_idp.plugins.discovery import PluginNotFound
 from home_idp.server.install.catalog import CatalogEntry, catalog
 from home_idp.server.install.cluster_secrets import ClusterSecrets
 from home_idp.server.install.configure import configurers
 from home_idp.server.install.manager import InstallEvent, InstallManager
-from home_idp.server.install.service import make_installer
+from home_idp.server.install.service import install_options, make_installer
 from home_idp.server.settings import Settings
 
 __all__ = ["run_install"]
@@ -49,13 +50,15 @@ async def run_install(
     try:
         entries = catalog(settings)
         installer = installer or make_installer(settings)
-    except (ValueError, InstallError) as error:
-        console.print(f"[red]home-idp install: {error}[/red]")
+    except (ValueError, InstallError, PluginNotFound) as error:
+        console.print(f"home-idp install: {error}", style="red", markup=False)
         return 2
     chosen = [entry for entry in entries if not only or entry.spec.name in only]
     unknown = sorted(set(only) - {entry.spec.name for entry in entries})
     if unknown:
-        console.print(f"[red]home-idp install: no component {', '.join(unknown)}[/red]")
+        console.print(
+            f"home-idp install: no component {', '.join(unknown)}", style="red", markup=False
+        )
         return 2
     try:
         if dry_run:
@@ -99,7 +102,7 @@ async def _install(
     try:
         console.print(f"installer: {await installer.check()}")
     except InstallError as error:
-        console.print(f"[red]home-idp install: {error}[/red]")
+        console.print(f"home-idp install: {error}", style="red", markup=False)
         return 1
 
     async def report(event: InstallEvent) -> None:
@@ -110,9 +113,8 @@ async def _install(
             highlight=False,
         )
 
-    options = {key: value.get_secret_value() for key, value in settings.install.options.items()}
     cluster = settings.profile == "cluster"
-    secrets = ClusterSecrets(options)
+    secrets = ClusterSecrets(install_options(settings))
     manager = InstallManager(
         entries,
         installer,
@@ -146,6 +148,11 @@ def _masked(values: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if isinstance(value, Mapping):
             masked[key] = _masked(value)
+        elif isinstance(value, list | tuple):
+            masked[key] = [
+                _masked(item) if isinstance(item, Mapping) else _masked({key: item})[key]
+                for item in value
+            ]
         elif (
             isinstance(value, str)
             and any(word in key.lower() for word in _SECRET_WORDS)

@@ -10,14 +10,17 @@ is written here too.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import anyio
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
 
 from home_idp.plugins.contracts import InstallError
 from home_idp.plugins.kube_config import client_configuration
@@ -26,6 +29,7 @@ from home_idp.server.install.catalog import GeneratedSecret
 __all__ = ["ARGOCD_REPOSITORY_LABEL", "ClusterSecrets"]
 
 ARGOCD_REPOSITORY_LABEL = "argocd.argoproj.io/secret-type"
+_IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105
 _MANAGED = {"app.kubernetes.io/managed-by": "home-idp"}
 
 
@@ -34,6 +38,10 @@ class ClusterSecrets:
 
     def __init__(self, options: Mapping[str, str]) -> None:
         self._options = dict(options)
+        told = self._options.get("api_url") or self._options.get("kubeconfig")
+        if not told and not Path(_IN_CLUSTER_TOKEN).exists():
+            # An admin's machine: the kubeconfig helm uses too ($KUBECONFIG, ~/.kube/config).
+            self._options["kubeconfig"] = os.path.expanduser(KUBE_CONFIG_DEFAULT_LOCATION)
         self._api: k8s.CoreV1Api | None = None
 
     def _core(self) -> k8s.CoreV1Api:
@@ -58,12 +66,12 @@ class ClusterSecrets:
                 raise InstallError(_api_error("read", secret.name, error)) from None
             existing = None
         if existing is None:
-            body = _secret(secret.name, {key: secrets.token_urlsafe(24) for key in secret.keys})
+            body = _secret(secret.name, {key: _random(secret.length(key)) for key in secret.keys})
             self._call("create", secret.name, api.create_namespaced_secret, namespace, body)
             return True
         missing = [key for key in secret.keys if key not in (existing.data or {})]
         if missing:
-            patch = {"data": {key: _b64(secrets.token_urlsafe(24)) for key in missing}}
+            patch = {"data": {key: _b64(_random(secret.length(key))) for key in missing}}
             self._call(
                 "update", secret.name, api.patch_namespaced_secret, secret.name, namespace, patch
             )
@@ -155,6 +163,10 @@ def _secret(
         type="Opaque",
         data={key: _b64(value) for key, value in values.items()},
     )
+
+
+def _random(length: int) -> str:
+    return secrets.token_urlsafe(length)[:length]
 
 
 def _b64(value: str) -> str:

@@ -70,7 +70,6 @@ class InstallManager:
         self._secrets = secrets
         self._configurers = dict(configurers or {})
         self._busy = asyncio.Lock()
-        self.last: dict[str, InstallEvent] = {}
 
     def entry(self, name: str) -> CatalogEntry:
         for entry in self.entries:
@@ -90,23 +89,12 @@ class InstallManager:
         event = InstallEvent(
             name, state.status, message or state.message, state.revision, state.values_digest
         )
-        self.last[name] = event
         await self._report(event)
 
     async def queued(self, name: str, what: str) -> None:
         """Report that an operation on the component was accepted and is about to run."""
         self.entry(name)
         await self._emit(name, ComponentState(ComponentStatus.INSTALLING), f"{what} queued")
-
-    async def refresh(self, name: str) -> ComponentState:
-        """Ask the installer how the component is now, and report it."""
-        spec = self.entry(name).spec
-        try:
-            state = await self.installer.status(spec)
-        except InstallError as error:
-            state = ComponentState(ComponentStatus.FAILED, str(error))
-        await self._emit(name, state)
-        return state
 
     async def install(self, name: str) -> ComponentState:
         """Install or upgrade one component whose dependencies are ready."""
@@ -137,8 +125,14 @@ class InstallManager:
             for entry in chosen:
                 name = entry.spec.name
                 if failed is not None:
+                    # Left as it is (it may run an earlier version): only reported.
+                    observed = await self._observe(entry.spec)
                     state = ComponentState(
-                        ComponentStatus.ABSENT, f"not installed: {failed} failed before it"
+                        observed.status,
+                        f"skipped: {failed} failed before it",
+                        observed.version,
+                        observed.revision,
+                        observed.values_digest,
                     )
                     await self._emit(name, state)
                 else:
@@ -158,19 +152,27 @@ class InstallManager:
                 )
                 await self._emit(spec.name, state)
                 return state
-        observed = await self._observe(spec)
-        if _unchanged(observed, spec):
-            await self._emit(spec.name, observed, "up to date; nothing to do")
-            return observed
-        await self._emit(
-            spec.name,
-            ComponentState(ComponentStatus.INSTALLING),
-            f"installing {spec.chart} {spec.version} into {spec.namespace}",
-        )
         try:
-            await self._prepare_secrets(entry)
-            state = await self.installer.install(spec)
+            observed = await self._observe(spec)
+            if _unchanged(observed, spec):
+                state = ComponentState(
+                    observed.status,
+                    "up to date; nothing to do",
+                    observed.version,
+                    observed.revision,
+                    observed.values_digest,
+                )
+            else:
+                await self._emit(
+                    spec.name,
+                    ComponentState(ComponentStatus.INSTALLING),
+                    f"installing {spec.chart} {spec.version} into {spec.namespace}",
+                )
+                await self._prepare_secrets(entry)
+                state = await self.installer.install(spec)
             if state.status is ComponentStatus.READY and spec.name in self._configurers:
+                # Every time, not only after a change: the steps are idempotent, and
+                # one that failed before is tried again.
                 done = await self._configurers[spec.name]()
                 state = ComponentState(
                     state.status,
@@ -181,6 +183,12 @@ class InstallManager:
                 )
         except InstallError as error:
             state = ComponentState(ComponentStatus.FAILED, str(error))
+        except Exception as error:  # a plugin's own error: recorded, never a stuck "installing"
+            log.exception("installing %s failed", spec.name)
+            state = ComponentState(
+                ComponentStatus.FAILED,
+                f"unexpected error ({type(error).__name__}); see the server log",
+            )
         await self._emit(spec.name, state)
         return state
 

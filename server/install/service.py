@@ -20,6 +20,7 @@ from home_idp.server.install.cluster_secrets import ClusterSecrets
 from home_idp.server.install.configure import configurers
 from home_idp.server.install.manager import INSTALL_TOPIC, InstallEvent, InstallManager
 from home_idp.server.install.models import Component
+from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.settings import Settings
 
@@ -28,12 +29,16 @@ __all__ = ["ComponentView", "InstallRuntime", "InstallService", "make_installer"
 log = logging.getLogger(__name__)
 
 
+def install_options(settings: Settings) -> dict[str, str]:
+    """The installer's options (and the Kubernetes API's for the components' Secrets)."""
+    return {key: value.get_secret_value() for key, value in settings.install.options.items()}
+
+
 def make_installer(settings: Settings) -> InstallerPlugin:
     """The installer the settings name (default: local, or helm in the cluster profile)."""
     name = settings.install.plugin or ("helm" if settings.profile == "cluster" else "local")
-    options = {key: value.get_secret_value() for key, value in settings.install.options.items()}
     plugin: InstallerPlugin = load_plugin("installer", name)(
-        InstallerConfig(data_dir=settings.data_dir, options=options)
+        InstallerConfig(data_dir=settings.data_dir, options=install_options(settings))
     )
     return plugin
 
@@ -64,10 +69,9 @@ class InstallRuntime:
     ) -> None:
         self.settings = settings
         self._bus = bus
-        options = {key: value.get_secret_value() for key, value in settings.install.options.items()}
         entries = entries if entries is not None else catalog(settings)
         cluster = settings.profile == "cluster"
-        secrets = ClusterSecrets(options)
+        secrets = ClusterSecrets(install_options(settings))
         self.manager = InstallManager(
             entries,
             installer or make_installer(settings),
@@ -79,6 +83,8 @@ class InstallRuntime:
             else None,
         )
         self._tasks: set[asyncio.Task[object]] = set()
+        # Taken by a request before its first await, so two requests cannot both start.
+        self.reserved = False
 
     async def _record(self, event: InstallEvent) -> None:
         entry = self.manager.entry(event.component)
@@ -95,13 +101,17 @@ class InstallRuntime:
         self._bus.publish(INSTALL_TOPIC, event)
 
     def in_background(self, name: str, work: Coroutine[Any, Any, object]) -> None:
-        """Run an install operation as a task the server owns (not the request)."""
+        """Run an install operation as a task the server owns (not the request).
+
+        The reservation a request took passes to the task and ends with it.
+        """
         task: asyncio.Task[object] = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[object]) -> None:
         self._tasks.discard(task)
+        self.reserved = False
         if not task.cancelled() and task.exception() is not None:
             log.error("install task %s failed", task.get_name(), exc_info=task.exception())
 
@@ -111,7 +121,13 @@ class InstallRuntime:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def start(self) -> None:
+        # An operation that a stopped server left under way will not finish.
+        await Component.filter(status=ComponentStatus.INSTALLING.value).update(
+            status=ComponentStatus.FAILED.value,
+            message="interrupted: the server stopped while it ran; install again",
+        )
         if self.settings.install.on_start:
+            self.reserved = True
             self.in_background("install-all", self.manager.install_all())
 
     async def stop(self) -> None:
@@ -121,15 +137,16 @@ class InstallRuntime:
                 await task
         await self.manager.installer.aclose()
 
-    def session(self, authz: Authorizer) -> InstallService:
-        return InstallService(authz, self)
+    def session(self, authz: Authorizer, audit: AuditLog) -> InstallService:
+        return InstallService(authz, audit, self)
 
 
 class InstallService:
     """install-manager operations for one caller: everyone reads, administrators change."""
 
-    def __init__(self, authz: Authorizer, runtime: InstallRuntime) -> None:
+    def __init__(self, authz: Authorizer, audit: AuditLog, runtime: InstallRuntime) -> None:
         self._authz = authz
+        self._audit = audit
         self._runtime = runtime
 
     @property
@@ -152,31 +169,46 @@ class InstallService:
 
     async def install(self, name: str) -> ComponentView:
         """Start installing one component; progress comes as events."""
-        self._require_admin()
-        self._refuse_when_busy()
-        await self._manager.queued(name, "install")  # NotFound before anything starts
-        self._runtime.in_background(f"install-{name}", self._manager.install(name))
+        await self._start("install", [name], self._manager.install(name))
         return await self.component(name)
 
     async def uninstall(self, name: str) -> ComponentView:
         """Start uninstalling a component nothing installed depends on."""
-        self._require_admin()
-        self._refuse_when_busy()
-        await self._manager.check_uninstallable(name)
-        await self._manager.queued(name, "uninstall")
-        self._runtime.in_background(f"uninstall-{name}", self._manager.uninstall(name))
+        await self._start("uninstall", [name], self._manager.uninstall(name))
         return await self.component(name)
 
     async def install_all(self, names: Sequence[str] | None = None) -> list[ComponentView]:
         """Start installing every component (or those named), dependencies first."""
-        self._require_admin()
-        self._refuse_when_busy()
         chosen = [entry.spec.name for entry in self._manager.chosen(names)]
-        for name in chosen:
-            await self._manager.queued(name, "install")
-        self._runtime.in_background("install-all", self._manager.install_all(chosen))
+        await self._start("install", chosen, self._manager.install_all(chosen))
         return [view for view in await self.components() if view.entry.spec.name in chosen]
 
-    def _refuse_when_busy(self) -> None:
-        if self._manager.busy:
-            raise Conflict("another install is running; wait for it to finish")
+    async def _start(
+        self, what: str, names: Sequence[str], work: Coroutine[Any, Any, object]
+    ) -> None:
+        """Check, reserve, record and start an operation; it runs in the background."""
+        try:
+            principal = self._authz.require_admin()
+            self._authz.require_write()
+            for name in names:
+                self._manager.entry(name)  # NotFound before anything starts
+            runtime = self._runtime
+            if runtime.reserved or self._manager.busy:
+                raise Conflict("another install is running; wait for it to finish")
+            runtime.reserved = True
+        except BaseException:
+            work.close()  # never started: no "coroutine was never awaited"
+            raise
+        try:
+            if what == "uninstall":
+                await self._manager.check_uninstallable(names[0])
+            for name in names:
+                await self._manager.queued(name, what)
+            await self._audit.record(
+                principal, f"component.{what}", f"components:{','.join(names)}"
+            )
+        except BaseException:
+            runtime.reserved = False
+            work.close()
+            raise
+        runtime.in_background(f"{what}-{'-'.join(names)}", work)

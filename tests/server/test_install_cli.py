@@ -8,14 +8,16 @@ import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
+from home_idp.server.install.catalog import catalog
 from home_idp.server.install.cli import run_install
-from home_idp.server.settings import InstallSettings, Settings
+from home_idp.server.settings import ComponentOverride, InstallSettings, Settings
 from tests.doubles.kubernetes import KubernetesStandIn, kubernetes_stand_in
 from tests.plugins.helm_binary import DEMO_CHART, helm_binary, helm_environment
 
@@ -29,7 +31,7 @@ def console() -> tuple[Console, io.StringIO]:
 
 def cluster_settings(tmp_path: Path, **options: str) -> Settings:
     local_charts = {
-        name: {"chart": str(DEMO_CHART), "repo_url": None, "version": "0.3.0"}
+        name: ComponentOverride(chart=str(DEMO_CHART), version="0.3.0")
         for name in ("postgres", "harbor", "argocd")
     }
     return Settings(
@@ -118,28 +120,58 @@ async def test_a_whole_install_then_nothing_to_do(
 
     terminal, out = console()
     assert await run_install(settings, terminal, dry_run=False) == 0
-    assert out.getvalue().count("up to date; nothing to do") == 3
+    for name in ("postgres", "harbor", "argocd"):
+        assert f"ready  {name}  up to date; nothing to do" in out.getvalue()
+    assert "installing" not in out.getvalue()
+
+
+async def test_unknown_components_are_refused(tmp_path: Path) -> None:
+    for components, only, says in [
+        ({"nope": {}}, (), "HOME_IDP_INSTALL__COMPONENTS names nope"),
+        ({}, ("ghost",), "no component ghost"),
+    ]:
+        settings = Settings(
+            profile="cluster",
+            data_dir=tmp_path,
+            install=InstallSettings(
+                components=components, options={"helm": SecretStr(helm_binary())}
+            ),
+        )
+        terminal, out = console()
+        assert await run_install(settings, terminal, dry_run=True, only=only) == 2
+        assert says in out.getvalue()
+
+
+async def test_an_unknown_installer_is_refused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, install=InstallSettings(plugin="ansible"))
+    terminal, out = console()
+    assert await run_install(settings, terminal, dry_run=True) == 2
+    assert "no installer plugin named 'ansible'" in out.getvalue()
 
 
 @pytest.mark.parametrize(
-    ("components", "only", "says"),
+    ("override", "field"),
     [
-        ({"nope": {}}, (), "HOME_IDP_INSTALL__COMPONENTS names nope"),
-        ({"harbor": {"namespace": "Bad_NS"}}, (), "DNS-1123"),
-        ({}, ("ghost",), "no component ghost"),
+        ({"namespace": "Bad_NS"}, "namespace"),
+        ({"valeus": {}}, "valeus"),
+        ({"values": "x"}, "values"),
+        ({"version": None, "repo_url": 5}, "repo_url"),
+        ({"repo_url": "file:///etc"}, "repo_url"),
     ],
 )
-async def test_bad_input_is_refused(
-    tmp_path: Path, components: dict[str, dict[str, str]], only: tuple[str, ...], says: str
-) -> None:
+def test_bad_overrides_are_refused_by_the_settings(override: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        InstallSettings(components={"harbor": override})
+
+
+def test_a_new_chart_is_not_looked_up_in_the_old_repo(tmp_path: Path) -> None:
     settings = Settings(
         profile="cluster",
         data_dir=tmp_path,
-        install=InstallSettings(components=components, options={"helm": SecretStr(helm_binary())}),
+        install=InstallSettings(components={"harbor": {"chart": "/charts/harbor.tgz"}}),
     )
-    terminal, out = console()
-    assert await run_install(settings, terminal, dry_run=True, only=only) == 2
-    assert says in out.getvalue()
+    harbor = next(entry.spec for entry in catalog(settings) if entry.spec.name == "harbor")
+    assert (harbor.chart, harbor.repo_url, harbor.version) == ("/charts/harbor.tgz", None, "1.17.1")
 
 
 def test_components_and_options_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,4 +179,4 @@ def test_components_and_options_come_from_the_environment(monkeypatch: pytest.Mo
     monkeypatch.setenv("HOME_IDP_INSTALL__COMPONENTS", json.dumps({"argocd": {"version": "9.0.0"}}))
     settings = Settings()
     assert settings.install.plugin == "helm"
-    assert settings.install.components == {"argocd": {"version": "9.0.0"}}
+    assert settings.install.components["argocd"].version == "9.0.0"

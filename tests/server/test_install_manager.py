@@ -113,7 +113,7 @@ async def test_a_failure_stops_the_rest_with_a_reason(helm: HelmInstaller) -> No
     assert results["cache"].status is ComponentStatus.FAILED
     assert "refusing to render" in results["cache"].message
     assert results["app"].status is ComponentStatus.ABSENT
-    assert results["app"].message == "not installed: cache failed before it"
+    assert results["app"].message == "skipped: cache failed before it"
 
 
 async def test_one_component_needs_its_dependencies_ready(helm: HelmInstaller) -> None:
