@@ -24,7 +24,7 @@ from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.settings import Settings
 
-__all__ = ["ComponentView", "InstallRuntime", "InstallService", "make_installer"]
+__all__ = ["ComponentView", "InstallRuntime", "InstallService", "install_options", "make_installer"]
 
 log = logging.getLogger(__name__)
 
