@@ -250,7 +250,7 @@ def run_in_own_process(backend: str, batches: int, clients: int) -> Figures:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="tests.bench.otlp", description=__doc__.split("\n")[0])
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--batches", type=int, default=60, help="512-span requests per backend")
+    parser.add_argument("--batches", type=int, default=120, help="512-span requests per backend")
     parser.add_argument("--clients", type=int, default=4, help="concurrent senders")
     parser.add_argument(
         "--json", action="store_true", help="one backend; print its figures as JSON"
