@@ -7,7 +7,8 @@ message. The official `kubernetes` client blocks, so every call runs in a
 worker thread (`anyio.to_thread`); log streams get their own thread limiter so
 they never starve the server's other blocking calls.
 
-The service account home-idp runs as needs, in each build namespace: jobs
+The service account home-idp runs as needs namespaces (create: a project's
+first build comes before its first sync) and, in each build namespace: jobs
 (create, get, delete), pods (list, get), pods/log (get) and secrets (create,
 get, update, delete).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import re
@@ -214,6 +216,8 @@ class KanikoBuilder:
         extra = _request_secrets(request)
         namespace, name = request.namespace, request.build_id
         logger.info("starting build Job %s/%s (%s)", namespace, name, self._settings.executor)
+        # A project's first build comes before its first sync, which applies the namespace.
+        await self._ensure_namespace(namespace, extra)
         # An interrupted earlier attempt is removed first, so this one starts clean.
         await _remove(self._api, namespace, name, wait=True)
         try:
@@ -255,6 +259,21 @@ class KanikoBuilder:
             except BuildError as error:
                 logger.warning("could not cancel a build at shutdown: %s", error)
         await to_thread.run_sync(self._api.client.close)
+
+    async def _ensure_namespace(self, namespace: str, extra: tuple[str, ...]) -> None:
+        """Create the project's namespace unless it exists (create only: no read needed)."""
+        body = k8s.V1Namespace(
+            metadata=k8s.V1ObjectMeta(
+                name=namespace, labels={"app.kubernetes.io/managed-by": manifests.MANAGED_BY}
+            )
+        )
+        core, timeouts = self._api.core, self._api.timing.timeouts
+        with contextlib.suppress(_Conflict):  # it exists
+            await self._api.call(
+                f"creating the namespace {namespace}",
+                lambda: core.create_namespace(body, _request_timeout=timeouts),
+                extra,
+            )
 
     async def _put_secret(
         self, namespace: str, doc: dict[str, Any], extra: tuple[str, ...]

@@ -111,7 +111,9 @@ async def _build_whose_secret_was_made_meanwhile(
             "resourceVersion": "1",
         },
     }
-    # The cleanup's three deletes (the Job, both Secrets) find nothing: it came just after.
+    # The project's namespace exists; the cleanup's three deletes (the Job, both
+    # Secrets) find nothing: the concurrent start came just after.
+    kube.fail_next(409, "AlreadyExists", 'namespaces "shop" already exists')
     for _ in range(3):
         kube.fail_next(404, "NotFound", "not found")
     handle = await builder.start(kaniko.make_request(build_id=build_id))

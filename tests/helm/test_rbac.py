@@ -46,6 +46,7 @@ def rules_of(docs: list[dict[str, Any]]) -> list[Any]:
 
 def test_the_flows_reach_every_kind_of_call(calls: Calls) -> None:
     assert {str(a) for a in calls["kaniko"]} == {
+        "create namespaces",
         "create jobs.batch",
         "get jobs.batch",
         "delete jobs.batch",

@@ -291,8 +291,12 @@ async def test_is_a_builder_plugin(builder: KanikoBuilder) -> None:
 
 
 async def test_a_successful_build(kube: KubernetesStandIn, builder: KanikoBuilder) -> None:
+    assert kube.get("namespaces", "", NAMESPACE) is None  # a new project: never synced yet
     handle = await builder.start(make_request())
     logs = asyncio.create_task(collect(handle))
+    namespace = kube.get("namespaces", "", NAMESPACE)
+    assert namespace is not None
+    assert namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "home-idp"
 
     job = kube.get("jobs", NAMESPACE, BUILD_ID)
     assert job is not None
