@@ -28,6 +28,8 @@ from home_idp.server.trace.store import trace_topic
 __all__ = ["Span", "Trace", "TraceQuery", "TraceSubscription", "TraceSummary"]
 
 _REPLAY_BATCH = 500
+# How far back (in span row ids) a live reader looks for rows that committed late.
+_LATE_COMMIT_WINDOW = 4096
 
 
 def _time(ns: int) -> datetime:
@@ -308,14 +310,23 @@ class TraceSubscription:
     ) -> AsyncGenerator[Span, None]:
         traces = info.context.trace
         await traces.check_followable(trace_id)
-        last = decode_cursor(after) or 0
+        floor = decode_cursor(after) or 0  # the client has everything up to here
+        highest = floor
+        sent: set[int] = set()
         async with info.context.runtime.bus.subscribe(trace_topic(trace_id.lower())) as wake_ups:
             while True:
+                # Writers that run side by side (requests, replicas) commit their
+                # rows out of id order: each pass looks back a little, and sends
+                # what it has not sent yet.
+                cursor = max(floor, highest - _LATE_COMMIT_WINDOW)
                 while True:
-                    visible, last_read = await traces.spans_after(trace_id, last, _REPLAY_BATCH)
+                    visible, last_read = await traces.spans_after(trace_id, cursor, _REPLAY_BATCH)
                     for span in visible:
-                        yield Span.of(span)
+                        if span.id not in sent:
+                            sent.add(span.id)
+                            yield Span.of(span)
                     if last_read is None:
                         break
-                    last = last_read
+                    cursor = highest = max(highest, last_read)
+                sent = {row for row in sent if row > highest - _LATE_COMMIT_WINDOW}
                 await anext(wake_ups)

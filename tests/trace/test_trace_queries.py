@@ -365,3 +365,48 @@ async def test_critical_path_of_a_deep_trace_and_a_child_that_outlives_its_paren
     # Cut at its parent's end: 1600 ms .. 2501 ms.
     assert path[-1]["selfMs"] == 901.0
     assert abs(sum(segment["selfMs"] for segment in path) - 4000.0) < 0.01
+
+
+async def test_a_span_that_commits_after_a_later_one_still_reaches_live_readers(
+    runtime: Runtime, team: Person
+) -> None:
+    from strawberry.types import ExecutionResult
+
+    from home_idp.schema.context import Context
+    from home_idp.schema.schema import build_schema
+
+    trace_id = new_trace_id()
+    start = time.time_ns()
+
+    async def stored(row: int, name: str) -> None:
+        await Span.create(
+            id=row,
+            trace_id=trace_id,
+            span_id=new_span_id(),
+            name=name,
+            kind="internal",
+            start_ns=start,
+            end_ns=start + 1,
+            status="ok",
+            project="web",
+        )
+        await runtime.trace.store.wake([trace_id])
+
+    await stored(900_000, "first")
+    principal = await runtime.rbac.authenticator.authenticate_bearer(team.token)
+    assert principal is not None
+    stream = await build_schema().subscribe(
+        "subscription($id: String!) { spans(traceId: $id) { name } }",
+        variable_values={"id": trace_id},
+        context_value=Context(runtime=runtime, principal=principal),
+    )
+    assert not isinstance(stream, ExecutionResult)
+    try:
+        names = [(await asyncio.wait_for(anext(stream), 5)).data["spans"]["name"]]
+        await stored(900_010, "later id, committed first")
+        names.append((await asyncio.wait_for(anext(stream), 5)).data["spans"]["name"])
+        await stored(900_005, "earlier id, committed last")
+        names.append((await asyncio.wait_for(anext(stream), 5)).data["spans"]["name"])
+    finally:
+        await stream.aclose()
+    assert names == ["first", "later id, committed first", "earlier id, committed last"]
