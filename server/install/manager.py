@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from home_idp.plugins.contracts import (
@@ -127,13 +127,7 @@ class InstallManager:
                 if failed is not None:
                     # Left as it is (it may run an earlier version): only reported.
                     observed = await self._observe(entry.spec)
-                    state = ComponentState(
-                        observed.status,
-                        f"skipped: {failed} failed before it",
-                        observed.version,
-                        observed.revision,
-                        observed.values_digest,
-                    )
+                    state = replace(observed, message=f"skipped: {failed} failed before it")
                     await self._emit(name, state)
                 else:
                     state = await self._install(entry)
@@ -155,13 +149,7 @@ class InstallManager:
         try:
             observed = await self._observe(spec)
             if _unchanged(observed, spec):
-                state = ComponentState(
-                    observed.status,
-                    "up to date; nothing to do",
-                    observed.version,
-                    observed.revision,
-                    observed.values_digest,
-                )
+                state = replace(observed, message="up to date; nothing to do")
             else:
                 await self._emit(
                     spec.name,
@@ -174,13 +162,7 @@ class InstallManager:
                 # Every time, not only after a change: the steps are idempotent, and
                 # one that failed before is tried again.
                 done = await self._configurers[spec.name]()
-                state = ComponentState(
-                    state.status,
-                    f"{state.message}; {done}",
-                    state.version,
-                    state.revision,
-                    state.values_digest,
-                )
+                state = replace(state, message=f"{state.message}; {done}")
         except InstallError as error:
             state = ComponentState(ComponentStatus.FAILED, str(error))
         except Exception as error:  # a plugin's own error: recorded, never a stuck "installing"

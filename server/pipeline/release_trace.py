@@ -82,11 +82,7 @@ class ReleaseTracer:
             self._tracing.provider,
             int(release.trace_id, 16),
             int(step.span_id, 16),
-            {
-                PROJECT_ATTRIBUTE: release.app.project.name,
-                APP_ATTRIBUTE: release.app.name,
-                RELEASE_ATTRIBUTE: release.number,
-            },
+            _placing_attributes(release),
         ):
             yield
 
@@ -180,13 +176,17 @@ class ReleaseTracer:
         )
 
 
-def _release_attributes(release: Release) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
+def _placing_attributes(release: Release) -> dict[str, Any]:
+    """What places a span in the release's project, app and release."""
+    return {
         PROJECT_ATTRIBUTE: release.app.project.name,
         APP_ATTRIBUTE: release.app.name,
         RELEASE_ATTRIBUTE: release.number,
-        "home_idp.release.id": release.id,
     }
+
+
+def _release_attributes(release: Release) -> dict[str, Any]:
+    attributes = {**_placing_attributes(release), "home_idp.release.id": release.id}
     for key, value in (
         ("home_idp.image", release.image),
         ("home_idp.digest", release.digest),
