@@ -8,8 +8,12 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from home_idp.server import __version__
+
+if TYPE_CHECKING:
+    from home_idp.server.demo.flow import DemoSession
 
 __all__ = ["main"]
 
@@ -88,13 +92,28 @@ def _demo(args: argparse.Namespace) -> int:
 
     settings = Settings()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # With a terminal attached, the release is watched in the dashboard.
+    interactive = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+    dashboard = _demo_dashboard if interactive else None
     try:
-        return asyncio.run(run_demo(settings, headless=args.headless))
+        return asyncio.run(run_demo(settings, headless=args.headless, dashboard=dashboard))
     except DemoError as error:
         print(f"home-idp demo: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+async def _demo_dashboard(demo: DemoSession) -> None:
+    from home_idp.tui.app import HomeIdpApp
+    from home_idp.tui.session import Session
+
+    session = Session(demo.server_url, demo.username, "", "", 0).renewed(
+        demo.access_token, demo.refresh_token, demo.expires_in
+    )
+    await HomeIdpApp(
+        demo.server_url, session=session, open_app=(demo.project, demo.app)
+    ).run_async()
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -111,6 +130,14 @@ def _install(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 130
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from home_idp.tui.app import HomeIdpApp
+
+    open_app = (args.project, args.app) if args.project and args.app else None
+    HomeIdpApp(args.server, open_app=open_app).run()
+    return 0
 
 
 def _schema_export(_: argparse.Namespace) -> int:
@@ -160,6 +187,14 @@ def _parser() -> argparse.ArgumentParser:
         "--component", action="append", help="only this component (repeat for more)"
     )
     install.set_defaults(func=_install)
+
+    tui = commands.add_parser("tui", help="open the terminal dashboard")
+    tui.add_argument(
+        "--server", help="the server's URL (default: the last one, else http://127.0.0.1:8080)"
+    )
+    tui.add_argument("--project", help="open this project's app (with --app) once logged in")
+    tui.add_argument("--app", help="the app to open")
+    tui.set_defaults(func=_tui)
 
     schema = commands.add_parser("schema", help="GraphQL schema").add_subparsers(
         dest="schema_command", required=True

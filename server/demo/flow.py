@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,13 +26,14 @@ from home_idp.server.demo.assets import DemoError, GitDaemon, build_base_image, 
 from home_idp.server.deploy.registry_access import registry_webhook_secret
 from home_idp.server.events import EventBus
 from home_idp.server.rbac.audit import AuditLog
+from home_idp.server.rbac.auth import TokenPair
 from home_idp.server.rbac.models import User
 from home_idp.server.rbac.passwords import PasswordHashing
 from home_idp.server.rbac.users import create_admin
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 
-__all__ = ["DEMO_ADMIN", "run_demo"]
+__all__ = ["DEMO_ADMIN", "DemoSession", "run_demo"]
 
 DEMO_ADMIN = "demo"
 PROJECT, APP = "demo", "hello"
@@ -40,6 +42,22 @@ _POLL_SECONDS = 0.2
 _RELEASE_SECONDS = 900
 
 Print = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoSession:
+    """What a dashboard needs to open on the demo app as its admin."""
+
+    server_url: str
+    username: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    project: str
+    app: str
+
+
+Dashboard = Callable[[DemoSession], Awaitable[None]]
 
 _CREATE_PROJECT = """mutation($name: String!) {
   createProject(input: {name: $name, description: "made by home-idp demo"}) { __typename } }"""
@@ -81,7 +99,7 @@ class _Api:
         await self._client.aclose()
 
 
-async def _admin_token(runtime: Runtime, say: Print) -> str:
+async def _admin_tokens(runtime: Runtime, say: Print) -> TokenPair:
     user = await User.get_or_none(username=DEMO_ADMIN)
     if user is None:
         password = secrets.token_urlsafe(18)
@@ -89,7 +107,7 @@ async def _admin_token(runtime: Runtime, say: Print) -> str:
         say(f"  admin      {DEMO_ADMIN} / {password}   (shown once: keep it)")
     else:
         say(f"  admin      {DEMO_ADMIN} (made by an earlier demo)")
-    return runtime.rbac.authenticator.issue_tokens(user).access_token
+    return runtime.rbac.authenticator.issue_tokens(user)
 
 
 async def _app_id(api: _Api, source: str) -> str:
@@ -125,8 +143,14 @@ async def _follow(api: _Api, release_id: str, say: Print) -> dict[str, Any]:
         await asyncio.sleep(_POLL_SECONDS)
 
 
-async def run_demo(settings: Settings, *, headless: bool, say: Print = print) -> int:
-    """The demo; 0 when the release succeeded (its URL is the last line printed)."""
+async def run_demo(
+    settings: Settings, *, headless: bool, say: Print = print, dashboard: Dashboard | None = None
+) -> int:
+    """The demo; 0 when the release succeeded (its URL is the last line printed).
+
+    With a `dashboard` (a terminal is attached), the release is watched there
+    instead of printed, and the demo ends when the dashboard is closed.
+    """
     app = create_app(settings)
     runtime: Runtime = app.state.runtime
     if not isinstance(runtime.deploy.builder, BuildahBuilder):
@@ -168,7 +192,8 @@ async def run_demo(settings: Settings, *, headless: bool, say: Print = print) ->
                 base, runtime.deploy.builder.buildah_args(), settings.data_dir / "demo" / "base"
             )
         say(f"  base image {base}")
-        api = _Api(settings.base_url, await _admin_token(runtime, say))
+        tokens = await _admin_tokens(runtime, say)
+        api = _Api(settings.base_url, tokens.access_token)
         try:
             app_id = await _app_id(api, git.url("hello.git"))
             dockerfile = (
@@ -180,6 +205,19 @@ async def run_demo(settings: Settings, *, headless: bool, say: Print = print) ->
                 raise DemoError(f"could not save the Dockerfile: {saved.get('message')}")
             started = time.monotonic()
             say(f"  release #{saved['release']['number']} of {PROJECT}/{APP}")
+            if dashboard is not None:
+                await dashboard(
+                    DemoSession(
+                        settings.base_url,
+                        DEMO_ADMIN,
+                        tokens.access_token,
+                        tokens.refresh_token,
+                        tokens.expires_in,
+                        PROJECT,
+                        APP,
+                    )
+                )
+                return 0
             node = await _follow(api, saved["release"]["id"], say)
         finally:
             await api.aclose()

@@ -1,0 +1,67 @@
+"""Dashboard tests: the real app served on a real port, and the Textual app under Pilot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from textual.pilot import Pilot
+
+from home_idp.server.settings import Settings
+from home_idp.tui.app import HomeIdpApp
+from tests.factories import PASSWORD
+from tests.liveserver import live_server
+
+__all__ = ["dashboard", "log_in", "wait_for"]
+
+
+@pytest.fixture
+async def server_url(app: Starlette, settings: Settings) -> AsyncIterator[str]:
+    # On the port the settings name, so the platform repo's hook and the
+    # registry's notifications reach it during releases.
+    async with live_server(app, port=settings.port) as address:
+        yield f"http://{address}"
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    return tmp_path / "config"
+
+
+def dashboard(server_url: str, config_dir: Path, **options: object) -> HomeIdpApp:
+    return HomeIdpApp(server_url, config_dir=config_dir, retry_seconds=0.2, **options)  # type: ignore[arg-type]
+
+
+async def wait_for(
+    pilot: Pilot[None], check: Callable[[], object], seconds: float = 20.0, what: str = ""
+) -> None:
+    """Let the app run until `check()` is true (the UI updates from workers)."""
+    try:
+        async with asyncio.timeout(seconds):
+            while not check():
+                await pilot.pause(0.05)
+    except TimeoutError:
+        app = pilot.app
+        notes = [n.message for n in app._notifications]
+        notes += [str(label.content) for label in app.screen.query(".form-error, .field-error")]
+        raise AssertionError(
+            f"timed out waiting for {what or check}; screen {app.screen!r}, notifications {notes}"
+        ) from None
+    # Let what the change started (a new screen's mounting) finish before the test goes on.
+    await pilot.pause()
+
+
+async def log_in(pilot: Pilot[None], username: str, password: str = PASSWORD) -> None:
+    """Fill in the login screen and wait for the dashboard."""
+    from home_idp.tui.screens.dashboard import DashboardScreen
+    from home_idp.tui.screens.login import LoginScreen
+
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, LoginScreen), what="login screen")
+    await pilot.click("#username")
+    await pilot.press(*username)
+    await pilot.click("#password")
+    await pilot.press(*password, "enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen), what="dashboard")

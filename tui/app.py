@@ -1,0 +1,222 @@
+"""The home-idp terminal dashboard: the Textual app.
+
+The app owns the one `Gateway` (GraphQL client) and the remembered session;
+screens do their network work in workers and hand every failure to
+`HomeIdpApp.reporting`, which turns it into a notification, the offline
+banner, or the login screen — never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from home_idp.tui.errors import GatewayError, NotAuthenticated, ServerUnreachable
+from home_idp.tui.session import Session, SessionStore
+
+if TYPE_CHECKING:
+    from home_idp.tui.client import Gateway
+
+__all__ = ["AppTarget", "HomeIdpApp", "home_of"]
+
+AppTarget = tuple[str, str]
+"""(project, app): what to open once logged in."""
+
+
+class HomeIdpApp(App[None]):
+    """Log in, then browse projects and apps, edit Dockerfiles and watch releases live."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "home-idp"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f2", "traces", "Traces"),
+        Binding("f3", "admin", "Admin"),
+        Binding("ctrl+o", "logout", "Log out"),
+    ]
+
+    offline: reactive[bool] = reactive(False)
+    """True while the server does not answer; the banner shows and workers retry."""
+
+    def __init__(
+        self,
+        server_url: str | None = None,
+        *,
+        config_dir: Path | None = None,
+        session: Session | None = None,
+        open_app: AppTarget | None = None,
+        retry_seconds: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.store = SessionStore(config_dir)
+        self.requested_server = server_url.rstrip("/") if server_url else None
+        self.open_app = open_app
+        self.retry_seconds = retry_seconds
+        self.given_session = session
+        self.server_url = self.requested_server or self.store.last_server()
+        self._gateway: Gateway | None = None
+        self.is_admin = False
+
+    @property
+    def gateway(self) -> Gateway:
+        """The client, made on first use: the login screen paints without it."""
+        if self._gateway is None:
+            self._gateway = self.make_gateway(self.server_url)
+        return self._gateway
+
+    def make_gateway(self, server_url: str, session: Session | None = None) -> Gateway:
+        from home_idp.tui.client import Gateway
+
+        self.server_url = server_url.rstrip("/")
+        return Gateway(
+            server_url,
+            session,
+            on_connection=self._connection_changed,
+            on_session=self._session_changed,
+        )
+
+    async def use_server(self, server_url: str) -> Gateway:
+        """Point the dashboard at another server (from the login screen)."""
+        if self._gateway is None or server_url.rstrip("/") != self._gateway.server_url:
+            if self._gateway is not None:
+                await self._gateway.aclose()
+            self._gateway = self.make_gateway(server_url)
+        return self._gateway
+
+    # -- start and sessions ---------------------------------------------------
+
+    def on_mount(self) -> None:
+        session = self.given_session or self.store.load()
+        if session is not None and self.requested_server in (None, session.server_url):
+            self._gateway = self.make_gateway(session.server_url, session)
+            self.show_dashboard()
+        else:
+            self.show_login()
+            # Import the client while the user types, not when they press enter.
+            self.run_worker(_import_client, thread=True, exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        if self._gateway is not None:
+            await self._gateway.aclose()
+
+    def _session_changed(self, session: Session | None) -> None:
+        if session is None:
+            self.store.clear()
+        else:
+            self.store.save(session)
+
+    def show_login(self, message: str = "") -> None:
+        from home_idp.tui.screens.login import LoginScreen
+
+        self._replace_all(LoginScreen(self.server_url, message))
+
+    def show_dashboard(self) -> None:
+        from home_idp.tui.screens.dashboard import DashboardScreen
+
+        self._replace_all(DashboardScreen(open_app=self.open_app))
+        self.open_app = None
+
+    def _replace_all(self, screen: Screen[None]) -> None:
+        # The default screen stays at the bottom; everything above it goes.
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    async def action_logout(self) -> None:
+        await self.gateway.logout()
+        self.is_admin = False
+        self.show_login("Logged out.")
+
+    # -- errors and the connection ------------------------------------------
+
+    @contextmanager
+    def reporting(self) -> Iterator[None]:
+        """Run network work; show what went wrong instead of raising it."""
+        try:
+            yield
+        except ServerUnreachable:
+            self.offline = True
+        except NotAuthenticated as error:
+            self.store.clear()
+            self.show_login(str(error))
+        except GatewayError as error:
+            self.notify(str(error), title="Not done", severity="error", timeout=8)
+
+    def _connection_changed(self, online: bool) -> None:
+        self.offline = not online
+
+    def watch_offline(self, offline: bool) -> None:
+        if offline:
+            self.wait_for_server()
+
+    @work(exclusive=True, group="reconnect", exit_on_error=False)
+    async def wait_for_server(self) -> None:
+        """Ask the server every few seconds until it answers, then refresh the screen."""
+        while self.offline:
+            await asyncio.sleep(self.retry_seconds)
+            try:
+                await self.gateway.execute("Me")
+            except ServerUnreachable:
+                continue
+            except GatewayError:
+                pass
+            self.offline = False
+        refresh = getattr(self.screen, "reload", None)
+        if callable(refresh):
+            refresh()
+
+    # -- navigation ---------------------------------------------------------
+
+    def action_traces(self) -> None:
+        from home_idp.tui.screens.traces import TracesScreen
+
+        if self.gateway.session is not None and not isinstance(self.screen, TracesScreen):
+            self.push_screen(TracesScreen())
+
+    def action_admin(self) -> None:
+        from home_idp.tui.screens.admin import AdminScreen
+
+        if not self.is_admin:
+            self.notify("Only administrators may open the admin screens.", severity="warning")
+            return
+        if not isinstance(self.screen, AdminScreen):
+            self.push_screen(AdminScreen())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every binding with a description is also a command palette entry."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for _key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(
+                binding.description,
+                binding.tooltip or f"{binding.description} ({binding.key})",
+                lambda node=active.node, action=binding.action: self.call_later(
+                    self.run_action, action, node
+                ),
+            )
+
+
+def _import_client() -> None:
+    import home_idp.tui.client  # noqa: F401
+
+
+def home_of(node: DOMNode) -> HomeIdpApp:
+    """The dashboard app a widget runs in, typed."""
+    return cast(HomeIdpApp, node.app)

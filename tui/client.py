@@ -1,0 +1,277 @@
+"""The dashboard's one GraphQL client (gql): HTTP for queries and mutations,
+graphql-transport-ws for subscriptions.
+
+Everything the server can answer becomes a typed error here, so screens
+catch `GatewayError` and show it: `ServerUnreachable` (the banner),
+`NotAuthenticated` (back to the login screen), `ActionFailed` (a mutation's
+typed error with its field errors) and `RequestFailed` (a GraphQL error).
+Subscriptions resume: after a dropped connection they reconnect with the
+last cursor seen, so no event is lost and none is shown twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import (
+    TransportClosed,
+    TransportConnectionFailed,
+    TransportError,
+    TransportProtocolError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.httpx import HTTPXAsyncTransport
+from gql.transport.websockets import WebsocketsTransport
+
+from home_idp.tui.errors import (
+    ActionFailed,
+    FieldError,
+    GatewayError,
+    NotAuthenticated,
+    RequestFailed,
+    ServerUnreachable,
+)
+from home_idp.tui.operations import document
+from home_idp.tui.session import Session
+
+__all__ = [
+    "ActionFailed",
+    "FieldError",
+    "Gateway",
+    "GatewayError",
+    "NotAuthenticated",
+    "RequestFailed",
+    "ServerUnreachable",
+]
+
+log = logging.getLogger(__name__)
+
+# Transport failures that mean "the server is not there right now".
+_OFFLINE = (OSError, httpx.TransportError, TransportConnectionFailed, TransportClosed)
+
+
+def _http_url(server_url: str) -> str:
+    return server_url.rstrip("/") + "/graphql"
+
+
+def _ws_url(server_url: str) -> str:
+    url = _http_url(server_url)
+    return (
+        "wss://" + url[8:] if url.startswith("https://") else "ws://" + url.removeprefix("http://")
+    )
+
+
+def _query_error_message(error: TransportQueryError) -> str:
+    errors = error.errors or []
+    return "; ".join(str(e.get("message", e)) for e in errors) or str(error)
+
+
+ConnectionListener = Callable[[bool], None]
+SessionListener = Callable[[Session | None], Awaitable[None] | None]
+
+
+class Gateway:
+    """A connection to one home-idp server, as one user (or nobody yet)."""
+
+    def __init__(
+        self,
+        server_url: str,
+        session: Session | None = None,
+        *,
+        timeout: float = 20.0,
+        on_connection: ConnectionListener | None = None,
+        on_session: SessionListener | None = None,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.session = session
+        self.timeout = timeout
+        self._on_connection = on_connection
+        self._on_session = on_session
+        self._client = Client(
+            transport=HTTPXAsyncTransport(url=_http_url(server_url), timeout=timeout),
+            execute_timeout=timeout,
+        )
+        self._http: Any = None
+        self._refreshing: asyncio.Lock = asyncio.Lock()
+        self.online = True
+
+    # -- connection state ---------------------------------------------------
+
+    def _set_online(self, online: bool) -> None:
+        if online != self.online:
+            self.online = online
+            if self._on_connection is not None:
+                self._on_connection(online)
+
+    async def _set_session(self, session: Session | None) -> None:
+        self.session = session
+        if self._on_session is not None:
+            result = self._on_session(session)
+            if result is not None:
+                await result
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._client.close_async()  # type: ignore[no-untyped-call]
+            self._http = None
+
+    # -- queries and mutations ----------------------------------------------
+
+    async def _send(
+        self, name: str, variables: dict[str, Any], token: str | None
+    ) -> dict[str, Any]:
+        if self._http is None:
+            self._http = await self._client.connect_async()  # type: ignore[no-untyped-call]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = GraphQLRequest(document(name), variable_values=variables, operation_name=name)
+        try:
+            result: dict[str, Any] = await self._http.execute(
+                request, extra_args={"headers": headers}
+            )
+        except TransportQueryError as error:
+            self._set_online(True)
+            raise RequestFailed(_query_error_message(error)) from None
+        except TransportServerError as error:
+            self._set_online(True)
+            if error.code == 401:
+                raise NotAuthenticated("your session has ended; log in again") from None
+            raise RequestFailed(f"the server answered {error.code}") from None
+        except (*_OFFLINE, TimeoutError) as error:
+            self._set_online(False)
+            raise ServerUnreachable(f"cannot reach {self.server_url}") from error
+        except TransportError as error:
+            raise RequestFailed(str(error)) from None
+        self._set_online(True)
+        return result
+
+    async def execute(self, name: str, **variables: Any) -> dict[str, Any]:
+        """Run a named operation as the session's user; renew an expired token once."""
+        session = await self._fresh_session()
+        try:
+            return await self._send(name, variables, session.access_token if session else None)
+        except NotAuthenticated:
+            if session is None:
+                raise
+            session = await self._refresh(session)
+            return await self._send(name, variables, session.access_token)
+
+    async def mutate(self, name: str, **variables: Any) -> dict[str, Any]:
+        """Run a mutation and return its success payload; a typed error raises ActionFailed."""
+        data = await self.execute(name, **variables)
+        (payload,) = data.values()
+        typename = str(payload.get("__typename", ""))
+        if "message" in payload and not typename.endswith("Success") and typename != "Tokens":
+            raise ActionFailed(
+                typename=typename,
+                message=str(payload["message"]),
+                field_errors=[FieldError(**e) for e in payload.get("fieldErrors") or []],
+            )
+        result: dict[str, Any] = payload
+        return result
+
+    # -- sessions -----------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> Session:
+        tokens = await self.mutate("Login", input={"username": username, "password": password})
+        session = Session(self.server_url, username, "", "", 0).renewed(
+            tokens["accessToken"], tokens["refreshToken"], int(tokens["expiresIn"])
+        )
+        await self._set_session(session)
+        return session
+
+    async def login_with_token(self, api_token: str) -> Session:
+        """An API token works as a bearer token; it cannot be refreshed."""
+        session = Session(self.server_url, "", api_token, "", float("inf"))
+        me = (await self._send("Me", {}, api_token))["me"]
+        session = Session(self.server_url, str(me["username"]), api_token, "", float("inf"))
+        await self._set_session(session)
+        return session
+
+    async def logout(self) -> None:
+        await self._set_session(None)
+
+    async def _fresh_session(self) -> Session | None:
+        session = self.session
+        if session is not None and session.refresh_token and session.expires_soon:
+            session = await self._refresh(session)
+        return session
+
+    async def _refresh(self, stale: Session) -> Session:
+        async with self._refreshing:
+            # Another request may have renewed it while this one waited.
+            if self.session is not None and self.session.access_token != stale.access_token:
+                return self.session
+            if not stale.refresh_token:
+                await self._set_session(None)
+                raise NotAuthenticated("the API token was refused; log in again")
+            data = await self._send(
+                "RefreshToken", {"input": {"refreshToken": stale.refresh_token}}, None
+            )
+            tokens = data["refreshToken"]
+            if tokens.get("__typename") != "Tokens":
+                await self._set_session(None)
+                raise NotAuthenticated("your session has ended; log in again")
+            session = stale.renewed(
+                tokens["accessToken"], tokens["refreshToken"], int(tokens["expiresIn"])
+            )
+            await self._set_session(session)
+            return session
+
+    # -- subscriptions ------------------------------------------------------
+
+    async def subscribe(
+        self,
+        name: str,
+        *,
+        after: str | None = None,
+        retry_seconds: float = 0.5,
+        **variables: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield a subscription's events; reconnect after a drop, resuming after the last cursor.
+
+        Each event must carry a `cursor`. The iteration ends when the server
+        completes the subscription (for example, a build log whose build ended).
+        """
+        backoff = retry_seconds
+        while True:
+            session = await self._fresh_session()
+            transport = WebsocketsTransport(
+                url=_ws_url(self.server_url),
+                init_payload=(
+                    {"Authorization": f"Bearer {session.access_token}"} if session else {}
+                ),
+                subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+                connect_timeout=self.timeout,
+                ping_interval=10,
+                pong_timeout=10,
+            )
+            request = GraphQLRequest(
+                document(name), variable_values={**variables, "after": after}, operation_name=name
+            )
+            try:
+                async with Client(transport=transport) as ws:
+                    self._set_online(True)
+                    async for data in ws.subscribe(request):
+                        (event,) = data.values()
+                        after = event.get("cursor", after)
+                        backoff = retry_seconds
+                        yield event
+                return
+            except TransportQueryError as error:
+                raise RequestFailed(_query_error_message(error)) from None
+            except TransportProtocolError as error:
+                # The server refused the connection_init: usually an expired token.
+                if session is None or not session.refresh_token:
+                    raise NotAuthenticated(str(error)) from None
+                await self._refresh(session)
+            except (*_OFFLINE, TimeoutError) as error:
+                log.debug("subscription %s dropped: %s", name, error)
+                self._set_online(False)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)

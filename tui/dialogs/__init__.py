@@ -1,0 +1,8 @@
+"""Modal dialogs: questions, forms and read-only views."""
+
+from home_idp.tui.dialogs.confirm import ConfirmDialog
+from home_idp.tui.dialogs.form import FormDialog, FormField
+from home_idp.tui.dialogs.text_view import TextViewDialog
+from home_idp.tui.dialogs.versions import VersionsDialog
+
+__all__ = ["ConfirmDialog", "FormDialog", "FormField", "TextViewDialog", "VersionsDialog"]

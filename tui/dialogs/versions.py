@@ -1,0 +1,45 @@
+"""An app's Dockerfile versions; picking one shows its diff against the current one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+__all__ = ["VersionsDialog"]
+
+
+class VersionsDialog(ModalScreen[dict[str, Any] | None]):
+    """Dismissed with the chosen version (id, number, ...) or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+
+    def __init__(self, versions: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.versions = versions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(
+                "Dockerfile versions (enter: diff against the current one)", classes="dialog-title"
+            )
+            yield OptionList(
+                *(
+                    Option(
+                        f"v{v['number']:<4} {str(v['createdAt'])[:16].replace('T', ' ')}  "
+                        f"{v['author']:<12} {v['message']}",
+                        id=str(v["id"]),
+                    )
+                    for v in self.versions
+                ),
+                id="versions",
+            )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        chosen = next(v for v in self.versions if str(v["id"]) == event.option.id)
+        self.dismiss(chosen)

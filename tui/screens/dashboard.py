@@ -1,0 +1,167 @@
+"""The main screen: projects and apps in a sidebar, the chosen app beside it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, Static
+
+from home_idp.tui.dialogs import FormDialog, FormField
+from home_idp.tui.widgets.app_view import AppView
+from home_idp.tui.widgets.offline_banner import OfflineBanner
+from home_idp.tui.widgets.project_tree import AppNode, ProjectNode, ProjectTree
+from home_idp.tui.widgets.releases_table import ReleasesTable
+
+if TYPE_CHECKING:
+    from home_idp.tui.app import AppTarget, HomeIdpApp
+
+__all__ = ["DashboardScreen"]
+
+WELCOME = """[b]Welcome to home-idp[/b]
+
+Pick an app in the sidebar, or:
+  [b]n[/b]  create a project
+  [b]a[/b]  create an app in the highlighted project
+  [b]ctrl+p[/b]  every command
+  [b]f2[/b]  traces      [b]f3[/b]  admin (administrators)
+"""
+
+
+class DashboardScreen(Screen[None]):
+    """Where a developer lives: the sidebar and one app's tabs."""
+
+    BINDINGS = [
+        Binding("n", "new_project", "New project"),
+        Binding("a", "new_app", "New app"),
+        Binding("ctrl+r", "reload", "Reload"),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
+    ]
+
+    def __init__(self, open_app: AppTarget | None = None) -> None:
+        super().__init__()
+        self.open_app = open_app
+
+    @property
+    def home(self) -> HomeIdpApp:
+        return cast("HomeIdpApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield OfflineBanner(id="offline")
+        with Horizontal():
+            yield ProjectTree(id="sidebar")
+            with ContentSwitcher(initial="welcome", id="main"):
+                yield Static(WELCOME, id="welcome")
+                yield AppView(id="app-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self.load_projects()
+        if self.query_one(ContentSwitcher).current == "app-view":
+            self.query_one(AppView).reload()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one(ProjectTree)
+        sidebar.display = not sidebar.display
+
+    @work(exclusive=True, group="projects", exit_on_error=False)
+    async def load_projects(self) -> None:
+        gateway = self.home.gateway
+        with self.home.reporting():
+            me = (await gateway.execute("Me"))["me"]
+            self.home.is_admin = bool(me["isAdmin"])
+            self.sub_title = f"{me['username']} @ {gateway.server_url}"
+            edges = (await gateway.execute("Projects"))["projects"]["edges"]
+            projects = [
+                ProjectNode(str(e["node"]["id"]), str(e["node"]["name"]), e["node"]["myRole"])
+                for e in edges
+            ]
+            app_lists = await asyncio.gather(
+                *(gateway.execute("ProjectApps", project=p.id) for p in projects)
+            )
+            tree = self.query_one(ProjectTree)
+            tree.fill(
+                [
+                    (project, [e["node"] for e in apps["apps"]["edges"]])
+                    for project, apps in zip(projects, app_lists, strict=True)
+                ]
+            )
+            if self.open_app is not None:
+                chosen = tree.select_app(*self.open_app)
+                self.open_app = None
+                if chosen is not None:
+                    self.show_app(chosen)
+                    await self._open_running_release(chosen)
+
+    async def _open_running_release(self, app: AppNode) -> None:
+        """Opened on an app (`home-idp tui --app`, the demo): show its release in progress."""
+        node = (await self.home.gateway.execute("AppReleases", id=app.id))["node"]
+        edges = node["releases"]["edges"] if node else []
+        if edges and edges[0]["node"]["status"] == "RUNNING":
+            self.query_one(AppView).query_one(ReleasesTable).open_release(
+                str(edges[0]["node"]["id"])
+            )
+
+    @on(ProjectTree.AppChosen)
+    def app_chosen(self, event: ProjectTree.AppChosen) -> None:
+        self.show_app(event.app_node)
+
+    def show_app(self, app: AppNode) -> None:
+        self.query_one(ContentSwitcher).current = "app-view"
+        self.query_one(AppView).app_node = app
+
+    def action_new_project(self) -> None:
+        async def create(values: dict[str, Any]) -> Any:
+            return await self.home.gateway.mutate("CreateProject", input=values)
+
+        dialog = FormDialog(
+            "New project",
+            [
+                FormField("name", "Name (lowercase letters, digits and -)", placeholder="shop"),
+                FormField("description", "Description"),
+            ],
+            create,
+            "Create",
+        )
+        self.app.push_screen(dialog, lambda result: self._created(result, "project"))
+
+    def action_new_app(self) -> None:
+        project = self.query_one(ProjectTree).current_project
+        if project is None:
+            self.notify("Highlight a project in the sidebar first.", severity="warning")
+            return
+
+        async def create(values: dict[str, Any]) -> Any:
+            return await self.home.gateway.mutate(
+                "CreateApp", input={"project": project.id, **values}
+            )
+
+        dialog = FormDialog(
+            f"New app in {project.name}",
+            [
+                FormField("name", "Name", placeholder="web"),
+                FormField("sourceRepo", "Source repository (git URL)"),
+                FormField("sourceRef", "Branch or tag", value="main"),
+                FormField("port", "Port", value="8080", integer=True),
+            ],
+            create,
+            "Create",
+        )
+        self.app.push_screen(dialog, lambda result: self._created(result, "app"))
+
+    def _created(self, result: Any, kind: str) -> None:
+        if result:
+            self.notify(f"Created {kind} {result[kind]['name']}.")
+            self.load_projects()

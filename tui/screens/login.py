@@ -1,0 +1,119 @@
+"""Log in with a password or an API token, or sign up and wait for approval."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from home_idp.tui.errors import ActionFailed, GatewayError, ServerUnreachable
+
+if TYPE_CHECKING:
+    from home_idp.tui.app import HomeIdpApp
+
+__all__ = ["LoginScreen"]
+
+
+class LoginScreen(Screen[None]):
+    """The first screen without a remembered session."""
+
+    BINDINGS = [Binding("ctrl+n", "sign_up", "Sign up")]
+    AUTO_FOCUS = "#username"
+
+    def __init__(self, server_url: str, message: str = "") -> None:
+        super().__init__()
+        self.server_url = server_url
+        self.message = message
+
+    @property
+    def home(self) -> HomeIdpApp:
+        return cast("HomeIdpApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="login-box"):
+            yield Static("home-idp", id="login-title")
+            yield Label("Server")
+            yield Input(self.server_url, id="server")
+            yield Label("Username")
+            yield Input(id="username")
+            yield Label("Password")
+            yield Input(password=True, id="password")
+            yield Label("…or an API token (instead of username and password)")
+            yield Input(password=True, id="token", placeholder="hidp_…")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Log in", variant="primary", id="login")
+                yield Button("Sign up", id="signup")
+            yield Label(self.message, id="login-message")
+        yield Footer()
+
+    def _value(self, field: str) -> str:
+        return self.query_one(f"#{field}", Input).value.strip()
+
+    def say(self, text: str) -> None:
+        self.query_one("#login-message", Label).update(text)
+
+    @on(Button.Pressed, "#login")
+    @on(Input.Submitted)
+    def action_login(self) -> None:
+        self.log_in()
+
+    @on(Button.Pressed, "#signup")
+    def action_sign_up(self) -> None:
+        self.sign_up()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def log_in(self) -> None:
+        gateway = await self.home.use_server(self._value("server"))
+        token = self._value("token")
+        self.say("Logging in…")
+        try:
+            if token:
+                await gateway.login_with_token(token)
+            else:
+                await gateway.login(
+                    self._value("username"), self.query_one("#password", Input).value
+                )
+        except ServerUnreachable:
+            self.say(f"Cannot reach {gateway.server_url}. Is the server running?")
+            return
+        except GatewayError as error:
+            self.say(str(error))
+            return
+        self.home.show_dashboard()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def sign_up(self) -> None:
+        gateway = await self.home.use_server(self._value("server"))
+        username = self._value("username")
+        password = self.query_one("#password", Input).value
+        try:
+            result = await gateway.mutate(
+                "SignUp", input={"username": username, "password": password}
+            )
+        except GatewayError as error:
+            self.say(str(error))
+            return
+        self.say(str(result["message"]))
+        await self.wait_for_approval(username, password)
+
+    async def wait_for_approval(self, username: str, password: str) -> None:
+        """Try to log in now and then; an admin's approval lets it through."""
+        self.query_one("#login-title", Static).update("home-idp — waiting for approval")
+        while True:
+            await asyncio.sleep(self.home.retry_seconds)
+            try:
+                await self.home.gateway.login(username, password)
+            except ActionFailed as error:
+                self.say(f"Waiting for approval: {error}")
+                continue
+            except GatewayError as error:
+                self.say(str(error))
+                continue
+            self.home.show_dashboard()
+            return

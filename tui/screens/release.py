@@ -1,0 +1,193 @@
+"""One release, live: its steps, build log, manifest plan and trace.
+
+Release events are the trigger to reload the release (rows are the truth);
+the build log and the trace's spans stream in through their own
+subscriptions. Every stream resumes after a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.markup import escape
+from rich.syntax import Syntax
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from home_idp.tui.app import home_of
+from home_idp.tui.dialogs import ConfirmDialog
+from home_idp.tui.widgets.build_log import BuildLogView
+from home_idp.tui.widgets.formatting import duration, state_label
+from home_idp.tui.widgets.offline_banner import OfflineBanner
+from home_idp.tui.widgets.span_detail import SpanDetail
+from home_idp.tui.widgets.steps_view import StepsView
+from home_idp.tui.widgets.waterfall import Waterfall
+
+__all__ = ["ReleaseScreen"]
+
+
+class ReleaseScreen(Screen[None]):
+    """Pushed from the releases table or right after a save."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "cancel", "Cancel release"),
+        Binding("t", "retry", "Retry failed step"),
+        Binding("b", "rollback", "Roll back to this"),
+    ]
+
+    def __init__(self, release_id: str) -> None:
+        super().__init__()
+        self.release_id = release_id
+        self.release: dict[str, Any] | None = None
+        self._trace_followed: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield OfflineBanner(id="offline")
+        yield Static("Loading…", id="release-summary")
+        with TabbedContent(id="release-tabs"):
+            with TabPane("Steps", id="tab-steps"):
+                yield StepsView(id="steps")
+            with TabPane("Build log", id="tab-log"):
+                yield BuildLogView(id="build-log")
+            with TabPane("Plan", id="tab-plan"), VerticalScroll():
+                yield Static("", id="plan")
+            with TabPane("Trace", id="tab-trace"), Horizontal():
+                yield Waterfall(id="waterfall")
+                yield SpanDetail(id="span-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.follow_events()
+        self.follow_log()
+
+    def reload(self) -> None:
+        self.load_release()
+
+    # -- the release and its steps --------------------------------------------
+
+    @work(exclusive=True, group="release", exit_on_error=False)
+    async def load_release(self) -> None:
+        home = home_of(self)
+        with home.reporting():
+            release = (await home.gateway.execute("ReleaseDetail", id=self.release_id))["node"]
+            if release is None:
+                self.query_one("#release-summary", Static).update("This release is gone.")
+                return
+            self.show_release(release)
+
+    def show_release(self, release: dict[str, Any]) -> None:
+        self.release = release
+        app = release["app"]
+        self.title = f"{app['project']['name']} / {app['name']} — release #{release['number']}"
+        parts = [
+            state_label(str(release["status"])),
+            f"trigger {escape(str(release['trigger']))}",
+            f"by {escape(str(release['createdBy']))}",
+            f"took {duration(release.get('durationMs'))}",
+        ]
+        if release.get("image"):
+            parts.append(f"image {escape(str(release['image']))}")
+        if release.get("url"):
+            parts.append(escape(str(release["url"])))
+        self.query_one("#release-summary", Static).update(" · ".join(parts))
+        self.query_one(StepsView).show(release["steps"])
+        if release.get("traceId") and self._trace_followed != release["traceId"]:
+            self._trace_followed = release["traceId"]
+            self.follow_trace(str(release["traceId"]))
+
+    @work(exclusive=True, group="events", exit_on_error=False)
+    async def follow_events(self) -> None:
+        home = home_of(self)
+        with home.reporting():
+            async for _event in home.gateway.subscribe("ReleaseEvents", releaseId=self.release_id):
+                await asyncio.sleep(0.05)  # events come in bursts; one reload covers them
+                self.load_release()
+
+    # -- build log, plan and trace ------------------------------------------
+
+    @work(exclusive=True, group="log", exit_on_error=False)
+    async def follow_log(self) -> None:
+        view = self.query_one(BuildLogView)
+        home = home_of(self)
+        with home.reporting():
+            async for line in home.gateway.subscribe("BuildLog", releaseId=self.release_id):
+                view.append(f"[{line['step']}] {line['text']}")
+
+    @on(TabbedContent.TabActivated, pane="#tab-plan")
+    def _plan_shown(self) -> None:
+        self.load_plan()
+
+    @work(exclusive=True, group="plan", exit_on_error=False)
+    async def load_plan(self) -> None:
+        home = home_of(self)
+        with home.reporting():
+            plan = (await home.gateway.execute("ReleasePlan", releaseId=self.release_id))[
+                "releasePlan"
+            ]
+            files = ", ".join(plan["files"]) or "none yet"
+            text = plan["diff"] or "(no change to the manifests)"
+            self.query_one("#plan", Static).update(
+                Syntax(f"# {plan['folder']}: {files}\n{text}", "diff", word_wrap=True)
+            )
+
+    @work(exclusive=True, group="trace", exit_on_error=False)
+    async def follow_trace(self, trace_id: str) -> None:
+        waterfall = self.query_one(Waterfall)
+        home = home_of(self)
+        with home.reporting():
+            async for span in home.gateway.subscribe("Spans", traceId=trace_id):
+                waterfall.add_span(span)
+
+    @on(Waterfall.SpanHighlighted)
+    def span_highlighted(self, event: Waterfall.SpanHighlighted) -> None:
+        self.query_one(SpanDetail).span = event.span
+
+    # -- actions ------------------------------------------------------------
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_cancel(self) -> None:
+        if not await self.app.push_screen_wait(ConfirmDialog("Cancel this release?", "Cancel it")):
+            return
+        await self._act("CancelRelease", "Cancelled.", input={"id": self.release_id})
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_retry(self) -> None:
+        if await self._act(
+            "RetryRelease", "Retrying from the failed step.", input={"id": self.release_id}
+        ):
+            # The streams of a release end with it; a retried release starts them again.
+            self.follow_events()
+            self.follow_log()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def action_rollback(self) -> None:
+        if self.release is None:
+            return
+        number = self.release["number"]
+        question = f"Deploy release #{number}'s image again, as a new release?"
+        if not await self.app.push_screen_wait(ConfirmDialog(question, "Roll back")):
+            return
+        result = await self._act(
+            "Rollback",
+            f"Rolling back to #{number}.",
+            input={"app": self.release["app"]["id"], "release": self.release_id},
+        )
+        if result is not None:
+            self.app.switch_screen(ReleaseScreen(str(result["release"]["id"])))
+
+    async def _act(self, operation: str, done: str, **variables: Any) -> dict[str, Any] | None:
+        home = home_of(self)
+        with home.reporting():
+            result = await home.gateway.mutate(operation, **variables)
+            self.notify(done)
+            self.load_release()
+            return result
+        return None

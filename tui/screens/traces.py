@@ -1,0 +1,123 @@
+"""Traces: every trace you may see, newest first; enter opens one as a waterfall."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header
+
+from home_idp.tui.app import home_of
+from home_idp.tui.widgets.formatting import ago, duration
+from home_idp.tui.widgets.offline_banner import OfflineBanner
+from home_idp.tui.widgets.span_detail import SpanDetail
+from home_idp.tui.widgets.waterfall import Waterfall
+
+__all__ = ["TraceScreen", "TracesScreen"]
+
+
+class TracesScreen(Screen[None]):
+    """A table of trace summaries."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("ctrl+r", "reload", "Reload"),
+        Binding("m", "more", "More"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.after: str | None = None
+        self.trace_ids: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield OfflineBanner(id="offline")
+        yield DataTable(id="traces", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Traces"
+        self.query_one(DataTable).add_columns(
+            "Name", "Project / app", "Status", "Spans", "Errors", "Took", "When"
+        )
+        self.reload()
+
+    def reload(self) -> None:
+        self.after = None
+        self.trace_ids = []
+        self.query_one(DataTable).clear()
+        self.load()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_more(self) -> None:
+        if self.after is not None:
+            self.load()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        home = home_of(self)
+        with home.reporting():
+            page = (await home.gateway.execute("Traces", after=self.after))["traces"]
+            table = self.query_one(DataTable)
+            for edge in page["edges"]:
+                trace: dict[str, Any] = edge["node"]
+                where = "/".join(p for p in (trace.get("project"), trace.get("app")) if p)
+                table.add_row(
+                    escape(str(trace["name"])),
+                    escape(where or "—"),
+                    str(trace["status"]).lower(),
+                    str(trace["spanCount"]),
+                    str(trace["errorCount"]),
+                    duration(float(trace["durationMs"])),
+                    ago(trace["startTime"]),
+                    key=str(trace["traceId"]),
+                )
+                self.trace_ids.append(str(trace["traceId"]))
+            info = page["pageInfo"]
+            self.after = info["endCursor"] if info["hasNextPage"] else None
+
+    @on(DataTable.RowSelected)
+    def open_trace(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(TraceScreen(str(event.row_key.value)))
+
+
+class TraceScreen(Screen[None]):
+    """One trace as a waterfall that grows as spans arrive."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__()
+        self.trace_id = trace_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield OfflineBanner(id="offline")
+        with Horizontal():
+            yield Waterfall(id="waterfall")
+            yield SpanDetail(id="span-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Trace {self.trace_id}"
+        self.follow()
+
+    @work(exclusive=True, exit_on_error=False)
+    async def follow(self) -> None:
+        waterfall = self.query_one(Waterfall)
+        home = home_of(self)
+        with home.reporting():
+            async for span in home.gateway.subscribe("Spans", traceId=self.trace_id):
+                waterfall.add_span(span)
+
+    @on(Waterfall.SpanHighlighted)
+    def span_highlighted(self, event: Waterfall.SpanHighlighted) -> None:
+        self.query_one(SpanDetail).span = event.span

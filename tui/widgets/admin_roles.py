@@ -1,0 +1,230 @@
+"""The Roles tab of the admin screen: built-in and custom roles with their policies.
+
+Custom roles are created from a one-line policy list ("allow app deploy shop-*,
+deny project delete") and deleted when nobody holds them; built-in roles are
+read-only (the server refuses to change them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Label
+
+from home_idp.tui.app import home_of
+from home_idp.tui.client import ActionFailed, FieldError
+from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
+
+__all__ = ["AdminRoles", "parse_policies"]
+
+
+def parse_policies(text: str) -> list[dict[str, str]]:
+    """Policies from 'effect resource action [project-pattern]', comma-separated.
+
+    Raises ActionFailed with a field error, so the form shows it beside the input
+    just as it shows the server's own validation errors.
+    """
+    policies: list[dict[str, str]] = []
+    for number, part in enumerate((p.strip() for p in text.split(",")), start=1):
+        if not part:
+            continue
+        words = part.split()
+        if len(words) not in (3, 4):
+            raise ActionFailed(
+                "ValidationError",
+                "the policies are not valid",
+                [
+                    FieldError(
+                        "policies", f"policy {number}: say 'effect resource action [pattern]'"
+                    )
+                ],
+            )
+        effect, resource, action = words[:3]
+        pattern = words[3] if len(words) == 4 else "*"
+        policies.append(
+            {"effect": effect, "resource": resource, "action": action, "projectPattern": pattern}
+        )
+    return policies
+
+
+def _policy_errors_on_one_field(error: ActionFailed) -> ActionFailed:
+    """The server names each bad policy ("policies[1].resource"); the form has one input.
+
+    The errors are gathered under "policies", numbered as the user typed them,
+    so the form shows them beside that input.
+    """
+    mine = [e for e in error.field_errors if e.field.startswith("policies[")]
+    if not mine:
+        return error
+    messages = []
+    for field_error in mine:
+        index, _, part = field_error.field.removeprefix("policies[").partition("].")
+        number = int(index) + 1 if index.isdigit() else index
+        messages.append(f"policy {number} {part}: {field_error.message}")
+    others = [e for e in error.field_errors if e not in mine]
+    return ActionFailed(
+        error.typename, error.message, [*others, FieldError("policies", "; ".join(messages))]
+    )
+
+
+class AdminRoles(Horizontal):
+    """Roles on the left, the highlighted role's policies on the right."""
+
+    DEFAULT_CSS = """
+    AdminRoles { height: 1fr; }
+    AdminRoles > Vertical { width: 1fr; height: 1fr; }
+    AdminRoles .admin-heading { padding: 0 1; text-style: bold; }
+    AdminRoles DataTable { height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("n", "new_role", "New role"),
+        Binding("x", "delete_role", "Delete role"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.roles: dict[str, dict[str, Any]] = {}
+        self._loaded = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Roles", classes="admin-heading")
+            yield DataTable(id="roles-table", cursor_type="row", zebra_stripes=True)
+        with Vertical():
+            yield Label(
+                "Policies (deny wins over allow)", classes="admin-heading", id="policies-heading"
+            )
+            yield DataTable(id="policies-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#roles-table", DataTable).add_columns(
+            "Name", "Kind", "Policies", "Description"
+        )
+        self.query_one("#policies-table", DataTable).add_columns(
+            "Effect", "Resource", "Action", "Projects"
+        )
+
+    def on_show(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @property
+    def role(self) -> dict[str, Any] | None:
+        """The highlighted role."""
+        table = self.query_one("#roles-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        return self.roles.get(key) if key else None
+
+    @work(exclusive=True, group="admin-roles", exit_on_error=False)
+    async def load(self) -> None:
+        home = home_of(self)
+        with home.reporting():
+            data = await home.gateway.execute("AdminRoles")
+            self.show([edge["node"] for edge in data["roles"]["edges"]])
+
+    def show(self, roles: list[dict[str, Any]]) -> None:
+        table = self.query_one("#roles-table", DataTable)
+        keep = self.role
+        self.roles = {str(role["id"]): role for role in roles}
+        table.clear()
+        for role in roles:
+            table.add_row(
+                str(role["name"]),
+                "built-in" if role["builtin"] else "custom",
+                str(len(role["policies"])),
+                str(role["description"]),
+                key=str(role["id"]),
+            )
+        if keep is not None and str(keep["id"]) in self.roles:
+            table.move_cursor(row=table.get_row_index(str(keep["id"])))
+        self.show_policies()
+
+    @on(DataTable.RowHighlighted, "#roles-table")
+    def show_policies(self) -> None:
+        role = self.role
+        table = self.query_one("#policies-table", DataTable)
+        table.clear()
+        heading = self.query_one("#policies-heading", Label)
+        if role is None:
+            heading.update("Policies")
+            return
+        heading.update(f"Policies of {role['name']} (deny wins over allow)")
+        for policy in role["policies"]:
+            effect = str(policy["effect"])
+            table.add_row(
+                f"[{'green' if effect == 'allow' else 'red'}]{effect}[/]",
+                str(policy["resource"]),
+                str(policy["action"]),
+                str(policy["projectPattern"]),
+            )
+
+    # -- actions ------------------------------------------------------------
+
+    def action_new_role(self) -> None:
+        gateway = home_of(self).gateway
+
+        async def create(values: dict[str, Any]) -> Any:
+            policies = parse_policies(str(values.pop("policies")))
+            try:
+                return await gateway.mutate(
+                    "AdminCreateRole", input={**values, "policies": policies}
+                )
+            except ActionFailed as error:
+                raise _policy_errors_on_one_field(error) from None
+
+        dialog = FormDialog(
+            "New role",
+            [
+                FormField("name", "Name", placeholder="deployer"),
+                FormField("description", "Description"),
+                FormField(
+                    "policies",
+                    "Policies: effect resource action [projects], comma-separated",
+                    placeholder="allow app deploy shop-*, allow project read",
+                ),
+            ],
+            create,
+            "Create",
+        )
+        self.app.push_screen(dialog, self._created)
+
+    def _created(self, result: Any) -> None:
+        if result:
+            self.notify(f"Created role {result['role']['name']}.")
+            self.reload()
+
+    def action_delete_role(self) -> None:
+        self.delete_role()
+
+    @work(exclusive=True, group="admin-roles-action", exit_on_error=False)
+    async def delete_role(self) -> None:
+        role = self.role
+        if role is None:
+            return
+        if role["builtin"]:
+            self.notify("Built-in roles cannot be deleted.", severity="warning")
+            return
+        question = f"Delete the role {role['name']}? Nobody may hold it."
+        if not await self.app.push_screen_wait(ConfirmDialog(question, "Delete")):
+            return
+        home = home_of(self)
+        with home.reporting():
+            result = await home.gateway.mutate("AdminDeleteRole", input={"id": role["id"]})
+            self.notify(f"Deleted role {result['deletedName']}.")
+            self.reload()

@@ -1,0 +1,174 @@
+"""An app's settings: source, port, replicas, health path, env vars and secrets.
+
+Secrets are write-only: the table shows which are set, by whom and when,
+never a value; "set" asks for the value in a password field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, DataTable, Input, Label, TextArea
+
+from home_idp.tui.app import home_of
+from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
+from home_idp.tui.errors import ActionFailed
+from home_idp.tui.widgets.formatting import ago
+
+__all__ = ["AppSettings", "parse_env"]
+
+# (GraphQL field, label, integer?)
+FIELDS = (
+    ("sourceRepo", "Source repository", False),
+    ("sourceRef", "Branch or tag", False),
+    ("contextPath", "Build context (path in the repository)", False),
+    ("port", "Port", True),
+    ("replicas", "Replicas", True),
+    ("healthPath", "Health check path", False),
+    ("ingressHost", "Ingress host (cluster mode, optional)", False),
+)
+
+
+def parse_env(text: str) -> list[dict[str, str]]:
+    """`NAME=value` lines; blank lines and `#` comments are skipped."""
+    result = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, sep, value = stripped.partition("=")
+        if not sep:
+            raise ValueError(f"line {number}: write NAME=value")
+        result.append({"name": name.strip(), "value": value})
+    return result
+
+
+class AppSettings(VerticalScroll):
+    """The Settings tab; posts `Saved` with the app's new details."""
+
+    class Saved(Message):
+        def __init__(self, details: dict[str, Any]) -> None:
+            super().__init__()
+            self.details = details
+
+    app_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        for name, label, integer in FIELDS:
+            yield Label(label, classes="field-label")
+            yield Input(id=f"set-{name}", type="integer" if integer else "text")
+            yield Label("", classes="field-error", id=f"error-{name}")
+        yield Label("Environment variables (NAME=value, one per line)", classes="field-label")
+        yield TextArea(id="set-env", classes="env-editor")
+        yield Label("", classes="field-error", id="error-env")
+        yield Button("Save settings", variant="primary", id="save-settings")
+        yield Label("Secrets (values are never shown)", classes="section-title")
+        yield DataTable(id="secrets", cursor_type="row")
+        with Horizontal(classes="buttons"):
+            yield Button("Set secret", id="set-secret")
+            yield Button("Clear secret", variant="warning", id="clear-secret")
+
+    def on_mount(self) -> None:
+        self.query_one("#secrets", DataTable).add_columns("Name", "Set by", "When")
+
+    def show(self, details: dict[str, Any]) -> None:
+        self.app_id = str(details["id"])
+        for name, _label, _integer in FIELDS:
+            value = details.get(name)
+            self.query_one(f"#set-{name}", Input).value = "" if value is None else str(value)
+        self.query_one("#set-env", TextArea).text = "\n".join(
+            f"{e['name']}={e['value']}" for e in details.get("env", [])
+        )
+        table = self.query_one("#secrets", DataTable)
+        table.clear()
+        for secret in details.get("secrets", []):
+            table.add_row(
+                secret["name"], secret["updatedBy"], ago(secret["updatedAt"]), key=secret["name"]
+            )
+
+    def _changes(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {"id": self.app_id}
+        for name, _label, integer in FIELDS:
+            text = self.query_one(f"#set-{name}", Input).value.strip()
+            if integer:
+                changes[name] = int(text) if text else None
+            elif name == "ingressHost":
+                changes[name] = text or None
+            else:
+                changes[name] = text
+        changes["env"] = parse_env(self.query_one("#set-env", TextArea).text)
+        return changes
+
+    @on(Button.Pressed, "#save-settings")
+    def _save_pressed(self) -> None:
+        self.save()
+
+    @work(exclusive=True, group="settings", exit_on_error=False)
+    async def save(self) -> None:
+        for label in self.query(".field-error").results(Label):
+            label.update("")
+        try:
+            changes = self._changes()
+        except ValueError as error:
+            self.query_one("#error-env", Label).update(str(error))
+            return
+        home = home_of(self)
+        with home.reporting():
+            try:
+                result = await home.gateway.mutate("UpdateApp", input=changes)
+            except ActionFailed as error:
+                for field_error in error.field_errors:
+                    target = self.query(f"#error-{field_error.field.split('.')[0]}")
+                    if target:
+                        target.first(Label).update(field_error.message)
+                raise
+            self.notify("Settings saved; the next release uses them.")
+            self.post_message(self.Saved(result["app"]))
+
+    @on(Button.Pressed, "#set-secret")
+    def set_secret(self) -> None:
+        app_id = self.app_id
+
+        async def submit(values: dict[str, Any]) -> Any:
+            return await home_of(self).gateway.mutate(
+                "SetAppSecret", input={"app": app_id, **values}
+            )
+
+        dialog = FormDialog(
+            "Set a secret",
+            [
+                FormField("name", "Name", placeholder="DATABASE_PASSWORD"),
+                FormField("value", "Value", password=True),
+            ],
+            submit,
+            "Set",
+        )
+        self.app.push_screen(dialog, self._secret_changed)
+
+    @on(Button.Pressed, "#clear-secret")
+    def _clear_pressed(self) -> None:
+        self.clear_secret()
+
+    @work(exclusive=True, group="settings", exit_on_error=False)
+    async def clear_secret(self) -> None:
+        table = self.query_one("#secrets", DataTable)
+        if not table.row_count:
+            return
+        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        if not await self.app.push_screen_wait(ConfirmDialog(f"Clear the secret {name}?", "Clear")):
+            return
+        home = home_of(self)
+        with home.reporting():
+            result = await home.gateway.mutate(
+                "DeleteAppSecret", input={"app": self.app_id, "name": name}
+            )
+            self._secret_changed(result)
+
+    def _secret_changed(self, result: dict[str, Any] | None) -> None:
+        if result:
+            self.notify("Secret saved; the next release uses it.")
+            self.post_message(self.Saved(result["app"]))

@@ -1,0 +1,153 @@
+"""One app: its Dockerfile, its releases and its settings, as tabs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Static, TabbedContent, TabPane
+
+from home_idp.tui.app import home_of
+from home_idp.tui.dialogs import FormDialog, FormField, TextViewDialog, VersionsDialog
+from home_idp.tui.widgets.app_settings import AppSettings
+from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
+from home_idp.tui.widgets.project_tree import AppNode
+from home_idp.tui.widgets.releases_table import ReleasesTable
+
+__all__ = ["AppView"]
+
+# Roles that may save a Dockerfile; viewers get a read-only editor.
+_WRITERS = {"developer", "maintainer", "admin"}
+
+
+class AppView(Vertical):
+    """Set `app_node` and the tabs load that app; saving starts a release."""
+
+    BINDINGS = [
+        Binding("ctrl+h", "history", "Versions"),
+        # Alt+digit: the editor keeps the function keys (F6 selects a line, F7 all).
+        Binding("alt+1", "show_tab('tab-dockerfile')", "Dockerfile"),
+        Binding("alt+2", "show_tab('tab-releases')", "Releases"),
+        Binding("alt+3", "show_tab('tab-settings')", "Settings"),
+    ]
+
+    app_node: reactive[AppNode | None] = reactive(None, init=False)
+    details: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="app-title")
+        with TabbedContent(id="app-tabs"):
+            with TabPane("Dockerfile", id="tab-dockerfile"):
+                yield DockerfileEditor(id="editor")
+            with TabPane("Releases", id="tab-releases"):
+                yield ReleasesTable(id="releases")
+            with TabPane("Settings", id="tab-settings"):
+                yield AppSettings(id="settings")
+
+    def watch_app_node(self, app: AppNode | None) -> None:
+        if app is not None:
+            self.query_one("#app-title", Static).update(
+                f"[b]{app.project.name}[/b] / [b]{app.name}[/b]"
+            )
+            self.query_one(ReleasesTable).app_id = app.id
+            self.reload()
+
+    def reload(self) -> None:
+        self.load_app()
+        self.query_one(ReleasesTable).reload()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    @work(exclusive=True, group="app", exit_on_error=False)
+    async def load_app(self) -> None:
+        if self.app_node is None:
+            return
+        home = home_of(self)
+        with home.reporting():
+            details = (await home.gateway.execute("AppDetail", id=self.app_node.id))["node"]
+            if details is None:
+                self.notify("This app is gone.", severity="warning")
+                return
+            self.show_details(details)
+
+    def show_details(self, details: dict[str, Any]) -> None:
+        self.details = details
+        editor = self.query_one(DockerfileEditor)
+        dockerfile = details.get("dockerfile") or {}
+        if not editor.is_dirty:
+            editor.load(
+                str(dockerfile.get("content", "")),
+                list(dockerfile.get("lintFindings", [])),
+                dockerfile.get("number"),
+            )
+        role = details["project"].get("myRole")
+        editor.read_only = not (home_of(self).is_admin or role in _WRITERS)
+        self.query_one(AppSettings).show(details)
+
+    @on(AppSettings.Saved)
+    def settings_saved(self, event: AppSettings.Saved) -> None:
+        self.show_details(event.details)
+
+    @on(DockerfileEditor.SaveRequested)
+    def save_requested(self, event: DockerfileEditor.SaveRequested) -> None:
+        app = self.app_node
+        if app is None:
+            return
+        content = event.content
+
+        async def save(values: dict[str, Any]) -> Any:
+            return await home_of(self).gateway.mutate(
+                "SaveDockerfile",
+                input={"app": app.id, "content": content, "message": values["message"]},
+            )
+
+        dialog = FormDialog(
+            "Save the Dockerfile and release it",
+            [FormField("message", "What changed?", placeholder="Bump the base image")],
+            save,
+            "Save and release",
+        )
+        self.app.push_screen(dialog, self._saved)
+
+    def _saved(self, result: dict[str, Any] | None) -> None:
+        if not result:
+            return
+        version = result["dockerfileVersion"]
+        release = result["release"]
+        self.query_one(DockerfileEditor).load(
+            str(version["content"]), list(version["lintFindings"]), version["number"]
+        )
+        findings = len(version["lintFindings"])
+        note = f" with {findings} lint warning(s)" if findings else ""
+        self.notify(f"Saved v{version['number']}{note}; release #{release['number']} started.")
+        self.query_one(ReleasesTable).open_release(str(release["id"]))
+
+    @work(exclusive=True, group="history", exit_on_error=False)
+    async def action_history(self) -> None:
+        app, details = self.app_node, self.details
+        if app is None or details is None:
+            return
+        home = home_of(self)
+        with home.reporting():
+            data = await home.gateway.execute("DockerfileVersions", id=app.id)
+            versions = [e["node"] for e in data["node"]["dockerfileVersions"]["edges"]]
+            if not versions:
+                self.notify("No saved versions yet.")
+                return
+            chosen = await self.app.push_screen_wait(VersionsDialog(versions))
+            current = (details.get("dockerfile") or {}).get("id")
+            if chosen is None or current is None:
+                return
+            diff = await home.gateway.execute(
+                "DockerfileDiff", **{"from": chosen["id"], "to": current}
+            )
+            await self.app.push_screen_wait(
+                TextViewDialog(
+                    f"v{chosen['number']} → current", str(diff["dockerfileDiff"]), "diff"
+                )
+            )

@@ -1,0 +1,88 @@
+"""A build log that streams: follow mode, search, and batched writes.
+
+Lines arrive one event at a time; writing each straight into the `Log`
+would repaint per line, so they are buffered and flushed at most every
+50 ms, which keeps the dashboard responsive under a fast build.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Log
+
+__all__ = ["BuildLogView"]
+
+_FLUSH_SECONDS = 0.05
+
+
+class BuildLogView(Vertical):
+    """Call `append(text)` for each line; `f` toggles follow, `/` searches."""
+
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_match", "Next match"),
+    ]
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._pending: list[str] = []
+        self._flush_scheduled = False
+        self._match = -1
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="log-bar"):
+            yield Input(placeholder="search (enter: next match)", id="log-search")
+            yield Label("following", id="log-follow")
+        yield Log(id="log", max_lines=None, highlight=False)
+
+    @property
+    def log_widget(self) -> Log:
+        return self.query_one(Log)
+
+    def append(self, text: str) -> None:
+        self._pending.append(text)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.set_timer(_FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.log_widget.write_lines(batch)
+
+    def clear(self) -> None:
+        self._pending.clear()
+        self.log_widget.clear()
+
+    def action_toggle_follow(self) -> None:
+        log = self.log_widget
+        log.auto_scroll = not log.auto_scroll
+        if log.auto_scroll:
+            log.scroll_end(animate=False)
+        self.query_one("#log-follow", Label).update("following" if log.auto_scroll else "paused")
+
+    def action_search(self) -> None:
+        self.query_one("#log-search", Input).focus()
+
+    @on(Input.Submitted, "#log-search")
+    def action_next_match(self) -> None:
+        needle = self.query_one("#log-search", Input).value.lower()
+        if not needle:
+            return
+        lines = self.log_widget.lines
+        count = len(lines)
+        for offset in range(1, count + 1):
+            index = (self._match + offset) % count
+            if needle in lines[index].lower():
+                self._match = index
+                log = self.log_widget
+                log.auto_scroll = False
+                self.query_one("#log-follow", Label).update(f"line {index + 1} · paused")
+                log.scroll_to(y=max(0, index - 2), animate=False)
+                return
+        self.notify(f"No line contains {needle!r}.", severity="warning")

@@ -1,0 +1,85 @@
+"""The sidebar: projects and their apps as a tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+from textual.widgets import Tree
+
+__all__ = ["AppNode", "ProjectNode", "ProjectTree"]
+
+
+@dataclass(frozen=True)
+class ProjectNode:
+    """A project row: its global id, name and the user's role in it."""
+
+    id: str
+    name: str
+    role: str | None
+
+
+@dataclass(frozen=True)
+class AppNode:
+    """An app row, with the project it belongs to."""
+
+    id: str
+    name: str
+    project: ProjectNode
+
+
+_STATUS_MARK = {"RUNNING": "◐", "SUCCEEDED": "●", "FAILED": "✖", "CANCELLED": "○"}
+
+
+class ProjectTree(Tree[ProjectNode | AppNode]):
+    """Projects with their apps; choosing an app posts `AppChosen`."""
+
+    class AppChosen(Message):
+        """The user picked an app."""
+
+        def __init__(self, app: AppNode) -> None:
+            super().__init__()
+            self.app_node = app
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__("Projects", id=id)
+        self.show_root = False
+        self.guide_depth = 2
+
+    def fill(self, projects: list[tuple[ProjectNode, list[dict[str, Any]]]]) -> None:
+        """Replace the tree, keeping the highlighted row where it was."""
+        keep = self.cursor_node.data if self.cursor_node else None
+        self.clear()
+        for project, apps in projects:
+            branch = self.root.add(f"[b]{project.name}[/b]", data=project, expand=True)
+            for app in apps:
+                node = AppNode(str(app["id"]), str(app["name"]), project)
+                live = app.get("liveRelease") or {}
+                mark = _STATUS_MARK.get(str(live.get("status", "")), " ")
+                leaf = branch.add_leaf(f"{mark} {node.name}", data=node)
+                if keep is not None and getattr(keep, "id", None) == node.id:
+                    self.move_cursor(leaf)
+        if not projects:
+            self.root.add_leaf("No projects yet: press n to create one")
+
+    def select_app(self, project: str, app: str) -> AppNode | None:
+        for branch in self.root.children:
+            for leaf in branch.children:
+                data = leaf.data
+                if isinstance(data, AppNode) and data.name == app and data.project.name == project:
+                    self.move_cursor(leaf)
+                    return data
+        return None
+
+    @property
+    def current_project(self) -> ProjectNode | None:
+        data = self.cursor_node.data if self.cursor_node else None
+        if isinstance(data, AppNode):
+            return data.project
+        return data
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[ProjectNode | AppNode]) -> None:
+        if isinstance(event.node.data, AppNode):
+            event.stop()
+            self.post_message(self.AppChosen(event.node.data))

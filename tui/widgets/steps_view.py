@@ -1,0 +1,76 @@
+"""A release's pipeline steps: state, duration, attempts and a progress bar each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar
+
+from home_idp.tui.widgets.formatting import duration, state_label
+
+__all__ = ["StepRow", "StepsView"]
+
+_DONE = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+class StepRow(Horizontal):
+    """One step; `update_step` refreshes it in place."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(classes="step-row")
+        self.step_name = name
+        self.state = "PENDING"
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.step_name, classes="step-name")
+        yield Label("", classes="step-state")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=False, classes="step-bar")
+        yield Label("", classes="step-time")
+
+    def update_step(self, step: dict[str, Any]) -> None:
+        self.state = str(step["state"])
+        self.query_one(".step-state", Label).update(state_label(self.state))
+        attempts = int(step.get("attempts") or 0)
+        tries = f" · try {attempts}" if attempts > 1 else ""
+        self.query_one(".step-time", Label).update(duration(step.get("durationMs")) + tries)
+        bar = self.query_one(ProgressBar)
+        if self.state in _DONE:
+            bar.update(total=1, progress=1)
+        elif self.state in {"RUNNING", "WAITING"}:
+            bar.update(total=None)  # indeterminate: a step has no measurable progress
+        else:
+            bar.update(total=1, progress=0)
+        self.set_class(self.state == "FAILED", "failed")
+        self.tooltip = step.get("error") or None
+
+
+class StepsView(Vertical):
+    """Rows for the release's steps, in pipeline order, plus the failure reason."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="steps-error")
+
+    def show(self, steps: list[dict[str, Any]]) -> None:
+        rows = {row.step_name: row for row in self.query(StepRow).results(StepRow)}
+        for step in steps:
+            row = rows.get(str(step["name"]))
+            if row is None:
+                row = StepRow(str(step["name"]))
+                self.mount(row, before="#steps-error")
+                rows[row.step_name] = row
+                self.call_after_refresh(row.update_step, step)
+            else:
+                row.update_step(step)
+        failed = [s for s in steps if s.get("error")]
+        self.query_one("#steps-error", Label).update(
+            "\n".join(
+                f"[b red]{escape(str(s['name']))}:[/] {escape(str(s['error']))}" for s in failed
+            )
+        )
+
+    def states(self) -> dict[str, str]:
+        """Each step's state as shown (for tests and the summary)."""
+        return {row.step_name: row.state for row in self.query(StepRow).results(StepRow)}
