@@ -102,8 +102,11 @@ class HomeIdpApp(App[None]):
             self.show_dashboard()
         else:
             self.show_login()
-            # Import the client while the user types, not when they press enter.
-            self.run_worker(_import_client, thread=True, exit_on_error=False)
+            # Import the client while the user types, not when they press enter,
+            # and not while the first screen is painted (imports hold the GIL).
+            self.set_timer(
+                0.5, lambda: self.run_worker(_import_client, thread=True, exit_on_error=False)
+            )
 
     async def on_unmount(self) -> None:
         if self._gateway is not None:

@@ -12,7 +12,7 @@ Not a pytest test. Run from the repository root:
    "Username". One uncounted warm-up run each (bytecode caches), then `--starts`.
 2. Keys: in-process (`App.run_test`, headless: frames are composed, not written),
    a `BuildLogView` is fed `--lines` build log lines in chunks of 500 as fast
-   as the event loop allows; until they have all landed in its `Log` a key is
+   as the event loop allows; until they have all landed in its log widget a key is
    pressed every 20 ms (at most `--presses` times, not waiting for paints),
    each press timed until the widget it changes renders the value it caused.
    Floor: `--presses` presses with no stream.
@@ -47,7 +47,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Log
 
 from home_idp.tui.widgets.build_log import BuildLogView
 from tests.liveserver import free_port
@@ -162,13 +161,12 @@ async def key_latencies(lines: int, presses: int) -> tuple[list[float], tuple[fl
         appended = 0.0
         log, write_lines = view.log_widget, view.log_widget.write_lines
 
-        def timed_write_lines(batch: Iterable[str], scroll_end: bool | None = None) -> Log:
+        def timed_write_lines(batch: Iterable[str]) -> None:
             # The view's flush writes here: note the moment the last line lands.
             nonlocal landed
-            written = write_lines(batch, scroll_end)
+            write_lines(batch)
             if landed is None and log.line_count >= lines:
                 landed = time.perf_counter() - started
-            return written
 
         log.write_lines = timed_write_lines  # type: ignore[method-assign]
         started = time.perf_counter()

@@ -1,8 +1,9 @@
 """A build log that streams: follow mode, search, and batched writes.
 
 Lines arrive one event at a time; writing each straight into the `Log`
-would repaint per line, so they are buffered and flushed at most every
-50 ms, which keeps the dashboard responsive under a fast build.
+would lay out and repaint the screen per line, so they are buffered and
+flushed a few times a second, in batches small enough that a key press
+between two of them is answered at once, even under a very fast build.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, Log
+from textual.widgets import Input, Label
+
+from home_idp.tui.widgets.log_lines import LogLines
 
 __all__ = ["BuildLogView"]
 
-_FLUSH_SECONDS = 0.05
+# Each flush grows the log, which costs a layout of the screen: a few per second.
+_FLUSH_SECONDS = 0.1
+# Cleaning lines blocks the app: a big backlog goes in slices with breaks between.
+_BATCH_LINES = 5_000
+_BREAK_SECONDS = 0.02
 
 
 class BuildLogView(Vertical):
@@ -37,11 +44,11 @@ class BuildLogView(Vertical):
         with Horizontal(classes="log-bar"):
             yield Input(placeholder="search (enter: next match)", id="log-search")
             yield Label("following", id="log-follow")
-        yield Log(id="log", max_lines=None, highlight=False)
+        yield LogLines(id="log")
 
     @property
-    def log_widget(self) -> Log:
-        return self.query_one(Log)
+    def log_widget(self) -> LogLines:
+        return self.query_one(LogLines)
 
     def append(self, text: str) -> None:
         self._pending.append(text)
@@ -51,9 +58,14 @@ class BuildLogView(Vertical):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if not self._pending:
+            return
+        batch = self._pending[:_BATCH_LINES]
+        del self._pending[:_BATCH_LINES]
+        self.log_widget.write_lines(batch)
         if self._pending:
-            batch, self._pending = self._pending, []
-            self.log_widget.write_lines(batch)
+            self._flush_scheduled = True
+            self.set_timer(_BREAK_SECONDS, self._flush)
 
     def clear(self) -> None:
         self._pending.clear()

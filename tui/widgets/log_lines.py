@@ -1,0 +1,87 @@
+"""A plain-text log for very long, fast streams (a build log of 100,000 lines).
+
+Textual's `Log` measures every line's cell width as it is written and renders
+each new line through Rich; under a fast build that makes every frame slow
+enough to delay key presses. Here a write only appends to a list, the width
+is the longest line's length, and a visible line becomes one styled segment,
+cached: frames stay cheap however fast the stream is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rich.segment import Segment
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+__all__ = ["LogLines", "clean_line"]
+
+# Terminal control sequences (colours, cursor moves) and other control characters
+# would corrupt the dashboard's own screen; tabs become spaces.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_line(text: str) -> str:
+    """One line as it may be shown: no control sequences, tabs expanded."""
+    return _CONTROL.sub("", text.expandtabs(8))
+
+
+class LogLines(ScrollView, can_focus=True):
+    """Lines of text, appended in batches, optionally following the end."""
+
+    DEFAULT_CSS = """
+    LogLines { background: $surface; color: $foreground; overflow: scroll; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[str] = []
+        self.auto_scroll = True
+        self._width = 0
+        self._strips: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
+
+    def write_lines(self, lines: Iterable[str]) -> None:
+        """Append lines; follow the end if following and already at the end."""
+        at_end = self.is_vertical_scroll_end
+        added = [clean_line(line) for text in lines for line in text.splitlines() or [""]]
+        if not added:
+            return
+        self.lines.extend(added)
+        self._width = max(self._width, max(map(len, added)))
+        self.virtual_size = Size(self._width, len(self.lines))
+        if self.auto_scroll and at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.refresh()
+
+    def clear(self) -> None:
+        self.lines.clear()
+        self._strips.clear()
+        self._width = 0
+        self.virtual_size = Size(0, 0)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index, width = scroll_y + y, self.size.width
+        style = self.rich_style
+        if index >= len(self.lines):
+            return Strip.blank(width, style)
+        key = (index, scroll_x, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            text = self.lines[index][scroll_x : scroll_x + width]
+            strip = Strip([Segment(text.ljust(width), style)], width)
+            self._strips[key] = strip
+        return strip.apply_offsets(scroll_x, index)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
