@@ -52,6 +52,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The close code graphql-transport-ws servers send for a refused connection_init.
+_FORBIDDEN = 4403
 # Transport failures that mean "the server is not there right now".
 _OFFLINE = (OSError, httpx.TransportError, TransportConnectionFailed, TransportClosed)
 
@@ -65,6 +67,12 @@ def _ws_url(server_url: str) -> str:
     return (
         "wss://" + url[8:] if url.startswith("https://") else "ws://" + url.removeprefix("http://")
     )
+
+
+def _refused_credentials(error: BaseException) -> bool:
+    """Whether the server closed the websocket because of the token (graphql-ws 4403)."""
+    closed = getattr(error.__cause__, "rcvd", None)
+    return getattr(closed, "code", None) == _FORBIDDEN
 
 
 def _query_error_message(error: TransportQueryError) -> str:
@@ -265,12 +273,13 @@ class Gateway:
                 return
             except TransportQueryError as error:
                 raise RequestFailed(_query_error_message(error)) from None
-            except TransportProtocolError as error:
-                # The server refused the connection_init: usually an expired token.
-                if session is None or not session.refresh_token:
-                    raise NotAuthenticated(str(error)) from None
-                await self._refresh(session)
-            except (*_OFFLINE, TimeoutError) as error:
+            except (TransportProtocolError, *_OFFLINE, TimeoutError) as error:
+                if _refused_credentials(error) or isinstance(error, TransportProtocolError):
+                    # The server refused the connection_init: usually an expired token.
+                    if session is None or not session.refresh_token:
+                        raise NotAuthenticated("the server refused the session") from None
+                    await self._refresh(session)
+                    continue
                 log.debug("subscription %s dropped: %s", name, error)
                 self._set_online(False)
                 await asyncio.sleep(backoff)

@@ -28,7 +28,7 @@ WELCOME = """[b]Welcome to home-idp[/b]
 Pick an app in the sidebar, or:
   [b]n[/b]  create a project
   [b]a[/b]  create an app in the highlighted project
-  [b]ctrl+p[/b]  every command
+  [b]ctrl+p[/b]  every command     [b]ctrl+b[/b]  hide the sidebar
   [b]f2[/b]  traces      [b]f3[/b]  admin (administrators)
 """
 
@@ -41,6 +41,11 @@ class DashboardScreen(Screen[None]):
         Binding("a", "new_app", "New app"),
         Binding("ctrl+r", "reload", "Reload"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
+        # Alt+digit: the editor keeps the function keys (F6 selects a line, F7 all).
+        Binding("alt+1", "app_tab('tab-dockerfile')", "Dockerfile"),
+        Binding("alt+2", "app_tab('tab-releases')", "Releases"),
+        Binding("alt+3", "app_tab('tab-settings')", "Settings"),
+        Binding("ctrl+g", "history", "Versions"),
     ]
 
     def __init__(self, open_app: AppTarget | None = None) -> None:
@@ -71,6 +76,18 @@ class DashboardScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The app's keys only mean something while an app is open.
+        if action in {"app_tab", "history"}:
+            return self.query_one(ContentSwitcher).current == "app-view"
+        return True
+
+    def action_app_tab(self, tab: str) -> None:
+        self.query_one(AppView).show_tab(tab)
+
+    def action_history(self) -> None:
+        self.query_one(AppView).show_history()
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one(ProjectTree)
@@ -121,6 +138,7 @@ class DashboardScreen(Screen[None]):
     def show_app(self, app: AppNode) -> None:
         self.query_one(ContentSwitcher).current = "app-view"
         self.query_one(AppView).app_node = app
+        self.refresh_bindings()
 
     def action_new_project(self) -> None:
         async def create(values: dict[str, Any]) -> Any:

@@ -39,6 +39,10 @@ class ReleaseScreen(Screen[None]):
         Binding("c", "cancel", "Cancel release"),
         Binding("t", "retry", "Retry failed step"),
         Binding("b", "rollback", "Roll back to this"),
+        Binding("alt+1", "show_tab('tab-steps')", "Steps"),
+        Binding("alt+2", "show_tab('tab-log')", "Log"),
+        Binding("alt+3", "show_tab('tab-plan')", "Plan"),
+        Binding("alt+4", "show_tab('tab-trace')", "Trace"),
     ]
 
     def __init__(self, release_id: str) -> None:
@@ -70,6 +74,9 @@ class ReleaseScreen(Screen[None]):
 
     def reload(self) -> None:
         self.load_release()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
 
     # -- the release and its steps --------------------------------------------
 

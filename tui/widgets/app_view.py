@@ -6,7 +6,6 @@ from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static, TabbedContent, TabPane
@@ -25,15 +24,10 @@ _WRITERS = {"developer", "maintainer", "admin"}
 
 
 class AppView(Vertical):
-    """Set `app_node` and the tabs load that app; saving starts a release."""
+    """Set `app_node` and the tabs load that app; saving starts a release.
 
-    BINDINGS = [
-        Binding("ctrl+h", "history", "Versions"),
-        # Alt+digit: the editor keeps the function keys (F6 selects a line, F7 all).
-        Binding("alt+1", "show_tab('tab-dockerfile')", "Dockerfile"),
-        Binding("alt+2", "show_tab('tab-releases')", "Releases"),
-        Binding("alt+3", "show_tab('tab-settings')", "Settings"),
-    ]
+    Its keys live on the dashboard screen, so they work wherever the focus is.
+    """
 
     app_node: reactive[AppNode | None] = reactive(None, init=False)
     details: dict[str, Any] | None = None
@@ -60,7 +54,7 @@ class AppView(Vertical):
         self.load_app()
         self.query_one(ReleasesTable).reload()
 
-    def action_show_tab(self, tab: str) -> None:
+    def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
     @work(exclusive=True, group="app", exit_on_error=False)
@@ -128,7 +122,7 @@ class AppView(Vertical):
         self.query_one(ReleasesTable).open_release(str(release["id"]))
 
     @work(exclusive=True, group="history", exit_on_error=False)
-    async def action_history(self) -> None:
+    async def show_history(self) -> None:
         app, details = self.app_node, self.details
         if app is None or details is None:
             return

@@ -1,0 +1,187 @@
+"""An app's Settings tab (secrets never shown), its Dockerfile history and diff,
+and a finished release's plan and trace, from the dashboard."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input, Static, TextArea
+
+from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
+from home_idp.tui.dialogs import TextViewDialog, VersionsDialog
+from home_idp.tui.screens.release import ReleaseScreen
+from home_idp.tui.screens.traces import TraceScreen, TracesScreen
+from home_idp.tui.widgets.waterfall import Waterfall
+from tests.components import BASE_IMAGE
+from tests.deploy.flow import make_app
+from tests.factories import Factory
+from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.snapshots import screen_text
+from tests.tui.test_releases import END_STATES, open_app, shown_states, type_dockerfile_and_save
+
+
+async def click(pilot: Pilot[None], selector: str) -> None:
+    """Scroll a button into view (the Settings tab is taller than 36 rows), then click it."""
+    pilot.app.screen.query_one(selector).scroll_visible(animate=False)
+    await pilot.pause()
+    await pilot.click(selector)
+
+
+async def set_input(pilot: object, selector: str, value: str) -> None:
+    app = pilot.app  # type: ignore[attr-defined]
+    field = app.screen.query_one(selector, Input)
+    field.value = value
+
+
+async def test_settings_are_saved_and_a_bad_value_changes_nothing(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("dev")
+    project = await factory.project("shop", dev="developer")
+    await make_app(project)
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await log_in(pilot, "dev")
+        await open_app(pilot, "shop", "web")
+        await pilot.press("alt+3")
+        await set_input(pilot, "#set-port", "9090")
+        app.screen.query_one("#set-env", TextArea).text = "GREETING=hello\n# a comment\nMODE=dev"
+        await click(pilot, "#save-settings")
+        await wait_for(
+            pilot, lambda: any("Settings saved" in n.message for n in app._notifications)
+        )
+        web = await App.get(name="web")
+        assert web.port == 9090
+        assert web.env == {"GREETING": "hello", "MODE": "dev"}
+
+        await set_input(pilot, "#set-port", "70000")
+        await click(pilot, "#save-settings")
+        error = app.screen.query_one("#error-port")
+        await wait_for(pilot, lambda: bool(str(error.content)), what="the port error")
+        assert (await App.get(name="web")).port == 9090
+
+        app.screen.query_one("#set-env", TextArea).text = "no equals sign"
+        await click(pilot, "#save-settings")
+        env_error = app.screen.query_one("#error-env")
+        await wait_for(pilot, lambda: "NAME=value" in str(env_error.content))
+
+
+async def test_a_secret_is_set_and_cleared_and_its_value_never_shows(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("dev")
+    project = await factory.project("shop", dev="developer")
+    await make_app(project)
+    value = f"s3cr3t-{uuid.uuid4().hex}"
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await log_in(pilot, "dev")
+        await open_app(pilot, "shop", "web")
+        await pilot.press("alt+3")
+        await click(pilot, "#set-secret")
+        await wait_for(pilot, lambda: bool(app.screen.query("#field-value")))
+        await set_input(pilot, "#field-name", "API_KEY")
+        await set_input(pilot, "#field-value", value)
+        assert value not in screen_text(app)  # a password field
+        await pilot.click("#submit")
+        secrets = app.screen.query_one("#secrets")
+        await wait_for(pilot, lambda: secrets.row_count == 1, what="the secret's row")
+        assert "API_KEY" in screen_text(app)
+        assert value not in screen_text(app)
+        assert await AppSecret.exists(name="API_KEY")
+
+        secrets.focus()
+        await click(pilot, "#clear-secret")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: secrets.row_count == 0, what="the secret to go")
+        assert not await AppSecret.exists(name="API_KEY")
+    assert value not in SessionText(config_dir).read()
+
+
+class SessionText:
+    """Everything the dashboard wrote to the user's config dir."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def read(self) -> str:
+        return "".join(p.read_text() for p in self.folder.rglob("*") if p.is_file())
+
+
+async def test_versions_and_the_diff_between_them(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("dev")
+    project = await factory.project("shop", dev="developer")
+    web = await make_app(project)
+    for number, line in ((1, "RUN echo one"), (2, "RUN echo two")):
+        await DockerfileVersion.create(
+            app=web,
+            number=number,
+            content=f"FROM {BASE_IMAGE}\n{line}\n",
+            author="dev",
+            message=f"version {number}",
+        )
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await log_in(pilot, "dev")
+        await open_app(pilot, "shop", "web")
+        editor = app.screen.query_one("#editor TextArea", TextArea)
+        await wait_for(pilot, lambda: "echo two" in editor.text, what="the current version")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: isinstance(app.screen, VersionsDialog))
+        assert "version 1" in screen_text(app) and "version 2" in screen_text(app)
+        await pilot.press("down", "enter")  # v1 (newest first)
+        await wait_for(pilot, lambda: isinstance(app.screen, TextViewDialog), what="the diff")
+        shown = screen_text(app)
+        assert "-RUN echo one" in shown and "+RUN echo two" in shown
+
+
+async def test_a_finished_release_shows_its_plan_and_its_trace(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("dev")
+    project = await factory.project("shop", dev="developer")
+    await make_app(project)
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await log_in(pilot, "dev")
+        await open_app(pilot, "shop", "web")
+        await type_dockerfile_and_save(
+            pilot,
+            f"FROM {BASE_IMAGE}\nRUN echo traced\nCOPY index.html /app/index.html\n"
+            "COPY run /app/run\nCMD /app/run\n",
+            "traced",
+        )
+        await wait_for(pilot, lambda: isinstance(app.screen, ReleaseScreen))
+        await wait_for(
+            pilot,
+            lambda: shown_states(app) and set(shown_states(app).values()) <= END_STATES,
+            seconds=120,
+        )
+        await pilot.press("alt+3")
+        plan = app.screen.query_one("#plan", Static)
+        await wait_for(pilot, lambda: "Deployment" in screen_text(app), what="the plan")
+        assert plan is not None
+
+        await pilot.press("alt+4")
+        waterfall = app.screen.query_one(Waterfall)
+        await wait_for(
+            pilot,
+            lambda: {"build image", "git commit"} <= {s["name"] for s in waterfall.rows},
+            what="the release's spans",
+        )
+        await wait_for(pilot, lambda: "build image" in screen_text(app))
+
+        # The same trace from the traces browser.
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, TracesScreen))
+        table = app.screen.query_one("#traces")
+        await wait_for(pilot, lambda: table.row_count >= 1, what="the traces table")
+        table.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen))
+        browser = app.screen.query_one(Waterfall)
+        await wait_for(pilot, lambda: len(browser.rows) >= 3, what="spans in the browser")
