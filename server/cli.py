@@ -105,15 +105,37 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _demo_dashboard(demo: DemoSession) -> None:
+    import tempfile
+    from pathlib import Path
+
     from home_idp.tui.app import HomeIdpApp
     from home_idp.tui.session import Session
 
     session = Session(demo.server_url, demo.username, "", "", 0).renewed(
         demo.access_token, demo.refresh_token, demo.expires_in
     )
-    await HomeIdpApp(
-        demo.server_url, session=session, open_app=(demo.project, demo.app)
-    ).run_async()
+    # The demo admin's session lives in a folder of its own, so the user's own
+    # remembered session is neither replaced nor logged out; and the server's
+    # log lines go to a file instead of over the dashboard.
+    with tempfile.TemporaryDirectory(prefix="home-idp-demo-") as folder:
+        log_file = Path(folder) / "server.log"
+        handler = logging.FileHandler(log_file)
+        # The root logger, and uvicorn's, which have handlers of their own.
+        loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error")]
+        earlier = [logger.handlers[:] for logger in loggers]
+        for logger in loggers:
+            logger.handlers = [handler]
+        try:
+            await HomeIdpApp(
+                demo.server_url,
+                config_dir=Path(folder),
+                session=session,
+                open_app=(demo.project, demo.app),
+            ).run_async()
+        finally:
+            for logger, handlers in zip(loggers, earlier, strict=True):
+                logger.handlers = handlers
+            handler.close()
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -136,8 +158,9 @@ def _tui(args: argparse.Namespace) -> int:
     from home_idp.tui.app import HomeIdpApp
 
     open_app = (args.project, args.app) if args.project and args.app else None
-    HomeIdpApp(args.server, open_app=open_app).run()
-    return 0
+    dashboard = HomeIdpApp(args.server, open_app=open_app)
+    dashboard.run()
+    return dashboard.return_code or 0
 
 
 def _schema_export(_: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ banner, or the login screen — never a traceback.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,9 @@ class HomeIdpApp(App[None]):
     offline: reactive[bool] = reactive(False)
     """True while the server does not answer; the banner shows and workers retry."""
 
+    is_admin: reactive[bool] = reactive(False, bindings=True)
+    """Whether the logged-in user is an administrator (the admin key shows)."""
+
     def __init__(
         self,
         server_url: str | None = None,
@@ -65,7 +69,6 @@ class HomeIdpApp(App[None]):
         self.given_session = session
         self.server_url = self.requested_server or self.store.last_server()
         self._gateway: Gateway | None = None
-        self.is_admin = False
 
     @property
     def gateway(self) -> Gateway:
@@ -96,6 +99,8 @@ class HomeIdpApp(App[None]):
     # -- start and sessions ---------------------------------------------------
 
     def on_mount(self) -> None:
+        # At DEBUG, gql logs whole requests: passwords, secret values and tokens.
+        logging.getLogger("gql").setLevel(logging.WARNING)
         session = self.given_session or self.store.load()
         if session is not None and self.requested_server in (None, session.server_url):
             self._gateway = self.make_gateway(session.server_url, session)
@@ -117,6 +122,15 @@ class HomeIdpApp(App[None]):
             self.store.clear()
         else:
             self.store.save(session)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Keys that need a logged-in user (or an admin) stay out of the footer until then.
+        if action in {"traces", "logout"}:
+            return self._gateway is not None and self._gateway.session is not None
+        if action == "admin":
+            return self.is_admin
+        return True
 
     def show_login(self, message: str = "") -> None:
         from home_idp.tui.screens.login import LoginScreen
@@ -153,10 +167,13 @@ class HomeIdpApp(App[None]):
         except ServerUnreachable:
             self.offline = True
         except NotAuthenticated as error:
+            self.is_admin = False
+            if self._gateway is not None:
+                self._gateway.session = None
             self.store.clear()
             self.show_login(str(error))
         except GatewayError as error:
-            self.notify(str(error), title="Not done", severity="error", timeout=8)
+            self.notify(str(error), title="Not done", severity="error", timeout=8, markup=False)
 
     def _connection_changed(self, online: bool) -> None:
         self.offline = not online

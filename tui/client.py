@@ -12,6 +12,7 @@ last cursor seen, so no event is lost and none is shown twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -195,7 +196,6 @@ class Gateway:
 
     async def login_with_token(self, api_token: str) -> Session:
         """An API token works as a bearer token; it cannot be refreshed."""
-        session = Session(self.server_url, "", api_token, "", float("inf"))
         me = (await self._send("Me", {}, api_token))["me"]
         session = Session(self.server_url, str(me["username"]), api_token, "", float("inf"))
         await self._set_session(session)
@@ -212,8 +212,10 @@ class Gateway:
 
     async def _refresh(self, stale: Session) -> Session:
         async with self._refreshing:
-            # Another request may have renewed it while this one waited.
-            if self.session is not None and self.session.access_token != stale.access_token:
+            # Another request may have renewed it while this one waited, or the user logged out.
+            if self.session is None:
+                raise NotAuthenticated("logged out")
+            if self.session.access_token != stale.access_token:
                 return self.session
             if not stale.refresh_token:
                 await self._set_session(None)
@@ -247,8 +249,15 @@ class Gateway:
         completes the subscription (for example, a build log whose build ended).
         """
         backoff = retry_seconds
+        renewed = False
         while True:
-            session = await self._fresh_session()
+            try:
+                session = await self._fresh_session()
+            except ServerUnreachable:
+                # The renewal itself found no server: wait as for a dropped connection.
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             transport = WebsocketsTransport(
                 url=_ws_url(self.server_url),
                 init_payload=(
@@ -269,18 +278,22 @@ class Gateway:
                         (event,) = data.values()
                         after = event.get("cursor", after)
                         backoff = retry_seconds
+                        renewed = False
                         yield event
                 return
             except TransportQueryError as error:
                 raise RequestFailed(_query_error_message(error)) from None
             except (TransportProtocolError, *_OFFLINE, TimeoutError) as error:
-                if _refused_credentials(error) or isinstance(error, TransportProtocolError):
-                    # The server refused the connection_init: usually an expired token.
-                    if session is None or not session.refresh_token:
+                if _refused_credentials(error):
+                    # The token was refused: renew it once; refused again, the session is over.
+                    if session is None or not session.refresh_token or renewed:
                         raise NotAuthenticated("the server refused the session") from None
-                    await self._refresh(session)
+                    renewed = True
+                    with contextlib.suppress(ServerUnreachable):
+                        await self._refresh(session)
                     continue
                 log.debug("subscription %s dropped: %s", name, error)
-                self._set_online(False)
+                if not isinstance(error, TransportProtocolError):
+                    self._set_online(False)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

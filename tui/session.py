@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 __all__ = ["DEFAULT_SERVER", "Session", "SessionStore", "default_config_dir"]
@@ -24,8 +24,9 @@ class Session:
 
     server_url: str
     username: str
-    access_token: str
-    refresh_token: str
+    # Out of repr: a crash report's locals must not show them.
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     # When the access token stops working (Unix seconds), so it is renewed early.
     expires_at: float
 
@@ -68,9 +69,11 @@ class SessionStore:
 
     def save(self, session: Session) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path.parent.chmod(0o700)  # also when the folder was there before
         partial = self.path.with_suffix(".tmp")
-        # Created 0600 from the start: never readable by others, not even briefly.
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        partial.unlink(missing_ok=True)
+        # Created 0600 from the start (O_EXCL: never an old file with its old mode).
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             json.dump(asdict(session), file)
         os.replace(partial, self.path)

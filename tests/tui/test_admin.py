@@ -154,7 +154,7 @@ async def test_the_audit_log_shows_new_events_live(
             lambda: audit.events[0]["action"] == "user.approve",
             what="the approval at the top",
         )
-        assert audit.query_one(DataTable).get_row_at(0)[2] == "user.approve"
+        assert str(audit.query_one(DataTable).get_row_at(0)[2]) == "user.approve"
 
 
 async def test_the_webhook_tab_lists_an_unsigned_delivery(
@@ -193,6 +193,73 @@ async def test_the_webhook_tab_lists_an_unsigned_delivery(
         assert isinstance(dialog, TextViewDialog)
         assert "X-Hub-Signature-256" in dialog.text
         await pilot.press("escape")
+
+
+async def test_server_text_that_looks_like_markup_is_shown_literally(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    """Anyone can put text in the audit log (a failed login's username) and in the
+    webhook deliveries (an unsigned request's headers): it shows as typed, never
+    as markup that could crash the dashboard, and without escape characters."""
+    await factory.user("alice", admin=True)
+    username = "[/x]\x1b[31m"
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_admin(pilot)
+        await pilot.press("5")
+        webhooks = screen.query_one(AdminWebhooks)
+        await wait_for(pilot, lambda: webhooks._loaded, what="the webhooks tab")
+        await pilot.press("4")
+        audit = screen.query_one(AdminAudit)
+        # alice's login is the first event; the subscription follows from it.
+        await wait_for(pilot, lambda: audit.events, what="the login event")
+
+        async with httpx.AsyncClient() as client:
+            login = await client.post(
+                f"{server_url}/graphql",
+                json={
+                    "query": "mutation($input: LoginInput!) { login(input: $input) { __typename } }",
+                    "variables": {"input": {"username": username, "password": "wrong password"}},
+                },
+            )
+            assert login.json()["data"]["login"]["__typename"] == "AuthenticationFailed"
+            hook = await client.post(
+                f"{server_url}/webhooks/git",
+                content=b"{}",
+                headers={"X-GitHub-Event": "[/bad]", "X-GitHub-Delivery": "[b]d[/b]"},
+            )
+            assert hook.status_code == 401
+
+        # The audit tab is live: the failed login arrives without a reload.
+        await wait_for(
+            pilot,
+            lambda: audit.events[0]["actor"] == username,
+            what="the failed login at the top",
+        )
+        audit_table = audit.query_one(DataTable)
+        row = audit_table.get_row_at(0)
+        shown = [str(cell) for cell in row]
+        assert shown[1] == "[/x]"
+        assert shown[3] == "user:[/x]"
+        assert all("\x1b" not in cell for cell in shown)
+        assert "failed" in shown[5]
+        await pilot.pause()  # painted, not only stored
+
+        await pilot.press("5")
+        webhooks.reload()
+        await wait_for(
+            pilot,
+            lambda: any(d["event"] == "[/bad]" for d in webhooks.deliveries),
+            what="the unsigned delivery",
+        )
+        ours = next(d for d in webhooks.deliveries if d["event"] == "[/bad]")
+        webhooks_table = webhooks.query_one(DataTable)
+        highlight(webhooks_table, str(ours["id"]))
+        cells = [str(cell) for cell in webhooks_table.get_row(str(ours["id"]))]
+        assert cells[2:4] == ["[/bad]", "[b]d[/b]"]
+        await pilot.pause()
+        assert app.is_running
+        assert isinstance(app.screen, AdminScreen)
 
 
 async def test_the_components_tab_lists_the_profile_components(

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from home_idp.tui.widgets.formatting import safe_text
+
 __all__ = ["ConfirmDialog"]
 
 
@@ -26,7 +28,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(safe_text(self.question), classes="dialog-title")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.confirm_label, variant="warning", id="confirm")
                 yield Button("Cancel", id="cancel")

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from home_idp.tui.errors import ActionFailed, GatewayError
+from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["FormDialog", "FormField"]
 
@@ -53,7 +54,7 @@ class FormDialog(ModalScreen[Any]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(safe_text(self.title_text), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 for spec in self.fields:
                     yield Label(spec.label, classes="field-label")
@@ -71,10 +72,17 @@ class FormDialog(ModalScreen[Any]):
                 yield Button("Cancel", id="cancel")
 
     def values(self) -> dict[str, Any]:
+        """The inputs' values; raises ValueError naming a field that is not a number."""
         result: dict[str, Any] = {}
         for spec in self.fields:
             text = self.query_one(f"#field-{spec.name}", Input).value.strip()
-            result[spec.name] = int(text) if spec.integer and text else text
+            if spec.integer and text:
+                try:
+                    result[spec.name] = int(text)
+                except ValueError:
+                    raise ValueError(spec.name) from None
+            else:
+                result[spec.name] = text
         return result
 
     @on(Button.Pressed, "#cancel")
@@ -84,7 +92,12 @@ class FormDialog(ModalScreen[Any]):
     @on(Button.Pressed, "#submit")
     @on(Input.Submitted)
     def send(self) -> None:
-        self.run_submit(self.values())
+        try:
+            values = self.values()
+        except ValueError as error:
+            self.query_one(f"#error-{error.args[0]}", Label).update("write a whole number")
+            return
+        self.run_submit(values)
 
     @work(exclusive=True, exit_on_error=False)
     async def run_submit(self, values: dict[str, Any]) -> None:
@@ -94,7 +107,7 @@ class FormDialog(ModalScreen[Any]):
         except ActionFailed as error:
             self.show_errors(error)
         except GatewayError as error:
-            self.query_one("#form-error", Label).update(str(error))
+            self.query_one("#form-error", Label).update(safe_text(error))
         else:
             self.dismiss(result)
         finally:
@@ -110,9 +123,11 @@ class FormDialog(ModalScreen[Any]):
             name = field_error.field.split(".")[0].split("[")[0]
             target = self.query(f"#error-{name}") if name.isidentifier() else None
             if target:
-                target.first(Label).update(field_error.message)
+                target.first(Label).update(safe_text(field_error.message))
             else:
                 unplaced.append(f"{field_error.field}: {field_error.message}")
         self.query_one("#form-error", Label).update(
-            "; ".join([error.message, *unplaced]) if unplaced or not error.field_errors else ""
+            safe_text("; ".join([error.message, *unplaced]))
+            if unplaced or not error.field_errors
+            else ""
         )

@@ -9,6 +9,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from home_idp.tui.widgets.formatting import safe_text
+
 __all__ = ["TextViewDialog"]
 
 
@@ -25,7 +27,7 @@ class TextViewDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(safe_text(self.title_text), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(
                     Syntax(self.text or "(empty)", self.language, word_wrap=True),

@@ -11,6 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from home_idp.tui.widgets.formatting import safe_text
+
 __all__ = ["VersionsDialog"]
 
 
@@ -31,8 +33,10 @@ class VersionsDialog(ModalScreen[dict[str, Any] | None]):
             yield OptionList(
                 *(
                     Option(
-                        f"v{v['number']:<4} {str(v['createdAt'])[:16].replace('T', ' ')}  "
-                        f"{v['author']:<12} {v['message']}",
+                        safe_text(
+                            f"v{v['number']:<4} {str(v['createdAt'])[:16].replace('T', ' ')}  "
+                            f"{v['author']:<12} {v['message']}"
+                        ),
                         id=str(v["id"]),
                     )
                     for v in self.versions

@@ -14,6 +14,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from home_idp.tui.dialogs import FormDialog, FormField
 from home_idp.tui.widgets.app_view import AppView
+from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.project_tree import AppNode, ProjectNode, ProjectTree
 from home_idp.tui.widgets.releases_table import ReleasesTable
@@ -28,7 +29,8 @@ WELCOME = """[b]Welcome to home-idp[/b]
 Pick an app in the sidebar, or:
   [b]n[/b]  create a project
   [b]a[/b]  create an app in the highlighted project
-  [b]ctrl+p[/b]  every command     [b]ctrl+b[/b]  hide the sidebar
+  [b]ctrl+p[/b]  every command
+  [b]ctrl+b[/b]  hide the sidebar
   [b]f2[/b]  traces      [b]f3[/b]  admin (administrators)
 """
 
@@ -39,12 +41,14 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "new_project", "New project"),
         Binding("a", "new_app", "New app"),
-        Binding("ctrl+r", "reload", "Reload"),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar"),
+        # Off the footer (which does not wrap at 80 columns), still in the palette.
+        Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
         # Alt+digit: the editor keeps the function keys (F6 selects a line, F7 all).
-        Binding("alt+1", "app_tab('tab-dockerfile')", "Dockerfile"),
-        Binding("alt+2", "app_tab('tab-releases')", "Releases"),
-        Binding("alt+3", "app_tab('tab-settings')", "Settings"),
+        # The tabs show their names already, so these stay out of the footer.
+        Binding("alt+1", "app_tab('tab-dockerfile')", "Dockerfile tab", show=False),
+        Binding("alt+2", "app_tab('tab-releases')", "Releases tab", show=False),
+        Binding("alt+3", "app_tab('tab-settings')", "Settings tab", show=False),
         Binding("ctrl+g", "history", "Versions"),
     ]
 
@@ -134,6 +138,8 @@ class DashboardScreen(Screen[None]):
     @on(ProjectTree.AppChosen)
     def app_chosen(self, event: ProjectTree.AppChosen) -> None:
         self.show_app(event.app_node)
+        # Opening an app is mostly to edit it: the editor takes the keys (shift+tab goes back).
+        self.query_one(AppView).query_one(DockerfileEditor).text_area.focus()
 
     def show_app(self, app: AppNode) -> None:
         self.query_one(ContentSwitcher).current = "app-view"
@@ -181,5 +187,5 @@ class DashboardScreen(Screen[None]):
 
     def _created(self, result: Any, kind: str) -> None:
         if result:
-            self.notify(f"Created {kind} {result[kind]['name']}.")
+            self.notify(f"Created {kind} {result[kind]['name']}.", markup=False)
             self.load_projects()

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from home_idp.tui.errors import ActionFailed, GatewayError, ServerUnreachable
+from home_idp.tui.widgets.formatting import safe_text
 
 if TYPE_CHECKING:
     from home_idp.tui.app import HomeIdpApp
@@ -38,17 +39,18 @@ class LoginScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
             yield Static("home-idp", id="login-title")
+            # Compact widgets: the whole form fits in 80x24 with room for messages.
             yield Label("Server")
-            yield Input(self.server_url, id="server")
+            yield Input(self.server_url, id="server", compact=True)
             yield Label("Username")
-            yield Input(id="username")
+            yield Input(id="username", compact=True)
             yield Label("Password")
-            yield Input(password=True, id="password")
+            yield Input(password=True, id="password", compact=True)
             yield Label("…or an API token (instead of username and password)")
-            yield Input(password=True, id="token", placeholder="hidp_…")
+            yield Input(password=True, id="token", placeholder="hidp_…", compact=True)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Log in", variant="primary", id="login")
-                yield Button("Sign up", id="signup")
+                yield Button("Log in", variant="primary", id="login", compact=True)
+                yield Button("Sign up", id="signup", compact=True)
             yield Label(self.message, id="login-message")
         yield Footer()
 
@@ -56,7 +58,7 @@ class LoginScreen(Screen[None]):
         return self.query_one(f"#{field}", Input).value.strip()
 
     def say(self, text: str) -> None:
-        self.query_one("#login-message", Label).update(text)
+        self.query_one("#login-message", Label).update(safe_text(text))
 
     @on(Button.Pressed, "#login")
     @on(Input.Submitted)
@@ -105,11 +107,17 @@ class LoginScreen(Screen[None]):
     async def wait_for_approval(self, username: str, password: str) -> None:
         """Try to log in now and then; an admin's approval lets it through."""
         self.query_one("#login-title", Static).update("home-idp — waiting for approval")
+        pause = self.home.retry_seconds
         while True:
-            await asyncio.sleep(self.home.retry_seconds)
+            await asyncio.sleep(pause)
+            # Each try costs the server a password check: ask less often as time goes by.
+            pause = min(pause * 1.5, 30.0)
             try:
                 await self.home.gateway.login(username, password)
             except ActionFailed as error:
+                if "approval" not in error.message:
+                    self.say(str(error))  # disabled, or the password changed: stop asking
+                    return
                 self.say(f"Waiting for approval: {error}")
                 continue
             except GatewayError as error:

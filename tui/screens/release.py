@@ -7,11 +7,10 @@ subscriptions. Every stream resumes after a dropped connection.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from rich.markup import escape
 from rich.syntax import Syntax
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,7 +21,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog
 from home_idp.tui.widgets.build_log import BuildLogView
-from home_idp.tui.widgets.formatting import duration, state_label
+from home_idp.tui.widgets.formatting import duration, safe_text, state_label
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.span_detail import SpanDetail
 from home_idp.tui.widgets.steps_view import StepsView
@@ -39,10 +38,11 @@ class ReleaseScreen(Screen[None]):
         Binding("c", "cancel", "Cancel release"),
         Binding("t", "retry", "Retry failed step"),
         Binding("b", "rollback", "Roll back to this"),
-        Binding("alt+1", "show_tab('tab-steps')", "Steps"),
-        Binding("alt+2", "show_tab('tab-log')", "Log"),
-        Binding("alt+3", "show_tab('tab-plan')", "Plan"),
-        Binding("alt+4", "show_tab('tab-trace')", "Trace"),
+        # Plain digits: Alt+digit does not reach every terminal (nor tmux by default).
+        Binding("1,alt+1", "show_tab('tab-steps')", "Steps"),
+        Binding("2,alt+2", "show_tab('tab-log')", "Log"),
+        Binding("3,alt+3", "show_tab('tab-plan')", "Plan"),
+        Binding("4,alt+4", "show_tab('tab-trace')", "Trace"),
     ]
 
     def __init__(self, release_id: str) -> None:
@@ -50,6 +50,7 @@ class ReleaseScreen(Screen[None]):
         self.release_id = release_id
         self.release: dict[str, Any] | None = None
         self._trace_followed: str | None = None
+        self._reload_due = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,7 +77,12 @@ class ReleaseScreen(Screen[None]):
         self.load_release()
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        # The pane's own keys (follow, search) work at once, without a Tab first.
+        focusable = tabs.get_pane(tab).query("LogLines, Waterfall, VerticalScroll")
+        if focusable:
+            focusable.first().focus()
 
     # -- the release and its steps --------------------------------------------
 
@@ -96,15 +102,19 @@ class ReleaseScreen(Screen[None]):
         self.title = f"{app['project']['name']} / {app['name']} — release #{release['number']}"
         parts = [
             state_label(str(release["status"])),
-            f"trigger {escape(str(release['trigger']))}",
-            f"by {escape(str(release['createdBy']))}",
-            f"took {duration(release.get('durationMs'))}",
+            safe_text(f"trigger {release['trigger']}"),
+            safe_text(f"by {release['createdBy']}"),
+            safe_text(f"took {duration(release.get('durationMs'))}"),
         ]
         if release.get("image"):
-            parts.append(f"image {escape(str(release['image']))}")
+            parts.append(safe_text(f"image {release['image']}"))
         if release.get("url"):
-            parts.append(escape(str(release["url"])))
-        self.query_one("#release-summary", Static).update(" · ".join(parts))
+            parts.append(safe_text(release["url"]))
+        summary = Text(" · ").join(parts)
+        if release.get("error"):
+            summary.append("\n")
+            summary.append_text(safe_text(release["error"], "bold red"))
+        self.query_one("#release-summary", Static).update(summary)
         self.query_one(StepsView).show(release["steps"])
         if release.get("traceId") and self._trace_followed != release["traceId"]:
             self._trace_followed = release["traceId"]
@@ -115,8 +125,14 @@ class ReleaseScreen(Screen[None]):
         home = home_of(self)
         with home.reporting():
             async for _event in home.gateway.subscribe("ReleaseEvents", releaseId=self.release_id):
-                await asyncio.sleep(0.05)  # events come in bursts; one reload covers them
-                self.load_release()
+                # Events come in bursts: the first one schedules a reload that covers them all.
+                if not self._reload_due:
+                    self._reload_due = True
+                    self.set_timer(0.1, self._reload_now)
+
+    def _reload_now(self) -> None:
+        self._reload_due = False
+        self.load_release()
 
     # -- build log, plan and trace ------------------------------------------
 
@@ -170,8 +186,8 @@ class ReleaseScreen(Screen[None]):
         if await self._act(
             "RetryRelease", "Retrying from the failed step.", input={"id": self.release_id}
         ):
-            # The streams of a release end with it; a retried release starts them again.
-            self.follow_events()
+            # The build log's stream ends with the build: start it again, from the top.
+            self.query_one(BuildLogView).clear()
             self.follow_log()
 
     @work(exclusive=True, group="action", exit_on_error=False)
@@ -194,7 +210,7 @@ class ReleaseScreen(Screen[None]):
         home = home_of(self)
         with home.reporting():
             result = await home.gateway.mutate(operation, **variables)
-            self.notify(done)
+            self.notify(done, markup=False)
             self.load_release()
             return result
         return None

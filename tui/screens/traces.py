@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from home_idp.tui.app import home_of
-from home_idp.tui.widgets.formatting import ago, duration
+from home_idp.tui.widgets.formatting import ago, duration, safe_text
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.span_detail import SpanDetail
 from home_idp.tui.widgets.waterfall import Waterfall
@@ -33,7 +32,6 @@ class TracesScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.after: str | None = None
-        self.trace_ids: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -50,7 +48,6 @@ class TracesScreen(Screen[None]):
 
     def reload(self) -> None:
         self.after = None
-        self.trace_ids = []
         self.query_one(DataTable).clear()
         self.load()
 
@@ -69,10 +66,12 @@ class TracesScreen(Screen[None]):
             table = self.query_one(DataTable)
             for edge in page["edges"]:
                 trace: dict[str, Any] = edge["node"]
+                if str(trace["traceId"]) in table.rows:
+                    continue  # a trace that moved between pages while paging
                 where = "/".join(p for p in (trace.get("project"), trace.get("app")) if p)
                 table.add_row(
-                    escape(str(trace["name"])),
-                    escape(where or "—"),
+                    safe_text(trace["name"]),
+                    safe_text(where or "—"),
                     str(trace["status"]).lower(),
                     str(trace["spanCount"]),
                     str(trace["errorCount"]),
@@ -80,7 +79,6 @@ class TracesScreen(Screen[None]):
                     ago(trace["startTime"]),
                     key=str(trace["traceId"]),
                 )
-                self.trace_ids.append(str(trace["traceId"]))
             info = page["pageInfo"]
             self.after = info["endCursor"] if info["hasNextPage"] else None
 

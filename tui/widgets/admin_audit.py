@@ -21,7 +21,7 @@ from textual.worker import Worker
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import TextViewDialog
-from home_idp.tui.widgets.admin_users import stamp
+from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminAudit"]
 
@@ -106,12 +106,12 @@ class AdminAudit(Vertical):
         for event in self.events:
             outcome = str(event["outcome"])
             table.add_row(
-                stamp(event["createdAt"]),
-                str(event["actor"]),
-                str(event["action"]),
-                str(event["target"]),
-                str(event["project"] or ""),
-                f"[{_OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
+                safe_text(stamp(event["createdAt"])),
+                safe_text(event["actor"]),
+                safe_text(event["action"]),
+                safe_text(event["target"]),
+                safe_text(event["project"] or ""),
+                safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
                 key=str(event["id"]),
             )
         if keep is not None and any(e["id"] == keep["id"] for e in self.events):

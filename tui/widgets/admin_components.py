@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,7 +21,7 @@ from textual.worker import Worker
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog
-from home_idp.tui.widgets.admin_users import stamp
+from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminComponents", "status_label"]
 
@@ -34,9 +35,9 @@ _STATUS_STYLE = {
 _SETTLED = {"READY", "FAILED", "ABSENT"}
 
 
-def status_label(status: str) -> str:
-    """A component status as Rich markup."""
-    return f"[{_STATUS_STYLE.get(status, '')}]{status.lower()}[/]"
+def status_label(status: str) -> Text:
+    """A component status as coloured text."""
+    return safe_text(status.lower(), _STATUS_STYLE.get(status, ""))
 
 
 class AdminComponents(Vertical):
@@ -65,7 +66,7 @@ class AdminComponents(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("Components of this profile", classes="admin-heading")
         yield DataTable(id="components-table", cursor_type="row", zebra_stripes=True)
-        yield RichLog(id="install-log", markup=True, wrap=True, max_lines=1000)
+        yield RichLog(id="install-log", markup=False, wrap=True, max_lines=1000)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -109,13 +110,13 @@ class AdminComponents(Vertical):
         for component in components:
             revision = component.get("revision")
             table.add_row(
-                str(component["name"]),
-                str(component["chart"]),
-                str(component["version"]),
-                str(component["namespace"]),
+                safe_text(component["name"]),
+                safe_text(component["chart"]),
+                safe_text(component["version"]),
+                safe_text(component["namespace"]),
                 status_label(str(component["status"])),
-                str(component["message"]),
-                "—" if revision is None else str(revision),
+                safe_text(component["message"]),
+                safe_text("—" if revision is None else revision),
                 key=str(component["name"]),
             )
         if keep is not None and any(c["name"] == keep["name"] for c in components):
@@ -139,12 +140,20 @@ class AdminComponents(Vertical):
         """Show one install step in its row and in the log."""
         name, status = str(event["component"]), str(event["status"])
         self.query_one(RichLog).write(
-            f"{stamp(event['at'])}  [b]{name}[/b]  {status_label(status)}  {event['message']}"
+            Text.assemble(
+                stamp(event["at"]),
+                "  ",
+                safe_text(name, "bold"),
+                "  ",
+                status_label(status),
+                "  ",
+                safe_text(event["message"]),
+            )
         )
         table = self.query_one(DataTable)
         if name in {str(c["name"]) for c in self.components}:
             table.update_cell(name, "status", status_label(status))
-            table.update_cell(name, "message", str(event["message"]), update_width=True)
+            table.update_cell(name, "message", safe_text(event["message"]), update_width=True)
         if status in _SETTLED:
             # The revision and time come only with the component itself.
             self.load()
@@ -176,5 +185,7 @@ class AdminComponents(Vertical):
             result = await home.gateway.mutate(operation, input=values)
             started = result.get("components") or [result["component"]]
             names = ", ".join(str(c["name"]) for c in started)
-            self.query_one(RichLog).write(f"started: {operation.removeprefix('Admin')} {names}")
+            self.query_one(RichLog).write(
+                safe_text(f"started: {operation.removeprefix('Admin')} {names}")
+            )
             self.load()

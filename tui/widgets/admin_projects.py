@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Label
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
-from home_idp.tui.widgets.admin_users import stamp
+from home_idp.tui.widgets.formatting import clean, safe_text, stamp
 
 __all__ = ["AdminProjects"]
 
@@ -99,9 +99,9 @@ class AdminProjects(Horizontal):
             table.clear()
             for project in projects:
                 table.add_row(
-                    str(project["name"]),
-                    str(project["description"]),
-                    stamp(project["createdAt"]),
+                    safe_text(project["name"]),
+                    safe_text(project["description"]),
+                    safe_text(stamp(project["createdAt"])),
                     key=str(project["id"]),
                 )
             if keep in self.projects:
@@ -123,7 +123,7 @@ class AdminProjects(Horizontal):
             self.members = {}
             table.clear()
             return
-        heading.update(f"Members of {project['name']}")
+        heading.update(safe_text(f"Members of {project['name']}"))
         home = home_of(self)
         with home.reporting():
             data = await home.gateway.execute("AdminProjectMembers", project=project["name"])
@@ -138,9 +138,9 @@ class AdminProjects(Horizontal):
         table.clear()
         for member in members:
             table.add_row(
-                str(member["user"]["username"]),
-                str(member["role"]["name"]),
-                stamp(member["createdAt"]),
+                safe_text(member["user"]["username"]),
+                safe_text(member["role"]["name"]),
+                safe_text(stamp(member["createdAt"])),
                 key=str(member["user"]["username"]),
             )
         if keep in self.members:
@@ -183,7 +183,10 @@ class AdminProjects(Horizontal):
     def _member_changed(self, result: Any) -> None:
         if result:
             member = result["member"]
-            self.notify(f"{member['user']['username']} is now {member['role']['name']}.")
+            self.notify(
+                clean(f"{member['user']['username']} is now {member['role']['name']}."),
+                markup=False,
+            )
             self.load_members()
 
     def action_remove_member(self) -> None:
@@ -205,5 +208,5 @@ class AdminProjects(Horizontal):
                 "AdminRemoveProjectMember",
                 input={"projectId": project["id"], "username": username},
             )
-            self.notify(f"Removed {username} from {project['name']}.")
+            self.notify(clean(f"Removed {username} from {project['name']}."), markup=False)
             self.load_members()

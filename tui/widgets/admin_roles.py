@@ -17,8 +17,9 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.app import home_of
-from home_idp.tui.client import ActionFailed, FieldError
 from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
+from home_idp.tui.errors import ActionFailed, FieldError
+from home_idp.tui.widgets.formatting import clean, safe_text
 
 __all__ = ["AdminRoles", "parse_policies"]
 
@@ -145,10 +146,10 @@ class AdminRoles(Horizontal):
         table.clear()
         for role in roles:
             table.add_row(
-                str(role["name"]),
+                safe_text(role["name"]),
                 "built-in" if role["builtin"] else "custom",
                 str(len(role["policies"])),
-                str(role["description"]),
+                safe_text(role["description"]),
                 key=str(role["id"]),
             )
         if keep is not None and str(keep["id"]) in self.roles:
@@ -164,14 +165,14 @@ class AdminRoles(Horizontal):
         if role is None:
             heading.update("Policies")
             return
-        heading.update(f"Policies of {role['name']} (deny wins over allow)")
+        heading.update(safe_text(f"Policies of {role['name']} (deny wins over allow)"))
         for policy in role["policies"]:
             effect = str(policy["effect"])
             table.add_row(
-                f"[{'green' if effect == 'allow' else 'red'}]{effect}[/]",
-                str(policy["resource"]),
-                str(policy["action"]),
-                str(policy["projectPattern"]),
+                safe_text(effect, "green" if effect == "allow" else "red"),
+                safe_text(policy["resource"]),
+                safe_text(policy["action"]),
+                safe_text(policy["projectPattern"]),
             )
 
     # -- actions ------------------------------------------------------------
@@ -206,7 +207,7 @@ class AdminRoles(Horizontal):
 
     def _created(self, result: Any) -> None:
         if result:
-            self.notify(f"Created role {result['role']['name']}.")
+            self.notify(clean(f"Created role {result['role']['name']}."), markup=False)
             self.reload()
 
     def action_delete_role(self) -> None:
@@ -226,5 +227,5 @@ class AdminRoles(Horizontal):
         home = home_of(self)
         with home.reporting():
             result = await home.gateway.mutate("AdminDeleteRole", input={"id": role["id"]})
-            self.notify(f"Deleted role {result['deletedName']}.")
+            self.notify(clean(f"Deleted role {result['deletedName']}."), markup=False)
             self.reload()

@@ -17,8 +17,9 @@ from textual.widgets import DataTable, Label, Select
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
+from home_idp.tui.widgets.formatting import clean, safe_text, stamp
 
-__all__ = ["AdminUsers", "stamp"]
+__all__ = ["AdminUsers"]
 
 _ALL = "ALL"
 _FILTERS: list[tuple[str, str]] = [
@@ -30,11 +31,6 @@ _FILTERS: list[tuple[str, str]] = [
 _STATUS_STYLE = {"PENDING": "yellow", "ACTIVE": "green", "DISABLED": "red"}
 # The status a user must be in for an action to make sense; the footer dims the rest.
 _NEEDS_STATUS = {"approve": "PENDING", "disable": "ACTIVE", "enable": "DISABLED"}
-
-
-def stamp(timestamp: object) -> str:
-    """An ISO 8601 time the server sent, as 'YYYY-MM-DD HH:MM:SS' (UTC as sent)."""
-    return str(timestamp or "—")[:19].replace("T", " ")
 
 
 class AdminUsers(Vertical):
@@ -117,10 +113,10 @@ class AdminUsers(Vertical):
         for user in users:
             status = str(user["status"])
             table.add_row(
-                str(user["username"]),
-                f"[{_STATUS_STYLE.get(status, '')}]{status.lower()}[/]",
+                safe_text(user["username"]),
+                safe_text(status.lower(), _STATUS_STYLE.get(status, "")),
                 "✓ admin" if user["isAdmin"] else "",
-                stamp(user["createdAt"]),
+                safe_text(stamp(user["createdAt"])),
                 key=str(user["id"]),
             )
         if keep is not None and any(u["id"] == keep["id"] for u in users):
@@ -210,7 +206,7 @@ class AdminUsers(Vertical):
         with home.reporting():
             result = await home.gateway.mutate(operation, input={"userId": user["id"], **extra})
             self.replace(result["user"])
-            self.notify(f"{user['username']}: {done}.")
+            self.notify(clean(f"{user['username']}: {done}."), markup=False)
 
     def action_reset_password(self) -> None:
         user = self.selected()
@@ -236,4 +232,4 @@ class AdminUsers(Vertical):
     def _password_reset(self, result: Any) -> None:
         if result:
             self.replace(result["user"])
-            self.notify(f"Password of {result['user']['username']} reset.")
+            self.notify(clean(f"Password of {result['user']['username']} reset."), markup=False)

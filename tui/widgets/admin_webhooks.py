@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Label
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog, TextViewDialog
-from home_idp.tui.widgets.admin_users import stamp
+from home_idp.tui.widgets.formatting import clean, safe_text, stamp
 
 __all__ = ["AdminWebhooks", "delivery_text"]
 
@@ -109,12 +109,12 @@ class AdminWebhooks(Vertical):
         for delivery in deliveries:
             outcome = str(delivery["outcome"])
             table.add_row(
-                stamp(delivery["receivedAt"]),
-                str(delivery["source"]),
-                str(delivery["event"] or "—"),
-                str(delivery["deliveryId"] or "—"),
-                "[green]✓[/]" if delivery["signatureOk"] else "[red]✗[/]",
-                f"[{_OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
+                safe_text(stamp(delivery["receivedAt"])),
+                safe_text(delivery["source"]),
+                safe_text(delivery["event"] or "—"),
+                safe_text(delivery["deliveryId"] or "—"),
+                safe_text("✓", "green") if delivery["signatureOk"] else safe_text("✗", "red"),
+                safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
                 key=str(delivery["id"]),
             )
         if keep is not None and any(d["id"] == keep["id"] for d in deliveries):
@@ -156,5 +156,5 @@ class AdminWebhooks(Vertical):
             result = await home.gateway.mutate(
                 "AdminRedeliverWebhook", input={"id": delivery["id"]}
             )
-            self.notify(f"Redelivered: {result['delivery']['outcome']}.")
+            self.notify(clean(f"Redelivered: {result['delivery']['outcome']}."), markup=False)
             self.reload()

@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable, Input, Label, TextArea
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
 from home_idp.tui.errors import ActionFailed
-from home_idp.tui.widgets.formatting import ago
+from home_idp.tui.widgets.formatting import ago, safe_text
 
 __all__ = ["AppSettings", "parse_env"]
 
@@ -87,7 +87,10 @@ class AppSettings(VerticalScroll):
         table.clear()
         for secret in details.get("secrets", []):
             table.add_row(
-                secret["name"], secret["updatedBy"], ago(secret["updatedAt"]), key=secret["name"]
+                safe_text(secret["name"]),
+                safe_text(secret["updatedBy"]),
+                ago(secret["updatedAt"]),
+                key=secret["name"],
             )
 
     def _changes(self) -> dict[str, Any]:
@@ -96,9 +99,7 @@ class AppSettings(VerticalScroll):
             text = self.query_one(f"#set-{name}", Input).value.strip()
             if integer:
                 changes[name] = int(text) if text else None
-            elif name == "ingressHost":
-                changes[name] = text or None
-            else:
+            else:  # for the ingress host, "" removes it
                 changes[name] = text
         changes["env"] = parse_env(self.query_one("#set-env", TextArea).text)
         return changes
@@ -124,7 +125,7 @@ class AppSettings(VerticalScroll):
                 for field_error in error.field_errors:
                     target = self.query(f"#error-{field_error.field.split('.')[0]}")
                     if target:
-                        target.first(Label).update(field_error.message)
+                        target.first(Label).update(safe_text(field_error.message))
                 raise
             self.notify("Settings saved; the next release uses them.")
             self.post_message(self.Saved(result["app"]))

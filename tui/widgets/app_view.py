@@ -14,6 +14,7 @@ from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import FormDialog, FormField, TextViewDialog, VersionsDialog
 from home_idp.tui.widgets.app_settings import AppSettings
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
+from home_idp.tui.widgets.formatting import safe_text
 from home_idp.tui.widgets.project_tree import AppNode
 from home_idp.tui.widgets.releases_table import ReleasesTable
 
@@ -45,9 +46,12 @@ class AppView(Vertical):
     def watch_app_node(self, app: AppNode | None) -> None:
         if app is not None:
             self.query_one("#app-title", Static).update(
-                f"[b]{app.project.name}[/b] / [b]{app.name}[/b]"
+                safe_text(f"{app.project.name} / {app.name}", "bold")
             )
             self.query_one(ReleasesTable).app_id = app.id
+            # Another app: what was typed for the last one must not be saved here.
+            self.details = None
+            self.query_one(DockerfileEditor).load("", [], None)
             self.reload()
 
     def reload(self) -> None:
@@ -70,6 +74,8 @@ class AppView(Vertical):
             self.show_details(details)
 
     def show_details(self, details: dict[str, Any]) -> None:
+        if self.app_node is None or details["id"] != self.app_node.id:
+            return  # an answer about the app shown before
         self.details = details
         editor = self.query_one(DockerfileEditor)
         dockerfile = details.get("dockerfile") or {}
@@ -118,7 +124,10 @@ class AppView(Vertical):
         )
         findings = len(version["lintFindings"])
         note = f" with {findings} lint warning(s)" if findings else ""
-        self.notify(f"Saved v{version['number']}{note}; release #{release['number']} started.")
+        self.notify(
+            f"Saved v{version['number']}{note}; release #{release['number']} started.",
+            markup=False,
+        )
         self.query_one(ReleasesTable).open_release(str(release["id"]))
 
     @work(exclusive=True, group="history", exit_on_error=False)

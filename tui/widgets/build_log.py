@@ -97,4 +97,4 @@ class BuildLogView(Vertical):
                 self.query_one("#log-follow", Label).update(f"line {index + 1} · paused")
                 log.scroll_to(y=max(0, index - 2), animate=False)
                 return
-        self.notify(f"No line contains {needle!r}.", severity="warning")
+        self.notify(f"No line contains {needle!r}.", severity="warning", markup=False)

@@ -1,10 +1,48 @@
-"""How times, durations and states read in tables."""
+"""How server data reads on screen: safe text, times, durations and states.
+
+Everything the server sends may hold text its users chose (names, messages,
+log lines, webhook headers, span attributes, even a failed login's username).
+It is shown through `safe_text`, never as Textual or Rich markup, so a "[/x]"
+cannot crash the dashboard or restyle it, and control characters cannot
+reach the terminal.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
-__all__ = ["STATE_STYLE", "ago", "duration", "state_label"]
+from rich.text import Text
+
+__all__ = [
+    "STATE_STYLE",
+    "ago",
+    "clean",
+    "duration",
+    "safe_text",
+    "stamp",
+    "state_label",
+]
+
+# Terminal control sequences (colours, cursor moves) and other control characters
+# would corrupt the dashboard's own screen; tabs become spaces.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(value: object) -> str:
+    """A value as it may be shown: no control sequences, tabs expanded."""
+    return _CONTROL.sub("", str(value).expandtabs(8))
+
+
+def safe_text(value: object, style: str = "") -> Text:
+    """Server data as plain text (never markup), optionally styled."""
+    return Text(clean(value), style=style)
+
+
+def stamp(timestamp: object) -> str:
+    """An ISO 8601 time the server sent, as 'YYYY-MM-DD HH:MM:SS' (UTC as sent)."""
+    return clean(timestamp or "—")[:19].replace("T", " ")
+
 
 STATE_STYLE = {
     "RUNNING": "bold yellow",
@@ -25,10 +63,9 @@ _STATE_MARK = {
 }
 
 
-def state_label(state: str) -> str:
-    """A state with its mark, as Rich markup."""
-    style = STATE_STYLE.get(state, "")
-    return f"[{style}]{_STATE_MARK.get(state, '?')} {state.lower()}[/]" if style else state
+def state_label(state: str) -> Text:
+    """A state with its mark, coloured."""
+    return safe_text(f"{_STATE_MARK.get(state, '?')} {state.lower()}", STATE_STYLE.get(state, ""))
 
 
 def duration(milliseconds: float | None) -> str:

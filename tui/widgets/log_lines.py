@@ -9,7 +9,6 @@ cached: frames stay cheap however fast the stream is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from rich.segment import Segment
@@ -18,16 +17,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["LogLines", "clean_line"]
+from home_idp.tui.widgets.formatting import clean
 
-# Terminal control sequences (colours, cursor moves) and other control characters
-# would corrupt the dashboard's own screen; tabs become spaces.
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def clean_line(text: str) -> str:
-    """One line as it may be shown: no control sequences, tabs expanded."""
-    return _CONTROL.sub("", text.expandtabs(8))
+__all__ = ["LogLines"]
 
 
 class LogLines(ScrollView, can_focus=True):
@@ -51,7 +43,7 @@ class LogLines(ScrollView, can_focus=True):
     def write_lines(self, lines: Iterable[str]) -> None:
         """Append lines; follow the end if following and already at the end."""
         at_end = self.is_vertical_scroll_end
-        added = [clean_line(line) for text in lines for line in text.splitlines() or [""]]
+        added = [clean(line) for text in lines for line in text.splitlines() or [""]]
         if not added:
             return
         self.lines.extend(added)

@@ -8,6 +8,8 @@ from typing import Any
 from textual.message import Message
 from textual.widgets import Tree
 
+from home_idp.tui.widgets.formatting import safe_text
+
 __all__ = ["AppNode", "ProjectNode", "ProjectTree"]
 
 
@@ -52,12 +54,12 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
         keep = self.cursor_node.data if self.cursor_node else None
         self.clear()
         for project, apps in projects:
-            branch = self.root.add(f"[b]{project.name}[/b]", data=project, expand=True)
+            branch = self.root.add(safe_text(project.name, "bold"), data=project, expand=True)
             for app in apps:
                 node = AppNode(str(app["id"]), str(app["name"]), project)
                 live = app.get("liveRelease") or {}
                 mark = _STATUS_MARK.get(str(live.get("status", "")), " ")
-                leaf = branch.add_leaf(f"{mark} {node.name}", data=node)
+                leaf = branch.add_leaf(safe_text(f"{mark} {node.name}"), data=node)
                 if keep is not None and getattr(keep, "id", None) == node.id:
                     self.move_cursor(leaf)
         if not projects:

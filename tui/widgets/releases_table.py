@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.widgets import DataTable
 
 from home_idp.tui.app import home_of
-from home_idp.tui.widgets.formatting import ago, duration, state_label
+from home_idp.tui.widgets.formatting import ago, duration, safe_text, state_label
 
 __all__ = ["ReleasesTable"]
 
 COLUMNS = ("#", "Status", "Trigger", "Image", "By", "When", "Took")
 
 
-class ReleasesTable(DataTable[str]):
+class ReleasesTable(DataTable[str | Text]):
     """Set `app_id`, call `reload()`; enter opens a release."""
 
     BINDINGS = [Binding("enter", "open", "Open release", show=True)]
@@ -26,6 +26,7 @@ class ReleasesTable(DataTable[str]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.app_id: str | None = None
         self.releases: list[dict[str, Any]] = []
+        self._reload_due = False
 
     def on_mount(self) -> None:
         self.add_columns(*COLUMNS)
@@ -50,13 +51,15 @@ class ReleasesTable(DataTable[str]):
         self.clear()
         for release in releases:
             image = str(release.get("image") or "—").rsplit("/", 1)[-1]
-            live = " [b](live)[/b]" if release.get("isLive") else ""
+            status = state_label(str(release["status"]))
+            if release.get("isLive"):
+                status.append(" (live)", "bold")
             self.add_row(
                 f"{release['number']}",
-                state_label(str(release["status"])) + live,
-                str(release["trigger"]),
-                image,
-                str(release["createdBy"]),
+                status,
+                safe_text(release["trigger"]),
+                safe_text(image),
+                safe_text(release["createdBy"]),
                 ago(release.get("createdAt")),
                 duration(release.get("durationMs")),
                 key=str(release["id"]),
@@ -72,9 +75,14 @@ class ReleasesTable(DataTable[str]):
         home = home_of(self)
         with home.reporting():
             async for _event in home.gateway.subscribe("ReleaseEvents", appId=self.app_id):
-                # Several events often come together; one reload covers them.
-                await asyncio.sleep(0.1)
-                self.load()
+                # Events come in bursts: the first one schedules a reload that covers them all.
+                if not self._reload_due:
+                    self._reload_due = True
+                    self.set_timer(0.1, self._reload_now)
+
+    def _reload_now(self) -> None:
+        self._reload_due = False
+        self.load()
 
     def action_open(self) -> None:
         if self.releases and self.cursor_row < len(self.releases):

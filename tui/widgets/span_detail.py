@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from home_idp.tui.widgets.formatting import duration
+from home_idp.tui.widgets.formatting import duration, safe_text
 
 __all__ = ["SpanDetail"]
 
@@ -25,14 +25,14 @@ class SpanDetail(Static):
             return
         status = str(span.get("status", ""))
         lines = [
-            f"[b]{escape(str(span['name']))}[/b]",
-            f"{duration(float(span.get('durationMs', 0)))} · {status.lower()}",
-            f"service {escape(str(span.get('serviceName', '')))}",
-            f"span {span['spanId']}",
+            safe_text(span["name"], "bold"),
+            safe_text(f"{duration(float(span.get('durationMs', 0)))} · {status.lower()}"),
+            safe_text(f"service {span.get('serviceName', '')}"),
+            safe_text(f"span {span['spanId']}"),
         ]
         if span.get("statusMessage"):
-            lines.append(f"[red]{escape(str(span['statusMessage']))}[/red]")
+            lines.append(safe_text(span["statusMessage"], "red"))
         for key, value in sorted((span.get("attributes") or {}).items()):
             text = value if isinstance(value, str) else json.dumps(value)
-            lines.append(f"[dim]{escape(key)}[/dim] {escape(text)}")
-        self.update("\n".join(lines))
+            lines.append(Text.assemble(safe_text(key, "dim"), " ", safe_text(text)))
+        self.update(Text("\n").join(lines))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
-from home_idp.tui.widgets.formatting import duration, state_label
+from home_idp.tui.widgets.formatting import duration, safe_text, state_label
 
 __all__ = ["StepRow", "StepsView"]
 
@@ -44,7 +44,7 @@ class StepRow(Horizontal):
         else:
             bar.update(total=1, progress=0)
         self.set_class(self.state == "FAILED", "failed")
-        self.tooltip = step.get("error") or None
+        self.tooltip = safe_text(step["error"]) if step.get("error") else None
 
 
 class StepsView(Vertical):
@@ -65,11 +65,13 @@ class StepsView(Vertical):
             else:
                 row.update_step(step)
         failed = [s for s in steps if s.get("error")]
-        self.query_one("#steps-error", Label).update(
-            "\n".join(
-                f"[b red]{escape(str(s['name']))}:[/] {escape(str(s['error']))}" for s in failed
-            )
-        )
+        errors = Text()
+        for step in failed:
+            errors.append_text(safe_text(f"{step['name']}: ", "bold red"))
+            errors.append_text(safe_text(step["error"]))
+            errors.append("\n")
+        errors.rstrip()
+        self.query_one("#steps-error", Label).update(errors)
 
     def states(self) -> dict[str, str]:
         """Each step's state as shown (for tests and the summary)."""

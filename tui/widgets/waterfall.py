@@ -21,6 +21,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from home_idp.tui.widgets.formatting import clean
+
 __all__ = ["Waterfall", "format_duration", "tree_order"]
 
 Span = dict[str, Any]
@@ -338,7 +340,8 @@ class Waterfall(ScrollView, can_focus=True):
             base = base + self.get_component_rich_style("waterfall--cursor", partial=True)
         name_width, bar_width = self._columns(width)
 
-        label = _INDENT * depth + str(span.get("name", ""))
+        # Span names come from any OTLP sender: no control characters reach the terminal.
+        label = _INDENT * depth + clean(span.get("name", ""))
         if cell_len(label) > name_width:
             label = set_cell_size(label, name_width - 1) + "…"
         label = set_cell_size(label, name_width + 1)
