@@ -108,6 +108,7 @@ class Gateway:
         )
         self._http: Any = None
         self._refreshing: asyncio.Lock = asyncio.Lock()
+        self._connecting: asyncio.Lock = asyncio.Lock()
         self.online = True
 
     # -- connection state ---------------------------------------------------
@@ -136,7 +137,9 @@ class Gateway:
         self, name: str, variables: dict[str, Any], token: str | None
     ) -> dict[str, Any]:
         if self._http is None:
-            self._http = await self._client.connect_async()  # type: ignore[no-untyped-call]
+            async with self._connecting:  # two first requests must not both connect
+                if self._http is None:
+                    self._http = await self._client.connect_async()  # type: ignore[no-untyped-call]
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         request = GraphQLRequest(document(name), variable_values=variables, operation_name=name)
         try:

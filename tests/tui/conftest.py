@@ -36,7 +36,10 @@ def dashboard(server_url: str, config_dir: Path, **options: object) -> HomeIdpAp
 
 
 async def wait_for(
-    pilot: Pilot[None], check: Callable[[], object], seconds: float = 20.0, what: str = ""
+    pilot: Pilot[None],
+    check: Callable[[], object],
+    seconds: float = 20.0,
+    what: str | Callable[[], str] = "",
 ) -> None:
     """Let the app run until `check()` is true (the UI updates from workers)."""
     try:
@@ -47,8 +50,10 @@ async def wait_for(
         app = pilot.app
         notes = [n.message for n in app._notifications]
         notes += [str(label.content) for label in app.screen.query(".form-error, .field-error")]
+        described = what() if callable(what) else what
         raise AssertionError(
-            f"timed out waiting for {what or check}; screen {app.screen!r}, notifications {notes}"
+            f"timed out waiting for {described or check}; screen {app.screen!r}, "
+            f"notifications {notes}"
         ) from None
     # Let what the change started (a new screen's mounting) finish before the test goes on.
     await pilot.pause()

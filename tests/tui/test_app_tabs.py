@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
 from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
-from home_idp.tui.dialogs import TextViewDialog, VersionsDialog
+from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
 from home_idp.tui.screens.release import ReleaseScreen
 from home_idp.tui.screens.traces import TraceScreen, TracesScreen
 from home_idp.tui.widgets.waterfall import Waterfall
@@ -177,6 +177,11 @@ async def test_a_finished_release_shows_its_plan_and_its_trace(
             what="the release's spans",
         )
         await wait_for(pilot, lambda: "build image" in screen_text(app))
+        waterfall.focus()
+        await pilot.press("enter")  # the span under the cursor, whole, as JSON
+        await wait_for(pilot, lambda: isinstance(app.screen, TextViewDialog), what="span JSON")
+        assert '"spanId"' in screen_text(app)
+        await pilot.press("escape")
 
         # The same trace from the traces browser.
         await pilot.press("f2")
@@ -188,3 +193,26 @@ async def test_a_finished_release_shows_its_plan_and_its_trace(
         await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen))
         browser = app.screen.query_one(Waterfall)
         await wait_for(pilot, lambda: len(browser.rows) >= 3, what="spans in the browser")
+
+
+async def test_a_viewer_gets_a_read_only_editor(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("guest")
+    project = await factory.project("shop", guest="viewer")
+    web = await make_app(project)
+    await DockerfileVersion.create(
+        app=web, number=1, content=f"FROM {BASE_IMAGE}\n", author="dev", message="first"
+    )
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await log_in(pilot, "guest")
+        await open_app(pilot, "shop", "web")
+        editor = app.screen.query_one("#editor TextArea", TextArea)
+        await wait_for(pilot, lambda: "FROM" in editor.text, what="the Dockerfile")
+        editor.focus()
+        await pilot.press("end", *"RUN x", "ctrl+s")
+        await pilot.pause()
+        assert editor.text == f"FROM {BASE_IMAGE}\n"
+        assert not isinstance(app.screen, FormDialog)  # no "what changed?" to save
+        assert await DockerfileVersion.filter(app=web).count() == 1

@@ -23,6 +23,7 @@ from tests.components import BASE_IMAGE, SOURCE_REPO
 from tests.deploy.flow import make_app
 from tests.factories import Factory
 from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.snapshots import screen_text
 
 END_STATES = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
@@ -50,6 +51,7 @@ async def type_dockerfile_and_save(pilot: Pilot[None], content: str, message: st
     await pilot.press("f7", "delete")  # select all, then clear
     for line in content.splitlines():
         await pilot.press(*line, "enter")
+    assert "modified, not saved" in screen_text(pilot.app)
     await pilot.press("ctrl+s")
     await pilot.pause()
     await pilot.press(*message, "enter")
@@ -133,7 +135,12 @@ async def test_cancel_then_retry_from_the_release_screen(
         await open_app(pilot, "shop", "web")
         slow = f"FROM {BASE_IMAGE}\nRUN echo sleeping {uuid.uuid4().hex[:6]} && sleep 60\n"
         await type_dockerfile_and_save(pilot, slow, "slow build")
-        await wait_for(pilot, lambda: shown_states(app).get("build") == "RUNNING", seconds=60)
+        await wait_for(
+            pilot,
+            lambda: shown_states(app).get("build") == "RUNNING",
+            seconds=60,
+            what=lambda: f"the build to run; shown {shown_states(app)}",
+        )
 
         await pilot.press("c")
         await pilot.press("y")
@@ -142,7 +149,12 @@ async def test_cancel_then_retry_from_the_release_screen(
         assert release.status is ReleaseStatus.CANCELLED
 
         await pilot.press("t")
-        await wait_for(pilot, lambda: shown_states(app).get("build") == "RUNNING", seconds=60)
+        await wait_for(
+            pilot,
+            lambda: shown_states(app).get("build") == "RUNNING",
+            seconds=60,
+            what=lambda: f"the retried build to run; shown {shown_states(app)}",
+        )
         assert (await Release.get(number=1)).status is ReleaseStatus.RUNNING
         # The commit step is not done again.
         assert shown_states(app)["commit"] == "SUCCEEDED"

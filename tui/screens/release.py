@@ -23,7 +23,7 @@ from home_idp.tui.dialogs import ConfirmDialog
 from home_idp.tui.widgets.build_log import BuildLogView
 from home_idp.tui.widgets.formatting import duration, safe_text, state_label
 from home_idp.tui.widgets.offline_banner import OfflineBanner
-from home_idp.tui.widgets.span_detail import SpanDetail
+from home_idp.tui.widgets.span_detail import SpanDetail, span_dialog
 from home_idp.tui.widgets.steps_view import StepsView
 from home_idp.tui.widgets.waterfall import Waterfall
 
@@ -72,6 +72,12 @@ class ReleaseScreen(Screen[None]):
         self.reload()
         self.follow_events()
         self.follow_log()
+        # Events drive the screen; a slow look now and then covers one that got lost.
+        self.set_interval(5, self._check_running)
+
+    def _check_running(self) -> None:
+        if self.release is not None and self.release["status"] == "RUNNING":
+            self.load_release()
 
     def reload(self) -> None:
         self.load_release()
@@ -172,6 +178,10 @@ class ReleaseScreen(Screen[None]):
     @on(Waterfall.SpanHighlighted)
     def span_highlighted(self, event: Waterfall.SpanHighlighted) -> None:
         self.query_one(SpanDetail).span = event.span
+
+    @on(Waterfall.SpanSelected)
+    def span_selected(self, event: Waterfall.SpanSelected) -> None:
+        self.app.push_screen(span_dialog(event.span))
 
     # -- actions ------------------------------------------------------------
 

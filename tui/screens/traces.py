@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header
 from home_idp.tui.app import home_of
 from home_idp.tui.widgets.formatting import ago, duration, safe_text
 from home_idp.tui.widgets.offline_banner import OfflineBanner
-from home_idp.tui.widgets.span_detail import SpanDetail
+from home_idp.tui.widgets.span_detail import SpanDetail, span_dialog
 from home_idp.tui.widgets.waterfall import Waterfall
 
 __all__ = ["TraceScreen", "TracesScreen"]
@@ -119,3 +119,7 @@ class TraceScreen(Screen[None]):
     @on(Waterfall.SpanHighlighted)
     def span_highlighted(self, event: Waterfall.SpanHighlighted) -> None:
         self.query_one(SpanDetail).span = event.span
+
+    @on(Waterfall.SpanSelected)
+    def span_selected(self, event: Waterfall.SpanSelected) -> None:
+        self.app.push_screen(span_dialog(event.span))

@@ -20,8 +20,9 @@ from home_idp.tui.widgets.releases_table import ReleasesTable
 
 __all__ = ["AppView"]
 
-# Roles that may save a Dockerfile; viewers get a read-only editor.
-_WRITERS = {"developer", "maintainer", "admin"}
+# Viewers get a read-only editor. Any other role may try: the server has the
+# last word (a custom role without the right gets its typed refusal).
+_READ_ONLY_ROLES = {"viewer"}
 
 
 class AppView(Vertical):
@@ -45,14 +46,23 @@ class AppView(Vertical):
 
     def watch_app_node(self, app: AppNode | None) -> None:
         if app is not None:
-            self.query_one("#app-title", Static).update(
-                safe_text(f"{app.project.name} / {app.name}", "bold")
-            )
+            self._show_title(dirty=False)
             self.query_one(ReleasesTable).app_id = app.id
             # Another app: what was typed for the last one must not be saved here.
             self.details = None
             self.query_one(DockerfileEditor).load("", [], None)
             self.reload()
+
+    def _show_title(self, dirty: bool) -> None:
+        if self.app_node is not None:
+            title = safe_text(f"{self.app_node.project.name} / {self.app_node.name}", "bold")
+            if dirty:
+                title.append("  (Dockerfile modified, not saved)", "italic yellow")
+            self.query_one("#app-title", Static).update(title)
+
+    @on(DockerfileEditor.Changed)
+    def dockerfile_changed(self, event: DockerfileEditor.Changed) -> None:
+        self._show_title(event.dirty)
 
     def reload(self) -> None:
         self.load_app()
@@ -86,7 +96,7 @@ class AppView(Vertical):
                 dockerfile.get("number"),
             )
         role = details["project"].get("myRole")
-        editor.read_only = not (home_of(self).is_admin or role in _WRITERS)
+        editor.read_only = not home_of(self).is_admin and (role is None or role in _READ_ONLY_ROLES)
         self.query_one(AppSettings).show(details)
 
     @on(AppSettings.Saved)

@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from home_idp.tui.dialogs import TextViewDialog
 from home_idp.tui.widgets.formatting import duration, safe_text
 
-__all__ = ["SpanDetail"]
+__all__ = ["SpanDetail", "span_dialog"]
 
 
 class SpanDetail(Static):
@@ -36,3 +37,8 @@ class SpanDetail(Static):
             text = value if isinstance(value, str) else json.dumps(value)
             lines.append(Text.assemble(safe_text(key, "dim"), " ", safe_text(text)))
         self.update(Text("\n").join(lines))
+
+
+def span_dialog(span: dict[str, Any]) -> TextViewDialog:
+    """All of a span (enter on a waterfall row), as JSON."""
+    return TextViewDialog(str(span.get("name", "span")), json.dumps(span, indent=2), "json")
