@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, TextArea
 
 from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
 from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
@@ -164,10 +164,16 @@ async def test_a_finished_release_shows_its_plan_and_its_trace(
             lambda: shown_states(app) and set(shown_states(app).values()) <= END_STATES,
             seconds=120,
         )
-        await pilot.press("alt+3")
-        plan = app.screen.query_one("#plan", Static)
-        await wait_for(pilot, lambda: "Deployment" in screen_text(app), what="the plan")
-        assert plan is not None
+        screen = app.screen
+        assert isinstance(screen, ReleaseScreen)
+        assert set(shown_states(app).values()) == {"SUCCEEDED"}, shown_states(app)
+        await pilot.press("3")
+        await wait_for(
+            pilot,
+            lambda: "kind: Deployment" in screen.plan_text,
+            what=lambda: f"the plan; it reads {screen.plan_text[:300]!r}",
+        )
+        await wait_for(pilot, lambda: "deployment.yaml" in screen_text(app), what="the plan shown")
 
         await pilot.press("alt+4")
         waterfall = app.screen.query_one(Waterfall)

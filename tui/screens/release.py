@@ -51,6 +51,7 @@ class ReleaseScreen(Screen[None]):
         self.release: dict[str, Any] | None = None
         self._trace_followed: str | None = None
         self._reload_due = False
+        self.plan_text = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -163,9 +164,8 @@ class ReleaseScreen(Screen[None]):
             ]
             files = ", ".join(plan["files"]) or "none yet"
             text = plan["diff"] or "(no change to the manifests)"
-            self.query_one("#plan", Static).update(
-                Syntax(f"# {plan['folder']}: {files}\n{text}", "diff", word_wrap=True)
-            )
+            self.plan_text = f"# {plan['folder']}: {files}\n{text}"
+            self.query_one("#plan", Static).update(Syntax(self.plan_text, "diff", word_wrap=True))
 
     @work(exclusive=True, group="trace", exit_on_error=False)
     async def follow_trace(self, trace_id: str) -> None:
