@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 
 __all__ = [
     "AppDeployment",
+    "AppLogLine",
+    "AppResource",
     "BuildError",
     "BuildHandle",
     "BuildRequest",
@@ -27,6 +29,7 @@ __all__ = [
     "ComponentSpec",
     "ComponentState",
     "ComponentStatus",
+    "ConfigFile",
     "DeployError",
     "DeployUnavailable",
     "DeployerConfig",
@@ -40,6 +43,7 @@ __all__ = [
     "InstallError",
     "InstallerConfig",
     "InstallerPlugin",
+    "InstanceNotFound",
     "ProjectAccess",
     "PushEvent",
     "RegistryConfig",
@@ -421,6 +425,24 @@ class DeployerConfig:
     options: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
+class InstanceNotFound(DeployError):
+    """The pod or container named is not one of the app's (or is gone)."""
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A config file the app's containers see, read-only, at `mount_path`.
+
+    `name` is a file name (letters, digits, '.', '_', '-'): the ConfigMap key
+    in cluster mode. `mount_path` is the absolute path of the file inside the
+    container, checked by the server (no '..', not over system paths).
+    """
+
+    name: str
+    mount_path: str
+    content: str = field(repr=False)
+
+
 @dataclass(frozen=True)
 class AppDeployment:
     """One app at one release, as every deployer needs it.
@@ -444,6 +466,9 @@ class AppDeployment:
     manifests: Mapping[str, str]
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     pull_credentials: RegistryCredentials | None = None
+    # Deployers that run the image themselves mount these; the cluster ones
+    # find them as ConfigMaps in `manifests`.
+    files: tuple[ConfigFile, ...] = ()
 
 
 class RolloutState(StrEnum):
@@ -474,6 +499,33 @@ class RunningApp:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class AppLogLine:
+    """One line an app wrote; `source` names the pod or container that wrote it."""
+
+    source: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AppResource:
+    """One object that runs an app (Deployment, Pod, Service, Ingress, ConfigMap,
+    Secret; a Container in local mode), as a resource view shows it.
+
+    `keys` are the data keys of a ConfigMap or Secret: names only, never values.
+    """
+
+    kind: str
+    name: str
+    status: str
+    ready: bool | None = None
+    phase: str | None = None
+    restarts: int | None = None
+    release: int | None = None
+    keys: tuple[str, ...] = ()
+    created_at: str | None = None
+
+
 @runtime_checkable
 class DeployerPlugin(Protocol):
     """Runs apps: a GitOps engine, a cluster's API, or a container engine here."""
@@ -493,6 +545,27 @@ class DeployerPlugin(Protocol):
 
     async def list_running(self, project: str | None = None) -> list[RunningApp]:
         """What runs, of one project or of all."""
+        ...
+
+    async def app_resources(self, project: str, app: str) -> list[AppResource]:
+        """The objects that run the app now, with their status; never a Secret's data."""
+        ...
+
+    def app_logs(
+        self, project: str, app: str, *, follow: bool, tail_lines: int
+    ) -> AsyncIterator[AppLogLine]:
+        """The last `tail_lines` lines of every pod (container) of the app, then, with
+        `follow`, new lines as they are written, interleaved as they come.
+
+        Reading is paced by the caller (bounded buffers, never an unbounded
+        queue); closing the iterator closes every stream it opened.
+        """
+        ...
+
+    async def delete_instance(self, project: str, app: str, name: str) -> None:
+        """Delete the app's pod `name` so its Deployment starts a fresh one (in local
+        mode: restart the container `name`). Raises InstanceNotFound when `name` is
+        not one of the app's."""
         ...
 
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Self, cast
 import strawberry
 from strawberry import relay
 
+from home_idp.schema.config_types import AppFile, EnvEntry
 from home_idp.schema.context import Info
 from home_idp.schema.errors import ErrorTypes, run_mutation
 from home_idp.schema.permissions import IsAuthenticated
@@ -21,7 +22,7 @@ from home_idp.schema.relay import (
     resolve_visible_nodes,
 )
 from home_idp.server.errors import NotFound, ValidationFailed
-from home_idp.server.rbac import app_models
+from home_idp.server.rbac import app_config, app_models
 from home_idp.server.rbac.apps import AppChanges
 
 if TYPE_CHECKING:
@@ -109,6 +110,10 @@ class App(relay.Node):
     ingress_host: str | None = strawberry.field(
         description="The host name of the app's Ingress (cluster mode), if any."
     )
+    shared_env: list[str] = strawberry.field(
+        description="The project variables and secrets the app uses; its own value of the "
+        "same name wins."
+    )
     created_at: datetime
     updated_at: datetime
     project_id: strawberry.Private[int]
@@ -127,6 +132,7 @@ class App(relay.Node):
             health_path=app.health_path,
             env=[EnvVar(name=k, value=v) for k, v in sorted(app.env.items())],
             ingress_host=app.ingress_host or None,
+            shared_env=list(app.shared_env),
             created_at=app.created_at,
             updated_at=app.updated_at,
             project_id=app.project_id,  # type: ignore[attr-defined]
@@ -158,6 +164,20 @@ class App(relay.Node):
             SecretStatus(name=s.name, is_set=True, updated_by=s.updated_by, updated_at=s.updated_at)
             for s in secrets
         ]
+
+    @strawberry.field(description="The config files mounted into the app's containers.")
+    async def files(self, info: Info) -> list[AppFile]:
+        model = await self._model(info)
+        return [AppFile.from_model(f) for f in await info.context.rbac.app_files.of_app(model)]
+
+    @strawberry.field(
+        description="Every variable the app names, its own and its project's, with where "
+        "each comes from; secrets without values."
+    )
+    async def environment(self, info: Info) -> list[EnvEntry]:
+        await self._require(info, "config")
+        model = await self._model(info)
+        return [EnvEntry.from_entry(e) for e in await app_config.environment(model)]
 
     @strawberry.field(description="The newest Dockerfile version, if any was saved.")
     async def dockerfile(self, info: Info) -> DockerfileVersion | None:
@@ -227,6 +247,9 @@ class CreateAppInput:
     health_path: str = "/"
     env: list[EnvVarInput] | None = None
     ingress_host: str | None = None
+    shared_env: list[str] | None = strawberry.field(
+        default=None, description="Names of project variables and secrets the app uses."
+    )
 
 
 @strawberry.input(description="Only the fields given are changed.")
@@ -243,6 +266,9 @@ class UpdateAppInput:
     )
     ingress_host: str | None = strawberry.field(
         default=None, description="An empty string removes the Ingress."
+    )
+    shared_env: list[str] | None = strawberry.field(
+        default=None, description="Replaces the names of the project variables the app uses."
     )
 
 
@@ -298,6 +324,7 @@ def _changes(input: CreateAppInput | UpdateAppInput) -> AppChanges:
         health_path=input.health_path,
         env=_env(input.env),
         ingress_host=input.ingress_host,
+        shared_env=input.shared_env,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Self
 import strawberry
 from strawberry import relay
 
+from home_idp.schema.config_types import ProjectVariable
 from home_idp.schema.context import Info
 from home_idp.schema.loaders import Loaders, resolve_loaded
 from home_idp.schema.relay import (
@@ -22,6 +23,7 @@ from home_idp.schema.relay import (
 )
 from home_idp.server.errors import PermissionDenied
 from home_idp.server.rbac import models
+from home_idp.server.rbac.project_variables import apps_by_shared_name
 
 __all__ = ["ApiToken", "Member", "Policy", "Project", "Role", "User", "UserStatus"]
 
@@ -98,6 +100,15 @@ class Project(relay.Node):
         await info.context.rbac.authz.require("member", "read", self.name)
         memberships = await info.context.loaders.members_of_project.load(self.id)
         return await Member.connection(info, memberships, first, after)
+
+    @strawberry.field(
+        description="Variables and secrets the project's apps may use (secrets without values)."
+    )
+    async def variables(self, info: Info) -> list[ProjectVariable]:
+        project = await info.context.rbac.projects.get(self.id)
+        variables = await info.context.rbac.project_variables.of_project(project)
+        users = await apps_by_shared_name(project.id)
+        return [ProjectVariable.from_model(v, users.get(v.name, [])) for v in variables]
 
     @strawberry.field(description="The caller's role in this project, if a member.")
     async def my_role(self, info: Info) -> str | None:

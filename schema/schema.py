@@ -8,6 +8,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
 from home_idp.schema.api_tokens import ApiTokenMutation, ApiTokenQuery
+from home_idp.schema.app_config import AppConfigMutation
+from home_idp.schema.app_runtime import (
+    AppRuntimeMutation,
+    AppRuntimeQuery,
+    AppRuntimeSubscription,
+)
 from home_idp.schema.apps import AppMutation, AppQuery
 from home_idp.schema.audit import AuditQuery, AuditSubscription
 from home_idp.schema.auth import AuthMutation, AuthQuery
@@ -46,6 +52,7 @@ class Query(
     ApiTokenQuery,
     AuditQuery,
     AppQuery,
+    AppRuntimeQuery,
     WebhookQuery,
     BuildLogQuery,
     ReleaseQuery,
@@ -63,6 +70,8 @@ class Mutation(
     RoleMutation,
     ApiTokenMutation,
     AppMutation,
+    AppConfigMutation,
+    AppRuntimeMutation,
     ReleaseMutation,
     WebhookMutation,
     InstallMutation,
@@ -75,6 +84,7 @@ class Subscription(
     AuditSubscription,
     ReleaseSubscription,
     BuildLogSubscription,
+    AppRuntimeSubscription,
     TraceSubscription,
     InstallSubscription,
 ):

@@ -33,7 +33,8 @@ class GraphQLLimits(BaseModel):
     max_aliases: int = Field(default=15, ge=1, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_page_size: int = Field(default=100, ge=1, le=1000)
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    # Room for a 1 MiB config file, which JSON escaping can make twice as long.
+    max_body_bytes: int = Field(default=3 * 1_048_576, ge=1024, le=64 * 1_048_576)
     graphiql: bool = True
 
 
@@ -91,6 +92,9 @@ class DeployerSettings(BaseModel):
     # container: {"engine": "podman", "root": ...}; kubernetes: {"api_url", "token"};
     # argocd: {"url", "token", "mode"}.
     options: dict[str, SecretStr] = Field(default_factory=dict)
+    # Live app log streams open at once on one server (each holds a cluster
+    # connection or a process).
+    max_log_streams: int = Field(default=64, ge=1, le=10_000)
 
 
 class PipelineSettings(BaseModel):

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from home_idp.plugins.builder import kaniko_manifests as manifests
 from home_idp.plugins.contracts import BuilderConfig, BuildError, BuildRequest, BuildResult
 from home_idp.plugins.kube_config import client_configuration
+from home_idp.plugins.kube_logs import MAX_STREAMS, LogStreams, StreamEnd, StreamLimiter
 
 __all__ = ["KanikoBuild", "KanikoBuilder"]
 
@@ -54,7 +55,6 @@ _TRANSIENT = re.compile(
 )
 # How long result() waits beyond activeDeadlineSeconds for the Job controller.
 _DEADLINE_SLACK = 120.0
-_MAX_STREAMS = 64
 
 
 class _Unavailable(BuildError):
@@ -107,14 +107,7 @@ class _Api:
         self.core = k8s.CoreV1Api(api_client)
         self.timing = timing
         self.secrets = tuple(s for s in secrets if s)
-        self._stream_limiter: anyio.CapacityLimiter | None = None
-
-    @property
-    def stream_limiter(self) -> anyio.CapacityLimiter:
-        # Made on first use: a limiter needs a running event loop.
-        if self._stream_limiter is None:
-            self._stream_limiter = anyio.CapacityLimiter(_MAX_STREAMS)
-        return self._stream_limiter
+        self.stream_limiter = StreamLimiter(MAX_STREAMS)
 
     async def call(self, doing: str, call: Callable[[], T], secrets: Iterable[str] = ()) -> T:
         try:
@@ -354,7 +347,7 @@ class KanikoBuild:
         self._cancelled = False
         self._result: BuildResult | None = None
         self._result_lock = asyncio.Lock()
-        self._streams: set[Any] = set()
+        self._streams: set[LogStreams] = set()
 
     def __repr__(self) -> str:
         return f"KanikoBuild({self.namespace}/{self.name})"
@@ -526,66 +519,41 @@ class KanikoBuild:
 
     async def _follow(self, pod_name: str, container: str) -> AsyncIterator[str]:
         """The container's log, read in a thread as it is written, until the stream ends."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
         api = self._api
-
-        def put(item: str | None) -> bool:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:
-                return False  # the event loop is gone: nobody listens any more
-            return True
-
-        def pump() -> None:
-            try:
-                response: Any = api.core.read_namespaced_pod_log(
-                    pod_name,
-                    self.namespace,
-                    container=container,
-                    follow=True,
-                    _preload_content=False,
-                    # A quiet build (a long push) is no reason to drop the stream.
-                    _request_timeout=(api.timing.timeouts[0], 3600),
-                )
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
-                logger.warning(
-                    "could not read the log of %s in %s/%s (%s)",
-                    container,
-                    self.namespace,
-                    pod_name,
-                    type(error).__name__,
-                )
-                put(None)
-                return
-            self._streams.add(response)
-            try:
-                _pump_lines(response, put)
-            except (urllib3.exceptions.HTTPError, OSError, ValueError):
-                if not self._cancelled:
-                    logger.warning(
-                        "the log stream of %s in %s/%s broke", container, self.namespace, pod_name
-                    )
-            finally:
-                self._streams.discard(response)
-                response.release_conn()
-            put(None)
-
-        reader = asyncio.ensure_future(
-            to_thread.run_sync(pump, abandon_on_cancel=True, limiter=api.stream_limiter)
+        streams = LogStreams(api.stream_limiter.get())
+        self._streams.add(streams)
+        streams.start(
+            container,
+            lambda: api.core.read_namespaced_pod_log(
+                pod_name,
+                self.namespace,
+                container=container,
+                follow=True,
+                _preload_content=False,
+                # A quiet build (a long push) is no reason to drop the stream.
+                _request_timeout=(api.timing.timeouts[0], 3600),
+            ),
         )
         try:
-            while (line := await queue.get()) is not None:
-                yield line
+            while (item := await streams.get()) is not None:
+                if isinstance(item, StreamEnd):
+                    if item.error is not None and not self._cancelled:
+                        logger.warning(
+                            "could not read the log of %s in %s/%s (%s)",
+                            container,
+                            self.namespace,
+                            pod_name,
+                            type(item.error).__name__,
+                        )
+                    return
+                yield item[1]
         finally:
-            if not reader.done():
-                self._close_streams()
-                reader.cancel()
+            self._streams.discard(streams)
+            await streams.aclose()
 
     def _close_streams(self) -> None:
-        for response in list(self._streams):
-            # shutdown() interrupts a read blocked in another thread.
-            response.shutdown()
+        for streams in list(self._streams):
+            streams.close()
 
     async def _delete_secrets(self, *, strict: bool = False) -> None:
         for name, uid in self._secrets.items():
@@ -730,18 +698,6 @@ def _state(pod: k8s.V1Pod, container: str) -> k8s.V1ContainerState | None:
 def _terminated(pod: k8s.V1Pod | None, container: str) -> k8s.V1ContainerStateTerminated | None:
     state = _state(pod, container) if pod is not None else None
     return state.terminated if state is not None else None
-
-
-def _pump_lines(response: Any, put: Callable[[str | None], bool]) -> None:
-    pending = b""
-    for chunk in response.stream(4096):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if not put(line.decode("utf-8", "replace").rstrip("\r")):
-                return
-    if pending:
-        put(pending.decode("utf-8", "replace"))
 
 
 def _last_line(message: str | None) -> str:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from home_idp.plugins.contracts import (
     AppDeployment,
+    AppLogLine,
+    AppResource,
     DeployerConfig,
     DeployError,
     DeployUnavailable,
@@ -55,7 +57,10 @@ class ArgoCDDeployer:
     per app, `hidp-<project>-<app>`, pinned to the release's commit) or
     `project` (one per project, `hidp-<project>`, reading `projects/<project>`
     at the branch); `dest_server` (`https://kubernetes.default.svc`);
-    `connect_timeout` (5 s) and `request_timeout` (30 s).
+    `connect_timeout` (5 s) and `request_timeout` (30 s). The cluster's API as
+    `kube_api_url` + `kube_token` (+ `kube_ca_file`, `kube_verify_tls`) or
+    `kube_kubeconfig`: the app's Secrets are applied there (their values never
+    go to git), and its pods, logs and objects are read from there.
     """
 
     def __init__(self, config: DeployerConfig) -> None:
@@ -88,7 +93,9 @@ class ArgoCDDeployer:
             if name.startswith("kube_")
         }
         self._secrets = (
-            KubernetesDeployer(DeployerConfig(config.data_dir, "", "", kube)) if kube else None
+            KubernetesDeployer(DeployerConfig(config.data_dir, "", "", kube), list_secrets=False)
+            if kube
+            else None
         )
         self._url, self._token = url, token
         connect = _seconds(options, "connect_timeout", 5.0)
@@ -174,11 +181,39 @@ class ArgoCDDeployer:
         found = [item for item in items if isinstance(item, dict)]
         return sorted(running_apps(found), key=lambda r: (r.project, r.app))
 
+    async def app_resources(self, project: str, app: str) -> list[AppResource]:
+        """The app's objects, read from the cluster's API (the `kube_*` options)."""
+        return await self._cluster().app_resources(project, app)
+
+    async def app_logs(
+        self, project: str, app: str, *, follow: bool, tail_lines: int
+    ) -> AsyncGenerator[AppLogLine, None]:
+        """The app's pod logs, read from the cluster's API (the `kube_*` options)."""
+        lines = self._cluster().app_logs(project, app, follow=follow, tail_lines=tail_lines)
+        try:
+            async for line in lines:
+                yield line
+        finally:
+            await lines.aclose()
+
+    async def delete_instance(self, project: str, app: str, name: str) -> None:
+        """Delete the app's pod `name` through the cluster's API (the `kube_*` options)."""
+        await self._cluster().delete_instance(project, app, name)
+
     async def aclose(self) -> None:
         """Close the connections to Argo CD (the apps keep running)."""
         await self._client.aclose()
         if self._secrets is not None:
             await self._secrets.aclose()
+
+    def _cluster(self) -> KubernetesDeployer:
+        """The cluster's API, for what Argo CD's API does not show (pods, logs)."""
+        if self._secrets is None:
+            raise DeployError(
+                "the argocd deployer needs the kube_api_url option (or kube_kubeconfig) "
+                "to show an app's pods and logs"
+            )
+        return self._secrets
 
     def _application(self, deployment: AppDeployment) -> dict[str, Any]:
         project, app = deployment.project, deployment.app

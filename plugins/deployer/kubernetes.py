@@ -7,18 +7,25 @@ that the manifests no longer hold are deleted (pruned), found by the labels
 home-idp puts on all of them. The client blocks, so every call runs in a
 worker thread (`anyio.to_thread`).
 
+The resource view (`app_resources`) lists the app's objects by the same
+labels; a Secret shows the names of its keys only, its values dropped as soon
+as the list is read. `app_logs` streams the pods' logs (`kubernetes_logs`),
+`delete_instance` deletes one of the app's pods for its ReplicaSet to replace.
+
 The service account needs: namespaces (get, patch) cluster-wide; in each
 project namespace deployments, services, secrets, configmaps and ingresses
-(get, list, patch, delete) and pods (list); and deployments (list) in all
-namespaces for `list_running()` without a project.
+(get, list, patch, delete), pods (get, list, delete) and pods/log (get); and
+deployments and ingresses (list) in all namespaces for `list_running()`
+without a project.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import Any
 
 import urllib3
@@ -28,15 +35,20 @@ from kubernetes.client.exceptions import ApiException
 
 from home_idp.plugins.contracts import (
     AppDeployment,
+    AppLogLine,
+    AppResource,
     DeployerConfig,
     DeployError,
     DeployUnavailable,
+    InstanceNotFound,
     RolloutState,
     RolloutStatus,
     RunningApp,
 )
 from home_idp.plugins.deployer import kubernetes_objects as objects
 from home_idp.plugins.deployer import labels
+from home_idp.plugins.deployer.kubernetes_logs import PodLogs, log_containers
+from home_idp.plugins.deployer.kubernetes_resources import app_resources, secret_names_only
 from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure
 from home_idp.plugins.deployer.options import seconds_option
 from home_idp.plugins.kube_config import client_configuration
@@ -49,6 +61,10 @@ FIELD_MANAGER = "home-idp"
 
 
 class _NotFound(DeployError):
+    pass
+
+
+class _Conflict(DeployError):
     pass
 
 
@@ -135,6 +151,8 @@ class _Api:
         if status == 401:
             return DeployError(f"the Kubernetes API refused the credentials while {doing} (401)")
         text = f"the Kubernetes API answered {status} while {doing}: {detail}"
+        if status == 409:
+            return _Conflict(text)
         if status >= 500 or status == 429:
             return DeployUnavailable(text)
         return DeployError(text)
@@ -149,8 +167,11 @@ class KubernetesDeployer:
     `request_timeout` (30 s) per API request.
     """
 
-    def __init__(self, config: DeployerConfig) -> None:
+    def __init__(self, config: DeployerConfig, *, list_secrets: bool = True) -> None:
+        """`list_secrets` False keeps Secrets out of the resource view: listing them
+        reads every value, a right the Argo CD deployer's account does not get."""
         options = config.options
+        self._list_secrets = list_secrets
         connect = _number(options, "connect_timeout", 5.0)
         read = _number(options, "request_timeout", 30.0)
         configuration, secrets = _configuration(options)
@@ -159,6 +180,7 @@ class KubernetesDeployer:
         configuration.retries = 1
         self._server = configuration.host
         self._api = _Api(k8s.ApiClient(configuration), (min(connect, read), read), secrets)
+        self._logs = PodLogs(self._api.client, min(connect, read), read, self._api.mask)
 
     def __repr__(self) -> str:
         return f"KubernetesDeployer(server={self._server!r})"
@@ -267,8 +289,93 @@ class KubernetesDeployer:
             )
         return sorted(running, key=lambda r: (r.project, r.app))
 
+    async def app_resources(self, project: str, app: str) -> list[AppResource]:
+        """The app's Deployment, pods, Service, Ingress, ConfigMaps and Secrets, with their
+        status; of a Secret only the names of its keys."""
+        labels.check_names(project, app)
+        selector = labels.app_selector(app)
+        kinds = tuple(
+            resource
+            for resource in (objects.DEPLOYMENT, objects.PODS, *objects.MANAGED)
+            if self._list_secrets or resource.kind != "Secret"
+        )
+        listed = await asyncio.gather(
+            *(
+                self._api.items(
+                    resource.path(project),
+                    selector,
+                    f"listing the {resource.plural} of {project}/{app}",
+                )
+                for resource in kinds
+            )
+        )
+        found = dict(zip((resource.kind for resource in kinds), listed, strict=True))
+        # The values are dropped here, before anything else reads the list.
+        found["Secret"] = [secret_names_only(secret) for secret in found.get("Secret", [])]
+        return app_resources(found)
+
+    async def app_logs(
+        self, project: str, app: str, *, follow: bool, tail_lines: int
+    ) -> AsyncGenerator[AppLogLine, None]:
+        """The last `tail_lines` lines of each of the app's pods whose container runs or ran,
+        then (`follow`) new lines as they are written, labelled with the pod's name.
+
+        The pods are those listed when the iteration starts; closing the iterator
+        shuts every stream down.
+        """
+        labels.check_names(project, app)
+        if tail_lines < 0:
+            raise DeployError("`tail_lines` must not be negative")
+        pods = await self._api.items(
+            objects.PODS.path(project),
+            labels.app_selector(app),
+            f"listing the pods of {project}/{app}",
+        )
+        lines = self._logs.lines(
+            project, log_containers(pods, app), follow=follow, tail_lines=tail_lines
+        )
+        try:
+            async for line in lines:
+                yield line
+        finally:
+            await lines.aclose()
+
+    async def delete_instance(self, project: str, app: str, name: str) -> None:
+        """Delete the app's pod `name`; its ReplicaSet starts a fresh one.
+
+        Raises InstanceNotFound when there is no such pod or it is not the app's.
+        """
+        labels.check_names(project, app)
+        if not objects.valid_name(name):
+            raise DeployError(f"{name[:80]!r} is not a valid pod name")
+        path = objects.PODS.path(project, name)
+        try:
+            pod = await self._api.request("GET", path, f"reading the pod {project}/{name}")
+        except _NotFound:
+            raise InstanceNotFound(f"{project}/{app} has no pod {name}") from None
+        metadata = pod.get("metadata") or {}
+        pod_labels = metadata.get("labels") or {}
+        if (
+            pod_labels.get(labels.APP) != app
+            or pod_labels.get(labels.MANAGED_BY) != labels.HOME_IDP
+        ):
+            raise InstanceNotFound(f"{project}/{app} has no pod {name}")
+        logger.info("deleting the pod %s/%s of %s", project, name, app)
+        uid = metadata.get("uid")
+        try:
+            await self._api.request(
+                "DELETE",
+                path,
+                f"deleting the pod {project}/{name}",
+                # Exactly the pod looked at, not a later one with its name.
+                body={"preconditions": {"uid": uid}} if uid else None,
+            )
+        except (_NotFound, _Conflict):
+            raise InstanceNotFound(f"the pod {name} of {project}/{app} is gone") from None
+
     async def aclose(self) -> None:
-        """Close the API connections (the apps keep running)."""
+        """Close the log streams still open and the API connections (the apps keep running)."""
+        self._logs.close()
         await to_thread.run_sync(self._api.client.close)
 
     async def _delete_objects(

@@ -33,11 +33,17 @@ __all__ = [
     "Resource",
     "ingress_url",
     "parse",
+    "valid_name",
 ]
 
 # The pull secret the rendered Deployments name (home-idp's manifests).
 PULL_SECRET = "home-idp-registry"  # noqa: S105 (a Secret's name)
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def valid_name(name: str) -> bool:
+    """Whether `name` is a DNS-1123 subdomain (an object name), so safe in a URL path."""
+    return len(name) <= 253 and _SUBDOMAIN.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ def _manifest(file_name: str, doc: dict[str, Any], deployment: AppDeployment) ->
     if not isinstance(metadata, dict):
         raise DeployError(f"the {kind} in {file_name} has no metadata")
     name = metadata.get("name")
-    if not isinstance(name, str) or len(name) > 253 or not _SUBDOMAIN.match(name):
+    if not isinstance(name, str) or not valid_name(name):
         raise DeployError(f"the {kind} in {file_name} has no valid name")
     if resource is NAMESPACE:
         if name != project:

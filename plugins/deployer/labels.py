@@ -33,7 +33,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 def check_names(project: str, app: str | None = None) -> None:
     """Raise DeployError unless the project (and app) are DNS-1123 labels."""
     for what, name in (("project", project), ("app", app)):
-        if name is not None and not _DNS_LABEL.match(name):
+        if name is not None and not _DNS_LABEL.fullmatch(name):
             raise DeployError(
                 f"the {what} name {name[:80]!r} is not a DNS-1123 label "
                 "(lower-case letters, digits and '-', at most 63 characters)"

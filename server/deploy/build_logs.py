@@ -23,7 +23,7 @@ from tortoise.queryset import QuerySet
 from home_idp.server.deploy.models import BuildLogLine
 from home_idp.server.events import EventBus
 from home_idp.server.pipeline.events import ReleaseEventLog
-from home_idp.server.rbac.secret_box import mask_secrets
+from home_idp.server.rbac.secret_box import secret_masker
 
 __all__ = ["LOG_CHANNEL", "BuildLog", "BuildLogWriter", "build_log_topic"]
 
@@ -88,7 +88,8 @@ class BuildLogWriter:
         self._log = log_
         self._release_id = release_id
         self._step = step
-        self._secrets = secrets
+        # Compiled once: a build writes thousands of lines.
+        self._masker = secret_masker(secrets)
         self._next_seq = seq
         self._pending: list[str] = []
         self._recent: list[str] = []
@@ -97,10 +98,11 @@ class BuildLogWriter:
 
     def mask(self, text: str) -> str:
         """`text` with the build's secrets masked: for log lines and error messages."""
-        return mask_secrets(text, self._secrets)
+        return self._masker(text)
 
     async def write(self, line: str) -> None:
-        line = self.mask(line[:_MAX_LINE])
+        # Masked before it is cut: a secret cut in two would no longer match.
+        line = self.mask(line)[:_MAX_LINE]
         self._pending.append(line)
         self._recent = [*self._recent[-19:], line]
         if len(self._pending) >= _BATCH_LINES:

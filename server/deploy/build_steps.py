@@ -31,7 +31,7 @@ from home_idp.server.deploy.registry_access import RegistryAccounts, image_tag
 from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
-from home_idp.server.rbac.apps import decrypt_app_secrets
+from home_idp.server.rbac.app_config import app_secret_values
 from home_idp.server.rbac.secret_box import SecretBox
 
 __all__ = ["AwaitImageStep", "BuildStep", "steps_waiting_for_image"]
@@ -115,13 +115,13 @@ class BuildStep:
             env={"HOME_IDP_RELEASE": str(release.id), **trace_env()},
         )
         secrets = [
-            *(await decrypt_app_secrets(app.id, self.secret_box)).values(),
+            *(await app_secret_values(app, self.secret_box)).values(),
             *(account.password for account in (access.push, access.pull) if account),
             *(value for value in (platform.password, urlsplit(app.source_repo).password) if value),
         ]
         writer = await self.logs.writer(release.id, self.name, secrets)
         try:
-            result = await self._build(release.id, request, writer)
+            result = await self._build(context.step, request, writer)
         finally:
             await writer.close()
         if result.succeeded:
@@ -134,14 +134,14 @@ class BuildStep:
         return Retry(message) if result.retryable else Fail(message)
 
     async def _build(
-        self, release_id: int, request: BuildRequest, writer: BuildLogWriter
+        self, step: ReleaseStep, request: BuildRequest, writer: BuildLogWriter
     ) -> BuildResult:
         try:
             handle = await self.builder.start(request)
         except BuildError as error:
             return BuildResult(None, f"the build could not start: {error}")
         pump = asyncio.create_task(_pump(handle, writer))
-        watch = asyncio.create_task(self._stop_when_cancelled(release_id, handle))
+        watch = asyncio.create_task(self._stop_when_cancelled(step, handle))
         try:
             result = await handle.result()
             await pump
@@ -157,13 +157,19 @@ class BuildStep:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _stop_when_cancelled(self, release_id: int, handle: BuildHandle) -> None:
-        """Cancelling a release (from any replica) stops its build."""
+    async def _stop_when_cancelled(self, step: ReleaseStep, handle: BuildHandle) -> None:
+        """Cancelling a release (from any replica) stops its build.
+
+        The step's own row is what tells: a release cancelled and retried
+        between two looks is running again, but this attempt of the step is
+        over (cancelled, then pending again with its attempts reset), and
+        must not hold the worker or push an image.
+        """
         while True:
             await asyncio.sleep(self.cancel_check_seconds)
-            release = await Release.get_or_none(id=release_id).only("id", "status")
-            if release is None or release.status is not ReleaseStatus.RUNNING:
-                log.info("release %s is no longer running: stopping its build", release_id)
+            now = await ReleaseStep.get_or_none(id=step.id).only("id", "state", "attempts")
+            if now is None or now.state is not StepState.RUNNING or now.attempts != step.attempts:
+                log.info("build step %s was cancelled: stopping its build", step.id)
                 await handle.cancel()
                 return
 

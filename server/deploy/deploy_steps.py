@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from home_idp.plugins.contracts import (
     AppDeployment,
     CommitAuthor,
+    ConfigFile,
     DeployerPlugin,
     DeployError,
     DeployUnavailable,
@@ -26,13 +27,18 @@ from home_idp.plugins.contracts import (
     RolloutState,
 )
 from home_idp.plugins.tracing import tracer
-from home_idp.server.deploy.manifests import MANIFEST_FILES, AppManifestInput, render_manifests
+from home_idp.server.deploy.manifests import (
+    MANIFEST_FILES,
+    AppManifestInput,
+    FileMount,
+    render_manifests,
+)
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext
-from home_idp.server.rbac.app_models import App, AppSecret
-from home_idp.server.rbac.apps import decrypt_app_secrets
+from home_idp.server.rbac.app_config import app_config, app_secret_values
+from home_idp.server.rbac.app_models import App
 from home_idp.server.rbac.secret_box import SecretBox
 
 __all__ = [
@@ -62,7 +68,7 @@ def manifests_folder(project: str, app: str) -> str:
 async def render_release_manifests(release: Release, image: str) -> dict[str, str]:
     """The manifests of `release` (its app loaded) running `image`."""
     app = release.app
-    secret_names = await AppSecret.filter(app_id=app.id).values_list("name", flat=True)
+    config = await app_config(app)
     spec = AppManifestInput(
         project=app.project.name,
         app=app.name,
@@ -71,9 +77,10 @@ async def render_release_manifests(release: Release, image: str) -> dict[str, st
         port=app.port,
         replicas=app.replicas,
         health_path=app.health_path,
-        env=app.env,
-        secret_names=[str(name) for name in secret_names],
+        env=config.env,
+        secret_names=config.secret_names,
         ingress_host=app.ingress_host or None,
+        files=[FileMount(f.name, f.mount_path, f.content) for f in config.files],
     )
     return render_manifests(spec)
 
@@ -198,6 +205,7 @@ class DeploymentSource:
         app = release.app
         # The build made the project's accounts; no registry call on this path.
         access = await self.accounts.stored(app.project)
+        config = await app_config(app)
         return AppDeployment(
             project=app.project.name,
             app=app.name,
@@ -206,12 +214,13 @@ class DeploymentSource:
             port=app.port,
             replicas=app.replicas,
             health_path=app.health_path,
-            env=dict(app.env),
+            env=config.env,
             manifests_path=manifests_folder(app.project.name, app.name),
             commit_sha=release.manifests_sha,
             manifests=dict(release.manifests or {}),
-            secrets=await decrypt_app_secrets(app.id, self.secret_box),
+            secrets=await app_secret_values(app, self.secret_box),
             pull_credentials=access.pull if access else None,
+            files=tuple(ConfigFile(f.name, f.mount_path, f.content) for f in config.files),
         )
 
 

@@ -3,12 +3,15 @@
 They are what home-idp commits to `projects/<project>/apps/<app>/manifests/`
 and what the GitOps engine (or the direct-apply deployer) makes real. Secret
 *values* never go to git: the Deployment refers to a Secret `<app>-secrets`
-by name, which the deployer keeps in the cluster.
+by name, which the deployer keeps in the cluster. Each config file is a
+ConfigMap of its own (a ConfigMap holds at most 1 MiB) whose one key is the
+file name, mounted with `subPath` at the file's mount path.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +23,8 @@ __all__ = [
     "MANIFEST_FILES",
     "PULL_SECRET",
     "AppManifestInput",
+    "FileMount",
+    "config_map_name",
     "manifest_diff",
     "render_documents",
     "render_manifests",
@@ -30,7 +35,13 @@ MANAGED_BY = "home-idp"
 PULL_SECRET = "home-idp-registry"  # noqa: S105 (the name of a Secret, not a secret)
 # Every file home-idp may write into an app's manifests folder; a file of
 # this list that a release no longer renders is deleted from git.
-MANIFEST_FILES = ("namespace.yaml", "deployment.yaml", "service.yaml", "ingress.yaml")
+MANIFEST_FILES = (
+    "namespace.yaml",
+    "deployment.yaml",
+    "service.yaml",
+    "ingress.yaml",
+    "configmaps.yaml",
+)
 # Defaults a small cluster can schedule, generous enough for a web app.
 _RESOURCES = {
     "requests": {"cpu": "50m", "memory": "64Mi"},
@@ -40,6 +51,25 @@ _RESOURCES = {
 
 def secret_name(app: str) -> str:
     return f"{app}-secrets"
+
+
+def _file_key(file_name: str) -> str:
+    # File names may hold capitals and '_', which object names may not.
+    return hashlib.sha256(file_name.encode()).hexdigest()[:10]
+
+
+def config_map_name(app: str, file_name: str) -> str:
+    """The ConfigMap that holds one config file of the app."""
+    return f"{app}-file-{_file_key(file_name)}"
+
+
+@dataclass(frozen=True)
+class FileMount:
+    """A config file: its name (the ConfigMap key), where it is mounted, its text."""
+
+    name: str
+    mount_path: str
+    content: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -56,6 +86,7 @@ class AppManifestInput:
     env: Mapping[str, str] = field(default_factory=dict)
     secret_names: Sequence[str] = ()
     ingress_host: str | None = None
+    files: Sequence[FileMount] = ()
 
 
 def _labels(spec: AppManifestInput) -> dict[str, str]:
@@ -99,7 +130,45 @@ def _container(spec: AppManifestInput) -> dict[str, Any]:
     }
     if env:
         container["env"] = env
+    if spec.files:
+        container["volumeMounts"] = [
+            {
+                "name": f"file-{_file_key(f.name)}",
+                "mountPath": f.mount_path,
+                "subPath": f.name,
+                "readOnly": True,
+            }
+            for f in spec.files
+        ]
     return container
+
+
+def _file_volumes(spec: AppManifestInput) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f"file-{_file_key(f.name)}",
+            "configMap": {
+                "name": config_map_name(spec.app, f.name),
+                "items": [{"key": f.name, "path": f.name}],
+            },
+        }
+        for f in spec.files
+    ]
+
+
+def _config_maps(spec: AppManifestInput) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                **_metadata(spec, config_map_name(spec.app, f.name)),
+                "annotations": {"home-idp.dev/mount-path": f.mount_path},
+            },
+            "data": {f.name: f.content},
+        }
+        for f in spec.files
+    ]
 
 
 def _deployment(spec: AppManifestInput) -> dict[str, Any]:
@@ -123,6 +192,7 @@ def _deployment(spec: AppManifestInput) -> dict[str, Any]:
                 "spec": {
                     "imagePullSecrets": [{"name": PULL_SECRET}],
                     "containers": [_container(spec)],
+                    **({"volumes": _file_volumes(spec)} if spec.files else {}),
                 },
             },
         },
@@ -172,15 +242,17 @@ def _namespace(spec: AppManifestInput) -> dict[str, Any]:
     }
 
 
-def render_documents(spec: AppManifestInput) -> dict[str, dict[str, Any]]:
-    """File name → Kubernetes object."""
+def render_documents(spec: AppManifestInput) -> dict[str, list[dict[str, Any]]]:
+    """File name → the Kubernetes objects in it."""
     documents = {
-        "namespace.yaml": _namespace(spec),
-        "deployment.yaml": _deployment(spec),
-        "service.yaml": _service(spec),
+        "namespace.yaml": [_namespace(spec)],
+        "deployment.yaml": [_deployment(spec)],
+        "service.yaml": [_service(spec)],
     }
     if spec.ingress_host:
-        documents["ingress.yaml"] = _ingress(spec, spec.ingress_host)
+        documents["ingress.yaml"] = [_ingress(spec, spec.ingress_host)]
+    if spec.files:
+        documents["configmaps.yaml"] = _config_maps(spec)
     return documents
 
 
@@ -191,11 +263,23 @@ class _PlainDumper(yaml.SafeDumper):
         return True
 
 
+def _text(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    # Config files read as written (`|` blocks) in git and in a release's
+    # plan; the emitter falls back to quotes where a block cannot hold them.
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_PlainDumper.add_representer(str, _text)
+
+
 def render_manifests(spec: AppManifestInput) -> dict[str, str]:
     """File name → YAML text, stable for equal input (so unchanged files stay unchanged)."""
     return {
-        name: yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
-        for name, document in render_documents(spec).items()
+        name: yaml.dump_all(
+            documents, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False
+        )
+        for name, documents in render_documents(spec).items()
     }
 
 

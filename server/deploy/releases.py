@@ -48,6 +48,16 @@ ROLLBACK_PLAN = RELEASE_PLAN[RELEASE_PLAN.index("manifests") :]
 _FINISHED_STEP_STATES = (StepState.SUCCEEDED, StepState.FAILED, StepState.CANCELLED)
 
 
+async def _renders_later(app: App) -> bool:
+    """Whether a running release of the app has still to render its manifests."""
+    return await ReleaseStep.exists(
+        release__app_id=app.id,
+        release__status=ReleaseStatus.RUNNING,
+        name="manifests",
+        state__in=[StepState.PENDING, StepState.RUNNING, StepState.WAITING],
+    )
+
+
 @dataclass(frozen=True)
 class ReleasePlan:
     """A release's manifests change: a unified diff of its folder, and its files."""
@@ -113,7 +123,6 @@ class ReleaseService:
         app = await self._apps.get(app_id)
         self._authz.require_write()
         await self._authz.require("release", "deploy", app.project.name)
-        author = self._authz.principal.username
         target = await self.get(release_id)
         if target.app_id != app.id:  # type: ignore[attr-defined]
             raise NotFound("no such release of this app")
@@ -122,6 +131,47 @@ class ReleaseService:
                 f"release #{target.number} is {target.status.value}; only a release "
                 "that succeeded can be rolled back to"
             )
+        return await self._redeploy(
+            app,
+            target,
+            trigger=f"rollback to #{target.number}",
+            action="release.rollback",
+            detail={"to": target.number},
+        )
+
+    async def redeploy_config(self, apps: list[App], change: str) -> list[Release]:
+        """Config-only releases: each app's live image again, with its config as it is now.
+
+        No rebuild: the manifests are rendered anew and the same digest rolls
+        out. An app with nothing live gets none, nor one whose running release
+        has still to render its manifests (it takes the new config itself),
+        nor one the caller may not deploy.
+        """
+        started = []
+        for app in apps:
+            if app.live_release_id is None or not await self._authz.can(
+                "release", "deploy", app.project.name
+            ):
+                continue
+            live = await Release.get_or_none(id=app.live_release_id)
+            if live is None or live.digest is None or await _renders_later(app):
+                continue
+            started.append(
+                await self._redeploy(
+                    app,
+                    live,
+                    trigger=f"config: {change}"[:32],
+                    action="release.config",
+                    detail={"change": change},
+                )
+            )
+        return started
+
+    async def _redeploy(
+        self, app: App, source: Release, *, trigger: str, action: str, detail: dict[str, object]
+    ) -> Release:
+        """A new release that ships `source`'s exact image, from its manifests step on."""
+        author = self._authz.principal.username
         async with in_transaction():
             locked = await App.filter(id=app.id).select_for_update().get()
             locked.project = app.project
@@ -129,20 +179,20 @@ class ReleaseService:
             release = await Release.create(
                 app=locked,
                 number=last.number + 1 if last else 1,
-                dockerfile_version_id=target.dockerfile_version_id,  # type: ignore[attr-defined]
-                trigger=f"rollback to #{target.number}",
+                dockerfile_version_id=source.dockerfile_version_id,  # type: ignore[attr-defined]
+                trigger=trigger,
                 created_by=author,
-                commit_sha=target.commit_sha,
-                image=target.image,
-                digest=target.digest,
+                commit_sha=source.commit_sha,
+                image=source.image,
+                digest=source.digest,
             )
             events = await self._engine.plan(release, ROLLBACK_PLAN)
             await self._audit.record(
                 self._authz.principal,
-                "release.rollback",
+                action,
                 f"app:{app.project.name}/{app.name}",
                 project=app.project.name,
-                detail={"to": target.number, "release": release.number},
+                detail={**detail, "release": release.number},
             )
         await self._engine.committed(events)
         release.app = locked

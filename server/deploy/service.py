@@ -18,8 +18,10 @@ from home_idp.plugins.contracts import (
     RegistryPlugin,
 )
 from home_idp.plugins.discovery import load_plugin
+from home_idp.server.deploy.app_runtime import AppRuntime, LogStreamSlots
 from home_idp.server.deploy.build_logs import BuildLog
 from home_idp.server.deploy.build_steps import AwaitImageStep, BuildStep
+from home_idp.server.deploy.config_changes import ConfigChanges
 from home_idp.server.deploy.deploy_steps import (
     DeploymentSource,
     ManifestsStep,
@@ -52,6 +54,8 @@ class DeploySession:
     """The deploy services bound to one caller."""
 
     releases: ReleaseService
+    config: ConfigChanges
+    runtime: AppRuntime
     deliveries: DeliveryInspector
     build_log: BuildLog
 
@@ -72,6 +76,8 @@ class DeployManager:
         deployer: DeployerPlugin | None = None,
     ) -> None:
         self.settings = settings
+        self.secret_box = secret_box
+        self.log_slots = LogStreamSlots(settings.deployer.max_log_streams)
         self.git = git or make_git_plugin(settings)
         self.builder = builder or make_builder_plugin(settings)
         self.registry = registry or make_registry_plugin(settings)
@@ -187,9 +193,14 @@ class DeployManager:
         await self.git.aclose()
 
     def session(self, rbac: RbacSession) -> DeploySession:
+        releases = ReleaseService(
+            rbac.authz, rbac.audit, self.engine, rbac.apps, rbac.dockerfiles, self.git
+        )
         return DeploySession(
-            releases=ReleaseService(
-                rbac.authz, rbac.audit, self.engine, rbac.apps, rbac.dockerfiles, self.git
+            releases=releases,
+            config=ConfigChanges(rbac.app_files, rbac.project_variables, releases),
+            runtime=AppRuntime(
+                rbac.authz, rbac.audit, rbac.apps, self.deployer, self.secret_box, self.log_slots
             ),
             deliveries=DeliveryInspector(
                 rbac.authz, {SOURCE_GIT: self.webhooks, SOURCE_REGISTRY: self.registry_webhooks}

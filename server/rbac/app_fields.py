@@ -17,6 +17,7 @@ __all__ = [
     "validate_ingress_host",
     "validate_port",
     "validate_replicas",
+    "validate_shared_env",
     "validate_source_ref",
     "validate_source_repo",
 ]
@@ -123,6 +124,17 @@ def validate_env(env: Mapping[str, str]) -> dict[str, str]:
         if len(value) > MAX_ENV_VALUE or "\x00" in value:
             raise ValidationFailed.for_field("env", f"the value of {name} is too long or binary")
     return dict(env)
+
+
+def validate_shared_env(names: list[str]) -> list[str]:
+    """Names of the project's shared variables; whether they exist is checked on save."""
+    if len(names) > MAX_ENV_VARS:
+        raise ValidationFailed.for_field("sharedEnv", f"at most {MAX_ENV_VARS} names")
+    if len(set(names)) < len(names):
+        raise ValidationFailed.for_field("sharedEnv", "each name may appear only once")
+    for name in names:
+        validate_env_name(name, "sharedEnv")
+    return sorted(names)
 
 
 _HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

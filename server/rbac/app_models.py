@@ -9,7 +9,7 @@ from tortoise.models import Model
 
 from home_idp.server.rbac.models import Project
 
-__all__ = ["App", "AppSecret", "DockerfileVersion"]
+__all__ = ["App", "AppFile", "AppSecret", "DockerfileVersion", "ProjectVariable"]
 
 
 class App(Model):
@@ -26,6 +26,9 @@ class App(Model):
     health_path = fields.CharField(max_length=255, default="/")
     # Plain (non-secret) environment variables: name -> value.
     env: dict[str, str] = fields.JSONField(default=dict)
+    # Names of the project's shared variables and secrets the app uses; its
+    # own variable or secret of the same name wins.
+    shared_env: list[str] = fields.JSONField(default=list)
     # The host name of an Ingress, if the app wants one (cluster mode).
     ingress_host = fields.CharField(max_length=253, null=True)
     # The release that serves now (a plain id: releases point at apps already).
@@ -52,6 +55,47 @@ class AppSecret(Model):
     class Meta:
         table = "app_secret"
         unique_together = (("app", "name"),)
+
+
+class AppFile(Model):
+    # A config file the app's containers see read-only at `mount_path`
+    # (a ConfigMap in cluster mode, a bind mount in local mode).
+    id = fields.IntField(primary_key=True)
+    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
+        "home_idp.App", related_name="files", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=253)
+    mount_path = fields.CharField(max_length=1024)
+    content = fields.TextField()
+    size = fields.IntField()
+    updated_by = fields.CharField(max_length=40)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    app_id: int
+
+    class Meta:
+        table = "app_file"
+        unique_together = (("app", "name"),)
+
+
+class ProjectVariable(Model):
+    # An environment variable or secret every app of the project may use.
+    id = fields.IntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "home_idp.Project", related_name="variables", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=253)
+    is_secret = fields.BooleanField()
+    # The plain value, or for a secret its Fernet token (never returned).
+    value = fields.TextField()
+    updated_by = fields.CharField(max_length=40)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    project_id: int
+
+    class Meta:
+        table = "project_variable"
+        unique_together = (("project", "name"),)
 
 
 class DockerfileVersion(Model):

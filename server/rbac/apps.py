@@ -13,13 +13,13 @@ from tortoise.transactions import in_transaction
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label
 from home_idp.server.rbac import app_fields
-from home_idp.server.rbac.app_models import App, AppSecret
+from home_idp.server.rbac.app_models import App, AppSecret, ProjectVariable
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Project
 from home_idp.server.rbac.secret_box import SecretBox
 
-__all__ = ["MAX_SECRET_BYTES", "AppChanges", "AppService", "decrypt_app_secrets"]
+__all__ = ["MAX_SECRET_BYTES", "AppChanges", "AppService"]
 
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -37,6 +37,7 @@ class AppChanges:
     env: dict[str, str] | None = None
     # '' removes the Ingress.
     ingress_host: str | None = None
+    shared_env: list[str] | None = None
 
     def validated(self) -> dict[str, Any]:
         checks: dict[str, Callable[[Any], Any]] = {
@@ -48,6 +49,7 @@ class AppChanges:
             "health_path": app_fields.validate_health_path,
             "env": app_fields.validate_env,
             "ingress_host": app_fields.validate_ingress_host,
+            "shared_env": app_fields.validate_shared_env,
         }
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {name: checks[name](value) for name, value in values.items() if value is not None}
@@ -83,6 +85,7 @@ class AppService:
         if changes.source_repo is None:
             raise ValidationFailed.for_field("sourceRepo", "is required")
         values = changes.validated()
+        await _check_shared_names(project.id, values.get("shared_env"))
         try:
             async with in_transaction():
                 if await App.exists(project_id=project.id, name=name):
@@ -97,6 +100,7 @@ class AppService:
     async def update(self, app_id: int, changes: AppChanges) -> App:
         app = await self.get(app_id, "update")
         values = changes.validated()
+        await _check_shared_names(app.project.id, values.get("shared_env"))
         async with in_transaction():
             # Change the row as it is now, under its lock: saving the copy read
             # above would undo a concurrent update of other fields.
@@ -160,6 +164,14 @@ class AppService:
         )
 
 
-async def decrypt_app_secrets(app_id: int, box: SecretBox) -> dict[str, str]:
-    """Every secret of an app in plain text, for the builder and the deployer only."""
-    return {s.name: box.decrypt(s.ciphertext) for s in await AppSecret.filter(app_id=app_id)}
+async def _check_shared_names(project_id: int, names: list[str] | None) -> None:
+    """Every name an app takes from its project must be one of the project's variables."""
+    if not names:
+        return
+    rows = await ProjectVariable.filter(project_id=project_id, name__in=names).only("name")
+    known = {row.name for row in rows}
+    missing = [name for name in names if name not in known]
+    if missing:
+        raise ValidationFailed.for_field(
+            "sharedEnv", f"the project has no variable named {', '.join(missing)[:120]}"
+        )

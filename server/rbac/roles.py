@@ -35,14 +35,17 @@ BUILTIN_ROLES = (
     ),
     BuiltinRole(
         "maintainer",
-        "Runs a project: everything a developer can, plus members, settings and deletion.",
+        "Runs a project: everything a developer can, plus members, settings, deletion "
+        "and deleting pods.",
         _allow("*", "*"),
     ),
     BuiltinRole(
         "developer",
-        "Builds and ships: edits apps and Dockerfiles, sets secrets, starts releases.",
+        "Builds and ships: edits apps, Dockerfiles, config files and variables, sets "
+        "secrets, starts releases.",
         _allow("*", "read")
         + _allow("app", "create", "update")
+        + _allow("config", "update")
         + _allow("dockerfile", "create", "update")
         + _allow("release", "create", "deploy")
         + _allow("secret", "update")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -18,6 +18,7 @@ __all__ = [
     "SecretDecryptionError",
     "load_secrets_key",
     "mask_secrets",
+    "secret_masker",
 ]
 
 KEY_FILE_NAME = "secrets.key"
@@ -87,10 +88,13 @@ class SecretBox:
             ) from None
 
 
-def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every occurrence of each secret of 4+ characters replaced by "****"."""
-    # Text is masked line by line (build logs), so each line of a multi-line
-    # secret (a PEM key) is a secret of its own too.
+def secret_masker(secrets: Iterable[str]) -> Callable[[str], str]:
+    """A function that replaces every occurrence of each secret of 4+ characters with "****".
+
+    Made once for many lines (a log stream): the pattern is compiled here.
+    """
+    # Text is masked line by line (build and app logs), so each line of a
+    # multi-line secret (a PEM key) is a secret of its own too.
     candidates = {part for value in secrets for part in (value, *value.splitlines())}
     values = sorted(
         {value for value in candidates if len(value) >= MIN_MASKED_LENGTH and value.strip()},
@@ -98,8 +102,13 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
         reverse=True,
     )
     if not values:
-        return text
+        return lambda text: text
     # One pass with the longest alternative first: a secret that contains another
     # is masked whole, and a mask already written is never matched again.
     pattern = re.compile("|".join(re.escape(value) for value in values))
-    return pattern.sub(MASK, text)
+    return lambda text: pattern.sub(MASK, text)
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every occurrence of each secret of 4+ characters replaced by "****"."""
+    return secret_masker(secrets)(text)

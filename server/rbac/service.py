@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from home_idp.server.events import EventBus
 from home_idp.server.rbac.api_tokens import ApiTokens
+from home_idp.server.rbac.app_files import AppFileService
 from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.auth import Authenticator
@@ -13,6 +14,7 @@ from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.dockerfiles import DockerfileService
 from home_idp.server.rbac.passwords import PasswordHashing
 from home_idp.server.rbac.principal import Principal
+from home_idp.server.rbac.project_variables import ProjectVariableService
 from home_idp.server.rbac.projects import ProjectService
 from home_idp.server.rbac.role_admin import RoleAdmin
 from home_idp.server.rbac.secret_box import SecretBox
@@ -35,6 +37,8 @@ class RbacSession:
     api_tokens: ApiTokens
     audit: AuditLog
     apps: AppService
+    app_files: AppFileService
+    project_variables: ProjectVariableService
     dockerfiles: DockerfileService
 
 
@@ -51,6 +55,7 @@ class RbacManager:
 
     def session(self, principal: Principal) -> RbacSession:
         authz = Authorizer(principal)
+        apps = AppService(authz, self.audit, self.secret_box)
         return RbacSession(
             principal=principal,
             authz=authz,
@@ -60,6 +65,8 @@ class RbacManager:
             roles=RoleAdmin(authz, self.audit),
             api_tokens=ApiTokens(authz, self.audit),
             audit=self.audit,
-            apps=AppService(authz, self.audit, self.secret_box),
+            apps=apps,
+            app_files=AppFileService(authz, self.audit, apps),
+            project_variables=ProjectVariableService(authz, self.audit, self.secret_box),
             dockerfiles=DockerfileService(authz),
         )

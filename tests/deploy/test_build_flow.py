@@ -41,6 +41,9 @@ STORED_LOG = """query($release: ID!, $after: String) {
 CANCEL = """mutation($id: ID!) {
   cancelRelease(input: {id: $id}) { __typename ... on ReleaseSuccess { release { status } } }
 }"""
+RETRY = """mutation($id: ID!) {
+  retryRelease(input: {id: $id}) { __typename ... on ReleaseSuccess { release { status } } }
+}"""
 SET_SECRET = (
     """mutation($input: SetAppSecretInput!) { setAppSecret(input: $input) { __typename } }"""
 )
@@ -228,6 +231,34 @@ async def test_cancelling_a_release_stops_its_build(
     assert release.status is ReleaseStatus.CANCELLED
     assert release.commit_sha is not None
     assert await registry_digest("shop/web", f"r1-{release.commit_sha[:12]}") is None
+
+
+async def test_a_retry_right_after_a_cancel_still_stops_the_cancelled_build(
+    app: Starlette, runtime: Runtime, factory: Factory, gql: GraphQLClient
+) -> None:
+    # The retry comes before the build step's next look at its cancel: the
+    # release is running again, yet the cancelled attempt must stop (one
+    # SQLite worker would otherwise wait for its 60 s, and it must not push).
+    dev, web = await developer_and_app(factory)
+    dockerfile = f"FROM {BASE_IMAGE}\nRUN echo sleeping && sleep 60\n"
+    saved = await save_dockerfile(gql, dev.token, web, dockerfile)
+    release_id = release_pk(saved)
+    await wait_for_step_state(release_id, "build", StepState.RUNNING)
+    async with asyncio.timeout(30):
+        while not await BuildLogLine.exists(release_id=release_id, text="sleeping"):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    cancelled = await gql(CANCEL, {"id": saved["release"]["id"]}, dev.token)
+    assert cancelled["cancelRelease"]["release"]["status"] == "CANCELLED"
+    retried = await gql(RETRY, {"id": saved["release"]["id"]}, dev.token)
+    assert retried["retryRelease"]["release"]["status"] == "RUNNING", retried
+    # The retried build starts (attempt 1 again) well within the first one's 60 s.
+    async with asyncio.timeout(20):
+        while True:
+            step = await ReleaseStep.get(release_id=release_id, name="build")
+            if step.state is StepState.RUNNING and step.attempts == 1:
+                break
+            await asyncio.sleep(0.05)
+    await gql(CANCEL, {"id": saved["release"]["id"]}, dev.token)
 
 
 async def test_a_lost_registry_webhook_is_made_up_for_by_the_reconciler(

@@ -12,7 +12,9 @@ real API).
 
 A created Job gets a Pending Pod (as the Job controller makes one); tests make
 it run and end with `run_container`, `finish_job` and `fail_job`, which fill
-the container logs served at `/api/v1/namespaces/{ns}/pods/{name}/log`.
+the container logs served at `/api/v1/namespaces/{ns}/pods/{name}/log`
+(`kubernetes_logs`: `follow`, `tailLines`, `timestamps`, `previous`); any
+pod's log is filled with `add_pod_logs`.
 
 Server-side apply (`PATCH` as `application/apply-patch+yaml`) needs a
 `fieldManager`; it creates the object, or merges the applied configuration
@@ -45,9 +47,10 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.doubles.kubernetes_logs import BadLogRequest, PodLogs, main_statuses, statuses
 from tests.liveserver import free_port
 
 __all__ = ["KubernetesStandIn", "RecordedRequest", "kubernetes_stand_in"]
@@ -161,12 +164,12 @@ class KubernetesStandIn:
         self.requests: list[tuple[str, str]] = []
         self.recorded: list[RecordedRequest] = []
         self.base_url = ""
-        self._logs: dict[tuple[str, str, str], list[str]] = {}
+        self.pod_logs = PodLogs()
         # What each field manager applied last, per object: what a later apply may remove.
         self._applied: dict[tuple[Key, str], dict[str, Any]] = {}
-        self._failures: list[ApiError] = []
+        self._failures: list[tuple[str | None, ApiError]] = []
         self._version = 0
-        self._stopping = False
+        self._services = 0
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
         self.app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=_METHODS)])
@@ -191,6 +194,11 @@ class KubernetesStandIn:
             if g == gv and p == plural and (namespace is None or ns == namespace)
         ]
 
+    @property
+    def open_follows(self) -> int:
+        """How many log requests with `follow` are being answered now."""
+        return self.pod_logs.open_follows
+
     def calls(self, method: str, path_prefix: str = "") -> list[str]:
         """The paths of the requests with `method` under `path_prefix`."""
         return [p for m, p in self.requests if m == method and p.startswith(path_prefix)]
@@ -206,14 +214,14 @@ class KubernetesStandIn:
     ) -> None:
         """Containers before `container` end with exit 0; `container` runs and logs `logs`."""
         pod = self._pod_of(namespace, job)
-        for name, status in _statuses(pod):
+        for name, status in statuses(pod):
             if name == container:
                 status["state"] = {"running": {"startedAt": _now()}}
                 status["started"] = True
                 break
             if "terminated" not in status["state"]:
                 status["state"] = _terminated(0, "")
-        if any(name == container for name, _ in _main_statuses(pod)):
+        if any(name == container for name, _ in main_statuses(pod)):
             pod["status"]["phase"] = "Running"
         self.add_logs(namespace, job, container, logs)
         self._touch(pod)
@@ -221,7 +229,22 @@ class KubernetesStandIn:
     def add_logs(self, namespace: str, job: str, container: str, lines: Iterable[str]) -> None:
         """Append output lines to a container's log (followers get them at once)."""
         pod = self._pod_of(namespace, job)
-        self._logs.setdefault((namespace, pod["metadata"]["name"], container), []).extend(lines)
+        self.pod_logs.add(namespace, pod["metadata"]["name"], container, lines)
+
+    def add_pod_logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        lines: Iterable[str],
+        *,
+        previous: bool = False,
+    ) -> None:
+        """Append lines to the log of a container of any pod (followers get them at once);
+        `previous`: to the log of the container's previous run."""
+        if ("v1", namespace, "pods", pod) not in self.objects:
+            raise KeyError(f"no pod {namespace}/{pod}")
+        self.pod_logs.add(namespace, pod, container, lines, previous=previous)
 
     def finish_job(
         self,
@@ -242,13 +265,13 @@ class KubernetesStandIn:
         job = self._job(namespace, name)
         for container, lines in (logs or {}).items():
             self.add_logs(namespace, name, container, lines)
-        statuses = _statuses(pod)
+        pod_statuses = statuses(pod)
         codes = dict(exit_codes or {})
         if not succeed and not any(codes.values()):
-            codes[statuses[-1][0]] = 1
-        last_main = _main_statuses(pod)[-1][0]
+            codes[pod_statuses[-1][0]] = 1
+        last_main = main_statuses(pod)[-1][0]
         failed = False
-        for container, status in statuses:
+        for container, status in pod_statuses:
             if failed:
                 status["state"] = {"waiting": {"reason": "PodInitializing"}}
                 continue
@@ -301,9 +324,10 @@ class KubernetesStandIn:
             messages={container: message},
         )
 
-    def fail_next(self, code: int, reason: str, message: str) -> None:
-        """Answer the next request (after authentication) with this `kind: Status` failure."""
-        self._failures.append(ApiError(code, reason, message))
+    def fail_next(self, code: int, reason: str, message: str, *, path: str | None = None) -> None:
+        """Answer the next request (after authentication) with this `kind: Status` failure;
+        with `path`, the next request for that path."""
+        self._failures.append((path, ApiError(code, reason, message)))
 
     # Driving Deployments and pods (no controllers run here).
 
@@ -412,7 +436,7 @@ class KubernetesStandIn:
             log_level="warning",
             timeout_graceful_shutdown=2,
         )
-        self._stopping = False
+        self.pod_logs.stopping = False
         self._server = uvicorn.Server(config)
         self._serving = asyncio.create_task(self._server.serve())
         while not self._server.started:
@@ -422,7 +446,7 @@ class KubernetesStandIn:
 
     async def stop(self) -> None:
         """Stop serving (the API server is down from now on); idempotent."""
-        self._stopping = True  # ends the log streams being followed
+        self.pod_logs.stopping = True  # ends the log streams being followed
         if self._server is not None and self._serving is not None:
             self._server.should_exit = True
             await self._serving
@@ -450,8 +474,10 @@ class KubernetesStandIn:
             ):
                 return ApiError(401, "Unauthorized", "Unauthorized").response()
         try:
-            if self._failures:
-                raise self._failures.pop(0)
+            failure = next((f for f in self._failures if f[0] in {None, path}), None)
+            if failure is not None:
+                self._failures.remove(failure)
+                raise failure[1]
             if path == "/version":
                 return JSONResponse({"major": "1", "minor": "32", "gitVersion": "v1.32.0"})
             target = _parse(path)
@@ -579,11 +605,22 @@ class KubernetesStandIn:
         metadata.pop("resourceVersion", None)
         if target.plural in WITH_STATUS:
             obj["status"] = {}
+        if target.plural == "services":
+            self._allocate_cluster_ip(obj)
         self.objects[key] = obj
         self._touch(obj)
         if target.plural == "jobs" and target.group_version == "batch/v1":
             self._run_job(obj)
         return obj
+
+    def _allocate_cluster_ip(self, service: dict[str, Any]) -> None:
+        """The API server's defaults for a Service: ClusterIP, with an address of its range."""
+        spec = service.setdefault("spec", {})
+        spec.setdefault("type", "ClusterIP")
+        if spec.get("clusterIP") is None:
+            self._services += 1
+            spec["clusterIP"] = f"10.96.{self._services // 250}.{self._services % 250 + 1}"
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
 
     def _replace(self, target: _Target, obj: dict[str, Any]) -> dict[str, Any]:
         current = self._stored(target)
@@ -696,6 +733,12 @@ class KubernetesStandIn:
             # batch/v1 Jobs orphan their pods unless told otherwise, for compatibility.
             policy = "Orphan" if target.plural == "jobs" else "Background"
         self._remove(target.key(), cascade=policy != "Orphan")
+        if target.plural == "pods":
+            # A pod's DELETE answers with the pod, marked for deletion (gone here at once).
+            deleted = copy.deepcopy(current)
+            deleted["metadata"]["deletionTimestamp"] = _now()
+            deleted["metadata"]["deletionGracePeriodSeconds"] = 30
+            return deleted
         return {
             "kind": "Status",
             "apiVersion": "v1",
@@ -714,8 +757,7 @@ class KubernetesStandIn:
         for applied in [k for k in self._applied if k[0] == key]:
             del self._applied[applied]
         if key[2] == "pods":
-            for log_key in [k for k in self._logs if k[:2] == (key[1], key[3])]:
-                del self._logs[log_key]
+            self.pod_logs.forget(key[1], key[3])
         if not cascade:
             return
         uid = removed["metadata"]["uid"]
@@ -811,51 +853,12 @@ class KubernetesStandIn:
 
     def _log(self, request: Request, target: _Target) -> Response:
         pod = self._stored(target)
-        containers = [name for name, _ in _statuses(pod)]
-        main = [name for name, _ in _main_statuses(pod)]
-        container = request.query_params.get("container")
-        if container is None:
-            if len(main) != 1:
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f"a container name must be specified for pod {target.name}, "
-                    f"choose one of: [{' '.join(main)}] or one of the init containers: "
-                    f"[{' '.join(c for c in containers if c not in main)}]",
-                )
-            container = main[0]
-        if container not in containers:
-            raise ApiError(
-                400, "BadRequest", f"container {container} is not valid for pod {target.name}"
+        try:
+            return self.pod_logs.response(
+                request.query_params, target.namespace, pod, lambda: self.objects.get(target.key())
             )
-        state = dict(_statuses(pod))[container]["state"]
-        if "waiting" in state:
-            raise ApiError(
-                400,
-                "BadRequest",
-                f'container "{container}" in pod "{target.name}" is waiting to start: '
-                f"{state['waiting'].get('reason', 'ContainerCreating')}",
-            )
-        key = (target.namespace, target.name, container)
-        follow = request.query_params.get("follow") in {"true", "1"}
-        lines = self._logs.get(key, [])
-        if not follow or "terminated" in state:
-            return Response("".join(f"{line}\n" for line in lines), media_type="text/plain")
-        return StreamingResponse(self._follow(target, container), media_type="text/plain")
-
-    async def _follow(self, target: _Target, container: str) -> AsyncIterator[bytes]:
-        sent = 0
-        key = (target.namespace, target.name, container)
-        while not self._stopping:
-            lines = self._logs.get(key, [])
-            if sent < len(lines):
-                yield "".join(f"{line}\n" for line in lines[sent:]).encode()
-                sent = len(lines)
-                continue
-            pod = self.objects.get(target.key())
-            if pod is None or "terminated" in dict(_statuses(pod))[container]["state"]:
-                return
-            await asyncio.sleep(0.01)
+        except BadLogRequest as error:
+            raise ApiError(400, "BadRequest", str(error)) from None
 
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -988,19 +991,6 @@ def _drop_unapplied(
             inner = current.get(key)
             if isinstance(inner, dict):
                 _drop_unapplied(inner, value, now[key])
-
-
-def _statuses(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    status = pod.get("status") or {}
-    return [
-        (s["name"], s)
-        for s in (status.get("initContainerStatuses") or [])
-        + (status.get("containerStatuses") or [])
-    ]
-
-
-def _main_statuses(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [(s["name"], s) for s in (pod.get("status") or {}).get("containerStatuses") or []]
 
 
 def _terminated(code: int, message: str) -> dict[str, Any]:

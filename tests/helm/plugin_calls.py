@@ -137,6 +137,7 @@ async def kubernetes_calls(data_dir: Path) -> list[RecordedRequest]:
             kube.roll_out("shop", "web", available=1)
             kube.add_pod("shop", "web-1", POD_LABELS, waiting="CrashLoopBackOff")
             assert "CrashLoopBackOff" in (await deployer.rollout_status(first)).reason
+            await _look_at_the_running_app(kube, deployer)
             # The second release has no Ingress, ConfigMap or env Secret: they are pruned.
             await deployer.sync(kubernetes.make_deployment(release=4, secret=False))
             assert kube.get("configmaps", "shop", "web-config") is None
@@ -147,6 +148,19 @@ async def kubernetes_calls(data_dir: Path) -> list[RecordedRequest]:
         finally:
             await deployer.aclose()
         return list(kube.recorded)
+
+
+async def _look_at_the_running_app(
+    kube: KubernetesStandIn, deployer: KubernetesDeployer | ArgoCDDeployer
+) -> None:
+    """The resource view, the app's logs and deleting a pod."""
+    kube.add_pod("shop", "web-2", {**POD_LABELS, "app.kubernetes.io/managed-by": "home-idp"})
+    kube.add_pod_logs("shop", "web-2", "app", ["listening"])
+    kinds = {r.kind for r in await deployer.app_resources("shop", "web")}
+    assert "Pod" in kinds
+    lines = deployer.app_logs("shop", "web", follow=False, tail_lines=10)
+    assert [line.text async for line in lines] == ["listening"]
+    await deployer.delete_instance("shop", "web", "web-2")
 
 
 def _with_config_map(deployment: AppDeployment) -> AppDeployment:
@@ -182,6 +196,7 @@ async def argocd_calls(data_dir: Path) -> list[RecordedRequest]:
             await deployer.sync(deployment)
             await deployer.rollout_status(deployment)
             await deployer.list_running()
+            await _look_at_the_running_app(kube, deployer)
             await deployer.undeploy("shop", "web")
         finally:
             await deployer.aclose()

@@ -58,12 +58,21 @@ def test_the_flows_reach_every_kind_of_call(calls: Calls) -> None:
         "update secrets",
         "delete secrets",
     }
-    # The argocd deployer's Kubernetes part applies Secrets (and their Namespace) only.
+    # The argocd deployer's Kubernetes part applies Secrets (and their Namespace),
+    # and reads what runs for the resource view and the logs, Secrets excepted.
     assert {str(a) for a in calls["argocd"]} == {
         "create namespaces",
         "patch namespaces",
         "create secrets",
         "patch secrets",
+        "list deployments.apps",
+        "list services",
+        "list configmaps",
+        "list ingresses.networking.k8s.io",
+        "list pods",
+        "get pods",
+        "delete pods",
+        "get pods/log",
     }
     deployer_kinds = {(a.group, a.resource) for a in calls["kubernetes"]}
     assert deployer_kinds == {
@@ -72,6 +81,7 @@ def test_the_flows_reach_every_kind_of_call(calls: Calls) -> None:
         ("", "configmaps"),
         ("", "services"),
         ("", "pods"),
+        ("", "pods/log"),
         ("apps", "deployments"),
         ("networking.k8s.io", "ingresses"),
     }

@@ -18,6 +18,7 @@ from home_idp.plugins.contracts import (
     DeployerPlugin,
     DeployError,
     DeployUnavailable,
+    InstanceNotFound,
     RolloutState,
 )
 from home_idp.plugins.deployer.argocd import ArgoCDDeployer
@@ -617,3 +618,61 @@ async def test_the_apps_secrets_reach_the_cluster_through_its_api_and_never_git(
         assert kube.get("deployments", "shop", "web") is None
         assert "s3cr3t-value" not in str(argocd.applications)
     assert calls(argocd)[-1][0] == "POST"  # the sync that Argo CD was asked for
+
+
+# The app's pods, logs and objects: read from the cluster's API.
+
+
+async def test_pods_logs_and_objects_come_from_the_clusters_api(
+    make_deployer: MakeDeployer, argocd: ArgoCDStandIn
+) -> None:
+    pod_labels = {
+        "app.kubernetes.io/managed-by": "home-idp",
+        "home-idp.dev/project": "shop",
+        "home-idp.dev/app": "web",
+        "home-idp.dev/release": "3",
+    }
+    async with kubernetes_stand_in(token="kube-token-0123456789") as kube:
+        deployer = make_deployer(kube_api_url=kube.base_url, kube_token="kube-token-0123456789")
+        await deployer.sync(dataclasses.replace(make_deployment(), secrets={"API_KEY": "v4lue"}))
+        kube.add_pod("shop", "web-1", pod_labels, container="web")
+        kube.add_pod("shop", "web-2", pod_labels, container="web")
+        kube.add_pod_logs("shop", "web-1", "web", ["one", "two"])
+
+        resources = await deployer.app_resources("shop", "web")
+        # Never its Secrets: listing them would read their values, a right the
+        # Argo CD deployer's account does not get.
+        assert [(r.kind, r.name) for r in resources] == [("Pod", "web-1"), ("Pod", "web-2")]
+        assert not kube.calls("GET", "/api/v1/namespaces/shop/secrets")
+
+        lines = deployer.app_logs("shop", "web", follow=False, tail_lines=1)
+        assert [(line.source, line.text) async for line in lines] == [("web-1", "two")]
+
+        await deployer.delete_instance("shop", "web", "web-2")
+        assert kube.get("pods", "shop", "web-2") is None
+        with pytest.raises(InstanceNotFound):
+            await deployer.delete_instance("shop", "web", "web-2")
+    # Argo CD itself was asked for none of it.
+    assert [path for _, path in calls(argocd)] == [
+        "/api/v1/applications",
+        f"/api/v1/applications/{NAME}/sync",
+    ]
+
+
+async def test_without_the_clusters_api_pods_and_logs_are_a_clear_error(
+    deployer: ArgoCDDeployer, argocd: ArgoCDStandIn
+) -> None:
+    expected = (
+        "the argocd deployer needs the kube_api_url option (or kube_kubeconfig) "
+        "to show an app's pods and logs"
+    )
+    with pytest.raises(DeployError) as caught:
+        await deployer.app_resources("shop", "web")
+    assert str(caught.value) == expected
+    with pytest.raises(DeployError) as caught:
+        await anext(deployer.app_logs("shop", "web", follow=True, tail_lines=10))
+    assert str(caught.value) == expected
+    with pytest.raises(DeployError) as caught:
+        await deployer.delete_instance("shop", "web", "web-1")
+    assert str(caught.value) == expected
+    assert argocd.recorded == []

@@ -1,10 +1,12 @@
 """The container deployer with real podman, the real registry and real HTTP on 127.0.0.1.
 
 The image is busybox (built FROM scratch by tests/components.py) plus a
-start script: httpd on `$LISTEN:$PORT` serving /www (with /health and a CGI
-that prints its environment), or, when `EXIT_WITH` is set, a line of log and
-an exit with that code. It is pushed to the test registry and deployed by
-digest, as a real release is.
+start script: httpd on `$LISTEN:$PORT` serving /www (with /health and CGIs
+that print their environment, print a file, or try to append to one), which
+logs each request (`url:/path`) to stderr; or, when `EXIT_WITH` is set, a
+line of log and an exit with that code. It is pushed to the test registry
+and deployed by digest, as a real release is. The other
+`test_deployer_container_*` modules share these fixtures.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from home_idp.plugins.contracts import (
     RolloutState,
     RolloutStatus,
 )
-from home_idp.plugins.deployer.container import ContainerDeployer, _default_runroot
+from home_idp.plugins.deployer.container import ContainerDeployer
+from home_idp.plugins.deployer.container_engine import default_runroot
 from tests.components import BASE_IMAGE, REGISTRY_HOST, BuildComponents
 from tests.liveserver import free_port
 
@@ -47,20 +50,35 @@ if [ -n "$EXIT_WITH" ]; then
   echo "giving up with $EXIT_WITH, token $API_TOKEN"
   exit "$EXIT_WITH"
 fi
-exec httpd -f -p "${LISTEN:-0.0.0.0}:$PORT" -h /www
+exec httpd -f -vv -p "${LISTEN:-0.0.0.0}:$PORT" -h /www
 """
-CGI_ENV = '#!/bin/sh\necho "Content-Type: text/plain"\necho\nenv\n'
+CGI_HEADER = '#!/bin/sh\necho "Content-Type: text/plain"\necho\n'
+CGIS = {
+    "env": CGI_HEADER + "env\n",
+    # The file named by the query string: /cgi-bin/cat?/etc/app/config.yaml
+    "cat": CGI_HEADER + 'cat "$QUERY_STRING"\n',
+    "append": CGI_HEADER + '{ echo x >> "$QUERY_STRING"; } 2>&1\necho "exit $?"\n',
+}
+# The served image's reference, by registry: built once per run.
+_BUILT: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
 def image(build_components: BuildComponents, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The serving image in the registry, by digest."""
+    """The serving image in the registry, by digest.
+
+    Built once per run: the test modules that import this fixture each get
+    a session fixture of their own, and all find the image here.
+    """
+    if REGISTRY_HOST in _BUILT:
+        return _BUILT[REGISTRY_HOST]
     context = tmp_path_factory.mktemp("served")
     (context / "www" / "cgi-bin").mkdir(parents=True)
     (context / "www" / "health").write_text("ok\n")
     (context / "www" / "index.html").write_text("hello from the container\n")
-    (context / "www" / "cgi-bin" / "env").write_text(CGI_ENV)
-    (context / "www" / "cgi-bin" / "env").chmod(0o755)
+    for cgi, script in CGIS.items():
+        (context / "www" / "cgi-bin" / cgi).write_text(script)
+        (context / "www" / "cgi-bin" / cgi).chmod(0o755)
     (context / "start").write_text(START)
     (context / "start").chmod(0o755)
     (context / "Dockerfile").write_text(
@@ -83,7 +101,8 @@ def image(build_components: BuildComponents, tmp_path_factory: pytest.TempPathFa
     subprocess.run(
         [*buildah, "push", "--tls-verify=false", f"--digestfile={digest_file}", tag], **run
     )
-    return f"{REGISTRY_HOST}/shop/served@{digest_file.read_text().strip()}"
+    _BUILT[REGISTRY_HOST] = f"{REGISTRY_HOST}/shop/served@{digest_file.read_text().strip()}"
+    return _BUILT[REGISTRY_HOST]
 
 
 @dataclasses.dataclass
@@ -135,7 +154,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     Parametrised with "default-runroot", the plugin picks the runroot itself.
     """
     if getattr(request, "param", None) == "default-runroot":
-        runroot = Path(_default_runroot(tmp_path / "containers"))
+        runroot = Path(default_runroot(tmp_path / "containers"))
         engine = Engine(tmp_path, runroot, explicit_runroot=False)
     else:
         engine = Engine(tmp_path, Path(tempfile.mkdtemp(prefix="hidp-")))

@@ -70,7 +70,8 @@ async def test_a_streamed_body_without_length_is_also_capped(
 
     async def chunks():  # type: ignore[no-untyped-def]
         yield b'{"query": "mutation { createProject(input: {name: \\"web\\", description: \\"'
-        for _ in range(40):
+        # 4 MiB, over the 3 MiB default.
+        for _ in range(64):
             yield b"y" * 65536
         yield b'\\"}) { __typename } }"}'
 

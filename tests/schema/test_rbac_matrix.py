@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ import pytest
 from strawberry.relay import to_base64
 from strawberry.types import ExecutionResult
 
-from home_idp.plugins.contracts import ComponentStatus
+from home_idp.plugins.contracts import AppLogLine, AppResource, ComponentStatus
 from home_idp.schema.context import Context
 from home_idp.schema.relay import encode_cursor
 from home_idp.schema.schema import build_schema
@@ -63,7 +63,13 @@ from home_idp.server.pipeline.models import (
     StepState,
 )
 from home_idp.server.rbac import ANONYMOUS
-from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
+from home_idp.server.rbac.app_models import (
+    App,
+    AppFile,
+    AppSecret,
+    DockerfileVersion,
+    ProjectVariable,
+)
 from home_idp.server.rbac.models import (
     ApiToken,
     AuditEvent,
@@ -634,6 +640,85 @@ async def delete_secret_verify(world: World, caller: str, changed: bool) -> None
     assert await AppSecret.exists(name="API_KEY") is not changed
 
 
+# Mutations: config files, project variables and pods.
+
+
+async def put_file_input(world: World, caller: str) -> dict[str, Any]:
+    return {
+        "app": await shop_gid(world, caller),
+        "name": "app.yaml",
+        "mountPath": "/config/app.yaml",
+        "content": "port: 8080\n",
+    }
+
+
+async def put_file_verify(world: World, caller: str, changed: bool) -> None:
+    assert await AppFile.exists(name="app.yaml") is changed
+
+
+async def an_app_file(world: World, caller: str) -> dict[str, Any]:
+    app = await an_app(world)
+    await AppFile.create(
+        app=app,
+        name="old.yaml",
+        mount_path="/config/old.yaml",
+        content="a: 1\n",
+        size=5,
+        updated_by="dev",
+    )
+    return {"app": gid("App", app), "name": "old.yaml"}
+
+
+async def delete_file_verify(world: World, caller: str, changed: bool) -> None:
+    assert await AppFile.exists(name="old.yaml") is not changed
+
+
+async def set_variable_input(world: World, caller: str) -> dict[str, Any]:
+    return {"project": gid("Project", world.web), "name": "REGION", "value": "eu"}
+
+
+async def set_secret_variable_input(world: World, caller: str) -> dict[str, Any]:
+    return {**await set_variable_input(world, caller), "value": "s3cr3t", "isSecret": True}
+
+
+async def set_variable_verify(world: World, caller: str, changed: bool) -> None:
+    variables = await ProjectVariable.all()
+    assert [v.name for v in variables] == (["REGION"] if changed else [])
+    assert all("s3cr3t" not in v.value for v in variables)
+
+
+async def a_project_variable(world: World, caller: str) -> dict[str, Any]:
+    await ProjectVariable.create(
+        project=world.web, name="OLD", is_secret=False, value="x", updated_by="dev"
+    )
+    return {"project": gid("Project", world.web), "name": "OLD"}
+
+
+async def delete_variable_verify(world: World, caller: str, changed: bool) -> None:
+    assert await ProjectVariable.exists(name="OLD") is not changed
+
+
+DELETED_PODS: list[str] = []
+
+
+async def delete_pod_input(world: World, caller: str) -> dict[str, Any]:
+    DELETED_PODS.clear()
+    return {"app": await shop_gid(world, caller), "name": "shop-1"}
+
+
+async def delete_pod_verify(world: World, caller: str, changed: bool) -> None:
+    assert (["web/shop/shop-1"] if changed else []) == DELETED_PODS
+
+
+async def shop_with_a_file(world: World, caller: str) -> dict[str, Any]:
+    await an_app_file(world, caller)
+    return {"project": gid("Project", world.web)}
+
+
+async def shop_app_id(world: World, caller: str) -> dict[str, Any]:
+    return {"app": await shop_gid(world, caller)}
+
+
 # Mutations: Dockerfiles and releases.
 
 
@@ -1107,6 +1192,39 @@ REDELIVER_WEBHOOK = MutationOp(
 )
 
 
+PUT_APP_FILE = MutationOp(
+    "putAppFile", "PutAppFileInput", "AppConfigSuccess", put_file_input, put_file_verify
+)
+DELETE_APP_FILE = MutationOp(
+    "deleteAppFile", "DeleteAppFileInput", "AppConfigSuccess", an_app_file, delete_file_verify
+)
+SET_PROJECT_VARIABLE = MutationOp(
+    "setProjectVariable",
+    "SetProjectVariableInput",
+    "ProjectConfigSuccess",
+    set_variable_input,
+    set_variable_verify,
+)
+SET_PROJECT_SECRET = MutationOp(
+    "setProjectVariable",
+    "SetProjectVariableInput",
+    "ProjectConfigSuccess",
+    set_secret_variable_input,
+    set_variable_verify,
+    variant="secret",
+)
+DELETE_PROJECT_VARIABLE = MutationOp(
+    "deleteProjectVariable",
+    "DeleteProjectVariableInput",
+    "ProjectConfigSuccess",
+    a_project_variable,
+    delete_variable_verify,
+)
+DELETE_POD = MutationOp(
+    "deletePod", "DeletePodInput", "DeletePodSuccess", delete_pod_input, delete_pod_verify
+)
+
+
 def shop(apps: dict[str, Any] | None) -> dict[str, Any] | None:
     """The app `shop` in an `apps` connection, if it is there."""
     return next((app for app in names(apps) if app["name"] == SHOP), None)
@@ -1172,6 +1290,38 @@ WEBHOOK_DELIVERIES = QueryOp(
     arrange=some_webhook_delivery,
 )
 
+APP_FILES = QueryOp(
+    "apps",
+    APPS_OF_WEB % "files { name mountPath content }",
+    lambda world, caller, apps: (
+        (app := shop(apps)) is not None and [f["name"] for f in app["files"]] == ["old.yaml"]
+    ),
+    arrange=shop_with_a_file,
+    variant="files",
+    not_null=True,
+)
+PROJECT_VARIABLES = QueryOp(
+    "project",
+    '{ project(name: "web") { variables { name value } } }',
+    lambda world, caller, project: (
+        project is not None and project["variables"] == [{"name": "OLD", "value": "x"}]
+    ),
+    arrange=a_project_variable,
+    variant="variables",
+)
+APP_RESOURCES = QueryOp(
+    "appResources",
+    "query($app: ID!) { appResources(app: $app) { kind name status } }",
+    lambda world, caller, found: found == [{"kind": "Pod", "name": "shop-1", "status": MARKER}],
+    arrange=shop_app_id,
+    not_null=True,
+)
+APP_LOGS = SubscriptionOp(
+    "appLogs",
+    "subscription($app: ID!) { appLogs(appId: $app, follow: false) { source text } }",
+    lambda world, caller, line: line == {"source": "shop-1", "text": MARKER},
+    shop_app_id,
+)
 AUDIT_EVENT_STREAM = SubscriptionOp(
     "auditEvents",
     "subscription($after: String) { auditEvents(after: $after) { action } }",
@@ -1334,6 +1484,13 @@ TABLE = (
     Entry(DELETE_APP,                   ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
     Entry(SET_APP_SECRET,               ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     Entry(DELETE_APP_SECRET,            ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    # Developers write config files and project variables; maintainers delete pods.
+    Entry(PUT_APP_FILE,                 ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(DELETE_APP_FILE,              ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(SET_PROJECT_VARIABLE,         ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(SET_PROJECT_SECRET,           ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(DELETE_PROJECT_VARIABLE,      ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(DELETE_POD,                   ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
     # Developers save Dockerfiles (which starts a release), cancel and retry releases.
     Entry(SAVE_DOCKERFILE,              ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     Entry(CANCEL_RELEASE,               ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
@@ -1362,6 +1519,10 @@ TABLE = (
     Entry(APP_RELEASES,                 ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(APP_SECRET_STATUS,            ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(DOCKERFILE_DIFF,              ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(APP_FILES,                    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(PROJECT_VARIABLES,            ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    # Every member sees what runs and its logs (secrets masked).
+    Entry(APP_RESOURCES,                ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(WEBHOOK_DELIVERIES,           ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     # Build logs are read by every member (secrets in them are masked).
     Entry(BUILD_LOG,                    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
@@ -1400,6 +1561,7 @@ TABLE = (
     Entry(RELEASE_EVENTS_OF_APP,        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(BUILD_LOG_STREAM,             ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(SPAN_STREAM,                  ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(APP_LOGS,                     ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(INSTALL_PROGRESS,             ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
 )
 # fmt: on
@@ -1419,6 +1581,9 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (DELETE_APP,                        DENY),
     (SET_APP_SECRET,                    DENY),
     (DELETE_APP_SECRET,                 DENY),
+    (PUT_APP_FILE,                      DENY),
+    (SET_PROJECT_SECRET,                DENY),
+    (DELETE_POD,                        DENY),
     (SAVE_DOCKERFILE,                   DENY),
     (CANCEL_RELEASE,                    DENY),
     (RETRY_RELEASE,                     DENY),
@@ -1442,6 +1607,9 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (TRACE,                             ALLOW),
     (TRACES,                            ALLOW),
     (SPAN_STREAM,                       ALLOW),
+    (APP_FILES,                         ALLOW),
+    (APP_RESOURCES,                     ALLOW),
+    (APP_LOGS,                          ALLOW),
 )
 # fmt: on
 
@@ -1477,6 +1645,28 @@ def test_case_ids_are_unique() -> None:
     for cases in (CASES, READ_ONLY_TOKEN_CASES):
         ids = [case.id for case in cases]
         assert len(ids) == len(set(ids))
+
+
+@pytest.fixture(autouse=True)
+def one_pod_of_shop_runs(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is about who may ask; what the deployers answer is their own tests'
+    business, so here the deployer answers as if one pod of `shop` ran."""
+
+    async def app_resources(project: str, app: str) -> list[AppResource]:
+        return [AppResource(kind="Pod", name=f"{app}-1", status=MARKER)]
+
+    async def app_logs(
+        project: str, app: str, *, follow: bool, tail_lines: int
+    ) -> AsyncIterator[AppLogLine]:
+        yield AppLogLine(f"{app}-1", MARKER)
+
+    async def delete_instance(project: str, app: str, name: str) -> None:
+        DELETED_PODS.append(f"{project}/{app}/{name}")
+
+    deployer = runtime.deploy.deployer
+    monkeypatch.setattr(deployer, "app_resources", app_resources)
+    monkeypatch.setattr(deployer, "app_logs", app_logs)
+    monkeypatch.setattr(deployer, "delete_instance", delete_instance)
 
 
 @pytest.mark.parametrize(("operation", "caller", "outcome"), CASES)

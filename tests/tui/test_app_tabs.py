@@ -26,8 +26,11 @@ from tests.tui.test_releases import END_STATES, open_app, shown_states, type_doc
 async def click(pilot: Pilot[None], selector: str) -> None:
     """Press a button from the keyboard: the Settings tab is taller than the screen,
     and a click at a scrolled button's stale place can land on the header."""
-    pilot.app.screen.query_one(selector).focus()
+    button = pilot.app.screen.query_one(selector)
+    button.focus()
     await pilot.pause()
+    # A button ignores a press while it still shows the last one (about 0.2 s).
+    await wait_for(pilot, lambda: not button.has_class("-active"), what="the button to be ready")
     await pilot.press("enter")
 
 

@@ -1,8 +1,18 @@
 """Modal dialogs: questions, forms and read-only views."""
 
+from home_idp.tui.dialogs.choose import ChoiceDialog
 from home_idp.tui.dialogs.confirm import ConfirmDialog
+from home_idp.tui.dialogs.file_edit import FileDialog
 from home_idp.tui.dialogs.form import FormDialog, FormField
 from home_idp.tui.dialogs.text_view import TextViewDialog
 from home_idp.tui.dialogs.versions import VersionsDialog
 
-__all__ = ["ConfirmDialog", "FormDialog", "FormField", "TextViewDialog", "VersionsDialog"]
+__all__ = [
+    "ChoiceDialog",
+    "ConfirmDialog",
+    "FileDialog",
+    "FormDialog",
+    "FormField",
+    "TextViewDialog",
+    "VersionsDialog",
+]

@@ -1,4 +1,4 @@
-"""The main screen: projects and apps in a sidebar, the chosen app beside it."""
+"""The main screen: projects and apps in a sidebar, the chosen app (or project) beside it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from home_idp.tui.dialogs import FormDialog, FormField
@@ -17,6 +17,7 @@ from home_idp.tui.widgets.app_view import AppView
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.project_tree import AppNode, ProjectNode, ProjectTree
+from home_idp.tui.widgets.project_view import ProjectVariables, ProjectView
 from home_idp.tui.widgets.releases_table import ReleasesTable
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ __all__ = ["DashboardScreen"]
 
 WELCOME = """[b]Welcome to home-idp[/b]
 
-Pick an app in the sidebar, or:
+Pick an app or a project in the sidebar, or:
   [b]n[/b]  create a project
   [b]a[/b]  create an app in the highlighted project
   [b]ctrl+p[/b]  every command
@@ -49,8 +50,14 @@ class DashboardScreen(Screen[None]):
         Binding("alt+1", "app_tab('tab-dockerfile')", "Dockerfile tab", show=False),
         Binding("alt+2", "app_tab('tab-releases')", "Releases tab", show=False),
         Binding("alt+3", "app_tab('tab-settings')", "Settings tab", show=False),
+        Binding("alt+4", "app_tab('tab-files')", "Files tab", show=False),
+        Binding("alt+5", "app_tab('tab-env')", "Env tab", show=False),
+        Binding("alt+6", "app_tab('tab-logs')", "Logs tab", show=False),
+        Binding("alt+7", "app_tab('tab-resources')", "Resources tab", show=False),
         Binding("ctrl+g", "history", "Versions"),
     ]
+    # Below 100 columns the sidebar and the app's tabs get tighter (see app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, open_app: AppTarget | None = None) -> None:
         super().__init__()
@@ -68,6 +75,7 @@ class DashboardScreen(Screen[None]):
             with ContentSwitcher(initial="welcome", id="main"):
                 yield Static(WELCOME, id="welcome")
                 yield AppView(id="app-view")
+                yield ProjectView(id="project-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -75,8 +83,11 @@ class DashboardScreen(Screen[None]):
 
     def reload(self) -> None:
         self.load_projects()
-        if self.query_one(ContentSwitcher).current == "app-view":
+        current = self.query_one(ContentSwitcher).current
+        if current == "app-view":
             self.query_one(AppView).reload()
+        elif current == "project-view":
+            self.query_one(ProjectVariables).reload()
 
     def action_reload(self) -> None:
         self.reload()
@@ -143,8 +154,27 @@ class DashboardScreen(Screen[None]):
 
     def show_app(self, app: AppNode) -> None:
         self.query_one(ContentSwitcher).current = "app-view"
-        self.query_one(AppView).app_node = app
+        view = self.query_one(AppView)
+        view.app_node = app
+        view.live = True
         self.refresh_bindings()
+
+    @on(ProjectTree.ProjectChosen)
+    def project_chosen(self, event: ProjectTree.ProjectChosen) -> None:
+        self.query_one(AppView).live = False
+        self.query_one(ContentSwitcher).current = "project-view"
+        self.query_one(ProjectView).project_node = event.project_node
+        # The pane's keys (n, s, e, d) belong to its table (shift+tab goes back).
+        self.query_one("#variables-table").focus()
+        self.refresh_bindings()
+
+    def on_screen_suspend(self) -> None:
+        # A dialog or the command palette above keeps logs flowing; another screen stops them.
+        if not isinstance(self.app.screen, ModalScreen):
+            self.query_one(AppView).live = False
+
+    def on_screen_resume(self) -> None:
+        self.query_one(AppView).live = self.query_one(ContentSwitcher).current == "app-view"
 
     def action_new_project(self) -> None:
         async def create(values: dict[str, Any]) -> Any:

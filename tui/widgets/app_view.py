@@ -1,4 +1,9 @@
-"""One app: its Dockerfile, its releases and its settings, as tabs."""
+"""One app as tabs: Dockerfile, releases, settings, config files, environment,
+live logs and the objects that run it.
+
+The Logs and Resources tabs talk to the running app; they do so only while
+shown (`live` and the tab active), so a hidden tab holds no log stream open.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import FormDialog, FormField, TextViewDialog, VersionsDialog
+from home_idp.tui.widgets.app_env import AppEnv
+from home_idp.tui.widgets.app_files import AppFiles
+from home_idp.tui.widgets.app_logs import AppLogs
+from home_idp.tui.widgets.app_resources import AppResources
 from home_idp.tui.widgets.app_settings import AppSettings
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 from home_idp.tui.widgets.formatting import safe_text
@@ -23,6 +32,14 @@ __all__ = ["AppView"]
 # Viewers get a read-only editor. Any other role may try: the server has the
 # last word (a custom role without the right gets its typed refusal).
 _READ_ONLY_ROLES = {"viewer"}
+_POD_DELETERS = {"maintainer", "admin"}
+# What takes the keys when one of the newer tabs opens.
+_TAB_FOCUS = {
+    "tab-files": "#files-table",
+    "tab-env": "#env-table",
+    "tab-logs": "#app-log LogLines",
+    "tab-resources": "#resources-table",
+}
 
 
 class AppView(Vertical):
@@ -32,6 +49,8 @@ class AppView(Vertical):
     """
 
     app_node: reactive[AppNode | None] = reactive(None, init=False)
+    live: reactive[bool] = reactive(False, init=False)
+    """Whether the view is on screen: the Logs and Resources tabs follow the app only then."""
     details: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
@@ -43,6 +62,14 @@ class AppView(Vertical):
                 yield ReleasesTable(id="releases")
             with TabPane("Settings", id="tab-settings"):
                 yield AppSettings(id="settings")
+            with TabPane("Files", id="tab-files"):
+                yield AppFiles(id="files")
+            with TabPane("Env", id="tab-env"):
+                yield AppEnv(id="env")
+            with TabPane("Logs", id="tab-logs"):
+                yield AppLogs(id="logs")
+            with TabPane("Resources", id="tab-resources"):
+                yield AppResources(id="resources")
 
     def watch_app_node(self, app: AppNode | None) -> None:
         if app is not None:
@@ -52,6 +79,33 @@ class AppView(Vertical):
             self.details = None
             self.query_one(DockerfileEditor).load("", [], None)
             self.reload()
+        self._update_live()
+
+    def watch_live(self) -> None:
+        self._update_live()
+
+    def _update_live(self) -> None:
+        """Follow the app in the Logs or Resources tab if shown; stop whatever is hidden."""
+        app = self.app_node
+        active = self.query_one("#app-tabs", TabbedContent).active if self.live else ""
+        logs, resources = self.query_one(AppLogs), self.query_one(AppResources)
+        if app is not None and active == "tab-logs":
+            logs.follow_app(app.id)
+        else:
+            logs.stop()
+        if app is not None and active == "tab-resources":
+            resources.watch_app(app.id)
+        else:
+            resources.stop()
+
+    @on(TabbedContent.TabActivated, "#app-tabs")
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        tab = event.pane.id or ""
+        self._update_live()
+        if tab in {"tab-files", "tab-env"}:
+            self.load_config()  # project variables may have changed meanwhile
+        if tab in _TAB_FOCUS:
+            self.query_one(_TAB_FOCUS[tab]).focus()
 
     def _show_title(self, dirty: bool) -> None:
         if self.app_node is not None:
@@ -66,6 +120,7 @@ class AppView(Vertical):
 
     def reload(self) -> None:
         self.load_app()
+        self.load_config()
         self.query_one(ReleasesTable).reload()
 
     def show_tab(self, tab: str) -> None:
@@ -95,13 +150,45 @@ class AppView(Vertical):
                 list(dockerfile.get("lintFindings", [])),
                 dockerfile.get("number"),
             )
-        role = details["project"].get("myRole")
-        editor.read_only = not home_of(self).is_admin and (role is None or role in _READ_ONLY_ROLES)
+        self._apply_role(details["project"].get("myRole"))
         self.query_one(AppSettings).show(details)
+
+    def _apply_role(self, role: str | None) -> None:
+        admin = home_of(self).is_admin
+        read_only = not admin and (role is None or role in _READ_ONLY_ROLES)
+        self.query_one(DockerfileEditor).read_only = read_only
+        self.query_one(AppFiles).read_only = read_only
+        self.query_one(AppEnv).read_only = read_only
+        self.query_one(AppResources).may_delete_pods = admin or role in _POD_DELETERS
+        for widget in (AppFiles, AppEnv, AppResources):
+            self.query_one(widget).refresh_bindings()
 
     @on(AppSettings.Saved)
     def settings_saved(self, event: AppSettings.Saved) -> None:
         self.show_details(event.details)
+        self.load_config()  # the Env tab lists the app's own variables too
+
+    @work(exclusive=True, group="config", exit_on_error=False)
+    async def load_config(self) -> None:
+        if self.app_node is None:
+            return
+        home = home_of(self)
+        with home.reporting():
+            config = (await home.gateway.execute("AppConfig", id=self.app_node.id))["node"]
+            if config is not None:
+                self.show_config(config)
+
+    @on(AppFiles.Changed)
+    @on(AppEnv.Changed)
+    def config_changed(self, event: AppFiles.Changed | AppEnv.Changed) -> None:
+        self.show_config(event.config)
+
+    def show_config(self, config: dict[str, Any]) -> None:
+        if self.app_node is None or config["id"] != self.app_node.id:
+            return  # an answer about the app shown before
+        self._apply_role(config["project"].get("myRole"))
+        self.query_one(AppFiles).show(config)
+        self.query_one(AppEnv).show(config)
 
     @on(DockerfileEditor.SaveRequested)
     def save_requested(self, event: DockerfileEditor.SaveRequested) -> None:

@@ -34,8 +34,12 @@ class BuildLogView(Vertical):
         Binding("n", "next_match", "Next match"),
     ]
 
-    def __init__(self, id: str | None = None) -> None:
+    def __init__(
+        self, id: str | None = None, *, max_lines: int | None = None, dim_prefix: str = ""
+    ) -> None:
         super().__init__(id=id)
+        self._max_lines = max_lines
+        self._dim_prefix = dim_prefix
         self._pending: list[str] = []
         self._flush_scheduled = False
         self._match = -1
@@ -44,7 +48,7 @@ class BuildLogView(Vertical):
         with Horizontal(classes="log-bar"):
             yield Input(placeholder="search (enter: next match)", id="log-search")
             yield Label("following", id="log-follow")
-        yield LogLines(id="log")
+        yield LogLines(id="log", max_lines=self._max_lines, dim_prefix=self._dim_prefix)
 
     @property
     def log_widget(self) -> LogLines:
@@ -69,6 +73,7 @@ class BuildLogView(Vertical):
 
     def clear(self) -> None:
         self._pending.clear()
+        self._match = -1
         self.log_widget.clear()
 
     def action_toggle_follow(self) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "ago",
     "clean",
     "duration",
+    "releases_started",
     "safe_text",
     "stamp",
     "state_label",
@@ -92,3 +93,11 @@ def ago(timestamp: str | None, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
     return f"{seconds}s ago"
+
+
+def releases_started(releases: list[dict[str, object]], idle: str) -> str:
+    """What a config change set off: "release #4 started", or `idle` when nothing runs."""
+    if not releases:
+        return idle
+    numbers = ", ".join(f"#{r['number']}" for r in releases)
+    return f"release {numbers} started" if len(releases) == 1 else f"releases {numbers} started"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -29,9 +30,15 @@ class LogLines(ScrollView, can_focus=True):
     LogLines { background: $surface; color: $foreground; overflow: scroll; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, max_lines: int | None = None, dim_prefix: str = ""
+    ) -> None:
         super().__init__(id=id)
         self.lines: list[str] = []
+        self.max_lines = max_lines
+        """Keep only the newest this many lines (None: keep every line)."""
+        self.dim_prefix = dim_prefix
+        """If set, what comes before its first occurrence in a line is dimmed (a source)."""
         self.auto_scroll = True
         self._width = 0
         self._strips: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
@@ -47,6 +54,10 @@ class LogLines(ScrollView, can_focus=True):
         if not added:
             return
         self.lines.extend(added)
+        if self.max_lines is not None and len(self.lines) > self.max_lines:
+            # Oldest lines go; cached strips are keyed by index, which just moved.
+            del self.lines[: len(self.lines) - self.max_lines]
+            self._strips.clear()
         self._width = max(self._width, max(map(len, added)))
         self.virtual_size = Size(self._width, len(self.lines))
         if self.auto_scroll and at_end:
@@ -69,10 +80,22 @@ class LogLines(ScrollView, can_focus=True):
         key = (index, scroll_x, width)
         strip = self._strips.get(key)
         if strip is None:
-            text = self.lines[index][scroll_x : scroll_x + width]
-            strip = Strip([Segment(text.ljust(width), style)], width)
+            text = self.lines[index][scroll_x : scroll_x + width].ljust(width)
+            cut = self._prefix_width(self.lines[index]) - scroll_x
+            if cut > 0:
+                dim = style + Style(dim=True)
+                segments = [Segment(text[:cut], dim), Segment(text[cut:], style)]
+            else:
+                segments = [Segment(text, style)]
+            strip = Strip(segments, width)
             self._strips[key] = strip
         return strip.apply_offsets(scroll_x, index)
+
+    def _prefix_width(self, line: str) -> int:
+        if not self.dim_prefix:
+            return 0
+        found = line.find(self.dim_prefix)
+        return found + len(self.dim_prefix) if found >= 0 else 0
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -35,7 +35,7 @@ _STATUS_MARK = {"RUNNING": "◐", "SUCCEEDED": "●", "FAILED": "✖", "CANCELLE
 
 
 class ProjectTree(Tree[ProjectNode | AppNode]):
-    """Projects with their apps; choosing an app posts `AppChosen`."""
+    """Projects with their apps; choosing an app posts `AppChosen`, a project `ProjectChosen`."""
 
     class AppChosen(Message):
         """The user picked an app."""
@@ -44,10 +44,19 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
             super().__init__()
             self.app_node = app
 
+    class ProjectChosen(Message):
+        """The user picked a project (its pane opens)."""
+
+        def __init__(self, project: ProjectNode) -> None:
+            super().__init__()
+            self.project_node = project
+
     def __init__(self, id: str | None = None) -> None:
         super().__init__("Projects", id=id)
         self.show_root = False
         self.guide_depth = 2
+        # Choosing a project opens its pane; its apps stay listed (space folds them).
+        self.auto_expand = False
 
     def fill(self, projects: list[tuple[ProjectNode, list[dict[str, Any]]]]) -> None:
         """Replace the tree, keeping the highlighted row where it was."""
@@ -82,6 +91,10 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
         return data
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[ProjectNode | AppNode]) -> None:
-        if isinstance(event.node.data, AppNode):
+        data = event.node.data
+        if isinstance(data, AppNode):
             event.stop()
-            self.post_message(self.AppChosen(event.node.data))
+            self.post_message(self.AppChosen(data))
+        elif isinstance(data, ProjectNode):
+            event.stop()
+            self.post_message(self.ProjectChosen(data))

@@ -30,14 +30,25 @@ kubernetes:
   # get: the rollout's status; list also across all namespaces (list_running).
   - {apiGroup: apps, resource: deployments, verbs: [create, patch, get, list, delete]}
   - {apiGroup: networking.k8s.io, resource: ingresses, verbs: [create, patch, list, delete]}
-  # The rollout's pods, for CrashLoopBackOff, ImagePullBackOff and the like.
-  - {apiGroup: "", resource: pods, verbs: [list]}
+  # The rollout's pods (CrashLoopBackOff, ImagePullBackOff and the like) and
+  # the resource view's; a maintainer deletes one (get: whose it is first).
+  - {apiGroup: "", resource: pods, verbs: [list, get, delete]}
+  # The app's live logs.
+  - {apiGroup: "", resource: pods/log, verbs: [get]}
 # plugins/deployer/argocd.py: Argo CD's own API makes the Applications (no
 # Kubernetes call for them); only the app's Secrets, whose values never go to
 # git, are applied to the cluster, with their Namespace.
 argocd:
   - {apiGroup: "", resource: namespaces, verbs: [create, patch]}
   - {apiGroup: "", resource: secrets, verbs: [create, patch]}
+  # The resource view lists the app's objects (never its Secrets: listing
+  # them reads their values), its live logs, and deleting a pod.
+  - {apiGroup: apps, resource: deployments, verbs: [list]}
+  - {apiGroup: "", resource: services, verbs: [list]}
+  - {apiGroup: "", resource: configmaps, verbs: [list]}
+  - {apiGroup: networking.k8s.io, resource: ingresses, verbs: [list]}
+  - {apiGroup: "", resource: pods, verbs: [list, get, delete]}
+  - {apiGroup: "", resource: pods/log, verbs: [get]}
 {{- end }}
 
 {{/* The grants of the configured builder and deployer, merged per resource, sorted. */}}

@@ -1,0 +1,130 @@
+"""A running app as its users see it: its objects, its live logs, and restarting a pod.
+
+Everything goes through the deployer's "what runs" view; secret values the
+app holds are masked in every line and status before it leaves the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, Iterator
+from dataclasses import dataclass, replace
+
+from home_idp.plugins.contracts import (
+    AppLogLine,
+    AppResource,
+    DeployerPlugin,
+    DeployError,
+    InstanceNotFound,
+)
+from home_idp.server.errors import Conflict, NotFound, ValidationFailed
+from home_idp.server.rbac.app_config import app_secret_values
+from home_idp.server.rbac.app_models import App
+from home_idp.server.rbac.apps import AppService
+from home_idp.server.rbac.audit import AuditLog
+from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.secret_box import SecretBox, secret_masker
+
+__all__ = ["MAX_LOG_LINE", "MAX_TAIL_LINES", "AppRuntime", "LogStreamSlots"]
+
+MAX_TAIL_LINES = 5000
+MAX_LOG_LINE = 8192
+
+
+class LogStreamSlots:
+    """How many app log streams may be open at once on this server.
+
+    Each one holds a connection to the cluster (or a process here), so a
+    client opening them in a loop gets an error rather than the server's threads.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        if self.open >= self.limit:
+            raise Conflict(f"{self.limit} app log streams are open already; try again later")
+        self.open += 1
+        try:
+            yield
+        finally:
+            self.open -= 1
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_LOG_LINE else text[:MAX_LOG_LINE] + "…"
+
+
+@dataclass(frozen=True)
+class AppRuntime:
+    """The running side of one caller's apps."""
+
+    authz: Authorizer
+    audit: AuditLog
+    apps: AppService
+    deployer: DeployerPlugin
+    secret_box: SecretBox
+    slots: LogStreamSlots
+
+    async def resources(self, app_id: int) -> list[AppResource]:
+        """The objects that run the app (viewers and up); never a Secret's data."""
+        app = await self._app(app_id, "resource")
+        mask = secret_masker((await app_secret_values(app, self.secret_box)).values())
+        try:
+            found = await self.deployer.app_resources(app.project.name, app.name)
+        except DeployError as error:
+            raise Conflict(f"the deployer could not list the app's objects: {error}") from None
+        return [replace(r, status=mask(r.status)) for r in found]
+
+    async def logs(
+        self, app_id: int, *, follow: bool, tail_lines: int
+    ) -> AsyncGenerator[AppLogLine, None]:
+        """The app's log lines, secrets masked, each at most MAX_LOG_LINE characters.
+
+        Ends when the caller stops reading: the deployer's streams close with it.
+        """
+        if not 0 <= tail_lines <= MAX_TAIL_LINES:
+            raise ValidationFailed.for_field("tailLines", f"must be 0 to {MAX_TAIL_LINES}")
+        app = await self._app(app_id, "log")
+        mask = secret_masker((await app_secret_values(app, self.secret_box)).values())
+        with self.slots.slot():
+            lines = self.deployer.app_logs(
+                app.project.name, app.name, follow=follow, tail_lines=tail_lines
+            )
+            try:
+                async for line in lines:
+                    # Masked before it is cut: a cut secret would no longer match.
+                    yield AppLogLine(line.source, _cut(mask(line.text)))
+            except DeployError as error:
+                raise Conflict(f"the app's logs could not be read: {error}") from None
+            finally:
+                # The deployer's streams close now, not when the generator is collected.
+                if isinstance(lines, AsyncGenerator):
+                    await lines.aclose()
+
+    async def delete_pod(self, app_id: int, name: str) -> App:
+        """Delete one of the app's pods (maintainers); its Deployment starts a fresh one."""
+        app = await self.apps.get(app_id)
+        self.authz.require_write()
+        await self.authz.require("pod", "delete", app.project.name)
+        try:
+            await self.deployer.delete_instance(app.project.name, app.name, name)
+        except InstanceNotFound:
+            raise NotFound(f"the app has no pod named {name[:80]!r}") from None
+        except DeployError as error:
+            raise Conflict(f"the pod could not be deleted: {error}") from None
+        await self.audit.record(
+            self.authz.principal,
+            "app.delete_pod",
+            f"app:{app.project.name}/{app.name}",
+            project=app.project.name,
+            detail={"pod": name[:253]},
+        )
+        return app
+
+    async def _app(self, app_id: int, resource: str) -> App:
+        app = await self.apps.get(app_id)
+        await self.authz.require(resource, "read", app.project.name)
+        return app

@@ -1,0 +1,162 @@
+"""Write or edit an app's config file: name, mount path and content.
+
+The content can be typed, or loaded from a local file the dashboard reads
+(at most 1 MiB, UTF-8 text). Like `FormDialog`, a server error keeps the
+dialog open with each field's message under its field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, TextArea
+
+from home_idp.tui.errors import ActionFailed, GatewayError
+from home_idp.tui.widgets.formatting import safe_text
+
+__all__ = ["MAX_FILE_BYTES", "FileDialog", "read_local_file"]
+
+MAX_FILE_BYTES = 1024 * 1024
+
+SubmitFile = Callable[[dict[str, str]], Awaitable[Any]]
+
+_FIELDS = ("name", "mountPath", "content")
+
+
+def read_local_file(path: str) -> str:
+    """A local text file's content; ValueError says why it cannot be used."""
+    target = Path(path).expanduser()
+    try:
+        size = target.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{target} has {size} bytes; at most 1 MiB")
+        return target.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{target} is not UTF-8 text") from None
+    except OSError as error:
+        raise ValueError(error.strerror or str(error)) from None
+
+
+class FileDialog(ModalScreen[Any]):
+    """Collects a file, runs `submit` with {name, mountPath, content}, closes with its result."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
+    AUTO_FOCUS = "#file-name"
+
+    def __init__(self, title: str, submit: SubmitFile, file: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.submit = submit
+        self.file = file or {}
+
+    def compose(self) -> ComposeResult:
+        editing = bool(self.file)
+        with Vertical(classes="dialog file-dialog"):
+            yield Label(safe_text(self.title_text), classes="dialog-title")
+            with Horizontal(classes="file-names"):
+                with Vertical():
+                    yield Label("Name", classes="field-label")
+                    yield Input(
+                        str(self.file.get("name", "")),
+                        placeholder="app.yaml",
+                        id="file-name",
+                        disabled=editing,  # another name would be another file
+                    )
+                    yield Label("", classes="field-error", id="error-name")
+                with Vertical():
+                    yield Label("Mount path in the container", classes="field-label")
+                    yield Input(
+                        str(self.file.get("mountPath", "")),
+                        placeholder="/config/app.yaml",
+                        id="file-mountPath",
+                    )
+                    yield Label("", classes="field-error", id="error-mountPath")
+            with Horizontal(classes="file-load"):
+                yield Input(placeholder="load from a local file: path", id="file-load-path")
+                yield Button("Load", id="file-load")
+            yield Label("", classes="field-error", id="error-load")
+            yield TextArea(str(self.file.get("content", "")), id="file-content")
+            yield Label("", classes="field-error", id="error-content")
+            yield Label("", classes="form-error", id="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="submit")
+                yield Button("Cancel", id="cancel")
+
+    def values(self) -> dict[str, str]:
+        return {
+            "name": self.query_one("#file-name", Input).value.strip(),
+            "mountPath": self.query_one("#file-mountPath", Input).value.strip(),
+            "content": self.query_one("#file-content", TextArea).text,
+        }
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#file-load")
+    @on(Input.Submitted, "#file-load-path")
+    def load_pressed(self) -> None:
+        self.load_local(self.query_one("#file-load-path", Input).value.strip())
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def load_local(self, path: str) -> None:
+        error = self.query_one("#error-load", Label)
+        if not path:
+            error.update("write the path of a local file")
+            return
+        try:
+            content = await asyncio.to_thread(read_local_file, path)
+        except ValueError as problem:
+            error.update(safe_text(problem))
+            return
+        error.update("")
+        self.query_one("#file-content", TextArea).text = content
+        if not self.query_one("#file-name", Input).value:
+            self.query_one("#file-name", Input).value = Path(path).name
+
+    @on(Button.Pressed, "#submit")
+    @on(Input.Submitted, "#file-name, #file-mountPath")
+    def action_save(self) -> None:
+        self.run_submit(self.values())
+
+    @work(exclusive=True, exit_on_error=False)
+    async def run_submit(self, values: dict[str, str]) -> None:
+        self.query_one("#submit", Button).disabled = True
+        try:
+            result = await self.submit(values)
+        except ActionFailed as error:
+            self.show_errors(error)
+        except GatewayError as error:
+            self.query_one("#form-error", Label).update(safe_text(error))
+        else:
+            self.dismiss(result)
+        finally:
+            if self.is_attached:
+                self.query_one("#submit", Button).disabled = False
+
+    def show_errors(self, error: ActionFailed) -> None:
+        for name in _FIELDS:
+            self.query_one(f"#error-{name}", Label).update("")
+        unplaced = []
+        for field_error in error.field_errors:
+            if field_error.field in _FIELDS:
+                label = self.query_one(f"#error-{field_error.field}", Label)
+                label.update(safe_text(field_error.message))
+            else:
+                unplaced.append(f"{field_error.field}: {field_error.message}")
+        self.query_one("#form-error", Label).update(
+            safe_text("; ".join([error.message, *unplaced]))
+            if unplaced or not error.field_errors
+            else ""
+        )

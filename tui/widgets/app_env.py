@@ -1,0 +1,137 @@
+"""An app's environment as its containers get it: its own variables and secrets and
+the project variables it uses, each with where it comes from.
+
+Secret values never reach the dashboard: they show as dots. `u` chooses
+which of the project's variables the app uses (its `sharedEnv`); the app's
+own variables and secrets are edited in the Settings tab.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Label
+
+from home_idp.tui.app import home_of
+from home_idp.tui.dialogs import ChoiceDialog
+from home_idp.tui.widgets.formatting import safe_text
+
+__all__ = ["SECRET_DOTS", "AppEnv"]
+
+SECRET_DOTS = "••••••"  # noqa: S105 (what shows instead of a secret)
+_HINT = "u: choose project variables · the app's own ones: Settings tab (alt+3)"
+
+
+class AppEnv(Vertical):
+    """The Env tab. Call `show(config)`; posts `Changed` after `u` saved a choice."""
+
+    BINDINGS = [
+        Binding("u", "choose_shared", "Use project vars"),
+        Binding("u", "explain_read_only", show=False),
+    ]
+
+    class Changed(Message):
+        """The app's shared variables changed; `config` is the app's new config."""
+
+        def __init__(self, config: dict[str, Any]) -> None:
+            super().__init__()
+            self.config = config
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.config: dict[str, Any] | None = None
+        self.read_only = False
+
+    def compose(self) -> ComposeResult:
+        yield Label(_HINT, id="env-hint", classes="tab-hint")
+        yield DataTable[str | Text](id="env-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.table.add_columns("Name", "From", "Value", "")
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.query_one("#env-table", DataTable)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose_shared":
+            return not self.read_only
+        if action == "explain_read_only":
+            return self.read_only
+        return True
+
+    def show(self, config: dict[str, Any]) -> None:
+        self.config = config
+        table = self.table
+        table.clear()
+        for entry in config.get("environment", []):
+            value = (
+                safe_text(SECRET_DOTS, "dim")
+                if entry["isSecret"] or entry.get("value") is None
+                else safe_text(entry["value"])
+            )
+            note = (
+                safe_text("overridden by the app", "italic yellow") if entry["overridden"] else ""
+            )
+            table.add_row(
+                safe_text(entry["name"]),
+                safe_text(entry["source"], "cyan" if entry["source"] == "project" else ""),
+                value,
+                note,
+            )
+        if not config.get("environment"):
+            self.query_one("#env-hint", Label).update(f"No variables yet. {_HINT}")
+        else:
+            self.query_one("#env-hint", Label).update(_HINT)
+        self.refresh_bindings()
+
+    def action_explain_read_only(self) -> None:
+        self.notify("Viewers cannot change which variables an app uses.", severity="warning")
+
+    @work(exclusive=True, group="env", exit_on_error=False)
+    async def action_choose_shared(self) -> None:
+        config = self.config
+        if config is None:
+            return
+        used = [str(name) for name in config.get("sharedEnv", [])]
+        variables = config["project"].get("variables", [])
+        names = [str(v["name"]) for v in variables]
+        secret = {str(v["name"]) for v in variables if v["isSecret"]}
+        choices = [
+            (f"{name}  (secret)" if name in secret else name, name, name in used) for name in names
+        ]
+        # A name the project lost stays listed, so unticking it is possible.
+        choices += [
+            (f"{name}  (gone from the project)", name, True) for name in used if name not in names
+        ]
+        if not choices:
+            self.notify(
+                "The project has no variables yet: add some in the project's pane "
+                "(choose the project in the sidebar).",
+                severity="warning",
+            )
+            return
+        chosen = await self.app.push_screen_wait(
+            ChoiceDialog(
+                "Project variables this app uses",
+                choices,
+                hint="space: tick or untick · ctrl+s: save",
+            )
+        )
+        if chosen is None:
+            return
+        home = home_of(self)
+        with home.reporting():
+            result = await home.gateway.mutate(
+                "UpdateAppSharedEnv", input={"id": config["id"], "sharedEnv": chosen}
+            )
+            self.notify(
+                f"The app uses {len(chosen)} project variable(s); the next release gets them."
+            )
+            self.post_message(self.Changed(result["app"]))

@@ -1,0 +1,145 @@
+"""The objects that run an app (Deployment, Pods, Service, ConfigMap, ... or, in
+local mode, its containers), reloaded every few seconds while the tab is shown.
+
+`x` deletes the pod under the cursor so it restarts; only maintainers (and
+administrators) get the key, and the server still has the last word.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Label
+
+from home_idp.tui.app import home_of
+from home_idp.tui.dialogs import ConfirmDialog
+from home_idp.tui.widgets.formatting import safe_text
+
+__all__ = ["DELETABLE_KINDS", "RELOAD_SECONDS", "AppResources"]
+
+RELOAD_SECONDS = 5.0
+DELETABLE_KINDS = {"Pod", "Container"}
+
+
+def _ready(ready: bool | None) -> Text:
+    if ready is None:
+        return safe_text("—", "dim")
+    return safe_text("✓", "green") if ready else safe_text("✗", "bold red")
+
+
+class AppResources(Vertical):
+    """The Resources tab: `watch_app(app_id)` while shown, `stop()` when hidden."""
+
+    BINDINGS = [
+        Binding("r", "reload", "Reload"),
+        Binding("x", "delete_pod", "Delete pod"),
+        # Hidden from non-maintainers; the press still gets an answer.
+        Binding("x", "explain_delete_pod", show=False),
+    ]
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.app_id: str | None = None
+        self.resources: list[dict[str, Any]] = []
+        self.may_delete_pods = False
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="resources-status", classes="tab-hint")
+        yield DataTable[str | Text](id="resources-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.table.add_columns("Kind", "Name", "Status", "Ready", "Restarts", "Release", "Keys")
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.query_one("#resources-table", DataTable)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "delete_pod":
+            return self.may_delete_pods
+        if action == "explain_delete_pod":
+            return not self.may_delete_pods
+        return True
+
+    def watch_app(self, app_id: str) -> None:
+        """Show this app's objects now and every few seconds until `stop()`."""
+        if app_id != self.app_id:
+            self.app_id = app_id
+            self.resources = []
+            self.table.clear()
+        self.load()
+        if self._timer is None:
+            self._timer = self.set_interval(RELOAD_SECONDS, self.load)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.workers.cancel_group(self, "resources")
+
+    def action_reload(self) -> None:
+        self.load()
+
+    @work(exclusive=True, group="resources", exit_on_error=False)
+    async def load(self) -> None:
+        app_id = self.app_id
+        if app_id is None:
+            return
+        home = home_of(self)
+        with home.reporting():
+            found = (await home.gateway.execute("AppResources", app=app_id))["appResources"]
+            if app_id == self.app_id:
+                self.show(found)
+
+    def show(self, resources: list[dict[str, Any]]) -> None:
+        table = self.table
+        keep = table.cursor_row
+        self.resources = resources
+        table.clear()
+        for r in resources:
+            table.add_row(
+                safe_text(r["kind"]),
+                safe_text(r["name"]),
+                safe_text(r["status"]),
+                _ready(r.get("ready")),
+                "" if r.get("restarts") is None else str(r["restarts"]),
+                "" if r.get("release") is None else f"#{r['release']}",
+                safe_text(", ".join(r.get("keys") or [])),
+            )
+        if resources:
+            table.move_cursor(row=min(keep, len(resources) - 1))
+        status = f"{len(resources)} object(s)" if resources else "Nothing runs for this app yet."
+        self.query_one("#resources-status", Label).update(
+            f"{status} · reloaded every {RELOAD_SECONDS:.0f} s"
+        )
+
+    def action_explain_delete_pod(self) -> None:
+        self.notify("Only maintainers of the project may delete pods.", severity="warning")
+
+    @work(exclusive=True, group="delete-pod", exit_on_error=False)
+    async def action_delete_pod(self) -> None:
+        row = self.table.cursor_row
+        if not self.resources or not 0 <= row < len(self.resources) or self.app_id is None:
+            return
+        chosen = self.resources[row]
+        if chosen["kind"] not in DELETABLE_KINDS:
+            self.notify("Put the cursor on a Pod (or Container) row first.", severity="warning")
+            return
+        name = str(chosen["name"])
+        what = "container (it restarts)" if chosen["kind"] == "Container" else "pod"
+        if not await self.app.push_screen_wait(
+            ConfirmDialog(f"Delete the {what} {name}?", "Delete")
+        ):
+            return
+        home = home_of(self)
+        with home.reporting():
+            await home.gateway.mutate("DeletePod", input={"app": self.app_id, "name": name})
+            self.notify(f"Deleted {name}; a new one starts.", markup=False)
+            self.load()
