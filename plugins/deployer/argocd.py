@@ -253,7 +253,9 @@ class ArgoCDDeployer:
                     # Automated (with self-heal) keeps the cluster on what git says
                     # between releases; the sync call below only makes it start now.
                     "automated": {"prune": True, "selfHeal": True},
-                    "syncOptions": ["CreateNamespace=true"],
+                    # Server-side apply: a client-side apply copies each object into an
+                    # annotation capped at 256 KiB, too small for a config file.
+                    "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"],
                 },
             },
         }

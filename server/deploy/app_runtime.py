@@ -6,7 +6,9 @@ app holds are masked in every line and status before it leaves the server.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import re
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, replace
 
@@ -29,28 +31,39 @@ __all__ = ["MAX_LOG_LINE", "MAX_TAIL_LINES", "AppRuntime", "LogStreamSlots"]
 
 MAX_TAIL_LINES = 5000
 MAX_LOG_LINE = 8192
+# A DNS-1123 subdomain: what pod (and container) names are.
+_POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class LogStreamSlots:
-    """How many app log streams may be open at once on this server.
+    """How many app log streams may be open at once on this server, and per user.
 
     Each one holds a connection to the cluster (or a process here), so a
-    client opening them in a loop gets an error rather than the server's threads.
+    client opening them in a loop gets an error rather than the server's
+    threads, and one user cannot take every stream from the others.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per_user: int = 8) -> None:
         self.limit = limit
+        self.per_user = per_user
         self.open = 0
+        self._by_user: collections.Counter[str] = collections.Counter()
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, user: str) -> Iterator[None]:
         if self.open >= self.limit:
             raise Conflict(f"{self.limit} app log streams are open already; try again later")
+        if self._by_user[user] >= self.per_user:
+            raise Conflict(f"you have {self.per_user} app log streams open already; close one")
         self.open += 1
+        self._by_user[user] += 1
         try:
             yield
         finally:
             self.open -= 1
+            self._by_user[user] -= 1
+            if not self._by_user[user]:
+                del self._by_user[user]
 
 
 def _cut(text: str) -> str:
@@ -89,7 +102,7 @@ class AppRuntime:
             raise ValidationFailed.for_field("tailLines", f"must be 0 to {MAX_TAIL_LINES}")
         app = await self._app(app_id, "log")
         mask = secret_masker((await app_secret_values(app, self.secret_box)).values())
-        with self.slots.slot():
+        with self.slots.slot(self.authz.principal.username):
             lines = self.deployer.app_logs(
                 app.project.name, app.name, follow=follow, tail_lines=tail_lines
             )
@@ -109,6 +122,8 @@ class AppRuntime:
         app = await self.apps.get(app_id)
         self.authz.require_write()
         await self.authz.require("pod", "delete", app.project.name)
+        if len(name) > 253 or not _POD_NAME.fullmatch(name):
+            raise ValidationFailed.for_field("name", "is not a pod name (a DNS-1123 subdomain)")
         try:
             await self.deployer.delete_instance(app.project.name, app.name, name)
         except InstanceNotFound:

@@ -49,12 +49,25 @@ _FINISHED_STEP_STATES = (StepState.SUCCEEDED, StepState.FAILED, StepState.CANCEL
 
 
 async def _renders_later(app: App) -> bool:
-    """Whether a running release of the app has still to render its manifests."""
+    """Whether a running release of the app has yet to start rendering its manifests
+    (one rendering now may have read the config as it was)."""
     return await ReleaseStep.exists(
         release__app_id=app.id,
         release__status=ReleaseStatus.RUNNING,
         name="manifests",
-        state__in=[StepState.PENDING, StepState.RUNNING, StepState.WAITING],
+        state=StepState.PENDING,
+    )
+
+
+async def _newest_image(app: App) -> Release | None:
+    """The newest release of the app with an image that has not failed: what a config
+    change ships with (a release still rolling out a newer image than the live one
+    must not be undone by it)."""
+    return (
+        await Release.filter(app_id=app.id, digest__not_isnull=True)
+        .exclude(status__in=[ReleaseStatus.FAILED, ReleaseStatus.CANCELLED])
+        .order_by("-number")
+        .first()
     )
 
 
@@ -140,12 +153,12 @@ class ReleaseService:
         )
 
     async def redeploy_config(self, apps: list[App], change: str) -> list[Release]:
-        """Config-only releases: each app's live image again, with its config as it is now.
+        """Config-only releases: each app's newest image again, with its config as it is now.
 
         No rebuild: the manifests are rendered anew and the same digest rolls
         out. An app with nothing live gets none, nor one whose running release
-        has still to render its manifests (it takes the new config itself),
-        nor one the caller may not deploy.
+        has yet to render its manifests (it takes the new config itself), nor
+        one the caller may not deploy.
         """
         started = []
         for app in apps:
@@ -153,13 +166,15 @@ class ReleaseService:
                 "release", "deploy", app.project.name
             ):
                 continue
-            live = await Release.get_or_none(id=app.live_release_id)
-            if live is None or live.digest is None or await _renders_later(app):
+            if await _renders_later(app):
+                continue
+            newest = await _newest_image(app)
+            if newest is None:
                 continue
             started.append(
                 await self._redeploy(
                     app,
-                    live,
+                    newest,
                     trigger=f"config: {change}"[:32],
                     action="release.config",
                     detail={"change": change},

@@ -39,7 +39,7 @@ def validate_source_repo(url: str) -> str:
     problem = None
     if len(url) > 500 or any(c.isspace() or ord(c) < 32 for c in url):
         problem = "must be at most 500 characters, without spaces"
-    elif not _SCP_LIKE.match(url):
+    elif not _SCP_LIKE.fullmatch(url):
         problem = _url_problem(url)
     if problem:
         raise ValidationFailed.for_field("sourceRepo", problem)
@@ -64,7 +64,7 @@ def validate_source_ref(ref: str) -> str:
     """A branch, tag or commit name as git accepts it (no '..', no '-' at the start)."""
     components = ref.split("/")
     if (
-        not _REF.match(ref)
+        not _REF.fullmatch(ref)
         or ".." in ref
         or any(not c or c.startswith(".") or c.endswith(".lock") for c in components)
         or ref.endswith(".")
@@ -81,7 +81,7 @@ def validate_context_path(path: str) -> str:
     if (
         path.startswith("/")
         or len(path) > 255
-        or any(not _PATH_SEGMENT.match(s) or s in {".", ".."} for s in segments)
+        or any(not _PATH_SEGMENT.fullmatch(s) or s in {".", ".."} for s in segments)
     ):
         raise ValidationFailed.for_field(
             "contextPath",
@@ -103,13 +103,13 @@ def validate_replicas(replicas: int) -> int:
 
 
 def validate_health_path(path: str) -> str:
-    if not _HEALTH_PATH.match(path):
+    if not _HEALTH_PATH.fullmatch(path):
         raise ValidationFailed.for_field("healthPath", "must be an HTTP path starting with '/'")
     return path
 
 
 def validate_env_name(name: str, field: str = "env") -> str:
-    if not _ENV_NAME.match(name):
+    if not _ENV_NAME.fullmatch(name):
         raise ValidationFailed.for_field(
             field, f"{name[:60]!r} is not a valid variable name (letters, digits, '_')"
         )
@@ -145,7 +145,7 @@ def validate_ingress_host(host: str) -> str:
     if host == "":
         return host
     labels = host.split(".")
-    if len(host) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(x) for x in labels):
+    if len(host) > 253 or len(labels) < 2 or not all(_HOST_LABEL.fullmatch(x) for x in labels):
         raise ValidationFailed.for_field(
             "ingressHost", "must be a lower-case DNS name such as web.example.com"
         )

@@ -85,9 +85,9 @@ class AppService:
         if changes.source_repo is None:
             raise ValidationFailed.for_field("sourceRepo", "is required")
         values = changes.validated()
-        await _check_shared_names(project.id, values.get("shared_env"))
         try:
             async with in_transaction():
+                await self._check_shared_names(project, values.get("shared_env"), [])
                 if await App.exists(project_id=project.id, name=name):
                     raise Conflict(f"app {name!r} already exists in {project.name!r}")
                 app = await App.create(project=project, name=name, **values)
@@ -100,13 +100,13 @@ class AppService:
     async def update(self, app_id: int, changes: AppChanges) -> App:
         app = await self.get(app_id, "update")
         values = changes.validated()
-        await _check_shared_names(app.project.id, values.get("shared_env"))
         async with in_transaction():
             # Change the row as it is now, under its lock: saving the copy read
             # above would undo a concurrent update of other fields.
             locked = await App.filter(id=app.id).select_for_update().first()
             if locked is None:
                 raise NotFound("no such app")
+            await self._check_shared_names(app.project, values.get("shared_env"), locked.shared_env)
             locked.update_from_dict(values)
             await locked.save()
             locked.project = app.project
@@ -151,6 +151,29 @@ class AppService:
             await self._record("app.delete_secret", app, app.project.name, [name])
         return app
 
+    async def _check_shared_names(
+        self, project: Project, names: list[str] | None, before: list[str]
+    ) -> None:
+        """Every name an app takes from its project must be one of the project's variables,
+        and taking a secret needs the right to set secrets.
+
+        Called in the transaction that saves the app, under the project's lock, so
+        a variable cannot be deleted between this check and the save.
+        """
+        if not names:
+            return
+        await Project.filter(id=project.id).select_for_update().get()
+        rows = await ProjectVariable.filter(project_id=project.id, name__in=names)
+        known = {row.name: row.is_secret for row in rows}
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise ValidationFailed.for_field(
+                "sharedEnv", f"the project has no variable named {', '.join(missing)[:120]}"
+            )
+        # Whoever picks a secret decides which image receives it.
+        if any(known[name] for name in names if name not in before):
+            await self._authz.require("secret", "update", project.name)
+
     async def _record(
         self, action: str, app: App, project: str, fields_changed: list[str] | None = None
     ) -> None:
@@ -161,17 +184,4 @@ class AppService:
             f"app:{project}/{app.name}",
             project=project,
             detail=detail,
-        )
-
-
-async def _check_shared_names(project_id: int, names: list[str] | None) -> None:
-    """Every name an app takes from its project must be one of the project's variables."""
-    if not names:
-        return
-    rows = await ProjectVariable.filter(project_id=project_id, name__in=names).only("name")
-    known = {row.name for row in rows}
-    missing = [name for name in names if name not in known]
-    if missing:
-        raise ValidationFailed.for_field(
-            "sharedEnv", f"the project has no variable named {', '.join(missing)[:120]}"
         )

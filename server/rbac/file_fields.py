@@ -67,7 +67,7 @@ _SYSTEM_FILES = frozenset(
 
 
 def validate_file_name(name: str) -> str:
-    if not _FILE_NAME.match(name) or name in {".", ".."}:
+    if not _FILE_NAME.fullmatch(name) or name in {".", ".."}:
         raise ValidationFailed.for_field(
             "name", "must be a file name of letters, digits, '.', '_' and '-' (no '/')"
         )
@@ -88,7 +88,7 @@ def _mount_path_problem(path: str) -> str | None:
     segments = path[1:].split("/")
     if any(s in {"", ".", ".."} for s in segments):
         return "must not hold '..', '.', '//' or end with '/'"
-    if not all(_PATH_SEGMENT.match(s) for s in segments):
+    if not all(_PATH_SEGMENT.fullmatch(s) for s in segments):
         return "may hold only letters, digits and '.', '_', '@', '+', '-' between '/'"
     if len(segments) < 2:
         return "must be a file inside a folder, such as /config/app.yaml"

@@ -12,7 +12,19 @@ from home_idp.server.errors import FieldError, ValidationFailed
 __all__ = ["ACTIONS", "RESOURCES", "Rule", "evaluate", "parse_rule"]
 
 # What a project role can be granted on. Later managers add their objects here.
-RESOURCES = ("project", "member", "app", "dockerfile", "release", "secret", "log", "trace")
+RESOURCES = (
+    "project",
+    "member",
+    "app",
+    "dockerfile",
+    "release",
+    "secret",
+    "config",
+    "log",
+    "resource",
+    "pod",
+    "trace",
+)
 ACTIONS = ("read", "create", "update", "delete", "deploy")
 WILDCARD = "*"
 _PATTERN = re.compile(r"^[a-z0-9*?-]{1,63}$")

@@ -96,14 +96,19 @@ class ProjectVariableService:
         self._authz.require_write()
         if found is None:
             raise NotFound(f"the project has no variable named {name[:60]!r}")
-        users = sorted(
-            app.name for app in await App.filter(project_id=project.id) if name in app.shared_env
-        )
-        if users:
-            raise Conflict(
-                f"{name} is used by {', '.join(users)}; remove it from their shared variables first"
-            )
         async with in_transaction():
+            # Under the project's lock: no app starts using it before it is gone.
+            await Project.filter(id=project.id).select_for_update().get()
+            users = sorted(
+                app.name
+                for app in await App.filter(project_id=project.id)
+                if name in app.shared_env
+            )
+            if users:
+                raise Conflict(
+                    f"{name} is used by {', '.join(users)}; remove it from their shared "
+                    "variables first"
+                )
             await ProjectVariable.filter(id=found.id).delete()
             await self._record("project.delete_variable", project, name, found.is_secret)
         return project

@@ -9,13 +9,15 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from strawberry.relay import to_base64
+from strawberry.relay import from_base64, to_base64
 
 from home_idp.server.deploy.manifests import AppManifestInput, FileMount, render_manifests
-from home_idp.server.rbac.app_models import App, AppFile, ProjectVariable
+from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
+from home_idp.server.rbac.app_models import App, AppFile, DockerfileVersion, ProjectVariable
 from home_idp.server.rbac.file_fields import MAX_FILE_BYTES
-from home_idp.server.rbac.models import AuditEvent
-from tests.deploy.flow import make_app
+from home_idp.server.rbac.models import AuditEvent, Membership, Policy, PolicyEffect, Role
+from home_idp.server.rbac.policy import parse_rule
+from tests.deploy.flow import make_app, wait_for_release
 from tests.factories import Factory, Person, project_gid
 from tests.graphql import GraphQLClient
 
@@ -81,6 +83,7 @@ def put(app: App, **fields: Any) -> dict[str, Any]:
         ("/etc/passwd", "system path"),
         ("/etc/resolv.conf", "system path"),
         ("/run/secrets/x", "system path"),
+        ("/config/app.yaml\n", "letters, digits"),
         ("/" + "a/" * 600 + "x", "1024"),
     ],
 )
@@ -100,7 +103,7 @@ async def test_file_names_sizes_and_clashing_mounts_are_checked(
     gql: GraphQLClient, factory: Factory
 ) -> None:
     dev, app = await dev_and_app(factory)
-    for name in ("../x", "a/b", "", "..", "a b"):
+    for name in ("../x", "a/b", "", "..", "a b", "app.yaml\n"):
         answer = (await gql(PUT_FILE, put(app, name=name), dev.token))["putAppFile"]
         assert answer["fieldErrors"][0]["field"] == "name", (name, answer)
     too_big = "x" * (MAX_FILE_BYTES + 1)
@@ -255,3 +258,86 @@ def test_rendered_config_files_are_valid_kubernetes_objects() -> None:
     assert sorted(volumes.values()) == sorted(c["metadata"]["name"] for c in config_maps)
     # The config is readable in git: a block, not an escaped string.
     assert "  app.yaml: |\n    server:\n      port: 8080\n" in manifests["configmaps.yaml"]
+
+
+async def test_choosing_a_project_secret_needs_the_right_to_set_secrets(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    # Whoever picks a secret for an app decides which image receives it.
+    editor_role = await Role.create(name="app-editor", description="edits apps only")
+    for resource, action in (("*", "read"), ("app", "update")):
+        await Policy.create(
+            role=editor_role, effect=PolicyEffect.ALLOW, resource=resource, action=action
+        )
+    dev, app = await dev_and_app(factory)
+    ed = await factory.user("ed")
+    await Membership.create(user=ed.user, project_id=app.project_id, role=editor_role)  # type: ignore[attr-defined]
+    for name, secret in (("REGION", False), ("DB_PASSWORD", True)):
+        await ProjectVariable.create(
+            project_id=app.project_id,  # type: ignore[attr-defined]
+            name=name,
+            is_secret=secret,
+            value="x",
+            updated_by="dev",
+        )
+    app_gid = to_base64("App", app.id)
+    plain = {"id": app_gid, "sharedEnv": ["REGION"]}
+    answer = (await gql(UPDATE_APP, {"input": plain}, ed.token))["updateApp"]
+    assert answer["__typename"] == "AppSuccess", answer
+    secret = {"id": app_gid, "sharedEnv": ["REGION", "DB_PASSWORD"]}
+    answer = (await gql(UPDATE_APP, {"input": secret}, ed.token))["updateApp"]
+    assert answer["__typename"] == "PermissionDenied", answer
+    assert (await App.get(id=app.id)).shared_env == ["REGION"]
+    answer = (await gql(UPDATE_APP, {"input": secret}, dev.token))["updateApp"]
+    assert answer["__typename"] == "AppSuccess", answer
+
+
+@pytest.mark.parametrize("resource", ["config", "resource", "pod", "log", "secret"])
+def test_custom_roles_can_name_the_running_app_resources(resource: str) -> None:
+    rule = parse_rule({"effect": "deny", "resource": resource, "action": "*"})
+    assert rule.resource == resource
+
+
+async def test_a_config_change_ships_the_newest_image_and_waits_for_a_pending_render(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    dev, app = await dev_and_app(factory)
+    version = await DockerfileVersion.create(
+        app=app, number=1, content="FROM x\n", author="dev", message="m"
+    )
+
+    async def release(number: int, status: ReleaseStatus, digest: str) -> Release:
+        return await Release.create(
+            app=app,
+            number=number,
+            dockerfile_version=version,
+            trigger="dockerfile",
+            created_by="dev",
+            status=status,
+            image=f"127.0.0.1:5000/shop/web:r{number}-abc",
+            digest="sha256:" + digest * 64,
+        )
+
+    live = await release(1, ReleaseStatus.SUCCEEDED, "a")
+    await App.filter(id=app.id).update(live_release_id=live.id)
+    # Release #2 builds a newer image and has rendered its manifests: the config
+    # change must not put release #1's image back.
+    rolling = await release(2, ReleaseStatus.RUNNING, "b")
+    step = await ReleaseStep.create(
+        release=rolling, position=0, name="manifests", state=StepState.PENDING
+    )
+    answer = (await gql(PUT_FILE, put(app), dev.token))["putAppFile"]
+    # Its manifests step has yet to run: it takes the new file itself.
+    assert answer["releases"] == [], answer
+
+    await ReleaseStep.filter(id=step.id).update(state=StepState.SUCCEEDED)
+    changed = put(app, content="a: 2\n")
+    answer = (await gql(PUT_FILE, changed, dev.token))["putAppFile"]
+    [started] = answer["releases"]
+    config = await Release.get(id=int(from_base64(started["id"])[1]))
+    assert config.number == 3
+    assert config.trigger == "config: file app.yaml"
+    assert config.digest == rolling.digest
+    # The engine works on it in the background (its image is not in the registry).
+    await Release.filter(id=rolling.id).update(status=ReleaseStatus.CANCELLED)
+    await wait_for_release(config.id, seconds=120)

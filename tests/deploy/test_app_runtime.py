@@ -22,9 +22,13 @@ from home_idp.server.rbac.app_models import AppSecret
 from home_idp.server.runtime import Runtime
 from tests.deploy.flow import make_app
 from tests.factories import Factory
+from tests.graphql import GraphQLClient
 
 LOGS = """subscription($app: ID!, $tail: Int!) {
   appLogs(appId: $app, follow: false, tailLines: $tail) { source text }
+}"""
+DELETE_POD = """mutation($input: DeletePodInput!) {
+  deletePod(input: $input) { __typename ... on Error { message } }
 }"""
 SECRET = "a-secret-that-straddles"
 
@@ -80,7 +84,35 @@ async def test_lines_are_masked_before_they_are_cut_and_the_arguments_are_checke
         assert "tailLines: must be 0 to 5000" in result.errors[0].message
 
     # No free log stream: a clear error rather than one more open stream.
+    monkeypatch.setattr(runtime.deploy.log_slots, "per_user", 0)
+    [result] = await read_logs(runtime, dev, app_gid, 10)
+    assert result.errors is not None
+    assert "you have 0 app log streams open already" in result.errors[0].message
     monkeypatch.setattr(runtime.deploy.log_slots, "limit", 0)
     [result] = await read_logs(runtime, dev, app_gid, 10)
     assert result.errors is not None
     assert "app log streams are open already" in result.errors[0].message
+    assert runtime.deploy.log_slots.open == 0
+
+
+async def test_a_pod_name_is_checked_before_it_reaches_the_deployer(
+    runtime: Runtime, factory: Factory, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mia = await factory.user("mia")
+    project = await factory.project("shop", mia="maintainer")
+    app = await make_app(project)
+    asked: list[str] = []
+
+    async def delete_instance(project: str, app: str, name: str) -> None:
+        asked.append(name)
+
+    monkeypatch.setattr(runtime.deploy.deployer, "delete_instance", delete_instance)
+    for name in ("../x", "Web_1", "a" * 254, "web-1\n", ""):
+        variables = {"input": {"app": to_base64("App", app.id), "name": name}}
+        answer = (await gql(DELETE_POD, variables, mia.token))["deletePod"]
+        assert answer["__typename"] == "ValidationError", (name, answer)
+    assert asked == []
+    variables = {"input": {"app": to_base64("App", app.id), "name": "web-7d9f-x2"}}
+    answer = (await gql(DELETE_POD, variables, mia.token))["deletePod"]
+    assert answer["__typename"] == "DeletePodSuccess", answer
+    assert asked == ["web-7d9f-x2"]

@@ -133,7 +133,7 @@ async def test_sync_upserts_the_application_and_starts_a_sync(
             "destination": {"server": "https://kubernetes.default.svc", "namespace": "shop"},
             "syncPolicy": {
                 "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": ["CreateNamespace=true"],
+                "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"],
             },
         },
     }

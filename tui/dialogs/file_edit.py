@@ -35,10 +35,12 @@ def read_local_file(path: str) -> str:
     """A local text file's content; ValueError says why it cannot be used."""
     target = Path(path).expanduser()
     try:
-        size = target.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ValueError(f"{target} has {size} bytes; at most 1 MiB")
-        return target.read_bytes().decode("utf-8")
+        with target.open("rb") as handle:
+            # Read one byte past the limit: a file growing meanwhile is caught too.
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"{target} has more than {MAX_FILE_BYTES} bytes; at most 1 MiB")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{target} is not UTF-8 text") from None
     except OSError as error:

@@ -56,6 +56,9 @@ class BuildLogView(Vertical):
 
     def append(self, text: str) -> None:
         self._pending.append(text)
+        if self._max_lines is not None and len(self._pending) > self._max_lines:
+            # A stream faster than the screen: what could not be shown anyway goes.
+            del self._pending[: len(self._pending) - self._max_lines]
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.set_timer(_FLUSH_SECONDS, self._flush)

@@ -164,7 +164,9 @@ class ProjectVariables(Vertical):
     def _changed(self, result: dict[str, Any] | None) -> None:
         if not result:
             return
-        note = releases_started(result["releases"], "no app that uses it runs")
+        note = releases_started(
+            result["releases"], "no release started (nothing runs that uses it now)"
+        )
         self.notify(f"Saved; {note}.", markup=False)
         self.show(result["project"])
 
