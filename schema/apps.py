@@ -167,8 +167,9 @@ class App(relay.Node):
 
     @strawberry.field(description="The config files mounted into the app's containers.")
     async def files(self, info: Info) -> list[AppFile]:
-        model = await self._model(info)
-        return [AppFile.from_model(f) for f in await info.context.rbac.app_files.of_app(model)]
+        await self._require(info, "config")
+        files = await info.context.loaders.files_of_app.load(self.id)
+        return [AppFile.from_model(f) for f in files]
 
     @strawberry.field(
         description="Every variable the app names, its own and its project's, with where "

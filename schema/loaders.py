@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.functions import Max
 
-from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
+from home_idp.server.rbac.app_models import App, AppFile, AppSecret, DockerfileVersion
 from home_idp.server.rbac.models import Membership, Policy, Project, Role, User
 
 __all__ = ["Deferred", "Loaders", "resolve_loaded"]
@@ -60,6 +60,13 @@ async def _secrets_of_apps(ids: Sequence[int]) -> list[list[AppSecret]]:
     grouped: dict[int, list[AppSecret]] = defaultdict(list)
     for secret in await AppSecret.filter(app_id__in=ids).order_by("name"):
         grouped[secret.app_id].append(secret)  # type: ignore[attr-defined]
+    return [grouped[i] for i in ids]
+
+
+async def _files_of_apps(ids: Sequence[int]) -> list[list[AppFile]]:
+    grouped: dict[int, list[AppFile]] = defaultdict(list)
+    for file in await AppFile.filter(app_id__in=ids).order_by("name"):
+        grouped[file.app_id].append(file)
     return [grouped[i] for i in ids]
 
 
@@ -140,6 +147,9 @@ class Loaders:
     )
     secrets_of_app: DataLoader[int, list[AppSecret]] = field(
         default_factory=lambda: DataLoader(_secrets_of_apps)
+    )
+    files_of_app: DataLoader[int, list[AppFile]] = field(
+        default_factory=lambda: DataLoader(_files_of_apps)
     )
     latest_dockerfile: DataLoader[int, DockerfileVersion | None] = field(
         default_factory=lambda: DataLoader(_latest_dockerfiles)

@@ -33,10 +33,6 @@ class AppFileService:
         self._audit = audit
         self._apps = apps
 
-    async def of_app(self, app: App) -> list[AppFile]:
-        await self._authz.require("config", "read", app.project.name)
-        return await AppFile.filter(app_id=app.id).order_by("name")
-
     async def put(self, app_id: int, name: str, mount_path: str, content: str) -> tuple[App, bool]:
         """Create or replace the file `name`; (the app, whether anything changed).
 

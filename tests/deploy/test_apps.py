@@ -531,12 +531,12 @@ async def test_the_apps_list_costs_the_same_queries_for_any_page_size(
 
 APPS_WITH_RELATED = """query($project: ID!, $first: Int!) {
   apps(project: $project, first: $first) {
-    edges { node { name secrets { name } dockerfile { number } } }
+    edges { node { name secrets { name } files { name } dockerfile { number } } }
   }
 }"""
 
 
-async def test_secrets_and_latest_dockerfile_in_the_list_cost_the_same_for_any_page_size(
+async def test_secrets_files_and_latest_dockerfile_in_the_list_cost_the_same_for_any_page_size(
     gql: GraphQLClient, team: Team
 ) -> None:
     counts = await _list_query_counts(gql, team, APPS_WITH_RELATED, (2, 20))
