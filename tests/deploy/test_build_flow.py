@@ -210,9 +210,8 @@ async def test_secrets_are_masked_in_the_build_log_and_the_error(
     assert release.error is not None and value not in release.error
 
 
-async def test_cancelling_a_release_stops_its_build(
-    app: Starlette, runtime: Runtime, factory: Factory, gql: GraphQLClient
-) -> None:
+async def a_sleeping_build(factory: Factory, gql: GraphQLClient) -> tuple[Person, dict[str, Any]]:
+    """A release whose build runs (and sleeps for 60 s): the developer and the save's answer."""
     dev, web = await developer_and_app(factory)
     dockerfile = f"FROM {BASE_IMAGE}\nRUN echo sleeping && sleep 60\n"
     saved = await save_dockerfile(gql, dev.token, web, dockerfile)
@@ -221,6 +220,14 @@ async def test_cancelling_a_release_stops_its_build(
     async with asyncio.timeout(30):
         while not await BuildLogLine.exists(release_id=release_id, text="sleeping"):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+    return dev, saved
+
+
+async def test_cancelling_a_release_stops_its_build(
+    app: Starlette, runtime: Runtime, factory: Factory, gql: GraphQLClient
+) -> None:
+    dev, saved = await a_sleeping_build(factory, gql)
+    release_id = release_pk(saved)
     cancelled = await gql(CANCEL, {"id": saved["release"]["id"]}, dev.token)
     assert cancelled["cancelRelease"]["release"]["status"] == "CANCELLED"
     # The build process is killed within the cancel check, not after its 60 s.
@@ -239,14 +246,8 @@ async def test_a_retry_right_after_a_cancel_still_stops_the_cancelled_build(
     # The retry comes before the build step's next look at its cancel: the
     # release is running again, yet the cancelled attempt must stop (one
     # SQLite worker would otherwise wait for its 60 s, and it must not push).
-    dev, web = await developer_and_app(factory)
-    dockerfile = f"FROM {BASE_IMAGE}\nRUN echo sleeping && sleep 60\n"
-    saved = await save_dockerfile(gql, dev.token, web, dockerfile)
+    dev, saved = await a_sleeping_build(factory, gql)
     release_id = release_pk(saved)
-    await wait_for_step_state(release_id, "build", StepState.RUNNING)
-    async with asyncio.timeout(30):
-        while not await BuildLogLine.exists(release_id=release_id, text="sleeping"):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
     cancelled = await gql(CANCEL, {"id": saved["release"]["id"]}, dev.token)
     assert cancelled["cancelRelease"]["release"]["status"] == "CANCELLED"
     retried = await gql(RETRY, {"id": saved["release"]["id"]}, dev.token)

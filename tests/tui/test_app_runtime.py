@@ -30,12 +30,13 @@ async def test_a_running_app_shows_its_container_and_its_logs_while_the_tab_is_s
     server_url: str, config_dir: Path, factory: Factory, runtime: Runtime
 ) -> None:
     await factory.user("dev")
-    project = await factory.project("shop", dev="maintainer")
+    # A project of its own: containers of other tests' shop/web may still run.
+    project = await factory.project("tail", dev="maintainer")
     await make_app(project)
     app = dashboard(server_url, config_dir)
     async with app.run_test(size=(120, 36)) as pilot:
         await log_in(pilot, "dev")
-        await open_app(pilot, "shop", "web")
+        await open_app(pilot, "tail", "web")
         await type_dockerfile_and_save(pilot, DOCKERFILE, "serve")
         await wait_for(
             pilot,
@@ -85,7 +86,7 @@ async def test_a_running_app_shows_its_container_and_its_logs_while_the_tab_is_s
                     continue
         assert logged_404(), lines[-5:]
         line = next(line for line in lines if "response:404" in line)
-        assert line.startswith("hidp-shop-web") and " │ " in line
+        assert line.startswith("hidp-tail-web") and " │ " in line
         assert "response:404" in screen_text(app)
         assert runtime.deploy.log_slots.open == 1
 

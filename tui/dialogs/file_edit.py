@@ -8,7 +8,6 @@ dialog open with each field's message under its field.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
-from home_idp.tui.errors import ActionFailed, GatewayError
+from home_idp.tui.dialogs.submitting import Submit, SubmittingDialog
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["MAX_FILE_BYTES", "FileDialog", "read_local_file"]
 
 MAX_FILE_BYTES = 1024 * 1024
-
-SubmitFile = Callable[[dict[str, str]], Awaitable[Any]]
 
 _FIELDS = ("name", "mountPath", "content")
 
@@ -47,7 +43,7 @@ def read_local_file(path: str) -> str:
         raise ValueError(error.strerror or str(error)) from None
 
 
-class FileDialog(ModalScreen[Any]):
+class FileDialog(SubmittingDialog):
     """Collects a file, runs `submit` with {name, mountPath, content}, closes with its result."""
 
     BINDINGS = [
@@ -56,11 +52,14 @@ class FileDialog(ModalScreen[Any]):
     ]
     AUTO_FOCUS = "#file-name"
 
-    def __init__(self, title: str, submit: SubmitFile, file: dict[str, Any] | None = None) -> None:
-        super().__init__()
+    def __init__(self, title: str, submit: Submit, file: dict[str, Any] | None = None) -> None:
+        super().__init__(submit)
         self.title_text = title
-        self.submit = submit
         self.file = file or {}
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return _FIELDS
 
     def compose(self) -> ComposeResult:
         editing = bool(self.file)
@@ -131,34 +130,3 @@ class FileDialog(ModalScreen[Any]):
     @on(Input.Submitted, "#file-name, #file-mountPath")
     def action_save(self) -> None:
         self.run_submit(self.values())
-
-    @work(exclusive=True, exit_on_error=False)
-    async def run_submit(self, values: dict[str, str]) -> None:
-        self.query_one("#submit", Button).disabled = True
-        try:
-            result = await self.submit(values)
-        except ActionFailed as error:
-            self.show_errors(error)
-        except GatewayError as error:
-            self.query_one("#form-error", Label).update(safe_text(error))
-        else:
-            self.dismiss(result)
-        finally:
-            if self.is_attached:
-                self.query_one("#submit", Button).disabled = False
-
-    def show_errors(self, error: ActionFailed) -> None:
-        for name in _FIELDS:
-            self.query_one(f"#error-{name}", Label).update("")
-        unplaced = []
-        for field_error in error.field_errors:
-            if field_error.field in _FIELDS:
-                label = self.query_one(f"#error-{field_error.field}", Label)
-                label.update(safe_text(field_error.message))
-            else:
-                unplaced.append(f"{field_error.field}: {field_error.message}")
-        self.query_one("#form-error", Label).update(
-            safe_text("; ".join([error.message, *unplaced]))
-            if unplaced or not error.field_errors
-            else ""
-        )

@@ -7,18 +7,16 @@ them, so nothing typed is lost.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from home_idp.tui.errors import ActionFailed, GatewayError
+from home_idp.tui.dialogs.submitting import Submit, SubmittingDialog
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["FormDialog", "FormField"]
@@ -36,21 +34,21 @@ class FormField:
     integer: bool = False
 
 
-Submit = Callable[[dict[str, Any]], Awaitable[Any]]
-
-
-class FormDialog(ModalScreen[Any]):
+class FormDialog(SubmittingDialog):
     """Collects values, runs `submit` with them and closes with its result."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
     AUTO_FOCUS = "Input"
 
     def __init__(self, title: str, fields: list[FormField], submit: Submit, action: str) -> None:
-        super().__init__()
+        super().__init__(submit)
         self.title_text = title
         self.fields = fields
-        self.submit = submit
         self.action_label = action
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.fields)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -98,36 +96,3 @@ class FormDialog(ModalScreen[Any]):
             self.query_one(f"#error-{error.args[0]}", Label).update("write a whole number")
             return
         self.run_submit(values)
-
-    @work(exclusive=True, exit_on_error=False)
-    async def run_submit(self, values: dict[str, Any]) -> None:
-        self.query_one("#submit", Button).disabled = True
-        try:
-            result = await self.submit(values)
-        except ActionFailed as error:
-            self.show_errors(error)
-        except GatewayError as error:
-            self.query_one("#form-error", Label).update(safe_text(error))
-        else:
-            self.dismiss(result)
-        finally:
-            if self.is_attached:
-                self.query_one("#submit", Button).disabled = False
-
-    def show_errors(self, error: ActionFailed) -> None:
-        for spec in self.fields:
-            self.query_one(f"#error-{spec.name}", Label).update("")
-        unplaced = []
-        for field_error in error.field_errors:
-            # "env[2].name" belongs to the input "env"; ids are plain names.
-            name = field_error.field.split(".")[0].split("[")[0]
-            target = self.query(f"#error-{name}") if name.isidentifier() else None
-            if target:
-                target.first(Label).update(safe_text(field_error.message))
-            else:
-                unplaced.append(f"{field_error.field}: {field_error.message}")
-        self.query_one("#form-error", Label).update(
-            safe_text("; ".join([error.message, *unplaced]))
-            if unplaced or not error.field_errors
-            else ""
-        )
