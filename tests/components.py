@@ -104,7 +104,10 @@ notifications:
       headers: {{Authorization: [Bearer {self._secret}]}}
       timeout: 2s
       threshold: 3
-      backoff: 1s
+      # Between tests nothing listens, and the registry backs off; a short
+      # back-off lets the next test's push event arrive before the engine's
+      # reconciler (0.5 s) finds the image itself.
+      backoff: 100ms
       ignoredmediatypes: [application/octet-stream]
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import re
+import time
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, replace
 
@@ -19,18 +20,22 @@ from home_idp.plugins.contracts import (
     DeployError,
     InstanceNotFound,
 )
-from home_idp.server.errors import Conflict, NotFound, ValidationFailed
+from home_idp.server.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from home_idp.server.rbac.app_config import app_secret_values
 from home_idp.server.rbac.app_models import App
 from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.models import User, UserStatus
 from home_idp.server.rbac.secret_box import SecretBox, secret_masker
 
 __all__ = ["MAX_LOG_LINE", "MAX_TAIL_LINES", "AppRuntime", "LogStreamSlots"]
 
 MAX_TAIL_LINES = 5000
 MAX_LOG_LINE = 8192
+# A followed log may stay open for hours: the caller's rights are looked at
+# again this often (when a line comes), so a removed member stops reading.
+RECHECK_SECONDS = 30.0
 # A DNS-1123 subdomain: what pod (and container) names are.
 _POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
@@ -106,8 +111,12 @@ class AppRuntime:
             lines = self.deployer.app_logs(
                 app.project.name, app.name, follow=follow, tail_lines=tail_lines
             )
+            checked = time.monotonic()
             try:
                 async for line in lines:
+                    if time.monotonic() - checked >= RECHECK_SECONDS:
+                        await self._may_still_read(app.project.name)
+                        checked = time.monotonic()
                     # Masked before it is cut: a cut secret would no longer match.
                     yield AppLogLine(line.source, _cut(mask(line.text)))
             except DeployError as error:
@@ -138,6 +147,19 @@ class AppRuntime:
             detail={"pod": name[:253]},
         )
         return app
+
+    async def _may_still_read(self, project: str) -> None:
+        """The caller's account and rights as they are now, not as the stream began."""
+        principal = self.authz.principal
+        user = await User.get_or_none(id=principal.user_id)
+        if (
+            user is None
+            or user.status is not UserStatus.ACTIVE
+            or (principal.is_admin and not user.is_admin)
+        ):
+            raise PermissionDenied("your account has changed; log in again to follow the logs")
+        self.authz.forget()
+        await self.authz.require("log", "read", project)
 
     async def _app(self, app_id: int, resource: str) -> App:
         app = await self.apps.get(app_id)

@@ -6,6 +6,7 @@ to end flow with a real container is in test_app_config_flow.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,9 +17,11 @@ from strawberry.types import ExecutionResult
 from home_idp.plugins.contracts import AppLogLine
 from home_idp.schema.context import Context
 from home_idp.schema.schema import build_schema
+from home_idp.server.deploy import app_runtime
 from home_idp.server.deploy.app_runtime import MAX_LOG_LINE
 from home_idp.server.rbac import Principal
 from home_idp.server.rbac.app_models import AppSecret
+from home_idp.server.rbac.models import Membership
 from home_idp.server.runtime import Runtime
 from tests.deploy.flow import make_app
 from tests.factories import Factory
@@ -116,3 +119,39 @@ async def test_a_pod_name_is_checked_before_it_reaches_the_deployer(
     answer = (await gql(DELETE_POD, variables, mia.token))["deletePod"]
     assert answer["__typename"] == "DeletePodSuccess", answer
     assert asked == ["web-7d9f-x2"]
+
+
+async def test_a_followed_log_stops_when_the_reader_is_no_longer_a_member(
+    runtime: Runtime, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vic = await factory.user("vic")
+    project = await factory.project("shop", vic="viewer")
+    app = await make_app(project)
+    second_line = asyncio.Event()
+
+    async def app_logs(
+        project: str, app: str, *, follow: bool, tail_lines: int
+    ) -> AsyncIterator[AppLogLine]:
+        yield AppLogLine("web-1", "before")
+        await second_line.wait()
+        yield AppLogLine("web-1", "after")
+
+    monkeypatch.setattr(runtime.deploy.deployer, "app_logs", app_logs)
+    monkeypatch.setattr(app_runtime, "RECHECK_SECONDS", 0.0)
+    principal = Principal(vic.user.id, vic.user.username)
+    stream = await build_schema(runtime.settings.graphql).subscribe(
+        LOGS,
+        variable_values={"app": to_base64("App", app.id), "tail": 10},
+        context_value=Context(runtime=runtime, principal=principal),
+    )
+    assert not isinstance(stream, ExecutionResult)
+    first = await asyncio.wait_for(anext(stream), 5)
+    assert first.data == {"appLogs": {"source": "web-1", "text": "before"}}
+    await Membership.filter(user_id=vic.user.id).delete()
+    second_line.set()
+    refused = await asyncio.wait_for(anext(stream), 5)
+    assert refused.errors is not None
+    assert "you may not read log in project 'shop'" in refused.errors[0].message
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(stream), 5)
+    assert runtime.deploy.log_slots.open == 0
