@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -553,7 +553,7 @@ class DeployerPlugin(Protocol):
 
     def app_logs(
         self, project: str, app: str, *, follow: bool, tail_lines: int
-    ) -> AsyncIterator[AppLogLine]:
+    ) -> AsyncGenerator[AppLogLine, None]:
         """The last `tail_lines` lines of every pod (container) of the app, then, with
         `follow`, new lines as they are written, interleaved as they come.
 

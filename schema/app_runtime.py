@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated, Self
 
@@ -94,15 +95,12 @@ class AppRuntimeSubscription:
         self, info: Info, app_id: relay.GlobalID, follow: bool = True, tail_lines: int = 100
     ) -> AsyncGenerator[AppLogLine, None]:
         runtime = info.context.deploy.runtime
-        lines = runtime.logs(
-            decode_id(app_id, "App", "appId"), follow=follow, tail_lines=tail_lines
-        )
-        try:
+        # aclosing: the deployer's streams close as soon as the client goes away.
+        async with contextlib.aclosing(
+            runtime.logs(decode_id(app_id, "App", "appId"), follow=follow, tail_lines=tail_lines)
+        ) as lines:
             async for line in lines:
                 yield AppLogLine(source=line.source, text=line.text)
-        finally:
-            # Closes the deployer's streams as soon as the client goes away.
-            await lines.aclose()
 
 
 @strawberry.type

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -49,25 +49,27 @@ async def _memberships_of_users(ids: Sequence[int]) -> list[list[Membership]]:
     return [grouped[i] for i in ids]
 
 
-async def _policies_of_roles(ids: Sequence[int]) -> list[list[Policy]]:
-    grouped: dict[int, list[Policy]] = defaultdict(list)
-    for policy in await Policy.filter(role_id__in=ids).order_by("id"):
-        grouped[policy.role_id].append(policy)
+def _grouped(rows: Iterable[T], owner: Callable[[T], int], ids: Sequence[int]) -> list[list[T]]:
+    """The rows of each id in `ids`, in their order (a DataLoader's answer)."""
+    grouped: dict[int, list[T]] = defaultdict(list)
+    for row in rows:
+        grouped[owner(row)].append(row)
     return [grouped[i] for i in ids]
+
+
+async def _policies_of_roles(ids: Sequence[int]) -> list[list[Policy]]:
+    policies = await Policy.filter(role_id__in=ids).order_by("id")
+    return _grouped(policies, lambda policy: policy.role_id, ids)
 
 
 async def _secrets_of_apps(ids: Sequence[int]) -> list[list[AppSecret]]:
-    grouped: dict[int, list[AppSecret]] = defaultdict(list)
-    for secret in await AppSecret.filter(app_id__in=ids).order_by("name"):
-        grouped[secret.app_id].append(secret)  # type: ignore[attr-defined]
-    return [grouped[i] for i in ids]
+    secrets = await AppSecret.filter(app_id__in=ids).order_by("name")
+    return _grouped(secrets, lambda secret: secret.app_id, ids)  # type: ignore[attr-defined]
 
 
 async def _files_of_apps(ids: Sequence[int]) -> list[list[AppFile]]:
-    grouped: dict[int, list[AppFile]] = defaultdict(list)
-    for file in await AppFile.filter(app_id__in=ids).order_by("name"):
-        grouped[file.app_id].append(file)
-    return [grouped[i] for i in ids]
+    files = await AppFile.filter(app_id__in=ids).order_by("name")
+    return _grouped(files, lambda file: file.app_id, ids)
 
 
 async def _latest_dockerfiles(ids: Sequence[int]) -> list[DockerfileVersion | None]:

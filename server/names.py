@@ -11,6 +11,7 @@ __all__ = [
     "RESERVED_NAMESPACES",
     "USERNAME",
     "validate_dns_label",
+    "validate_dns_subdomain",
     "validate_project_name",
     "validate_username",
 ]
@@ -18,6 +19,8 @@ __all__ = [
 # RFC 1123 label, as Kubernetes uses it for namespaces: it is also safe as a
 # path segment and as a registry repository component.
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# RFC 1123 subdomain: what Kubernetes object names (pods among them) are.
+DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 USERNAME = re.compile(r"^[a-z0-9]([-_.a-z0-9]{0,38}[a-z0-9])?$")
 
 
@@ -28,6 +31,15 @@ def validate_dns_label(value: str, field: str = "name") -> str:
             field,
             "must be a DNS-1123 label: 1-63 lower-case letters, digits or '-', "
             "starting and ending with a letter or digit",
+        )
+    return value
+
+
+def validate_dns_subdomain(value: str, field: str = "name") -> str:
+    """Return `value` if it is a DNS-1123 subdomain (at most 253), else raise ValidationFailed."""
+    if len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
+        raise ValidationFailed.for_field(
+            field, "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'"
         )
     return value
 

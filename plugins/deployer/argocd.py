@@ -11,6 +11,7 @@ update, sync and delete.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -189,12 +190,11 @@ class ArgoCDDeployer:
         self, project: str, app: str, *, follow: bool, tail_lines: int
     ) -> AsyncGenerator[AppLogLine, None]:
         """The app's pod logs, read from the cluster's API (the `kube_*` options)."""
-        lines = self._cluster().app_logs(project, app, follow=follow, tail_lines=tail_lines)
-        try:
+        async with contextlib.aclosing(
+            self._cluster().app_logs(project, app, follow=follow, tail_lines=tail_lines)
+        ) as lines:
             async for line in lines:
                 yield line
-        finally:
-            await lines.aclose()
 
     async def delete_instance(self, project: str, app: str, name: str) -> None:
         """Delete the app's pod `name` through the cluster's API (the `kube_*` options)."""

@@ -331,14 +331,13 @@ class KubernetesDeployer:
             labels.app_selector(app),
             f"listing the pods of {project}/{app}",
         )
-        lines = self._logs.lines(
-            project, log_containers(pods, app), follow=follow, tail_lines=tail_lines
-        )
-        try:
+        async with contextlib.aclosing(
+            self._logs.lines(
+                project, log_containers(pods, app), follow=follow, tail_lines=tail_lines
+            )
+        ) as lines:
             async for line in lines:
                 yield line
-        finally:
-            await lines.aclose()
 
     async def delete_instance(self, project: str, app: str, name: str) -> None:
         """Delete the app's pod `name`; its ReplicaSet starts a fresh one.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import re
 import time
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from home_idp.plugins.contracts import (
     InstanceNotFound,
 )
 from home_idp.server.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from home_idp.server.names import validate_dns_subdomain
 from home_idp.server.rbac.app_config import app_secret_values
 from home_idp.server.rbac.app_models import App
 from home_idp.server.rbac.apps import AppService
@@ -36,8 +36,6 @@ MAX_LOG_LINE = 8192
 # A followed log may stay open for hours: the caller's rights are looked at
 # again this often (when a line comes), so a removed member stops reading.
 RECHECK_SECONDS = 30.0
-# A DNS-1123 subdomain: what pod (and container) names are.
-_POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class LogStreamSlots:
@@ -107,32 +105,31 @@ class AppRuntime:
             raise ValidationFailed.for_field("tailLines", f"must be 0 to {MAX_TAIL_LINES}")
         app = await self._app(app_id, "log")
         mask = secret_masker((await app_secret_values(app, self.secret_box)).values())
+        # aclosing: the deployer's streams close when the caller stops reading,
+        # not when the generator is collected.
         with self.slots.slot(self.authz.principal.username):
-            lines = self.deployer.app_logs(
-                app.project.name, app.name, follow=follow, tail_lines=tail_lines
-            )
             checked = time.monotonic()
             try:
-                async for line in lines:
-                    if time.monotonic() - checked >= RECHECK_SECONDS:
-                        await self._may_still_read(app.project.name)
-                        checked = time.monotonic()
-                    # Masked before it is cut: a cut secret would no longer match.
-                    yield AppLogLine(line.source, _cut(mask(line.text)))
+                async with contextlib.aclosing(
+                    self.deployer.app_logs(
+                        app.project.name, app.name, follow=follow, tail_lines=tail_lines
+                    )
+                ) as lines:
+                    async for line in lines:
+                        if time.monotonic() - checked >= RECHECK_SECONDS:
+                            await self._may_still_read(app.project.name)
+                            checked = time.monotonic()
+                        # Masked before it is cut: a cut secret would no longer match.
+                        yield AppLogLine(line.source, _cut(mask(line.text)))
             except DeployError as error:
                 raise Conflict(f"the app's logs could not be read: {error}") from None
-            finally:
-                # The deployer's streams close now, not when the generator is collected.
-                if isinstance(lines, AsyncGenerator):
-                    await lines.aclose()
 
     async def delete_pod(self, app_id: int, name: str) -> App:
         """Delete one of the app's pods (maintainers); its Deployment starts a fresh one."""
         app = await self.apps.get(app_id)
         self.authz.require_write()
         await self.authz.require("pod", "delete", app.project.name)
-        if len(name) > 253 or not _POD_NAME.fullmatch(name):
-            raise ValidationFailed.for_field("name", "is not a pod name (a DNS-1123 subdomain)")
+        validate_dns_subdomain(name)  # what pod (and container) names are
         try:
             await self.deployer.delete_instance(app.project.name, app.name, name)
         except InstanceNotFound:

@@ -35,13 +35,19 @@ class AppConfig:
     files: list[AppFile]
 
 
-async def _parts(app: App) -> tuple[set[str], list[ProjectVariable]]:
-    own_secrets = set(await AppSecret.filter(app_id=app.id).values_list("name", flat=True))
+async def _parts(app: App) -> tuple[list[AppSecret], list[ProjectVariable]]:
+    """The app's own secrets and the project variables it names."""
+    own_secrets = await AppSecret.filter(app_id=app.id)
     shared = await ProjectVariable.filter(
         project_id=app.project_id,  # type: ignore[attr-defined]
         name__in=list(app.shared_env),
     ).order_by("name")
-    return {str(name) for name in own_secrets}, list(shared)
+    return own_secrets, list(shared)
+
+
+async def _own_secret_names(app: App) -> tuple[set[str], list[ProjectVariable]]:
+    own_secrets, shared = await _parts(app)
+    return {secret.name for secret in own_secrets}, shared
 
 
 def _taken(app: App, own_secrets: set[str], name: str) -> bool:
@@ -49,7 +55,7 @@ def _taken(app: App, own_secrets: set[str], name: str) -> bool:
 
 
 async def app_config(app: App) -> AppConfig:
-    own_secrets, shared = await _parts(app)
+    own_secrets, shared = await _own_secret_names(app)
     env = dict(app.env)
     secret_names = set(own_secrets)
     for variable in shared:
@@ -65,17 +71,17 @@ async def app_config(app: App) -> AppConfig:
 
 async def app_secret_values(app: App, box: SecretBox) -> dict[str, str]:
     """Every secret the app gets, in plain text: for the builder and the deployer only."""
-    values = {s.name: box.decrypt(s.ciphertext) for s in await AppSecret.filter(app_id=app.id)}
     own_secrets, shared = await _parts(app)
+    values = {secret.name: box.decrypt(secret.ciphertext) for secret in own_secrets}
     for variable in shared:
-        if variable.is_secret and not _taken(app, own_secrets, variable.name):
+        if variable.is_secret and not _taken(app, set(values), variable.name):
             values[variable.name] = box.decrypt(variable.value)
     return values
 
 
 async def environment(app: App) -> list[EnvEntry]:
     """Every variable the app names, with its source; what the app does not get is marked."""
-    own_secrets, shared = await _parts(app)
+    own_secrets, shared = await _own_secret_names(app)
     entries = [EnvEntry(name, "app", False, value) for name, value in app.env.items()]
     entries += [EnvEntry(name, "app", True, None) for name in own_secrets]
     entries += [

@@ -17,6 +17,7 @@ __all__ = [
     "validate_ingress_host",
     "validate_port",
     "validate_replicas",
+    "validate_secret_value",
     "validate_shared_env",
     "validate_source_ref",
     "validate_source_repo",
@@ -24,6 +25,7 @@ __all__ = [
 
 MAX_ENV_VARS = 100
 MAX_ENV_VALUE = 32 * 1024
+MAX_SECRET_BYTES = 64 * 1024
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,252}$")
 # The user and the host start with a letter or digit: `-oProxyCommand=…` must never
 # reach git or ssh as an option (CVE-2017-1000117).
@@ -124,6 +126,13 @@ def validate_env(env: Mapping[str, str]) -> dict[str, str]:
         if len(value) > MAX_ENV_VALUE or "\x00" in value:
             raise ValidationFailed.for_field("env", f"the value of {name} is too long or binary")
     return dict(env)
+
+
+def validate_secret_value(value: str) -> str:
+    """A secret's value: 1 to MAX_SECRET_BYTES bytes of text."""
+    if not value or len(value.encode()) > MAX_SECRET_BYTES or "\x00" in value:
+        raise ValidationFailed.for_field("value", f"must be 1 to {MAX_SECRET_BYTES} bytes of text")
+    return value
 
 
 def validate_shared_env(names: list[str]) -> list[str]:

@@ -19,9 +19,7 @@ from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Project
 from home_idp.server.rbac.secret_box import SecretBox
 
-__all__ = ["MAX_SECRET_BYTES", "AppChanges", "AppService"]
-
-MAX_SECRET_BYTES = 64 * 1024
+__all__ = ["AppChanges", "AppService"]
 
 
 @dataclass(frozen=True)
@@ -128,10 +126,7 @@ class AppService:
     async def set_secret(self, app_id: int, name: str, value: str) -> App:
         app = await self.get(app_id, "update", "secret")
         app_fields.validate_env_name(name, "name")
-        if not value or len(value.encode()) > MAX_SECRET_BYTES or "\x00" in value:
-            raise ValidationFailed.for_field(
-                "value", f"must be 1 to {MAX_SECRET_BYTES} bytes of text"
-            )
+        app_fields.validate_secret_value(value)
         author = self._authz.require_write().username
         async with in_transaction():
             await AppSecret.update_or_create(

@@ -12,7 +12,6 @@ from tortoise.transactions import in_transaction
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.rbac import app_fields
 from home_idp.server.rbac.app_models import App, AppSecret, ProjectVariable
-from home_idp.server.rbac.apps import MAX_SECRET_BYTES
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Project
@@ -99,11 +98,7 @@ class ProjectVariableService:
         async with in_transaction():
             # Under the project's lock: no app starts using it before it is gone.
             await Project.filter(id=project.id).select_for_update().get()
-            users = sorted(
-                app.name
-                for app in await App.filter(project_id=project.id)
-                if name in app.shared_env
-            )
+            users = (await apps_by_shared_name(project.id)).get(name)
             if users:
                 raise Conflict(
                     f"{name} is used by {', '.join(users)}; remove it from their shared "
@@ -134,7 +129,9 @@ class ProjectVariableService:
 
 
 def _validate_value(value: str, *, secret: bool) -> None:
-    limit = MAX_SECRET_BYTES if secret else app_fields.MAX_ENV_VALUE
-    if (secret and not value) or len(value.encode()) > limit or "\x00" in value:
-        low = 1 if secret else 0
-        raise ValidationFailed.for_field("value", f"must be {low} to {limit} bytes of text")
+    if secret:
+        app_fields.validate_secret_value(value)
+    elif len(value.encode()) > app_fields.MAX_ENV_VALUE or "\x00" in value:
+        raise ValidationFailed.for_field(
+            "value", f"must be 0 to {app_fields.MAX_ENV_VALUE} bytes of text"
+        )
