@@ -14,12 +14,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ChoiceDialog
+from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["SECRET_DOTS", "AppEnv"]
@@ -28,13 +28,15 @@ SECRET_DOTS = "••••••"  # noqa: S105 (what shows instead of a secret
 _HINT = "u: choose project variables · the app's own ones: Settings tab (alt+3)"
 
 
-class AppEnv(Vertical):
+class AppEnv(EditableTab):
     """The Env tab. Call `show(config)`; posts `Changed` after `u` saved a choice."""
 
     BINDINGS = [
         Binding("u", "choose_shared", "Use project vars"),
         Binding("u", "explain_read_only", show=False),
     ]
+    EDIT_ACTIONS = frozenset({"choose_shared"})
+    READ_ONLY_MESSAGE = "Viewers cannot change which variables an app uses."
 
     class Changed(Message):
         """The app's shared variables changed; `config` is the app's new config."""
@@ -46,7 +48,6 @@ class AppEnv(Vertical):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.config: dict[str, Any] | None = None
-        self.read_only = False
 
     def compose(self) -> ComposeResult:
         yield Label(_HINT, id="env-hint", classes="tab-hint")
@@ -58,13 +59,6 @@ class AppEnv(Vertical):
     @property
     def table(self) -> DataTable[str | Text]:
         return self.query_one("#env-table", DataTable)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "choose_shared":
-            return not self.read_only
-        if action == "explain_read_only":
-            return self.read_only
-        return True
 
     def show(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -90,9 +84,6 @@ class AppEnv(Vertical):
         else:
             self.query_one("#env-hint", Label).update(_HINT)
         self.refresh_bindings()
-
-    def action_explain_read_only(self) -> None:
-        self.notify("Viewers cannot change which variables an app uses.", severity="warning")
 
     @work(exclusive=True, group="env", exit_on_error=False)
     async def action_choose_shared(self) -> None:

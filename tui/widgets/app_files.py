@@ -13,17 +13,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog, FileDialog, TextViewDialog
+from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import ago, releases_started, safe_text
 
 __all__ = ["AppFiles", "size_label"]
-
-_READ_ONLY = "Viewers cannot change config files: ask a developer of the project."
 
 
 def size_label(size: int) -> str:
@@ -34,7 +32,7 @@ def size_label(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
-class AppFiles(Vertical):
+class AppFiles(EditableTab):
     """The Files tab. Set `read_only`, call `show(config)`; posts `Changed` after a change."""
 
     BINDINGS = [
@@ -44,6 +42,8 @@ class AppFiles(Vertical):
         # For viewers the keys above are hidden; a press still gets an answer.
         Binding("n,e,d", "explain_read_only", show=False),
     ]
+    EDIT_ACTIONS = frozenset({"new_file", "edit_file", "delete_file"})
+    READ_ONLY_MESSAGE = "Viewers cannot change config files: ask a developer of the project."
 
     class Changed(Message):
         """A file was saved or deleted; `config` is the app's new config."""
@@ -56,7 +56,6 @@ class AppFiles(Vertical):
         super().__init__(id=id)
         self.app_id: str | None = None
         self.files: list[dict[str, Any]] = []
-        self.read_only = False
 
     def compose(self) -> ComposeResult:
         yield Label("", id="files-hint", classes="tab-hint")
@@ -68,13 +67,6 @@ class AppFiles(Vertical):
     @property
     def table(self) -> DataTable[str | Text]:
         return self.query_one("#files-table", DataTable)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in {"new_file", "edit_file", "delete_file"}:
-            return not self.read_only
-        if action == "explain_read_only":
-            return self.read_only
-        return True
 
     def show(self, config: dict[str, Any]) -> None:
         self.app_id = str(config["id"])
@@ -103,9 +95,6 @@ class AppFiles(Vertical):
     def current(self) -> dict[str, Any] | None:
         row = self.table.cursor_row
         return self.files[row] if self.files and 0 <= row < len(self.files) else None
-
-    def action_explain_read_only(self) -> None:
-        self.notify(_READ_ONLY, severity="warning")
 
     @on(DataTable.RowSelected, "#files-table")
     def row_chosen(self) -> None:

@@ -22,16 +22,16 @@ from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
 from home_idp.tui.widgets.app_env import SECRET_DOTS
+from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import ago, releases_started, safe_text
 from home_idp.tui.widgets.project_tree import ProjectNode
 
 __all__ = ["ProjectVariables", "ProjectView"]
 
 _READ_ONLY_ROLES = {"viewer"}
-_CHANGES = ("new_variable", "new_secret", "edit_variable", "delete_variable")
 
 
-class ProjectVariables(Vertical):
+class ProjectVariables(EditableTab):
     """The Env/Secrets tab of a project. Set `project_id` and call `reload()`."""
 
     BINDINGS = [
@@ -41,12 +41,13 @@ class ProjectVariables(Vertical):
         Binding("d", "delete_variable", "Delete"),
         Binding("n,s,e,d", "explain_read_only", show=False),
     ]
+    EDIT_ACTIONS = frozenset({"new_variable", "new_secret", "edit_variable", "delete_variable"})
+    READ_ONLY_MESSAGE = "Viewers cannot change project variables."
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.project_id: str | None = None
         self.variables: list[dict[str, Any]] = []
-        self.read_only = False
 
     def compose(self) -> ComposeResult:
         yield Label("", id="variables-hint", classes="tab-hint")
@@ -58,13 +59,6 @@ class ProjectVariables(Vertical):
     @property
     def table(self) -> DataTable[str | Text]:
         return self.query_one("#variables-table", DataTable)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _CHANGES:
-            return not self.read_only
-        if action == "explain_read_only":
-            return self.read_only
-        return True
 
     @work(exclusive=True, group="variables", exit_on_error=False)
     async def reload(self) -> None:
@@ -111,9 +105,6 @@ class ProjectVariables(Vertical):
     def current(self) -> dict[str, Any] | None:
         row = self.table.cursor_row
         return self.variables[row] if self.variables and 0 <= row < len(self.variables) else None
-
-    def action_explain_read_only(self) -> None:
-        self.notify("Viewers cannot change project variables.", severity="warning")
 
     def action_new_variable(self) -> None:
         self._ask("New project variable", secret=False)
