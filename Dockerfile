@@ -5,19 +5,22 @@
 # base for both stages, so the venv's interpreter path exists in the final one.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# Builder: a wheel of home-idp, then it and its dependencies into a venv.
+# Builder: the locked dependencies (exact versions, hashes checked) into a
+# venv, then a wheel of home-idp built with the locked setuptools.
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/home-idp
+COPY requirements.txt ./
+RUN /opt/home-idp/bin/pip install --no-cache-dir --require-hashes -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY schema ./schema
 COPY plugins ./plugins
 COPY tui ./tui
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && /opt/home-idp/bin/pip install --no-cache-dir /wheels/*.whl
+RUN /opt/home-idp/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && /opt/home-idp/bin/pip install --no-cache-dir --no-deps /wheels/*.whl
 
 # Final: the venv, git, and an unprivileged user; nothing to build with.
 FROM ${PYTHON_IMAGE}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable
 
@@ -25,8 +27,11 @@ KEY_FILE_NAME = "secrets.key"
 MASK = "****"
 # Masking "a" or "ab" would blank out half of every log line and hide nothing.
 MIN_MASKED_LENGTH = 4
-# A Fernet key is 32 bytes in url-safe base64: 44 characters.
+# A Fernet key is 32 bytes in url-safe base64 with its padding: 44 characters,
+# the last one "=".
+_FERNET_KEY_BYTES = 32
 _FERNET_KEY_LENGTH = 44
+_FERNET_KEY_FORM = re.compile(rb"[A-Za-z0-9_-]{43}=")
 
 
 class SecretDecryptionError(RuntimeError):
@@ -34,11 +39,20 @@ class SecretDecryptionError(RuntimeError):
 
 
 def _is_fernet_key(key: bytes) -> bool:
-    try:
-        Fernet(key)
-    except (ValueError, TypeError):
+    """Whether `key` has exactly the form Fernet's specification gives a key.
+
+    Checked here rather than by trying `Fernet(key)`: how lenient its parser is
+    changes between releases of cryptography (51 takes a key without padding),
+    and a key this release takes must still be taken by the next one.
+    """
+    if _FERNET_KEY_FORM.fullmatch(key) is None:
         return False
-    return True
+    try:
+        raw = base64.urlsafe_b64decode(key)
+    except binascii.Error:
+        return False
+    # The canonical encoding only: the last character may not carry stray bits.
+    return len(raw) == _FERNET_KEY_BYTES and base64.urlsafe_b64encode(raw) == key
 
 
 def load_secrets_key(settings: Settings) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 from pathlib import Path
 
@@ -51,7 +52,24 @@ def test_a_key_from_settings_wins_and_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / KEY_FILE_NAME).exists()
 
 
-@pytest.mark.parametrize("value", ["not-a-key-but-a-long-one", "", "ä" * 44, "A" * 43])
+_A_KEY = Fernet.generate_key().decode()
+# The same 32 bytes spelled the ways a key gets mangled by copy and paste or by
+# another tool's base64; some releases of cryptography take some of them, and
+# home-idp refuses all of them whatever release is installed.
+_MANGLED_KEYS = [
+    pytest.param(_A_KEY.rstrip("="), id="padding dropped"),
+    pytest.param(_A_KEY + "=", id="padding doubled"),
+    pytest.param(_A_KEY[:20] + " " + _A_KEY[20:], id="space inside"),
+    pytest.param(base64.b64encode(b"\xfb\xff" * 16).decode(), id="standard base64 alphabet"),
+    # "B" ends on bits that the 32nd byte does not use: not a canonical encoding.
+    pytest.param("A" * 42 + "B=", id="stray bits in the last character"),
+    pytest.param(base64.urlsafe_b64encode(b"k" * 31).decode(), id="31 bytes"),
+]
+
+
+@pytest.mark.parametrize(
+    "value", ["not-a-key-but-a-long-one", "", "ä" * 44, "A" * 43, *_MANGLED_KEYS]
+)
 def test_an_invalid_key_in_settings_is_a_clear_error_that_hides_it(
     tmp_path: Path, value: str
 ) -> None:
@@ -66,9 +84,10 @@ def test_an_invalid_key_in_settings_is_a_clear_error_that_hides_it(
     assert not (tmp_path / KEY_FILE_NAME).exists()
 
 
-def test_a_corrupt_key_file_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("content", [b"z" * 50, _A_KEY.rstrip("=").encode() + b"AAAA"])
+def test_a_corrupt_key_file_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / KEY_FILE_NAME
-    path.write_bytes(b"z" * 50)
+    path.write_bytes(content)
     path.chmod(0o600)
     with pytest.raises(RuntimeError, match=f"key file {KEY_FILE_NAME} does not hold a valid"):
         load_secrets_key(Settings(data_dir=tmp_path))
