@@ -2,7 +2,8 @@
 # (requirements.txt, requirements-test.txt; see .ci/lock), with the versions
 # the suite was last run against. Sourced by .ci/test.
 
-# Debian 12 (bookworm) packages. Debian drops a package's old version from its
+# Debian 12 (bookworm) packages, `name=version` (or a bare name where the
+# machine's own version must be kept). Debian drops a package's old version from its
 # archive with each security update, so where the archive no longer has the
 # version named here, .ci/test installs the archive's and says so: update the
 # version here once the suite passes with it.
@@ -21,6 +22,10 @@ DEBIAN_PACKAGES=(
     "busybox-static=1:1.35.0-4+deb12u1+b1"
     # One dashboard test drives the real `home-idp tui` in a terminal.
     "tmux=3.3a-3"
+    # The build isolation tests compile a static escape program. Unpinned:
+    # libc6-dev must match the machine's own libc6.
+    "gcc"
+    "libc6-dev"
 )
 
 # Helm 4: the only Helm on the registries this project's machines reach is

@@ -208,6 +208,10 @@ class GitSource:
 
     `password` (a token) is for cloning only: it is never logged, never put
     in a URL that a log line could show, and masked out of build logs.
+    `ssh_key` is the deploy key of an ssh source (with `ssh_known_hosts`, its
+    host keys, if known): a builder never uses keys of its own for a source.
+    `address`, when set, is the IP address the server checked the URL's host
+    at: the fetch connects there and nowhere else the name might resolve to.
     """
 
     url: str
@@ -215,6 +219,9 @@ class GitSource:
     path: str = "."
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    ssh_key: str | None = field(default=None, repr=False)
+    ssh_known_hosts: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True)

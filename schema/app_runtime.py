@@ -11,8 +11,9 @@ from strawberry import relay
 
 from home_idp.plugins import contracts
 from home_idp.schema.apps import App, app_id
-from home_idp.schema.context import Info
+from home_idp.schema.context import Context, Info
 from home_idp.schema.errors import ErrorTypes, run_mutation
+from home_idp.schema.live_rights import while_allowed
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.relay import decode_id
 
@@ -95,12 +96,22 @@ class AppRuntimeSubscription:
         self, info: Info, app_id: relay.GlobalID, follow: bool = True, tail_lines: int = 100
     ) -> AsyncGenerator[AppLogLine, None]:
         runtime = info.context.deploy.runtime
-        # aclosing: the deployer's streams close as soon as the client goes away.
-        async with contextlib.aclosing(
-            runtime.logs(decode_id(app_id, "App", "appId"), follow=follow, tail_lines=tail_lines)
-        ) as lines:
-            async for line in lines:
-                yield AppLogLine(source=line.source, text=line.text)
+        app = decode_id(app_id, "App", "appId")
+
+        async def lines() -> AsyncGenerator[AppLogLine, None]:
+            # aclosing: the deployer's streams close as soon as the client goes away.
+            async with contextlib.aclosing(
+                runtime.logs(app, follow=follow, tail_lines=tail_lines)
+            ) as found:
+                async for line in found:
+                    yield AppLogLine(source=line.source, text=line.text)
+
+        async def may_still_read(context: Context) -> None:
+            await context.deploy.runtime.check_log_reader(app)
+
+        async with contextlib.aclosing(while_allowed(info, lines(), may_still_read)) as followed:
+            async for line in followed:
+                yield line
 
 
 @strawberry.type

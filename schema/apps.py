@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Self, cast
 import strawberry
 from strawberry import relay
 
-from home_idp.schema.config_types import AppFile, EnvEntry
+from home_idp.schema.config_types import AppFile, EnvEntry, SourceCredentialStatus
 from home_idp.schema.context import Info
 from home_idp.schema.errors import ErrorTypes, run_mutation
 from home_idp.schema.permissions import IsAuthenticated
@@ -23,6 +23,7 @@ from home_idp.schema.relay import (
 )
 from home_idp.server.errors import NotFound, ValidationFailed
 from home_idp.server.rbac import app_config, app_models
+from home_idp.server.rbac.app_fields import without_credentials
 from home_idp.server.rbac.apps import AppChanges
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class App(relay.Node):
         return cls(
             id=app.id,
             name=app.name,
-            source_repo=app.source_repo,
+            source_repo=without_credentials(app.source_repo),
             source_ref=app.source_ref,
             context_path=app.context_path,
             port=app.port,
@@ -164,6 +165,14 @@ class App(relay.Node):
             SecretStatus(name=s.name, is_set=True, updated_by=s.updated_by, updated_at=s.updated_at)
             for s in secrets
         ]
+
+    @strawberry.field(
+        description="How builds sign in to the source repository, if set (setSourceCredential)."
+    )
+    async def source_credential(self, info: Info) -> SourceCredentialStatus | None:
+        app = await self._model(info)
+        credential = await info.context.rbac.source_credentials.info(app)
+        return SourceCredentialStatus.from_model(credential) if credential else None
 
     @strawberry.field(description="The config files mounted into the app's containers.")
     async def files(self, info: Info) -> list[AppFile]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
 from typing import Self, cast
@@ -10,7 +11,8 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from home_idp.schema.context import Info
+from home_idp.schema.context import Context, Info
+from home_idp.schema.live_rights import while_allowed
 from home_idp.schema.permissions import IsAdmin
 from home_idp.schema.relay import (
     Connection,
@@ -121,23 +123,35 @@ class AuditSubscription:
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[AuditEvent, None]:
         info.context.rbac.authz.require_admin()
-        last_id = decode_cursor(after)
-        async with info.context.runtime.bus.subscribe(AUDIT_TOPIC) as live:
-            if last_id is not None:
-                # Replay what was missed; live events queue up meanwhile.
-                while True:
-                    batch = (
-                        await models.AuditEvent.filter(id__gt=last_id)
-                        .order_by("id")
-                        .limit(_REPLAY_BATCH)
-                    )
-                    for event in batch:
-                        last_id = event.id
-                        yield AuditEvent.from_model(event)
-                    if len(batch) < _REPLAY_BATCH:
-                        break
-            async for event in live:
-                if last_id is not None and event.id <= last_id:
-                    continue  # already sent during the replay
-                last_id = event.id
-                yield AuditEvent.from_model(event)
+        async with contextlib.aclosing(
+            while_allowed(info, _audit_events(info, after), _still_admin)
+        ) as events:
+            async for event in events:
+                yield event
+
+
+async def _still_admin(context: Context) -> None:
+    context.rbac.authz.require_admin()
+
+
+async def _audit_events(info: Info, after: str | None) -> AsyncGenerator[AuditEvent, None]:
+    last_id = decode_cursor(after)
+    async with info.context.runtime.bus.subscribe(AUDIT_TOPIC) as live:
+        if last_id is not None:
+            # Replay what was missed; live events queue up meanwhile.
+            while True:
+                batch = (
+                    await models.AuditEvent.filter(id__gt=last_id)
+                    .order_by("id")
+                    .limit(_REPLAY_BATCH)
+                )
+                for event in batch:
+                    last_id = event.id
+                    yield AuditEvent.from_model(event)
+                if len(batch) < _REPLAY_BATCH:
+                    break
+        async for event in live:
+            if last_id is not None and event.id <= last_id:
+                continue  # already sent during the replay
+            last_id = event.id
+            yield AuditEvent.from_model(event)

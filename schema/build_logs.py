@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Self
@@ -9,7 +10,8 @@ from typing import Self
 import strawberry
 from strawberry import relay
 
-from home_idp.schema.context import Info
+from home_idp.schema.context import Context, Info
+from home_idp.schema.live_rights import while_allowed
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.relay import (
     Connection,
@@ -98,19 +100,27 @@ class BuildLogSubscription:
                 if len(batch) < _REPLAY_BATCH:
                     return
 
-        bus = info.context.runtime.bus
-        # Woken by stored lines and by the release's own events (the build's
-        # end among them); every wake-up reads what is new from the database.
-        async with (
-            bus.subscribe(build_log_topic(release.id)) as lines,
-            bus.subscribe(release_topic(release.id)) as events,
-            merged(lines, events) as wake_ups,
-        ):
-            while True:
-                async for line in stored():
-                    yield line
-                if await deploy.releases.build_finished(release):
-                    async for line in stored():  # what came in meanwhile
+        async def followed() -> AsyncGenerator[BuildLogLine, None]:
+            bus = info.context.runtime.bus
+            # Woken by stored lines and by the release's own events (the build's
+            # end among them); every wake-up reads what is new from the database.
+            async with (
+                bus.subscribe(build_log_topic(release.id)) as lines,
+                bus.subscribe(release_topic(release.id)) as events,
+                merged(lines, events) as wake_ups,
+            ):
+                while True:
+                    async for line in stored():
                         yield line
-                    return
-                await anext(wake_ups)
+                    if await deploy.releases.build_finished(release):
+                        async for line in stored():  # what came in meanwhile
+                            yield line
+                        return
+                    await anext(wake_ups)
+
+        async def may_still_read(context: Context) -> None:
+            await context.rbac.authz.require("log", "read", release.app.project.name)
+
+        async with contextlib.aclosing(while_allowed(info, followed(), may_still_read)) as guarded:
+            async for line in guarded:
+                yield line

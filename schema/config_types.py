@@ -9,7 +9,26 @@ import strawberry
 
 from home_idp.server.rbac import app_config, app_models
 
-__all__ = ["AppFile", "EnvEntry", "ProjectVariable"]
+__all__ = ["AppFile", "EnvEntry", "ProjectVariable", "SourceCredentialStatus"]
+
+
+@strawberry.type(
+    description="How builds sign in to the app's source repository; its secret is never shown."
+)
+class SourceCredentialStatus:
+    kind: str = strawberry.field(description="`token` (https) or `ssh-key` (a deploy key).")
+    username: str | None
+    updated_by: str
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, credential: app_models.SourceCredential) -> Self:
+        return cls(
+            kind=credential.kind,
+            username=credential.username,
+            updated_by=credential.updated_by,
+            updated_at=credential.updated_at,
+        )
 
 
 @strawberry.type(description="A config file the app's containers see read-only at mountPath.")

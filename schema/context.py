@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -15,6 +15,7 @@ from home_idp.schema.loaders import Loaders
 from home_idp.server.deploy.service import DeploySession
 from home_idp.server.install.service import InstallService
 from home_idp.server.rbac import ANONYMOUS, Principal, RbacSession
+from home_idp.server.rbac.reauthentication import authenticate_again
 from home_idp.server.runtime import Runtime
 from home_idp.server.trace.service import TraceService
 
@@ -30,6 +31,22 @@ class Context:
     # Filled by Strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(default_factory=Loaders)
+    # The credential the caller authenticated with, kept to look them up again.
+    bearer: str | None = field(default=None, repr=False)
+
+    async def renewed(self) -> Context:
+        """A context for one more operation of this caller, made from scratch.
+
+        The caller is authenticated again from their credential (expiry, token
+        version, account status, API token revocation, admin flag as they are
+        now) and gets fresh services and loaders, so no right or answer is
+        carried over from an earlier operation. Raises AuthenticationFailed,
+        saying why, when the credential no longer works.
+        """
+        principal = await authenticate_again(
+            self.runtime.rbac.authenticator, self.principal, self.bearer
+        )
+        return replace(self, principal=principal, loaders=Loaders())
 
     @cached_property
     def rbac(self) -> RbacSession:

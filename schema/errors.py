@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
+from tortoise.exceptions import ValidationError as StoredFieldInvalid
 
 from home_idp.schema.context import Info
 from home_idp.server import errors as domain
@@ -82,10 +83,25 @@ def to_error(error: domain.DomainError) -> ErrorTypes:
     raise TypeError(f"unmapped domain error {type(error).__name__}")
 
 
+def stored_field_error(error: StoredFieldInvalid) -> domain.ValidationFailed:
+    """A value the database column cannot hold (too long, out of range), as a field error.
+
+    The ORM's own message quotes the value, which may be huge or a secret, so
+    only the field's name is kept from it.
+    """
+    field = str(error).partition(":")[0].strip()
+    if not field or " " in field:
+        field = "input"
+    return domain.ValidationFailed.for_field(field, "is too long or out of range")
+
+
 async def run_mutation(info: Info, name: str, body: Callable[[], Awaitable[T]]) -> T | ErrorTypes:
     """Run a mutation body: domain errors become typed results; denials are audited."""
     try:
         return await body()
+    except StoredFieldInvalid as error:
+        # A bound the managers do not check themselves is still the caller's to fix.
+        return to_error(stored_field_error(error))
     except domain.PermissionDenied as error:
         session = info.context.rbac
         await session.audit.record(

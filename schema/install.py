@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
@@ -9,8 +10,9 @@ from typing import Annotated, Self
 
 import strawberry
 
-from home_idp.schema.context import Info
+from home_idp.schema.context import Context, Info
 from home_idp.schema.errors import ErrorTypes, run_mutation
+from home_idp.schema.live_rights import while_allowed
 from home_idp.schema.permissions import IsAdmin, IsAuthenticated
 from home_idp.server.install.manager import INSTALL_TOPIC, InstallEvent
 from home_idp.server.install.service import ComponentView
@@ -145,6 +147,18 @@ class InstallSubscription:
         permission_classes=[IsAdmin],
     )
     async def install_progress(self, info: Info) -> AsyncGenerator[InstallProgress, None]:
-        async with info.context.runtime.bus.subscribe(INSTALL_TOPIC) as events:
-            async for event in events:
-                yield InstallProgress.of(event)
+        async with contextlib.aclosing(
+            while_allowed(info, _install_progress(info), _still_admin)
+        ) as progress:
+            async for step in progress:
+                yield step
+
+
+async def _still_admin(context: Context) -> None:
+    context.rbac.authz.require_admin()
+
+
+async def _install_progress(info: Info) -> AsyncGenerator[InstallProgress, None]:
+    async with info.context.runtime.bus.subscribe(INSTALL_TOPIC) as events:
+        async for event in events:
+            yield InstallProgress.of(event)

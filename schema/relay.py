@@ -41,6 +41,9 @@ NodeT = TypeVar("NodeT")
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
 _CURSOR_PREFIX = "cursor:"
+# Object ids are 32-bit integer columns; a larger number names nothing, and
+# handing it to the database would fail there rather than say so here.
+MAX_OBJECT_ID = 2**31 - 1
 
 
 @strawberry.type(description="Where a page sits in the whole list.")
@@ -213,10 +216,15 @@ def decode_id(global_id: relay.GlobalID, type_name: str, field: str = "id") -> i
     """The database id inside a global id, which must name `type_name`."""
     if global_id.type_name != type_name:
         raise ValidationFailed.for_field(field, f"must be the id of a {type_name}")
-    try:
-        return int(global_id.node_id)
-    except ValueError:
-        raise ValidationFailed.for_field(field, f"is not a valid {type_name} id") from None
+    node_id = global_id.node_id
+    if not _is_object_id(node_id):
+        raise ValidationFailed.for_field(field, f"is not a valid {type_name} id")
+    return int(node_id)
+
+
+def _is_object_id(node_id: str) -> bool:
+    """Whether `node_id` is a number a database row can have as its id."""
+    return node_id.isascii() and node_id.isdigit() and 0 < int(node_id) <= MAX_OBJECT_ID
 
 
 async def resolve_visible_nodes(
@@ -227,9 +235,10 @@ async def resolve_visible_nodes(
 ) -> list[NodeT | None]:
     """Nodes for `node(id:)`: null for ids that do not exist or the caller may not see."""
     ids = list(node_ids)
-    found = {row.pk: row for row in await model.filter(id__in=[int(i) for i in ids if i.isdigit()])}
+    wanted = [int(i) for i in ids if _is_object_id(i)]
+    found = {row.pk: row for row in await model.filter(id__in=wanted)}
     result: list[NodeT | None] = []
     for node_id in ids:
-        row = found.get(int(node_id)) if node_id.isdigit() else None
+        row = found.get(int(node_id)) if _is_object_id(node_id) else None
         result.append(to_node(row) if row is not None and await allowed(row) else None)
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
 from enum import Enum
@@ -11,8 +12,9 @@ import strawberry
 from strawberry import relay
 
 from home_idp.schema.apps import App, DockerfileVersion, app_id
-from home_idp.schema.context import Info
+from home_idp.schema.context import Context, Info
 from home_idp.schema.errors import ErrorTypes, run_mutation
+from home_idp.schema.live_rights import while_allowed
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.relay import decode_cursor, decode_id, encode_cursor, resolve_visible_nodes
 from home_idp.schema.traces import CriticalPathSegment, Trace, load_trace
@@ -318,23 +320,43 @@ class ReleaseSubscription:
             assert app_id is not None
             app = await releases.app_for_events(decode_id(app_id, "App", "appId"))
             topic, by_release, by_app = app_topic(app.id), None, app.id
-        last = decode_cursor(after)
-        async with info.context.runtime.bus.subscribe(topic) as live:
-            if last is not None:
-                # Replay what was missed; live events queue up meanwhile.
-                while True:
-                    batch = await releases.events_after(
-                        release_id=by_release, app_id=by_app, after=last
-                    ).limit(_REPLAY_BATCH)
-                    for event in batch:
-                        last = event.id
-                        yield ReleaseEvent.from_model(event)
-                    if len(batch) < _REPLAY_BATCH:
-                        break
-            # Only what the replay sent is skipped: live events of different
-            # releases may arrive out of id order and must all get through.
-            replayed_up_to = last
-            async for event in live:
-                if replayed_up_to is not None and event.id <= replayed_up_to:
-                    continue
-                yield ReleaseEvent.from_model(event)
+
+        project = (release.app if release_id is not None else app).project.name
+
+        async def may_still_read(context: Context) -> None:
+            await context.rbac.authz.require("release", "read", project)
+
+        async with contextlib.aclosing(
+            while_allowed(
+                info,
+                _release_events(info, topic, by_release, by_app, decode_cursor(after)),
+                may_still_read,
+            )
+        ) as events:
+            async for event in events:
+                yield event
+
+
+async def _release_events(
+    info: Info, topic: str, by_release: int | None, by_app: int | None, last: int | None
+) -> AsyncGenerator[ReleaseEvent, None]:
+    releases = info.context.deploy.releases
+    async with info.context.runtime.bus.subscribe(topic) as live:
+        if last is not None:
+            # Replay what was missed; live events queue up meanwhile.
+            while True:
+                batch = await releases.events_after(
+                    release_id=by_release, app_id=by_app, after=last
+                ).limit(_REPLAY_BATCH)
+                for event in batch:
+                    last = event.id
+                    yield ReleaseEvent.from_model(event)
+                if len(batch) < _REPLAY_BATCH:
+                    break
+        # Only what the replay sent is skipped: live events of different
+        # releases may arrive out of id order and must all get through.
+        replayed_up_to = last
+        async for event in live:
+            if replayed_up_to is not None and event.id <= replayed_up_to:
+                continue
+            yield ReleaseEvent.from_model(event)

@@ -24,6 +24,8 @@ from home_idp.schema.limits import security_extensions
 from home_idp.schema.projects import ProjectMutation, ProjectQuery
 from home_idp.schema.releases import ReleaseMutation, ReleaseQuery, ReleaseSubscription
 from home_idp.schema.roles import RoleMutation, RoleQuery
+from home_idp.schema.sessions import SessionMutation, SessionQuery
+from home_idp.schema.source_credentials import SourceCredentialMutation
 from home_idp.schema.traces import TraceQuery, TraceSubscription
 from home_idp.schema.users import UserMutation, UserQuery
 from home_idp.schema.webhooks import WebhookMutation, WebhookQuery
@@ -50,6 +52,7 @@ class Query(
     UserQuery,
     RoleQuery,
     ApiTokenQuery,
+    SessionQuery,
     AuditQuery,
     AppQuery,
     AppRuntimeQuery,
@@ -69,7 +72,9 @@ class Mutation(
     UserMutation,
     RoleMutation,
     ApiTokenMutation,
+    SessionMutation,
     AppMutation,
+    SourceCredentialMutation,
     AppConfigMutation,
     AppRuntimeMutation,
     ReleaseMutation,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from enum import Enum
@@ -10,7 +11,8 @@ from typing import Self, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from home_idp.schema.context import Info
+from home_idp.schema.context import Context, Info
+from home_idp.schema.live_rights import while_allowed
 from home_idp.schema.permissions import IsAuthenticated
 from home_idp.schema.relay import (
     Connection,
@@ -310,23 +312,36 @@ class TraceSubscription:
     ) -> AsyncGenerator[Span, None]:
         traces = info.context.trace
         await traces.check_followable(trace_id)
-        floor = decode_cursor(after) or 0  # the client has everything up to here
-        highest = floor
-        sent: set[int] = set()
-        async with info.context.runtime.bus.subscribe(trace_topic(trace_id.lower())) as wake_ups:
-            while True:
-                # Writers that run side by side (requests, replicas) commit their
-                # rows out of id order: each pass looks back a little, and sends
-                # what it has not sent yet.
-                cursor = max(floor, highest - _LATE_COMMIT_WINDOW)
+
+        async def followed() -> AsyncGenerator[Span, None]:
+            floor = decode_cursor(after) or 0  # the client has everything up to here
+            highest = floor
+            sent: set[int] = set()
+            async with info.context.runtime.bus.subscribe(
+                trace_topic(trace_id.lower())
+            ) as wake_ups:
                 while True:
-                    visible, last_read = await traces.spans_after(trace_id, cursor, _REPLAY_BATCH)
-                    for span in visible:
-                        if span.id not in sent:
-                            sent.add(span.id)
-                            yield Span.of(span)
-                    if last_read is None:
-                        break
-                    cursor = highest = max(highest, last_read)
-                sent = {row for row in sent if row > highest - _LATE_COMMIT_WINDOW}
-                await anext(wake_ups)
+                    # Writers that run side by side (requests, replicas) commit their
+                    # rows out of id order: each pass looks back a little, and sends
+                    # what it has not sent yet.
+                    cursor = max(floor, highest - _LATE_COMMIT_WINDOW)
+                    while True:
+                        visible, last_read = await traces.spans_after(
+                            trace_id, cursor, _REPLAY_BATCH
+                        )
+                        for span in visible:
+                            if span.id not in sent:
+                                sent.add(span.id)
+                                yield Span.of(span)
+                        if last_read is None:
+                            break
+                        cursor = highest = max(highest, last_read)
+                    sent = {row for row in sent if row > highest - _LATE_COMMIT_WINDOW}
+                    await anext(wake_ups)
+
+        async def may_still_follow(context: Context) -> None:
+            await context.trace.check_followable(trace_id)
+
+        async with contextlib.aclosing(while_allowed(info, followed(), may_still_follow)) as spans:
+            async for span in spans:
+                yield span

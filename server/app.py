@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 BodySizeLimit,
                 max_bytes=settings.graphql.max_body_bytes,
                 exempt_prefixes=("/webhooks/", "/git/", "/v1/"),
+                anonymous_max_bytes=settings.graphql.anonymous.max_body_bytes,
             ),
             Middleware(
                 AuthenticationMiddleware,

@@ -37,6 +37,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         proxy_headers=False,
         ws="websockets-sansio",
+        # A websocket message is a request too: the same cap as an HTTP body
+        # (uvicorn's default is 16 MiB).
+        ws_max_size=settings.graphql.max_body_bytes,
     )
     return 0
 

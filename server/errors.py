@@ -11,6 +11,7 @@ __all__ = [
     "FieldError",
     "NotFound",
     "PermissionDenied",
+    "TooManyAttempts",
     "ValidationFailed",
 ]
 
@@ -37,6 +38,14 @@ class Conflict(DomainError):
 
 class AuthenticationFailed(DomainError):
     """Credentials were wrong, or the account cannot log in."""
+
+
+class TooManyAttempts(AuthenticationFailed):
+    """Too many logins or sign-ups from one username or address; wait and retry."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,24 @@ subscription replays from the database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["EventBus", "SubscriberLagged", "merged"]
+__all__ = ["EventBus", "Notifier", "SubscriberLagged", "merged"]
 
 _QUEUE_SIZE = 1000
+
+
+class Notifier(Protocol):
+    """Reaches every replica's listener (Postgres NOTIFY), when replicas share one."""
+
+    @property
+    def shared(self) -> bool: ...
+
+    async def notify(self, channel: str, payload: str) -> None: ...
+
+    def on_notification(self, channel: str, handler: Callable[[str], Awaitable[None]]) -> None: ...
 
 
 class SubscriberLagged(Exception):

@@ -10,6 +10,7 @@ from home_idp.server.install.service import InstallRuntime
 from home_idp.server.rbac import RbacManager
 from home_idp.server.rbac.keys import load_signing_key
 from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.rbac.source_hosts import SourceHostPolicy
 from home_idp.server.rbac.tokens import JwtCodec
 from home_idp.server.settings import Settings
 from home_idp.server.trace.manager import TraceManager
@@ -35,7 +36,17 @@ class Runtime:
         )
         bus = EventBus()
         secret_box = SecretBox.from_settings(settings)
-        rbac = RbacManager(codec, bus, settings.access_token_ttl_seconds, secret_box)
+        rbac = RbacManager(
+            codec,
+            bus,
+            settings.access_token_ttl_seconds,
+            secret_box,
+            settings.auth,
+            SourceHostPolicy.from_settings(settings),
+        )
         trace = TraceManager(settings.trace, bus)
         deploy = DeployManager(settings, bus, secret_box, trace)
+        # Rights changes reach live subscriptions on every replica through the
+        # same listener as release events.
+        rbac.access.share_through(deploy.engine.events)
         return cls(settings, bus, rbac, deploy, trace, InstallRuntime(settings, bus, deploy))

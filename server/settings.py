@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AnonymousLimits",
+    "AuthSettings",
     "BuilderSettings",
     "ComponentOverride",
     "DeployerSettings",
@@ -18,12 +21,29 @@ __all__ = [
     "PipelineSettings",
     "RegistrySettings",
     "Settings",
+    "SourceSettings",
     "TraceSettings",
+    "WebhookSettings",
 ]
 
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "home-idp"
+
+
+class AnonymousLimits(BaseModel):
+    """Tighter bounds for GraphQL requests without a login.
+
+    Such a request can only sign up, log in, refresh a token or read the
+    schema, and it costs an attacker nothing, so it gets less room. A bound
+    set higher here than for logged-in requests still gets the logged-in one.
+    """
+
+    max_depth: int = Field(default=5, ge=2, le=50)
+    max_aliases: int = Field(default=5, ge=1, le=1000)
+    max_tokens: int = Field(default=1000, ge=50, le=100_000)
+    max_query_chars: int = Field(default=8192, ge=256, le=1_048_576)
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=64 * 1_048_576)
 
 
 class GraphQLLimits(BaseModel):
@@ -32,10 +52,14 @@ class GraphQLLimits(BaseModel):
     max_depth: int = Field(default=10, ge=2, le=50)
     max_aliases: int = Field(default=15, ge=1, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
+    # The query text itself (variables not included): parsing a long string
+    # literal or comment costs time in proportion to its length.
+    max_query_chars: int = Field(default=65_536, ge=1024, le=1_048_576)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     # Room for a 1 MiB config file, which JSON escaping can make twice as long.
     max_body_bytes: int = Field(default=3 * 1_048_576, ge=1024, le=64 * 1_048_576)
     graphiql: bool = True
+    anonymous: AnonymousLimits = Field(default_factory=AnonymousLimits)
 
 
 class GitSettings(BaseModel):
@@ -61,7 +85,7 @@ class BuilderSettings(BaseModel):
     """Which plugin builds images, and its own settings."""
 
     plugin: str = "buildah"
-    # buildah: {"storage_driver": "vfs", "isolation": "chroot", "root": ...};
+    # buildah: {"storage_driver": "vfs", "network": "none", "root": ...};
     # kaniko: {"api_url": ..., "token": ..., "executor_image": ...}.
     options: dict[str, SecretStr] = Field(default_factory=dict)
 
@@ -130,10 +154,34 @@ class TraceSettings(BaseModel):
     # `POST /v1/traces`: larger bodies (after gzip) get 413, and so do more spans.
     max_ingest_bytes: int = Field(default=4 * 1_048_576, ge=1024, le=64 * 1_048_576)
     max_ingest_spans: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Each span sent there, bounded as the OpenTelemetry SDK bounds its own
+    # (the same names and defaults): more attributes or events than these
+    # refuse the request (400); longer string and bytes values are cut.
+    span_attribute_count_limit: int = Field(default=128, ge=1, le=100_000)
+    span_event_count_limit: int = Field(default=128, ge=1, le=100_000)
+    event_attribute_count_limit: int = Field(default=128, ge=1, le=100_000)
+    attribute_value_length_limit: int | None = Field(default=None, ge=1, le=64 * 1_048_576)
+    # A span is stored in at most this many times its own bytes on the wire,
+    # plus its copy of its resource's service name, project and app: attributes,
+    # then events beyond that are dropped, and the answer says how many. The
+    # least, 4, leaves room for the ids, times and project of the smallest span.
+    max_span_inflation: float = Field(default=5.0, ge=4.0, le=100.0)
     # Also send home-idp's own spans to an OTLP/HTTP collector, e.g.
     # "http://collector:4318/v1/traces", with these headers (API keys).
     export_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     export_headers: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class WebhookSettings(BaseModel):
+    """How many refused webhook deliveries the inspector keeps.
+
+    Anyone can post to the webhook endpoints, so refused deliveries (bad or
+    missing signature, malformed) are kept only up to a count and an age:
+    the oldest go first. Accepted deliveries are not affected.
+    """
+
+    rejected_max_count: int = Field(default=1000, ge=1, le=1_000_000)
+    rejected_max_age_hours: float = Field(default=168.0, gt=0, le=24 * 3650)
 
 
 class ComponentOverride(BaseModel):
@@ -168,6 +216,48 @@ class InstallSettings(BaseModel):
     on_start: bool = False
 
 
+class AuthSettings(BaseModel):
+    """How failed logins and sign-ups slow down.
+
+    Attempts are counted in the database, so every replica sees the same
+    counts. After the allowed number, each further attempt of that key waits
+    twice as long as the one before (from `base_delay_seconds` up to
+    `max_delay_seconds`); a key left alone for `forget_after_seconds` starts over.
+    """
+
+    login_failures_per_username: int = Field(default=5, ge=1, le=1000)
+    login_failures_per_address: int = Field(default=20, ge=1, le=100_000)
+    sign_ups_per_address: int = Field(default=5, ge=1, le=100_000)
+    base_delay_seconds: float = Field(default=2.0, gt=0, le=3600)
+    max_delay_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    forget_after_seconds: float = Field(default=3600.0, gt=0, le=30 * 86_400)
+    # Reverse proxies in front of home-idp whose X-Forwarded-For is believed;
+    # any other peer's header is ignored, so a client cannot pick its address.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+    # Logged-in sessions one user may have at once; the oldest end first.
+    max_sessions_per_user: int = Field(default=50, ge=1, le=10_000)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+
+class SourceSettings(BaseModel):
+    """Where apps' source repositories may be fetched from."""
+
+    # Loopback and private networks are refused as source hosts in the cluster
+    # profile (a source URL must not reach the cluster's own services) unless
+    # listed here, e.g. ["192.168.1.0/24"] for a git server on the home network.
+    # Link-local addresses (cloud metadata services) are refused whatever is listed.
+    allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list, max_length=100)
+
+
 class Settings(BaseSettings):
     """home-idp settings. With none set, home-idp runs in local mode on SQLite."""
 
@@ -197,7 +287,10 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     deployer: DeployerSettings = Field(default_factory=DeployerSettings)
     trace: TraceSettings = Field(default_factory=TraceSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     install: InstallSettings = Field(default_factory=InstallSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    sources: SourceSettings = Field(default_factory=SourceSettings)
 
     @field_validator("jwt_secret")
     @classmethod

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from home_idp.plugins.builder.isolation import BuildIsolation
 from tests.liveserver import free_port
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "GitHttpServer",
     "RegistryProcess",
     "build_settings",
+    "buildah_command",
     "remove_app_containers",
     "start_build_components",
 ]
@@ -58,18 +60,24 @@ SOURCE_FILES = {
 _REQUIRED = ("docker-registry", "buildah", "git")
 
 
+def buildah_command(root: Path) -> list[str]:
+    """buildah on the test run's storage, which the builder plugin shares: with the
+    same id map, since a store is only ever used with one."""
+    return [
+        "buildah",
+        "--root",
+        str(root / "root"),
+        "--runroot",
+        str(root / "run"),
+        "--storage-driver",
+        "vfs",
+        *BuildIsolation().storage_args(),
+    ]
+
+
 def _buildah(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            "buildah",
-            "--root",
-            str(root / "root"),
-            "--runroot",
-            str(root / "run"),
-            "--storage-driver",
-            "vfs",
-            *args,
-        ],
+        [*buildah_command(root), *args],
         capture_output=True,
         text=True,
         timeout=300,

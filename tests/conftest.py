@@ -132,7 +132,18 @@ async def _empty_all_tables() -> None:
     tables = [model._meta.db_table for model in Tortoise.apps["home_idp"].values()]
     if connection.capabilities.dialect == "postgres":
         joined = ", ".join(f'"{table}"' for table in tables)
-        await connection.execute_script(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")
+        for attempt in range(5):
+            try:
+                await connection.execute_script(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")
+                return
+            except Exception as error:
+                # Work the last test left running (an engine worker, a stream
+                # closing) may hold a lock that TRUNCATE waits for while it waits
+                # for ours; Postgres then aborts one of the two, and here that is
+                # this statement: try again once the other has gone on.
+                if "deadlock detected" not in str(error) or attempt == 4:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
     else:
         await connection.execute_script("".join(f'DELETE FROM "{table}";' for table in tables))
 

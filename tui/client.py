@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -53,8 +55,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The close code graphql-transport-ws servers send for a refused connection_init.
+# The close code graphql-transport-ws servers send for a refused connection_init,
+# and home-idp's server when the socket's token expires or stops working.
 _FORBIDDEN = 4403
+# A subscription reconnects with a renewed token this long before the old one
+# expires (what `Session.expires_soon` counts as soon), so no event waits for
+# the server to close the socket.
+_RENEW_AHEAD_SECONDS = 30.0
 # Transport failures that mean "the server is not there right now".
 _OFFLINE = (OSError, httpx.TransportError, TransportConnectionFailed, TransportClosed)
 
@@ -74,6 +81,16 @@ def _refused_credentials(error: BaseException) -> bool:
     """Whether the server closed the websocket because of the token (graphql-ws 4403)."""
     closed = getattr(error.__cause__, "rcvd", None)
     return getattr(closed, "code", None) == _FORBIDDEN
+
+
+def _renewal_time(session: Session | None) -> float | None:
+    """When an open subscription should reconnect with a renewed token, if ever."""
+    if session is None or not session.refresh_token:
+        return None  # API tokens cannot be renewed
+    renew_at = session.expires_at - _RENEW_AHEAD_SECONDS
+    # A token that lives shorter than the margin (or whose expiry is not
+    # known) is left to the server's 4403.
+    return renew_at if time.time() + 1 < renew_at < math.inf else None
 
 
 def _query_error_message(error: TransportQueryError) -> str:
@@ -205,7 +222,15 @@ class Gateway:
         return session
 
     async def logout(self) -> None:
+        """End the session on the server too, so its refresh token is worthless after."""
+        session = self.session
         await self._set_session(None)
+        if session is None or not session.refresh_token:
+            return  # an API token is not a session; revoking it is up to its owner
+        # The refresh token names the session; the expired access token is not needed.
+        # Offline or refused, the local session is gone all the same.
+        with contextlib.suppress(GatewayError):
+            await self._send("Logout", {"input": {"refreshToken": session.refresh_token}}, None)
 
     async def _fresh_session(self) -> Session | None:
         session = self.session
@@ -274,16 +299,26 @@ class Gateway:
             request = GraphQLRequest(
                 document(name), variable_values={**variables, "after": after}, operation_name=name
             )
+            renew_at = _renewal_time(session)
             try:
                 async with Client(transport=transport) as ws:
                     self._set_online(True)
-                    async for data in ws.subscribe(request):
-                        (event,) = data.values()
-                        after = event.get("cursor", after)
-                        backoff = retry_seconds
-                        renewed = False
-                        yield event
-                return
+                    async with contextlib.aclosing(ws.subscribe(request)) as events:
+                        while True:
+                            wait = None if renew_at is None else max(0.0, renew_at - time.time())
+                            try:
+                                # Bounded per event, never across the yield below.
+                                data = await asyncio.wait_for(anext(events), wait)
+                            except StopAsyncIteration:
+                                return
+                            except TimeoutError:
+                                break  # renewal is due: reconnect with it, after the cursor
+                            (event,) = data.values()
+                            after = event.get("cursor", after)
+                            backoff = retry_seconds
+                            renewed = False
+                            yield event
+                continue
             except TransportQueryError as error:
                 raise RequestFailed(_query_error_message(error)) from None
             except (TransportProtocolError, *_OFFLINE, TimeoutError) as error:

@@ -2,8 +2,9 @@
 
 A build is a short script of subprocesses in its own work dir: fetch the
 platform repo at the release's commit, fetch the source repo at its ref,
-`buildah bud`, and only when that succeeded `buildah push`, which writes the
-pushed manifest's digest to a file. Every line the commands print is streamed
+`buildah bud` with every RUN step isolated (`isolation.py`), and only when
+that succeeded `buildah push`, which writes the pushed manifest's digest to
+a file. Every line the commands print is streamed
 to the handle. Credentials reach git and buildah through the environment and
 a 0600 auth file, never through a command line that `ps` could show.
 """
@@ -18,11 +19,14 @@ import logging
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from home_idp.plugins.builder.isolation import BuildIsolation
 from home_idp.plugins.contracts import (
     BuilderConfig,
     BuildError,
@@ -67,8 +71,8 @@ class BuildahBuilder:
     """Runs buildah on this machine.
 
     Options: `storage_driver` (default `vfs`, which works everywhere),
-    `isolation` (default `chroot`; the OCI default needs cgroups this kind of
-    host may lack), `root` and `runroot` (buildah's storage, default under
+    `runtime`, `userns` and `network` (how RUN steps are isolated; see
+    `isolation.py`), `root` and `runroot` (buildah's storage, default under
     `<data dir>/buildah`), `buildah` and `git` (the binaries).
     """
 
@@ -86,7 +90,7 @@ class BuildahBuilder:
             "--storage-driver",
             options.get("storage_driver", "vfs"),
         ]
-        self._isolation = options.get("isolation", "chroot")
+        self._isolation = BuildIsolation.from_options(options)
         self._running: dict[str, BuildahHandle] = {}
         self._swept = False
 
@@ -99,6 +103,7 @@ class BuildahBuilder:
         for binary in (self._buildah, self._git):
             if shutil.which(binary) is None:
                 raise BuildError(f"{binary} is not installed on this machine")
+        self._isolation.check_available()
         if not self._swept:
             self._swept = True
             await asyncio.to_thread(self._sweep)
@@ -142,10 +147,11 @@ class BuildahBuilder:
             del self._running[handle.build_id]
 
     def buildah_args(self, *args: str) -> list[str]:
-        return [self._buildah, *self._global_args, *args]
+        """A buildah command on this builder's storage (its id map included)."""
+        return [self._buildah, *self._global_args, *self._isolation.storage_args(), *args]
 
     @property
-    def isolation(self) -> str:
+    def isolation(self) -> BuildIsolation:
         return self._isolation
 
     @property
@@ -248,8 +254,7 @@ class BuildahHandle:
                     "build",
                     self._builder.buildah_args(
                         "bud",
-                        "--isolation",
-                        self._builder.isolation,
+                        *self._builder.isolation.bud_args(),
                         tls,
                         *auth,
                         "--layers=false",
@@ -265,6 +270,7 @@ class BuildahHandle:
                         request.image,
                         str(context),
                     ),
+                    explain=self._builder.isolation.failure_reason,
                 )
             digest_file = self._work_dir / "digest"
             with spans.start_as_current_span("buildah push"):
@@ -291,9 +297,10 @@ class BuildahHandle:
     async def _fetch(self, source: GitSource, target: Path, label: str) -> None:
         """Fetch one commit (a ref or a sha) without history, and check it out."""
         git = self._builder.git
-        env = _git_env(source)
+        env = await asyncio.to_thread(_git_env, source, self._work_dir / f"{target.name}.ssh")
+        url = _fetch_url(source)
         await self._command(f"fetch the {label}", [git, "init", "--quiet", str(target)], env=env)
-        fetch = [git, "-C", str(target), "fetch", "--quiet", "--depth", "1", "--", source.url]
+        fetch = [git, "-C", str(target), "fetch", "--quiet", "--depth", "1", "--", url]
         try:
             await self._command(f"fetch the {label}", [*fetch, source.ref], env=env, show=False)
         except _StepFailed as failure:
@@ -311,7 +318,7 @@ class BuildahHandle:
                     "fetch",
                     "--quiet",
                     "--",
-                    source.url,
+                    url,
                     "+refs/heads/*:refs/remotes/origin/*",
                     "+refs/tags/*:refs/tags/*",
                 ],
@@ -341,6 +348,7 @@ class BuildahHandle:
         env: Mapping[str, str] | None = None,
         retryable: bool = False,
         show: bool = True,
+        explain: Callable[[Sequence[str]], str | None] | None = None,
     ) -> None:
         if self._cancelled:
             raise _StepFailed("the build was cancelled")
@@ -371,8 +379,9 @@ class BuildahHandle:
         self._process = None
         if code != 0:
             text = " ".join(tail)
+            reason = explain(tail) if explain is not None else None
             raise _StepFailed(
-                f"{label} failed (exit code {code})",
+                reason or f"{label} failed (exit code {code})",
                 retryable=retryable or bool(_UNREACHABLE.search(text)),
             )
 
@@ -477,13 +486,76 @@ def _base_env() -> dict[str, str]:
     }
 
 
-def _git_env(source: GitSource) -> dict[str, str]:
-    """Credentials as an extra HTTP header, given to git in its environment only."""
-    if not source.password:
-        return {}
-    basic = base64.b64encode(f"{source.username or 'x'}:{source.password}".encode()).decode()
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"http.{source.url}.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
+def _git_env(source: GitSource, ssh_dir: Path) -> dict[str, str]:
+    """How git fetches `source`, in its environment only: credentials as an extra
+    HTTP header, a deploy key for ssh, and the connection pinned to the checked
+    address."""
+    # A redirect would lead the fetch to a host nobody checked.
+    config: list[tuple[str, str]] = [("http.followRedirects", "false")]
+    if source.password:
+        basic = base64.b64encode(f"{source.username or 'x'}:{source.password}".encode()).decode()
+        config.append((f"http.{source.url}.extraHeader", f"Authorization: Basic {basic}"))
+    host, port = _host_and_port(source.url)
+    if source.address and host and "://" in source.url and source.url.startswith("http"):
+        address = f"[{source.address}]" if ":" in source.address else source.address
+        config.append(("http.curloptResolve", f"{host}:{port}:{address}"))
+    env = {"GIT_CONFIG_COUNT": str(len(config))}
+    for number, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{number}"] = key
+        env[f"GIT_CONFIG_VALUE_{number}"] = value
+    env["GIT_SSH_COMMAND"] = _ssh_command(source, host, ssh_dir)
+    return env
+
+
+def _ssh_command(source: GitSource, host: str, ssh_dir: Path) -> str:
+    """ssh with the source's deploy key and nothing of this machine's: no config,
+    no agent, no keys from the server user's ~/.ssh."""
+    options = [
+        "-F", os.devnull,
+        "-o", "BatchMode=yes",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "IdentityAgent=none",
+    ]  # fmt: skip
+    if source.ssh_key:
+        ssh_dir.mkdir(mode=0o700)
+        key = ssh_dir / "deploy-key"
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(source.ssh_key)
+        known_hosts = ssh_dir / "known_hosts"
+        known_hosts.write_text(source.ssh_known_hosts or "")
+        # Known host keys are enforced; without them the key is taken on first use.
+        checking = "yes" if source.ssh_known_hosts else "accept-new"
+        options += [
+            "-o", f"IdentityFile={key}",
+            "-o", f"UserKnownHostsFile={known_hosts}",
+            "-o", f"StrictHostKeyChecking={checking}",
+        ]  # fmt: skip
+    else:
+        # No key of the source's own: ssh gets none at all.
+        options += ["-o", "IdentityFile=none", "-o", "PubkeyAuthentication=no"]
+    if source.address and host:
+        options += ["-o", f"HostName={source.address}", "-o", f"HostKeyAlias={host}"]
+    return shlex.join(["ssh", *options])
+
+
+def _fetch_url(source: GitSource) -> str:
+    """The URL git fetches: a git:// URL goes to the checked address itself (the
+    git protocol has no other way to pin one; http and ssh are pinned in _git_env)."""
+    parts = urlsplit(source.url)
+    if "://" not in source.url or parts.scheme != "git" or not source.address:
+        return source.url
+    address = f"[{source.address}]" if ":" in source.address else source.address
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{address}{port}").geturl()
+
+
+def _host_and_port(url: str) -> tuple[str, int]:
+    if "://" not in url:
+        return url.partition("@")[2].partition(":")[0], 22
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80, "ssh": 22, "git": 9418}.get(parts.scheme, 443)
+    try:
+        return parts.hostname or "", parts.port or default
+    except ValueError:
+        return parts.hostname or "", default

@@ -16,7 +16,6 @@ get, update, delete).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -37,6 +36,7 @@ from home_idp.plugins.builder import kaniko_manifests as manifests
 from home_idp.plugins.contracts import BuilderConfig, BuildError, BuildRequest, BuildResult
 from home_idp.plugins.kube_config import client_configuration
 from home_idp.plugins.kube_logs import MAX_STREAMS, LogStreams, StreamEnd, StreamLimiter
+from home_idp.plugins.masking import mask_secrets
 
 __all__ = ["KanikoBuild", "KanikoBuilder"]
 
@@ -125,11 +125,7 @@ class _Api:
             ) from None
 
     def mask(self, text: str, extra: Iterable[str] = ()) -> str:
-        for secret in (*self.secrets, *extra):
-            if len(secret) >= 3:
-                text = text.replace(secret, "***")
-                text = text.replace(base64.b64encode(secret.encode()).decode(), "***")
-        return text
+        return mask_secrets(text, (*self.secrets, *extra))
 
     def _translate(self, error: ApiException, doing: str, secrets: Iterable[str]) -> BuildError:
         status = int(error.status or 0)

@@ -288,19 +288,28 @@ def _fetch(
     ]
     if sparse is not None:
         env.append({"name": "GIT_SPARSE", "value": sparse})
+    parts = urlsplit(source.url)
+    # Git reads config from GIT_CONFIG_* variables. A redirect would lead the
+    # fetch to a host nobody checked.
+    config: list[tuple[str, str]] = [("http.followRedirects", "false")]
     if source.password:
-        parts = urlsplit(source.url)
         env += [
             _secret_env("GIT_USERNAME", git_secret_name, f"{prefix}-username"),
             _secret_env("GIT_PASSWORD", git_secret_name, f"{prefix}-password"),
-            # Git reads config from these variables; the helper is scoped to
-            # the repository's host so a redirect elsewhere gets nothing.
-            {"name": "GIT_CONFIG_COUNT", "value": "1"},
-            {
-                "name": "GIT_CONFIG_KEY_0",
-                "value": f"credential.{parts.scheme}://{parts.netloc}.helper",
-            },
-            {"name": "GIT_CONFIG_VALUE_0", "value": _CREDENTIAL_HELPER},
+        ]
+        # The helper is scoped to the repository's host so a redirect elsewhere gets nothing.
+        config.append((f"credential.{parts.scheme}://{parts.netloc}.helper", _CREDENTIAL_HELPER))
+    if source.address and parts.hostname:
+        # The fetch connects to the address the server checked, whatever the
+        # name resolves to by then.
+        address = f"[{source.address}]" if ":" in source.address else source.address
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        config.append(("http.curloptResolve", f"{parts.hostname}:{port}:{address}"))
+    env.append({"name": "GIT_CONFIG_COUNT", "value": str(len(config))})
+    for number, (key, value) in enumerate(config):
+        env += [
+            {"name": f"GIT_CONFIG_KEY_{number}", "value": key},
+            {"name": f"GIT_CONFIG_VALUE_{number}", "value": value},
         ]
     return {
         "name": name,

@@ -35,6 +35,7 @@ from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.argocd_status import application_status, running_apps
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
 from home_idp.plugins.deployer.options import seconds_option
+from home_idp.plugins.masking import mask_secrets
 
 __all__ = ["ArgoCDDeployer"]
 
@@ -313,7 +314,7 @@ class ArgoCDDeployer:
         message = ""
         if isinstance(answer, dict):
             message = str(answer.get("message") or answer.get("error") or "")
-        detail = message.replace(self._token, "***")[:400] or "no message"
+        detail = mask_secrets(message, [self._token])[:400] or "no message"
         if status == 409 or (
             status == 400 and "another operation is already in progress" in message
         ):

@@ -63,6 +63,7 @@ from home_idp.plugins.deployer.container_files import (
 )
 from home_idp.plugins.deployer.container_logs import stream_logs
 from home_idp.plugins.deployer.labels import check_names
+from home_idp.plugins.masking import mask_secrets
 
 __all__ = ["ContainerDeployer", "container_name"]
 
@@ -481,9 +482,4 @@ def _write_private(path: Path, content: str) -> None:
 
 
 def _mask(text: str, secrets: Iterable[str]) -> str:
-    # Each line of a multi-line secret (a PEM key) is masked on its own too.
-    wholes = {s for s in secrets if s}
-    parts = wholes | {line for s in wholes for line in s.splitlines() if len(line) >= 4}
-    for secret in sorted(parts, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return mask_secrets(text, secrets)

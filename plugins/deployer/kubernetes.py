@@ -52,6 +52,7 @@ from home_idp.plugins.deployer.kubernetes_resources import app_resources, secret
 from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure
 from home_idp.plugins.deployer.options import seconds_option
 from home_idp.plugins.kube_config import client_configuration
+from home_idp.plugins.masking import mask_secrets
 
 __all__ = ["KubernetesDeployer"]
 
@@ -138,10 +139,7 @@ class _Api:
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     def mask(self, text: str, extra: Iterable[str] = ()) -> str:
-        for secret in (*self.secrets, *extra):
-            if len(secret) >= 3:
-                text = text.replace(secret, "***")
-        return text
+        return mask_secrets(text, (*self.secrets, *extra))
 
     def _failure(self, status: int, answer: Any, doing: str, masked: Iterable[str]) -> DeployError:
         message = answer.get("message") if isinstance(answer, dict) else None

@@ -43,6 +43,7 @@ from home_idp.plugins.contracts import (
 )
 from home_idp.plugins.git.paths import check_repo_path
 from home_idp.plugins.git.webhooks import parse_push_event, verify_signature
+from home_idp.plugins.masking import mask_secrets
 
 __all__ = ["GitHubGit", "git_blob_sha"]
 
@@ -465,7 +466,7 @@ class GitHubGit:
         return GitUnavailable(f"GitHub at {self._api_url} could not be reached while {where}")
 
     def _mask(self, text: str) -> str:
-        return text.replace(self._token, "***")
+        return mask_secrets(text, [self._token])
 
 
 def _listing_entry(

@@ -34,6 +34,7 @@ from home_idp.plugins.contracts import (
     InstallError,
     values_digest,
 )
+from home_idp.plugins.masking import mask_secrets
 
 __all__ = ["MINIMUM_HELM", "HelmInstaller", "release_state"]
 
@@ -293,10 +294,7 @@ def _last_line(text: str) -> str:
 
 def _masked(text: str, values: Mapping[str, object]) -> str:
     """Helm quotes values in some errors; no string value of the spec is shown."""
-    for value in _strings(values):
-        if len(value) >= 6:
-            text = text.replace(value, "****")
-    return text
+    return mask_secrets(text, _strings(values))
 
 
 def _strings(value: object) -> list[str]:

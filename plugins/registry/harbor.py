@@ -32,6 +32,7 @@ from home_idp.plugins.contracts import (
     RegistryUnavailable,
     RegistryWebhook,
 )
+from home_idp.plugins.masking import mask_secrets
 from home_idp.plugins.registry.webhooks import (
     authorization_value,
     parse_registry_webhook,
@@ -461,7 +462,7 @@ class HarborRegistry:
         return cls(f"Harbor answered {status} while {doing}: {detail}")
 
     def _mask(self, text: str) -> str:
-        return text.replace(self._password, "***")
+        return mask_secrets(text, [self._password])
 
 
 # Names.

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from opentelemetry.trace import Status, StatusCode
 
@@ -24,15 +23,18 @@ from home_idp.plugins.contracts import (
     RegistryUnavailable,
 )
 from home_idp.plugins.tracing import trace_env, tracer
+from home_idp.server.deploy.app_source import SourceNotUsable, build_source
 from home_idp.server.deploy.build_logs import BuildLog, BuildLogWriter
 from home_idp.server.deploy.models import RegistryPush
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts, image_tag
 from home_idp.server.deploy.webhook_spans import trace_early_delivery
+from home_idp.server.errors import ValidationFailed
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
 from home_idp.server.rbac.app_config import app_secret_values
 from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.rbac.source_hosts import SourceHostPolicy, UnresolvableSource
 
 __all__ = ["AwaitImageStep", "BuildStep", "steps_waiting_for_image"]
 
@@ -62,6 +64,7 @@ class BuildStep:
     secret_box: SecretBox
     # The platform repo at a commit, with credentials a builder can clone it with.
     platform_source: Callable[[str], GitSource]
+    source_hosts: SourceHostPolicy
     timeout_seconds: float
     cancel_check_seconds: float = 0.5
     name: str = "build"
@@ -102,10 +105,16 @@ class BuildStep:
         assert release.commit_sha is not None
         app = release.app
         platform = self.platform_source(release.commit_sha)
+        try:
+            source = await build_source(app, self.source_hosts, self.secret_box)
+        except (ValidationFailed, SourceNotUsable) as refused:
+            return Fail(f"the source repository cannot be fetched: {refused}")
+        except UnresolvableSource as error:
+            return Retry(str(error))
         request = BuildRequest(
             build_id=f"build-{release.id}",
             namespace=context.project,
-            source=GitSource(app.source_repo, app.source_ref, app.context_path),
+            source=source.source,
             platform=platform,
             dockerfile_path=app_path(context.project, context.app, "Dockerfile"),
             image=image,
@@ -117,7 +126,8 @@ class BuildStep:
         secrets = [
             *(await app_secret_values(app, self.secret_box)).values(),
             *(account.password for account in (access.push, access.pull) if account),
-            *(value for value in (platform.password, urlsplit(app.source_repo).password) if value),
+            *(value for value in (platform.password,) if value),
+            *source.secrets,
         ]
         writer = await self.logs.writer(release.id, self.name, secrets)
         try:

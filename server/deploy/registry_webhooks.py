@@ -21,6 +21,7 @@ from home_idp.server.deploy.webhooks import (
 )
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.rbac.app_models import App
+from home_idp.server.settings import WebhookSettings
 
 __all__ = ["SOURCE_REGISTRY", "RegistryWebhooks"]
 
@@ -34,9 +35,12 @@ _KEPT_HEADERS = ("content-type", "user-agent")
 class RegistryWebhooks:
     """Handles push notifications of the image registry."""
 
-    def __init__(self, registry: RegistryPlugin, engine: Engine) -> None:
+    def __init__(
+        self, registry: RegistryPlugin, engine: Engine, limits: WebhookSettings | None = None
+    ) -> None:
         self._registry = registry
         self._engine = engine
+        self.limits = limits or WebhookSettings()
 
     async def receive(self, headers: dict[str, str], body: bytes) -> WebhookResult:
         record: dict[str, Any] = {
@@ -48,12 +52,14 @@ class RegistryWebhooks:
             },
         }
         if not self._registry.verify_webhook(headers, body):
-            await record_rejected(record, "missing or wrong Authorization header", signed=False)
+            await record_rejected(
+                record, "missing or wrong Authorization header", signed=False, limits=self.limits
+            )
             return WebhookResult(401, DeliveryOutcome.REJECTED, "bad or missing secret")
         try:
             parsed = self._registry.parse_webhook(headers, body)
         except WebhookRejected as error:
-            await record_rejected(record, str(error))
+            await record_rejected(record, str(error), limits=self.limits)
             return WebhookResult(400, DeliveryOutcome.REJECTED, str(error))
         record["event"] = storable(parsed.event[:64])
         record["delivery_id"] = storable(parsed.delivery_id[:128])

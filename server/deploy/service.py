@@ -41,6 +41,7 @@ from home_idp.server.pipeline.release_trace import ReleaseTracer
 from home_idp.server.pipeline.steps import Step
 from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.service import RbacSession
+from home_idp.server.rbac.source_hosts import SourceHostPolicy
 from home_idp.server.settings import Settings
 from home_idp.server.trace.manager import TraceManager
 
@@ -102,6 +103,7 @@ class DeployManager:
                 logs=self.build_log,
                 secret_box=secret_box,
                 platform_source=self._platform_source,
+                source_hosts=SourceHostPolicy.from_settings(settings),
                 timeout_seconds=pipeline.build_timeout_seconds,
             ),
             AwaitImageStep(self.registry, pipeline.await_image_timeout_seconds),
@@ -128,8 +130,8 @@ class DeployManager:
             ReleaseTracer(trace.tracing),
             single_worker=settings.uses_sqlite,
         )
-        self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine)
-        self.registry_webhooks = RegistryWebhooks(self.registry, self.engine)
+        self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine, settings.webhooks)
+        self.registry_webhooks = RegistryWebhooks(self.registry, self.engine, settings.webhooks)
         self._preparing: asyncio.Task[None] | None = None
 
     def _platform_source(self, sha: str) -> GitSource:

@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
@@ -24,6 +24,7 @@ from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.queue import utcnow
 from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.settings import WebhookSettings
 
 __all__ = [
     "DeliveryFilter",
@@ -51,8 +52,19 @@ def storable(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-async def record_rejected(record: dict[str, Any], detail: str, *, signed: bool = True) -> None:
-    """Record a delivery that is refused before anything is done with it."""
+async def record_rejected(
+    record: dict[str, Any],
+    detail: str,
+    *,
+    signed: bool = True,
+    limits: WebhookSettings | None = None,
+) -> None:
+    """Record a delivery that is refused before anything is done with it.
+
+    Anyone may post a refused delivery, so the oldest refused ones beyond
+    `limits` (count and age) are deleted as each new one is recorded: the
+    table cannot grow without end however many unsigned posts arrive.
+    """
     await WebhookDelivery.create(
         **record,
         signature_ok=signed,
@@ -60,6 +72,23 @@ async def record_rejected(record: dict[str, Any], detail: str, *, signed: bool =
         detail=storable(detail),
         processed_at=utcnow(),
     )
+    await prune_rejected(limits or WebhookSettings())
+
+
+async def prune_rejected(limits: WebhookSettings) -> None:
+    """Delete refused deliveries older than the age limit or beyond the count limit."""
+    rejected = WebhookDelivery.filter(outcome=DeliveryOutcome.REJECTED)
+    cutoff = utcnow() - timedelta(hours=limits.rejected_max_age_hours)
+    await rejected.filter(received_at__lt=cutoff).delete()
+    # The newest `rejected_max_count` stay; ids grow with time.
+    oldest_kept = (
+        await rejected.order_by("-id")
+        .offset(limits.rejected_max_count - 1)
+        .limit(1)
+        .values_list("id", flat=True)
+    )
+    if oldest_kept:
+        await rejected.filter(id__lt=oldest_kept[0]).delete()
 
 
 async def record_accepted(record: dict[str, Any], body: bytes) -> WebhookDelivery | None:
@@ -129,10 +158,17 @@ class WebhookResult:
 class GitWebhooks:
     """Handles push events of the platform repo (GitHub format, HMAC-signed)."""
 
-    def __init__(self, git: GitPlugin, branch: str, engine: Engine) -> None:
+    def __init__(
+        self,
+        git: GitPlugin,
+        branch: str,
+        engine: Engine,
+        limits: WebhookSettings | None = None,
+    ) -> None:
         self._git = git
         self._branch = branch
         self._engine = engine
+        self.limits = limits or WebhookSettings()
 
     async def receive(
         self, headers: dict[str, str], body: bytes, *, signature: str | None
@@ -147,10 +183,14 @@ class GitWebhooks:
             "headers": kept,
         }
         if not self._git.verify_webhook(body, signature):
-            await record_rejected(record, "missing or wrong X-Hub-Signature-256", signed=False)
+            await record_rejected(
+                record, "missing or wrong X-Hub-Signature-256", signed=False, limits=self.limits
+            )
             return WebhookResult(401, DeliveryOutcome.REJECTED, "bad signature")
         if not delivery_id or not event:
-            await record_rejected(record, "missing X-GitHub-Event or X-GitHub-Delivery")
+            await record_rejected(
+                record, "missing X-GitHub-Event or X-GitHub-Delivery", limits=self.limits
+            )
             return WebhookResult(400, DeliveryOutcome.REJECTED, "missing event or delivery id")
         delivery = await record_accepted(record, body)
         if delivery is None:

@@ -3,11 +3,13 @@
 Authenticated with `Authorization: Bearer <API token>` (a write-scoped
 token, or a login's access token); the spans are stored only if the token's
 user may add traces to every project they name. Whatever is refused, the
-whole request is: nothing of it is stored.
+whole request is: nothing of it is stored. What is dropped from a span to
+keep it within its bounds, the answer's `partial_success` says.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 import anyio
@@ -24,6 +26,7 @@ from home_idp.server.trace.otlp import (
     JSON,
     PROTOBUF,
     OtlpRefused,
+    SpanLimits,
     decode_request,
     error_body,
     media_type,
@@ -32,11 +35,14 @@ from home_idp.server.trace.otlp import (
 
 __all__ = ["OTLP_TRACES_PATH", "otlp_routes"]
 
+log = logging.getLogger(__name__)
+
 OTLP_TRACES_PATH = "/v1/traces"
 
 
 def otlp_routes(trace: TraceManager) -> list[BaseRoute]:
     settings = trace.settings
+    limits = SpanLimits.of(settings)
 
     async def receive(request: Request) -> Response:
         kind = media_type(request.headers.get("content-type"))
@@ -58,7 +64,7 @@ def otlp_routes(trace: TraceManager) -> list[BaseRoute]:
         try:
             body = await read_capped(request, settings.max_ingest_bytes)
             # Decoding thousands of spans is CPU work: off the event loop.
-            records = await anyio.to_thread.run_sync(
+            decoded = await anyio.to_thread.run_sync(
                 partial(
                     decode_request,
                     body,
@@ -66,15 +72,18 @@ def otlp_routes(trace: TraceManager) -> list[BaseRoute]:
                     content_encoding=request.headers.get("content-encoding"),
                     max_bytes=settings.max_ingest_bytes,
                     max_spans=settings.max_ingest_spans,
+                    limits=limits,
                 )
             )
-            await trace.session(Authorizer(principal)).ingest(records)
+            await trace.session(Authorizer(principal)).ingest(decoded.records)
         except BodyTooLarge:
             return refuse(413, f"the body is larger than {settings.max_ingest_bytes} bytes")
         except OtlpRefused as refusal:
             return refuse(refusal.status, refusal.message)
         except PermissionDenied as error:
             return refuse(403, error.message)
-        return Response(success_body(answer_kind), 200, media_type=answer_kind)
+        if decoded.warning:
+            log.info("OTLP ingest kept spans within their bounds: %s", decoded.warning)
+        return Response(success_body(answer_kind, decoded.warning), 200, media_type=answer_kind)
 
     return [Route(OTLP_TRACES_PATH, receive, methods=["POST"])]

@@ -16,6 +16,7 @@ from home_idp.server.deploy.webhooks import (
     record_rejected,
 )
 from home_idp.server.gateway.limits import BodyTooLarge, read_capped
+from home_idp.server.settings import WebhookSettings
 
 __all__ = ["MAX_WEBHOOK_BYTES", "webhook_routes"]
 
@@ -24,7 +25,9 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 _Handler = Callable[[dict[str, str], bytes], Awaitable[WebhookResult]]
 
 
-def _endpoint(source: str, handle: _Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+def _endpoint(
+    source: str, handle: _Handler, limits: WebhookSettings
+) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
@@ -39,6 +42,7 @@ def _endpoint(source: str, handle: _Handler) -> Callable[[Request], Awaitable[JS
                 },
                 detail,
                 signed=False,
+                limits=limits,
             )
             return JSONResponse({"outcome": "rejected", "detail": detail}, 413)
         result = await handle(headers, body)
@@ -54,10 +58,10 @@ def webhook_routes(git: GitWebhooks, registry: RegistryWebhooks) -> list[BaseRou
         return await git.receive(headers, body, signature=headers.get("x-hub-signature-256"))
 
     return [
-        Route("/webhooks/git", _endpoint(SOURCE_GIT, git_push), methods=["POST"]),
+        Route("/webhooks/git", _endpoint(SOURCE_GIT, git_push, git.limits), methods=["POST"]),
         Route(
             "/webhooks/registry",
-            _endpoint(SOURCE_REGISTRY, registry.receive),
+            _endpoint(SOURCE_REGISTRY, registry.receive, registry.limits),
             methods=["POST"],
         ),
     ]

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from home_idp.plugins.contracts import ComponentStatus, InstallerPlugin, InstallError
 from home_idp.plugins.discovery import PluginNotFound
+from home_idp.plugins.masking import MASK
 from home_idp.server.install.catalog import CatalogEntry, catalog
 from home_idp.server.install.cluster_secrets import ClusterSecrets
 from home_idp.server.install.configure import configurers
@@ -36,6 +37,14 @@ _COLOURS = {
     ComponentStatus.ABSENT: "yellow",
 }
 _SECRET_WORDS = ("secret", "password", "token", "key")
+
+
+# What a plain registry cannot do, said wherever the cluster is set up with one.
+SHARED_PUSH_ACCOUNT = (
+    "the distribution registry has one account (htpasswd) for every project: a build of "
+    "one project could push to another project's repositories. Harbor gives each project "
+    "a robot account that can push only to its own (HOME_IDP_REGISTRY__PLUGIN=harbor)."
+)
 
 
 async def run_install(
@@ -60,6 +69,8 @@ async def run_install(
             f"home-idp install: no component {', '.join(unknown)}", style="red", markup=False
         )
         return 2
+    if settings.profile == "cluster" and settings.registry.plugin == "distribution":
+        console.print(f"note: {SHARED_PUSH_ACCOUNT}", style="yellow", markup=False)
     try:
         if dry_run:
             return await _show(console, installer, chosen)
@@ -159,7 +170,7 @@ def _masked(values: Mapping[str, Any]) -> dict[str, Any]:
             # The names of Secrets are no secrets.
             and not key.lower().startswith("existingsecret")
         ):
-            masked[key] = "****"
+            masked[key] = MASK
         else:
             masked[key] = json.loads(json.dumps(value, default=str))
     return masked

@@ -10,13 +10,14 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
+from home_idp.server.rbac.access_changes import AccessChanges
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import ApiToken
 from home_idp.server.rbac.principal import SCOPES
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 
-__all__ = ["ApiTokens", "NewApiToken"]
+__all__ = ["ApiTokens", "NewApiToken", "revoke_all_api_tokens"]
 
 MAX_TOKEN_DAYS = 3650
 MAX_TOKENS_PER_USER = 50
@@ -33,9 +34,10 @@ class NewApiToken:
 class ApiTokens:
     """A user's own API tokens."""
 
-    def __init__(self, authz: Authorizer, audit: AuditLog) -> None:
+    def __init__(self, authz: Authorizer, audit: AuditLog, access: AccessChanges) -> None:
         self._authz = authz
         self._audit = audit
+        self._access = access
 
     def mine(self) -> QuerySet[ApiToken]:
         principal = self._authz.require_user()
@@ -91,4 +93,12 @@ class ApiTokens:
             api_token.revoked_at = datetime.now(UTC)
             await api_token.save(update_fields=["revoked_at"])
             await self._audit.record(principal, "api_token.revoke", f"api_token:{api_token.name}")
+        await self._access.announce([api_token.user_id])
         return api_token
+
+
+async def revoke_all_api_tokens(user_id: int) -> int:
+    """Revoke every API token of a user still in force; returns how many."""
+    return await ApiToken.filter(user_id=user_id, revoked_at=None).update(
+        revoked_at=datetime.now(UTC)
+    )

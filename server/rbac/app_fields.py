@@ -21,6 +21,7 @@ __all__ = [
     "validate_shared_env",
     "validate_source_ref",
     "validate_source_repo",
+    "without_credentials",
 ]
 
 MAX_ENV_VARS = 100
@@ -52,6 +53,13 @@ def _url_problem(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in {"https", "http", "ssh", "git"} or not parts.hostname:
         return "must be an https://, http://, ssh:// or git:// URL, or user@host:path"
+    # A URL is shown to every viewer of the app and lands in logs: a password
+    # or token in it would be too. ssh's user name (git@) is no secret.
+    if parts.password is not None or (parts.username and parts.scheme != "ssh"):
+        return (
+            "must not hold credentials: set them as the app's source credential "
+            "(setSourceCredential), which is stored encrypted and never shown"
+        )
     if parts.hostname.startswith("-") or (parts.username or "").startswith("-"):
         # ssh would take `ssh://-oProxyCommand=…` for an option.
         return "the host and the user must not start with '-'"
@@ -60,6 +68,18 @@ def _url_problem(url: str) -> str | None:
     except ValueError:
         return "has an invalid port"
     return None
+
+
+def without_credentials(url: str) -> str:
+    """`url` as it may be shown: a password or token that an app saved before
+    URLs with credentials were refused is left out."""
+    parts = urlsplit(url)
+    if "://" not in url or "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    # ssh's user name is no secret (git@); anything else before the @ may be.
+    keep = f"{userinfo.partition(':')[0]}@" if parts.scheme == "ssh" else ""
+    return parts._replace(netloc=keep + host).geturl()
 
 
 def validate_source_ref(ref: str) -> str:

@@ -9,7 +9,14 @@ from tortoise.models import Model
 
 from home_idp.server.rbac.models import Project
 
-__all__ = ["App", "AppFile", "AppSecret", "DockerfileVersion", "ProjectVariable"]
+__all__ = [
+    "App",
+    "AppFile",
+    "AppSecret",
+    "DockerfileVersion",
+    "ProjectVariable",
+    "SourceCredential",
+]
 
 
 class App(Model):
@@ -55,6 +62,26 @@ class AppSecret(Model):
     class Meta:
         table = "app_secret"
         unique_together = (("app", "name"),)
+
+
+class SourceCredential(Model):
+    # How builds sign in to the app's source repository: a token for HTTPS or a
+    # deploy key for ssh, never the server's own keys. Encrypted at rest (a
+    # Fernet token of a JSON object); only its kind and user name are shown.
+    id = fields.IntField(primary_key=True)
+    app: fields.OneToOneRelation[App] = fields.OneToOneField(
+        "home_idp.App", related_name="source_credential", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16)
+    # scheme://host:port of the source it was set for: it is never sent anywhere else.
+    origin = fields.CharField(max_length=300)
+    username = fields.CharField(max_length=100, null=True)
+    ciphertext = fields.TextField()
+    updated_by = fields.CharField(max_length=40)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "app_source_credential"
 
 
 class AppFile(Model):

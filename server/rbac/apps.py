@@ -13,11 +13,12 @@ from tortoise.transactions import in_transaction
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label
 from home_idp.server.rbac import app_fields
-from home_idp.server.rbac.app_models import App, AppSecret, ProjectVariable
+from home_idp.server.rbac.app_models import App, AppSecret, ProjectVariable, SourceCredential
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Project
 from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.rbac.source_hosts import SourceHostPolicy, source_origin
 
 __all__ = ["AppChanges", "AppService"]
 
@@ -56,10 +57,17 @@ class AppChanges:
 class AppService:
     """CRUD on apps and their secrets, checked against the caller's project roles."""
 
-    def __init__(self, authz: Authorizer, audit: AuditLog, secret_box: SecretBox) -> None:
+    def __init__(
+        self,
+        authz: Authorizer,
+        audit: AuditLog,
+        secret_box: SecretBox,
+        source_hosts: SourceHostPolicy,
+    ) -> None:
         self._authz = authz
         self._audit = audit
         self._box = secret_box
+        self._source_hosts = source_hosts
 
     async def in_project(self, project: Project) -> QuerySet[App]:
         await self._authz.require("app", "read", project.name)
@@ -82,7 +90,7 @@ class AppService:
         validate_dns_label(name)
         if changes.source_repo is None:
             raise ValidationFailed.for_field("sourceRepo", "is required")
-        values = changes.validated()
+        values = await self._validated(changes)
         try:
             async with in_transaction():
                 await self._check_shared_names(project, values.get("shared_env"), [])
@@ -97,7 +105,7 @@ class AppService:
 
     async def update(self, app_id: int, changes: AppChanges) -> App:
         app = await self.get(app_id, "update")
-        values = changes.validated()
+        values = await self._validated(changes)
         async with in_transaction():
             # Change the row as it is now, under its lock: saving the copy read
             # above would undo a concurrent update of other fields.
@@ -105,11 +113,24 @@ class AppService:
             if locked is None:
                 raise NotFound("no such app")
             await self._check_shared_names(app.project, values.get("shared_env"), locked.shared_env)
+            changed = sorted(values)
+            moved = "source_repo" in values and source_origin(
+                values["source_repo"]
+            ) != source_origin(locked.source_repo)
+            if moved and await SourceCredential.filter(app_id=app.id).delete():
+                # The credential was for the old host; it does not follow the URL.
+                changed.append("source_credential")
             locked.update_from_dict(values)
             await locked.save()
             locked.project = app.project
-            await self._record("app.update", locked, app.project.name, sorted(values))
+            await self._record("app.update", locked, app.project.name, changed)
         return locked
+
+    async def _validated(self, changes: AppChanges) -> dict[str, Any]:
+        values = changes.validated()
+        if "source_repo" in values:
+            await self._source_hosts.check_when_saved(values["source_repo"])
+        return values
 
     async def delete(self, app_id: int) -> App:
         app = await self.get(app_id, "delete")

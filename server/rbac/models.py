@@ -10,12 +10,14 @@ from tortoise.models import Model
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "AuthThrottle",
     "Membership",
     "Policy",
     "PolicyEffect",
     "Project",
     "Role",
     "User",
+    "UserSession",
     "UserStatus",
 ]
 
@@ -66,6 +68,50 @@ class ApiToken(Model):
     class Meta:
         table = "rbac_api_token"
         unique_together = (("user", "name"),)
+
+
+class UserSession(Model):
+    """One login on one client: a family of refresh tokens, each replacing the last.
+
+    Only the refresh token of the current generation is accepted; an older one
+    coming back means a copy leaked, so the whole family is revoked.
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "home_idp.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    generation = fields.IntField(default=1)
+    client_address = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=200, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField()
+    # When the current refresh token expires; the session ends with it.
+    expires_at = fields.DatetimeField(db_index=True)
+    revoked_at = fields.DatetimeField(null=True)
+    revoke_reason = fields.CharField(max_length=32, default="")
+
+    user_id: int
+
+    class Meta:
+        table = "rbac_user_session"
+
+
+class AuthThrottle(Model):
+    """Recent failed logins (or sign-ups) of one key: a username or a client address.
+
+    Kept in the database so that every replica counts the same attempts.
+    """
+
+    id = fields.IntField(primary_key=True)
+    # "<kind>:<sha256 of the username or address>": no typed-in text is kept.
+    key = fields.CharField(max_length=100, unique=True)
+    attempts = fields.IntField(default=0)
+    last_attempt_at = fields.DatetimeField()
+    blocked_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "rbac_auth_throttle"
 
 
 class Role(Model):

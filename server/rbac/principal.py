@@ -18,6 +18,11 @@ class Principal:
     is_admin: bool = False
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
     via_api_token: bool = False
+    # The login session of the access token, when it has one (see sessions.py).
+    session_id: int | None = None
+    # When the credential stops working (Unix seconds); None: it does not expire.
+    # A websocket closes then, so its client reconnects with a fresh token.
+    expires_at: float | None = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -7,7 +7,8 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
-from home_idp.server.names import validate_project_name
+from home_idp.server.names import validate_dns_label, validate_project_name
+from home_idp.server.rbac.access_changes import AccessChanges
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Membership, Project, Role, User, UserStatus
@@ -30,9 +31,10 @@ def _validate_description(description: str) -> str:
 class ProjectService:
     """Create, read, change and delete projects, and manage who belongs to them."""
 
-    def __init__(self, authz: Authorizer, audit: AuditLog) -> None:
+    def __init__(self, authz: Authorizer, audit: AuditLog, access: AccessChanges) -> None:
         self._authz = authz
         self._audit = audit
+        self._access = access
 
     async def visible(self) -> QuerySet[Project]:
         """Projects the caller may read: all for admins, their own for others."""
@@ -53,6 +55,8 @@ class ProjectService:
         return project
 
     async def get_by_name(self, name: str) -> Project:
+        # A name no project can have is the caller's mistake, said as such.
+        validate_dns_label(name)
         project = await Project.get_or_none(name=name)
         if project is None or not await self._authz.can("project", "read", project.name):
             raise NotFound("no such project")
@@ -96,6 +100,7 @@ class ProjectService:
     async def delete(self, project_id: int) -> str:
         project = await self.get(project_id)
         await self._authz.require("project", "delete", project.name)
+        members = [m.user_id for m in await Membership.filter(project_id=project.id)]
         async with in_transaction():
             await project.delete()  # memberships cascade
             await self._audit.record(
@@ -105,6 +110,7 @@ class ProjectService:
                 project=project.name,
             )
         self._authz.forget()
+        await self._access.announce(members)
         return project.name
 
     async def members(self, project: Project) -> QuerySet[Membership]:
@@ -148,6 +154,7 @@ class ProjectService:
                 detail={"role": role.name},
             )
         self._authz.forget()
+        await self._access.announce([membership.user_id])
         return membership
 
     async def remove_member(self, project_id: int, username: str) -> str:
@@ -163,6 +170,7 @@ class ProjectService:
                 project=project.name,
             )
         self._authz.forget()
+        await self._access.announce([membership.user_id])
         return username
 
 

@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, FieldError, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label
+from home_idp.server.rbac.access_changes import AccessChanges
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Membership, Role
@@ -39,9 +40,10 @@ def _parse_rules(raw_rules: Sequence[Mapping[str, object]]) -> list[Rule]:
 class RoleAdmin:
     """Any user may read roles (to pick one); only admins change them."""
 
-    def __init__(self, authz: Authorizer, audit: AuditLog) -> None:
+    def __init__(self, authz: Authorizer, audit: AuditLog, access: AccessChanges) -> None:
         self._authz = authz
         self._audit = audit
+        self._access = access
 
     def list(self) -> QuerySet[Role]:
         self._authz.require_user()
@@ -92,6 +94,9 @@ class RoleAdmin:
             if rules is not None:
                 await replace_rules(role, rules)
             await self._audit.record(principal, "role.update", f"role:{role.name}")
+        if rules is not None:
+            # Everyone holding the role may have lost a right.
+            await self._access.announce(None)
         return role
 
     async def delete(self, role_id: int) -> str:

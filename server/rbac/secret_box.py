@@ -1,14 +1,16 @@
-"""App secrets encrypted at rest with Fernet, and masked out of text such as build logs."""
+"""App secrets encrypted at rest with Fernet; masked out of text by `plugins.masking`."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import re
-from collections.abc import Callable, Iterable
 
 from cryptography.fernet import Fernet, InvalidToken
 
+# Masking lives with the plugins so that they and the server share one masker;
+# its names are handed on here for the server's code.
+from home_idp.plugins.masking import MASK, MIN_MASKED_LENGTH, mask_secrets, secret_masker
 from home_idp.server.keyfiles import load_or_create_key_file
 from home_idp.server.settings import Settings
 
@@ -24,9 +26,6 @@ __all__ = [
 ]
 
 KEY_FILE_NAME = "secrets.key"
-MASK = "****"
-# Masking "a" or "ab" would blank out half of every log line and hide nothing.
-MIN_MASKED_LENGTH = 4
 # A Fernet key is 32 bytes in url-safe base64 with its padding: 44 characters,
 # the last one "=".
 _FERNET_KEY_BYTES = 32
@@ -100,29 +99,3 @@ class SecretBox:
                 "a stored secret could not be decrypted: the secrets key has changed "
                 "or the stored value is corrupt"
             ) from None
-
-
-def secret_masker(secrets: Iterable[str]) -> Callable[[str], str]:
-    """A function that replaces every occurrence of each secret of 4+ characters with "****".
-
-    Made once for many lines (a log stream): the pattern is compiled here.
-    """
-    # Text is masked line by line (build and app logs), so each line of a
-    # multi-line secret (a PEM key) is a secret of its own too.
-    candidates = {part for value in secrets for part in (value, *value.splitlines())}
-    values = sorted(
-        {value for value in candidates if len(value) >= MIN_MASKED_LENGTH and value.strip()},
-        key=len,
-        reverse=True,
-    )
-    if not values:
-        return lambda text: text
-    # One pass with the longest alternative first: a secret that contains another
-    # is masked whole, and a mask already written is never matched again.
-    pattern = re.compile("|".join(re.escape(value) for value in values))
-    return lambda text: pattern.sub(MASK, text)
-
-
-def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every occurrence of each secret of 4+ characters replaced by "****"."""
-    return secret_masker(secrets)(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from home_idp.server.events import EventBus
+from home_idp.server.rbac.access_changes import AccessChanges
 from home_idp.server.rbac.api_tokens import ApiTokens
 from home_idp.server.rbac.app_files import AppFileService
 from home_idp.server.rbac.apps import AppService
@@ -18,8 +19,12 @@ from home_idp.server.rbac.project_variables import ProjectVariableService
 from home_idp.server.rbac.projects import ProjectService
 from home_idp.server.rbac.role_admin import RoleAdmin
 from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.rbac.sessions import Sessions
+from home_idp.server.rbac.source_credentials import SourceCredentialService
+from home_idp.server.rbac.source_hosts import SourceHostPolicy
 from home_idp.server.rbac.tokens import JwtCodec
 from home_idp.server.rbac.users import UserAdmin
+from home_idp.server.settings import AuthSettings
 
 __all__ = ["RbacManager", "RbacSession"]
 
@@ -35,8 +40,10 @@ class RbacSession:
     projects: ProjectService
     roles: RoleAdmin
     api_tokens: ApiTokens
+    sessions: Sessions
     audit: AuditLog
     apps: AppService
+    source_credentials: SourceCredentialService
     app_files: AppFileService
     project_variables: ProjectVariableService
     dockerfiles: DockerfileService
@@ -46,26 +53,39 @@ class RbacManager:
     """Long-lived state of the rbac-manager: keys, hasher, audit log."""
 
     def __init__(
-        self, codec: JwtCodec, bus: EventBus, access_ttl: int, secret_box: SecretBox
+        self,
+        codec: JwtCodec,
+        bus: EventBus,
+        access_ttl: int,
+        secret_box: SecretBox,
+        auth_settings: AuthSettings | None = None,
+        source_hosts: SourceHostPolicy | None = None,
     ) -> None:
         self.hashing = PasswordHashing()
         self.secret_box = secret_box
+        self.source_hosts = source_hosts or SourceHostPolicy(allow_internal=True)
         self.audit = AuditLog(bus)
-        self.authenticator = Authenticator(codec, self.hashing, self.audit, access_ttl)
+        # Live subscriptions hear of rights changes here (on every replica).
+        self.access = AccessChanges(bus)
+        self.authenticator = Authenticator(
+            codec, self.hashing, self.audit, access_ttl, auth_settings, self.access
+        )
 
     def session(self, principal: Principal) -> RbacSession:
         authz = Authorizer(principal)
-        apps = AppService(authz, self.audit, self.secret_box)
+        apps = AppService(authz, self.audit, self.secret_box, self.source_hosts)
         return RbacSession(
             principal=principal,
             authz=authz,
             auth=self.authenticator,
-            users=UserAdmin(authz, self.hashing, self.audit),
-            projects=ProjectService(authz, self.audit),
-            roles=RoleAdmin(authz, self.audit),
-            api_tokens=ApiTokens(authz, self.audit),
+            users=UserAdmin(authz, self.hashing, self.audit, self.access),
+            projects=ProjectService(authz, self.audit, self.access),
+            roles=RoleAdmin(authz, self.audit, self.access),
+            api_tokens=ApiTokens(authz, self.audit, self.access),
+            sessions=Sessions(authz, self.audit, self.access),
             audit=self.audit,
             apps=apps,
+            source_credentials=SourceCredentialService(authz, self.audit, self.secret_box, apps),
             app_files=AppFileService(authz, self.audit, apps),
             project_variables=ProjectVariableService(authz, self.audit, self.secret_box),
             dockerfiles=DockerfileService(authz),

@@ -33,6 +33,10 @@ class Claims:
     user_id: int
     token_version: int
     kind: TokenKind
+    # The login session the token belongs to, and (refresh tokens) which of
+    # its refresh tokens this is; None for tokens made outside a session.
+    session_id: int | None = None
+    generation: int | None = None
 
 
 class JwtCodec:
@@ -44,9 +48,21 @@ class JwtCodec:
         self._key = key
         self._ttl = {"access": access_ttl, "refresh": refresh_ttl}
 
-    def issue(self, user_id: int, token_version: int, kind: TokenKind) -> str:
+    @property
+    def refresh_ttl(self) -> int:
+        """Seconds a refresh token lives; a session idle that long ends."""
+        return self._ttl["refresh"]
+
+    def issue(
+        self,
+        user_id: int,
+        token_version: int,
+        kind: TokenKind,
+        session_id: int | None = None,
+        generation: int | None = None,
+    ) -> str:
         now = int(time.time())
-        payload = {
+        payload: dict[str, object] = {
             "iss": _ISSUER,
             "sub": str(user_id),
             "iat": now,
@@ -55,6 +71,10 @@ class JwtCodec:
             "typ": kind,
             "jti": secrets.token_hex(8),
         }
+        if session_id is not None:
+            payload["sid"] = session_id
+        if generation is not None:
+            payload["gen"] = generation
         return jwt.encode(payload, self._key, algorithm=JWT_ALGORITHM)
 
     def decode(self, token: str, kind: TokenKind) -> Claims | None:
@@ -69,7 +89,15 @@ class JwtCodec:
             )
             if payload.get("typ") != kind:
                 return None
-            return Claims(int(payload["sub"]), int(payload["tv"]), kind)
+            session_id = payload.get("sid")
+            generation = payload.get("gen")
+            return Claims(
+                int(payload["sub"]),
+                int(payload["tv"]),
+                kind,
+                int(session_id) if session_id is not None else None,
+                int(generation) if generation is not None else None,
+            )
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
             return None
 

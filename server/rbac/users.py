@@ -7,10 +7,13 @@ from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, NotFound
 from home_idp.server.names import validate_username
+from home_idp.server.rbac.access_changes import AccessChanges
+from home_idp.server.rbac.api_tokens import revoke_all_api_tokens
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import User, UserStatus
 from home_idp.server.rbac.passwords import PasswordHashing, validate_password
+from home_idp.server.rbac.sessions import SessionReason, end_sessions
 
 __all__ = ["UserAdmin", "create_admin"]
 
@@ -18,10 +21,17 @@ __all__ = ["UserAdmin", "create_admin"]
 class UserAdmin:
     """Administrator-only operations on users."""
 
-    def __init__(self, authz: Authorizer, hashing: PasswordHashing, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        authz: Authorizer,
+        hashing: PasswordHashing,
+        audit: AuditLog,
+        access: AccessChanges,
+    ) -> None:
         self._authz = authz
         self._hashing = hashing
         self._audit = audit
+        self._access = access
 
     def list(self, status: UserStatus | None = None) -> QuerySet[User]:
         self._authz.require_admin()
@@ -56,12 +66,17 @@ class UserAdmin:
             user = await _get_user(user_id)
             if user.status not in allowed_from:
                 raise Conflict(f"user {user.username!r} is {user.status.value}")
+            detail: dict[str, object] = {}
             if status is UserStatus.DISABLED:
                 await _keep_one_admin(user)
                 user.token_version += 1  # kill every session at once
+                # Enabling again must not bring old credentials back to life.
+                detail["sessions_ended"] = await end_sessions(user.id, SessionReason.DISABLED)
+                detail["api_tokens_revoked"] = await revoke_all_api_tokens(user.id)
             user.status = status
             await user.save(update_fields=["status", "token_version", "updated_at"])
-            await self._audit.record(principal, action, f"user:{user.username}")
+            await self._audit.record(principal, action, f"user:{user.username}", detail=detail)
+        await self._access.announce([user.id])
         return user
 
     async def delete(self, user_id: int) -> str:
@@ -71,8 +86,10 @@ class UserAdmin:
         async with in_transaction():
             user = await _get_user(user_id)
             await _keep_one_admin(user)
+            user_id = user.id
             await user.delete()  # memberships and tokens cascade
             await self._audit.record(principal, "user.delete", f"user:{user.username}")
+        await self._access.announce([user_id])
         return user.username
 
     async def reset_password(self, user_id: int, new_password: str) -> User:
@@ -85,7 +102,17 @@ class UserAdmin:
             user.password_hash = password_hash
             user.token_version += 1
             await user.save(update_fields=["password_hash", "token_version", "updated_at"])
-            await self._audit.record(principal, "user.reset_password", f"user:{user.username}")
+            # A reset means the account may be in the wrong hands: every
+            # credential made with the old password goes.
+            sessions = await end_sessions(user.id, SessionReason.PASSWORD_RESET)
+            api_tokens = await revoke_all_api_tokens(user.id)
+            await self._audit.record(
+                principal,
+                "user.reset_password",
+                f"user:{user.username}",
+                detail={"sessions_ended": sessions, "api_tokens_revoked": api_tokens},
+            )
+        await self._access.announce([user.id])
         return user
 
     async def set_admin(self, user_id: int, is_admin: bool) -> User:
@@ -102,9 +129,11 @@ class UserAdmin:
             user.is_admin = is_admin
             user.token_version += 1  # tokens carry no role, but sessions restart cleanly
             await user.save(update_fields=["is_admin", "token_version", "updated_at"])
+            await end_sessions(user.id, SessionReason.ROLE_CHANGED)
             await self._audit.record(
                 principal, "user.set_admin", f"user:{user.username}", detail={"admin": is_admin}
             )
+        await self._access.announce([user.id])
         return user
 
 

@@ -4,6 +4,11 @@ Both encodings of the OTLP/HTTP protocol are read: binary protobuf
 (`application/x-protobuf`) and JSON (`application/json`, where trace and
 span ids are hex strings rather than protobuf JSON's base64). A gzip body is
 inflated up to the size limit only, so a small bomb cannot fill memory.
+
+Each span is bounded as the OpenTelemetry SDK bounds its own (counts of
+attributes and events, length of values), and by its size on the wire: a
+few bytes sent must not become many stored (an empty event is 2 bytes of
+protobuf and 40 of JSON), so what does not fit is dropped and counted.
 """
 
 from __future__ import annotations
@@ -13,18 +18,21 @@ import binascii
 import json
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
+from home_idp.server.settings import TraceSettings
 from home_idp.server.trace.records import (
     APP_ATTRIBUTE,
     PROJECT_ATTRIBUTE,
@@ -32,17 +40,28 @@ from home_idp.server.trace.records import (
     SPAN_STATUSES,
     InvalidSpan,
     SpanRecord,
+    stored_json,
 )
 
-__all__ = ["JSON", "PROTOBUF", "OtlpRefused", "decode_request", "error_body", "success_body"]
+__all__ = [
+    "JSON",
+    "PROTOBUF",
+    "DecodedRequest",
+    "OtlpRefused",
+    "SpanLimits",
+    "decode_request",
+    "error_body",
+    "success_body",
+]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _SERVICE_NAME = "service.name"
-# Attributes, and events, of one span at most (the SDK's own default limit).
-MAX_ITEMS = 128
 # Resource attributes that place every span of the resource in a project and app.
 _PLACING = (PROJECT_ATTRIBUTE, APP_ATTRIBUTE)
+# As SpanRecord cuts the service name (the column's length).
+_MAX_SERVICE = 255
+_MAX_LABEL = 63
 # zlib's window bits for each Content-Encoding: gzip's header, or zlib's (deflate).
 _WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -56,6 +75,50 @@ class OtlpRefused(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class SpanLimits:
+    """What one span sent over OTLP may carry; the defaults are the OpenTelemetry SDK's."""
+
+    attribute_count: int = 128
+    event_count: int = 128
+    event_attribute_count: int = 128
+    # Longer string values are cut to this many characters, bytes values to this many bytes.
+    attribute_value_length: int | None = None
+    # Stored bytes per byte of the span on the wire (see SpanRecord.stored_bytes).
+    inflation: float = 5.0
+
+    @classmethod
+    def of(cls, settings: TraceSettings) -> SpanLimits:
+        return cls(
+            attribute_count=settings.span_attribute_count_limit,
+            event_count=settings.span_event_count_limit,
+            event_attribute_count=settings.event_attribute_count_limit,
+            attribute_value_length=settings.attribute_value_length_limit,
+            inflation=settings.max_span_inflation,
+        )
+
+
+@dataclass
+class DecodedRequest:
+    """The spans of a request, and what was dropped to keep them within their bounds."""
+
+    records: list[SpanRecord] = field(default_factory=list)
+    dropped_attributes: int = 0
+    dropped_events: int = 0
+    trimmed_spans: int = 0
+
+    @property
+    def warning(self) -> str:
+        """What the sender is told about dropped data; empty when nothing was dropped."""
+        if not self.trimmed_spans:
+            return ""
+        return (
+            f"{self.dropped_attributes} attributes and {self.dropped_events} events of "
+            f"{self.trimmed_spans} spans were dropped: a span is stored in at most a "
+            "few times its size on the wire"
+        )
+
+
 def media_type(content_type: str | None) -> str:
     return (content_type or "").partition(";")[0].strip().lower()
 
@@ -67,8 +130,9 @@ def decode_request(
     content_encoding: str | None,
     max_bytes: int,
     max_spans: int,
-) -> list[SpanRecord]:
-    """Every span of an export request, checked; OtlpRefused says why not."""
+    limits: SpanLimits = SpanLimits(),
+) -> DecodedRequest:
+    """Every span of an export request, checked and bounded; OtlpRefused says why not."""
     kind = media_type(content_type)
     if kind not in (PROTOBUF, JSON):
         raise OtlpRefused(415, f"Content-Type must be {PROTOBUF} or {JSON}")
@@ -79,17 +143,33 @@ def decode_request(
     )
     if count > max_spans:
         raise OtlpRefused(413, f"{count} spans in one request; at most {max_spans}")
+    decoded = DecodedRequest()
     try:
-        return list(_records(request))
+        for record in _records(request, limits):
+            decoded.records.append(record)
+            if record.dropped_attributes or record.dropped_events:
+                decoded.trimmed_spans += 1
+                decoded.dropped_attributes += record.dropped_attributes
+                decoded.dropped_events += record.dropped_events
     except InvalidSpan as error:
         raise OtlpRefused(400, str(error)) from None
+    return decoded
 
 
-def success_body(kind: str) -> bytes:
-    """The answer to a stored request, in the request's encoding."""
+def success_body(kind: str, warning: str = "") -> bytes:
+    """The answer to a stored request, in the request's encoding.
+
+    A warning goes in `partial_success` with no span rejected, as OTLP
+    lets a server tell a sender about data it accepted but changed.
+    """
     if kind == JSON:
-        return b"{}"
-    answer: bytes = ExportTraceServiceResponse().SerializeToString()
+        if not warning:
+            return b"{}"
+        return json.dumps({"partialSuccess": {"errorMessage": warning}}).encode()
+    response = ExportTraceServiceResponse()
+    if warning:
+        response.partial_success.CopyFrom(ExportTracePartialSuccess(error_message=warning))
+    answer: bytes = response.SerializeToString()
     return answer
 
 
@@ -181,23 +261,48 @@ def _items(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return value
 
 
-def _records(request: ExportTraceServiceRequest) -> Iterator[SpanRecord]:
+def _records(request: ExportTraceServiceRequest, limits: SpanLimits) -> Iterator[SpanRecord]:
     for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
+        # Only what every span of the resource keeps a copy of.
+        resource = attributes(
+            pair
+            for pair in resource_spans.resource.attributes
+            if pair.key == _SERVICE_NAME or pair.key in _PLACING
+        )
         service = resource.get(_SERVICE_NAME)
+        service = service[:_MAX_SERVICE] if isinstance(service, str) else ""
+        # Only names place a span; anything else would be copied into every span for nothing.
+        placed = {key: resource[key] for key in _PLACING if _is_label(resource.get(key))}
+        # The copies are stored once per span, but sent once per resource: they
+        # are allowed for what they are, not multiplied like the span's own bytes.
+        copies = len(service.encode()) + sum(
+            len(stored_json(key)) + len(stored_json(value)) + 2 + len(value)
+            for key, value in placed.items()
+        )
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                yield _record(span, resource, service if isinstance(service, str) else "")
+                yield _record(span, placed, service, copies, limits)
 
 
-def _record(span: ProtoSpan, resource: dict[str, Any], service: str) -> SpanRecord:
+def _is_label(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _MAX_LABEL
+
+
+def _record(
+    span: ProtoSpan, placed: dict[str, Any], service: str, copies: int, limits: SpanLimits
+) -> SpanRecord:
     # Counted on the message, before anything is built from it.
-    if len(span.attributes) > MAX_ITEMS or len(span.events) > MAX_ITEMS:
+    where = f"span {span.span_id.hex()}"
+    if len(span.attributes) > limits.attribute_count:
+        raise InvalidSpan(f"{where} has more than {limits.attribute_count} attributes")
+    if len(span.events) > limits.event_count:
+        raise InvalidSpan(f"{where} has more than {limits.event_count} events")
+    if any(len(event.attributes) > limits.event_attribute_count for event in span.events):
         raise InvalidSpan(
-            f"span {span.span_id.hex()} has more than {MAX_ITEMS} attributes or events"
+            f"an event of {where} has more than {limits.event_attribute_count} attributes"
         )
-    own = attributes(span.attributes)
-    placed = {key: resource[key] for key in _PLACING if key in resource}
+    cut = limits.attribute_value_length
+    own = attributes(span.attributes, cut)
     return SpanRecord(
         trace_id=_hex(span.trace_id, "traceId"),
         span_id=_hex(span.span_id, "spanId"),
@@ -214,11 +319,12 @@ def _record(span: ProtoSpan, resource: dict[str, Any], service: str) -> SpanReco
             {
                 "name": event.name,
                 "time_ns": event.time_unix_nano,
-                "attributes": attributes(event.attributes),
+                "attributes": attributes(event.attributes, cut),
             }
             for event in span.events
         ],
         service_name=service,
+        max_stored_bytes=int(limits.inflation * span.ByteSize()) + copies,
     )
 
 
@@ -228,19 +334,21 @@ def _hex(value: bytes, what: str) -> str:
     return binascii.hexlify(value).decode()
 
 
-def attributes(pairs: Any) -> dict[str, Any]:
-    """OTLP key-values as a JSON-ready dict."""
-    return {pair.key: _value(pair.value) for pair in pairs if isinstance(pair, KeyValue)}
+def attributes(pairs: Any, cut: int | None = None) -> dict[str, Any]:
+    """OTLP key-values as a JSON-ready dict; strings and bytes cut to `cut`, if given."""
+    return {pair.key: _value(pair.value, cut) for pair in pairs if isinstance(pair, KeyValue)}
 
 
-def _value(value: AnyValue) -> Any:
+def _value(value: AnyValue, cut: int | None) -> Any:
     which = value.WhichOneof("value")
     if which == "array_value":
-        return [_value(item) for item in value.array_value.values]
+        return [_value(item, cut) for item in value.array_value.values]
     if which == "kvlist_value":
-        return attributes(value.kvlist_value.values)
+        return attributes(value.kvlist_value.values, cut)
     if which == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
+        return base64.b64encode(value.bytes_value[:cut]).decode()
+    if which == "string_value":
+        return value.string_value[:cut]
     if which is None:
         return None
     return getattr(value, which)

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidSpan",
     "SpanRecord",
     "checked_id",
+    "stored_json",
     "unix_ns",
 ]
 
@@ -75,6 +76,17 @@ _HEX_IDS = {16: re.compile("[0-9a-f]{16}"), 32: re.compile("[0-9a-f]{32}")}
 _JSON = json.JSONEncoder(default=str, separators=(",", ":"), allow_nan=False)
 _MAX_TIME_NS = 2**63 - 1  # a signed 64-bit column
 _MAX_MESSAGE = 4096
+# Attributes that decide who may see a span: never dropped to fit a budget.
+_PLACING = (PROJECT_ATTRIBUTE, APP_ATTRIBUTE)
+
+
+def stored_json(value: object) -> str:
+    """`value` as the span table keeps it: compact JSON, without NUL characters.
+
+    Postgres jsonb cannot hold NUL; its escape and the one put in its place
+    have the same length, so a size measured here is the size stored.
+    """
+    return _JSON.encode(value).replace("\\u0000", "\\ufffd")
 
 
 def checked_id(value: str, length: int, what: str) -> str:
@@ -103,9 +115,15 @@ class SpanRecord:
     service_name: str = ""
     project: str | None = None
     app: str | None = None
+    # At most this many bytes as stored (see `stored_bytes`): attributes and
+    # then events beyond it are dropped, the last ones first. None: no bound.
+    max_stored_bytes: int | None = field(default=None, repr=False)
     # The attributes and events as stored JSON, made by __post_init__.
     attributes_json: str = field(default="", init=False, repr=False)
     events_json: str = field(default="", init=False, repr=False)
+    # How many attributes and events `max_stored_bytes` left out.
+    dropped_attributes: int = field(default=0, init=False)
+    dropped_events: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.trace_id = checked_id(self.trace_id, 32, "traceId")
@@ -125,26 +143,90 @@ class SpanRecord:
             raise InvalidSpan(f"{where} ends before it starts, or has no start time")
         if self.end_ns > _MAX_TIME_NS:
             raise InvalidSpan(f"{where} ends after the year 2262")
-        # Encoded once: for the size check here and for the row stored later.
-        try:
-            attributes = _JSON.encode(self.attributes)
-            events = _JSON.encode(self.events)
-        except ValueError:
-            raise InvalidSpan(f"{where} has an attribute that is not a finite number") from None
-        detail = len(attributes) + len(events)
-        if detail > _MAX_DETAIL_BYTES:
-            raise InvalidSpan(
-                f"{where} carries {detail} bytes of attributes and events "
-                f"(at most {_MAX_DETAIL_BYTES})"
-            )
-        # Postgres jsonb cannot hold NUL characters.
-        self.attributes_json = attributes.replace("\\u0000", "\\ufffd")
-        self.events_json = events.replace("\\u0000", "\\ufffd")
         self.name = _storable(self.name)[:_MAX_NAME]
         self.status_message = _storable(self.status_message)[:_MAX_MESSAGE]
         self.service_name = _storable(self.service_name)[:_MAX_SERVICE]
         self.project = self.project or _label(self.attributes.get(PROJECT_ATTRIBUTE))
         self.app = self.app or _label(self.attributes.get(APP_ATTRIBUTE))
+        # Encoded once: for the size checks here and for the row stored later.
+        try:
+            self.attributes_json = stored_json(self.attributes)
+            self.events_json = stored_json(self.events)
+            if self.max_stored_bytes is not None and self.stored_bytes > self.max_stored_bytes:
+                self._fit(self.max_stored_bytes)
+        except ValueError:
+            raise InvalidSpan(f"{where} has an attribute that is not a finite number") from None
+        detail = len(self.attributes_json) + len(self.events_json)
+        if detail > _MAX_DETAIL_BYTES:
+            raise InvalidSpan(
+                f"{where} carries {detail} bytes of attributes and events "
+                f"(at most {_MAX_DETAIL_BYTES})"
+            )
+
+    @property
+    def stored_bytes(self) -> int:
+        """The row's size as stored: its text in UTF-8 bytes, 8 bytes per number.
+
+        A span without a project yet may still join its trace's: room is kept for one.
+        """
+        texts = (
+            self.trace_id,
+            self.span_id,
+            self.parent_span_id or "",
+            self.name,
+            self.kind,
+            self.status,
+            self.status_message,
+            self.attributes_json,
+            self.events_json,
+            self.service_name,
+            self.project or "x" * _MAX_LABEL,
+            self.app or "",
+        )
+        return sum(len(text.encode()) for text in texts) + 2 * 8
+
+    def _fit(self, limit: int) -> None:
+        """Keep the attributes, then the events, in order, while the row fits in `limit` bytes.
+
+        The attributes that place the span are always kept: dropping one
+        would move the span to another project. JSON of the kept items joined with commas
+        is the JSON of the whole, so each item is encoded once.
+        """
+        room = limit - (self.stored_bytes - len(self.attributes_json) - len(self.events_json))
+        kept: dict[str, Any] = {}
+        pieces: list[str] = []
+        for key in _PLACING:
+            if _label(self.attributes.get(key)) is not None:
+                kept[key] = self.attributes[key]
+                pieces.append(f"{stored_json(key)}:{stored_json(kept[key])}")
+        room -= 2 + sum(len(piece) + 1 for piece in pieces)
+        full = False
+        for key, value in self.attributes.items():
+            if key in kept:
+                continue
+            piece = "" if full else f"{stored_json(key)}:{stored_json(value)}"
+            if full or len(piece) + 1 > room:
+                full = True
+                self.dropped_attributes += 1
+                continue
+            kept[key] = value
+            pieces.append(piece)
+            room -= len(piece) + 1
+        self.attributes = kept
+        self.attributes_json = "{" + ",".join(pieces) + "}"
+        room -= 2
+        events: list[dict[str, Any]] = []
+        pieces = []
+        for event in self.events:
+            piece = stored_json(event)
+            if len(piece) + 1 > room:
+                self.dropped_events = len(self.events) - len(events)
+                break
+            events.append(event)
+            pieces.append(piece)
+            room -= len(piece) + 1
+        self.events = events
+        self.events_json = "[" + ",".join(pieces) + "]"
 
     @property
     def duration_ns(self) -> int:

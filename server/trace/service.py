@@ -135,9 +135,9 @@ class TraceService:
         if trace_filter.app is not None:
             query = query.filter(app=trace_filter.app)
         if trace_filter.since is not None:
-            query = query.filter(start_ns__gte=unix_ns(trace_filter.since))
+            query = query.filter(start_ns__gte=_filter_ns(trace_filter.since, "since"))
         if trace_filter.until is not None:
-            query = query.filter(start_ns__lt=unix_ns(trace_filter.until))
+            query = query.filter(start_ns__lt=_filter_ns(trace_filter.until, "until"))
         if trace_filter.status is not None and trace_filter.status not in TRACE_STATUSES:
             raise ValidationFailed.for_field("status", "must be ok or error")
         grouped = query.annotate(
@@ -193,6 +193,18 @@ class TraceService:
             await self._authz.require("trace", "create", project)
         await self._store.write(records)
         return len(records)
+
+
+# Span times are stored as signed 64-bit nanoseconds: 1677-09-21 to 2262-04-11.
+_NS_RANGE = range(-(2**63), 2**63)
+
+
+def _filter_ns(moment: datetime, field: str) -> int:
+    """`moment` in Unix nanoseconds, if a stored span time can be compared with it."""
+    ns = unix_ns(moment)
+    if ns not in _NS_RANGE:
+        raise ValidationFailed.for_field(field, "must be between the years 1677 and 2262")
+    return ns
 
 
 async def _summaries(

@@ -8,8 +8,9 @@ It starts what the test suite builds with (the Debian registry on a loopback
 port, a git server for the source repo, a busybox base image pushed to the
 registry) and the real server (`home-idp serve`) with its buildah builder,
 notified by the registry. Each run saves a 5-step Dockerfile (FROM the base,
-RUN, COPY, COPY, CMD) with a fresh ENV, so nothing is cached, and reads the
-release's step times back through GraphQL:
+RUN, COPY, COPY, CMD) with a fresh RUN line, so nothing is cached; its app
+serves `/` so the release rolls out and ends; the step times are read back
+through GraphQL:
 
 - orchestration: from the push webhook's step ending (`await-push`) to the
   build starting, plus from the build's end to the registry webhook ending
@@ -19,7 +20,8 @@ release's step times back through GraphQL:
 
 The floor, measured in the same run and alternated with it: the same work by
 hand — `git clone --depth 1` of the source, `buildah bud` of the same
-Dockerfile, `buildah push`, with the same storage and flags.
+Dockerfile, `buildah push`, with the same storage and flags (every RUN step
+isolated, as the plugin runs it).
 
 Every process started here is stopped by its PID; temp dirs are removed.
 """
@@ -27,6 +29,7 @@ Every process started here is stopped by its PID; temp dirs are removed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import subprocess
 import sys
@@ -37,12 +40,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from home_idp.plugins.builder.isolation import BuildIsolation
 from tests.components import (
     BASE_IMAGE,
     REGISTRY_HOST,
     SOURCE_REPO,
     BuildComponents,
     build_settings,
+    buildah_command,
+    remove_app_containers,
     start_build_components,
 )
 from tests.deploy.remote import make_app, save, wait_until_finished
@@ -60,7 +66,8 @@ def dockerfile() -> str:
     return (
         f"FROM {BASE_IMAGE}\n"
         f"RUN echo run {uuid.uuid4().hex} > /built\n"
-        "COPY msg.txt /msg.txt\n"
+        # The app's health check asks for `/`: the page it serves there.
+        "COPY index.html /app/index.html\n"
         "COPY run /app/run\n"
         'CMD ["/app/run"]\n'
     )
@@ -72,16 +79,7 @@ def _at(value: str) -> datetime:
 
 def by_hand(components: BuildComponents, work: Path, number: int) -> float:
     """The floor: clone, bud, push, as an operator would type them. Seconds."""
-    root = components.buildah_root
-    buildah = [
-        "buildah",
-        "--root",
-        str(root / "root"),
-        "--runroot",
-        str(root / "run"),
-        "--storage-driver",
-        "vfs",
-    ]
+    buildah = buildah_command(components.buildah_root)
     source = work / f"hand-{number}"
     (work / f"hand-{number}.Dockerfile").write_text(dockerfile())
     image = f"{REGISTRY_HOST}/bench/by-hand:{number}"
@@ -91,8 +89,7 @@ def by_hand(components: BuildComponents, work: Path, number: int) -> float:
         [
             *buildah,
             "bud",
-            "--isolation",
-            "chroot",
+            *BuildIsolation().bud_args(),
             "--tls-verify=false",
             "--layers=false",
             "--file",
@@ -163,6 +160,9 @@ def run(runs: int) -> int:
                     )
             finally:
                 server.kill()
+                # The app's container runs on after its server (as a deployed
+                # app should); its mounts would keep the temp dir from going.
+                asyncio.run(remove_app_containers(work / "data"))
         finally:
             components.stop()
     report(ours, floor)

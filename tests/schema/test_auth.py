@@ -266,5 +266,6 @@ async def test_an_enormous_password_is_refused_like_any_wrong_one(
     gql: GraphQLClient, factory: Factory
 ) -> None:
     await factory.user("alice")
-    answer = await login(gql, "alice", "p" * 100_000)
+    # As long as a request without a login may be (a longer one gets 413).
+    answer = await login(gql, "alice", "p" * 60_000)
     assert answer == await login(gql, "alice", "wrong password!")

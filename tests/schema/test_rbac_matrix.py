@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,7 @@ from home_idp.server.rbac.app_models import (
     AppSecret,
     DockerfileVersion,
     ProjectVariable,
+    SourceCredential,
 )
 from home_idp.server.rbac.models import (
     ApiToken,
@@ -79,8 +81,11 @@ from home_idp.server.rbac.models import (
     Project,
     Role,
     User,
+    UserSession,
     UserStatus,
 )
+from home_idp.server.rbac.sessions import ClientInfo, start_session
+from home_idp.server.rbac.source_hosts import source_origin
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 from home_idp.server.runtime import Runtime
 from home_idp.server.trace.models import Span
@@ -268,9 +273,16 @@ class QueryOp:
             assert not self.seen(world, caller, value), value
         else:
             assert outcome is DENY
-            assert set(result.error_messages) <= DENIAL_MESSAGES, result.errors
+            assert all(denied(caller, message) for message in result.error_messages), result.errors
             assert result.errors
             assert value is None, value
+
+
+def denied(caller: str, message: str) -> bool:
+    """A denial; without a login, a query past the tighter anonymous limits is one too."""
+    return message in DENIAL_MESSAGES or (
+        caller == "anonymous" and message.endswith("for a request without a login")
+    )
 
 
 @dataclass(frozen=True)
@@ -358,7 +370,7 @@ async def login_verify(world: World, caller: str, changed: bool) -> None:
 
 
 async def refresh_input(world: World, caller: str) -> dict[str, Any]:
-    pair = world.runtime.rbac.authenticator.issue_tokens(world.bystander.user)
+    pair = await world.runtime.rbac.authenticator.start_session(world.bystander.user)
     return {"refreshToken": pair.refresh_token}
 
 
@@ -550,6 +562,50 @@ async def revoked_verify(world: World, caller: str, changed: bool) -> None:
     assert (token.revoked_at is not None) is changed
 
 
+# Mutations and queries: login sessions, private to their owner (admins included).
+
+
+async def make_session(owner: Person, user_agent: str) -> UserSession:
+    return await start_session(owner.user, ClientInfo("192.0.2.1", user_agent), 3600, 50)
+
+
+async def own_session_gid(world: World, caller: str) -> str:
+    return gid("Session", await make_session(world.acting_user(caller), "mine"))
+
+
+async def bystanders_session_gid(world: World, caller: str) -> str:
+    return gid("Session", await make_session(world.bystander, "theirs"))
+
+
+async def own_session_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": await own_session_gid(world, caller)}
+
+
+async def bystanders_session_input(world: World, caller: str) -> dict[str, Any]:
+    return {"id": await bystanders_session_gid(world, caller)}
+
+
+async def logout_input(world: World, caller: str) -> dict[str, Any]:
+    # The refresh token alone ends its session, with or without an access token.
+    owner = world.acting_user(caller)
+    session = await make_session(owner, "mine")
+    pair = world.runtime.rbac.authenticator.issue_tokens(owner.user, session)
+    return {"refreshToken": pair.refresh_token}
+
+
+async def session_ended_verify(world: World, caller: str, changed: bool) -> None:
+    session = await UserSession.get()  # the one session of the case
+    assert (session.revoked_at is not None) is changed
+
+
+async def caller_and_bystander_sessions(world: World, caller: str) -> dict[str, Any]:
+    person = world.person(caller)
+    if person is not None:
+        await make_session(person, "mine")
+    await make_session(world.bystander, "theirs")
+    return {}
+
+
 # Mutations: apps and their secrets.
 #
 # The app `shop` of `web` has two Dockerfile versions and the secret API_KEY.
@@ -568,6 +624,15 @@ async def an_app(world: World) -> App:
         )
     ciphertext = world.runtime.rbac.secret_box.encrypt("hunter2")
     await AppSecret.create(app=app, name="API_KEY", ciphertext=ciphertext, updated_by="dev")
+    token = world.runtime.rbac.secret_box.encrypt(json.dumps({"token": "old-t0ken"}))
+    await SourceCredential.create(
+        app=app,
+        kind="token",
+        origin=source_origin(SOURCE_REPO),
+        username="ci",
+        ciphertext=token,
+        updated_by="dev",
+    )
     return app
 
 
@@ -638,6 +703,24 @@ async def delete_secret_input(world: World, caller: str) -> dict[str, Any]:
 
 async def delete_secret_verify(world: World, caller: str, changed: bool) -> None:
     assert await AppSecret.exists(name="API_KEY") is not changed
+
+
+async def set_source_credential_input(world: World, caller: str) -> dict[str, Any]:
+    return {"app": await shop_gid(world, caller), "username": "bot", "token": "new-t0ken"}
+
+
+async def set_source_credential_verify(world: World, caller: str, changed: bool) -> None:
+    credential = await SourceCredential.get()
+    assert credential.username == ("bot" if changed else "ci")
+    assert "t0ken" not in credential.ciphertext
+
+
+async def delete_source_credential_input(world: World, caller: str) -> dict[str, Any]:
+    return {"app": await shop_gid(world, caller)}
+
+
+async def delete_source_credential_verify(world: World, caller: str, changed: bool) -> None:
+    assert await SourceCredential.exists() is not changed
 
 
 # Mutations: config files, project variables and pods.
@@ -1084,6 +1167,23 @@ REVOKE_OWN_TOKEN = MutationOp(
     revoked_verify,
     variant="own",
 )
+REVOKE_OWN_SESSION = MutationOp(
+    "revokeSession",
+    "RevokeSessionInput",
+    "RevokeSessionSuccess",
+    own_session_input,
+    session_ended_verify,
+    variant="own",
+)
+REVOKE_OTHERS_SESSION = MutationOp(
+    "revokeSession",
+    "RevokeSessionInput",
+    "RevokeSessionSuccess",
+    bystanders_session_input,
+    session_ended_verify,
+    variant="someone_elses",
+)
+LOGOUT = MutationOp("logout", "LogoutInput", "LogoutSuccess", logout_input, session_ended_verify)
 REVOKE_OTHERS_TOKEN = MutationOp(
     "revokeApiToken",
     "RevokeApiTokenInput",
@@ -1141,6 +1241,13 @@ API_TOKENS = QueryOp(
     lambda world, caller, tokens: names(tokens, "name") == ["mine"],
     arrange=caller_and_bystander_tokens,
 )
+SESSIONS = QueryOp(
+    "sessions",
+    "{ sessions { edges { node { userAgent } } } }",
+    # Your own sessions, and never anybody else's.
+    lambda world, caller, sessions: names(sessions, "userAgent") == ["mine"],
+    arrange=caller_and_bystander_sessions,
+)
 AUDIT_EVENTS = QueryOp(
     "auditEvents",
     "{ auditEvents { edges { node { action } } } }",
@@ -1159,6 +1266,20 @@ DELETE_APP = MutationOp(
 )
 SET_APP_SECRET = MutationOp(
     "setAppSecret", "SetAppSecretInput", "AppSuccess", set_secret_input, set_secret_verify
+)
+SET_SOURCE_CREDENTIAL = MutationOp(
+    "setSourceCredential",
+    "SetSourceCredentialInput",
+    "AppSuccess",
+    set_source_credential_input,
+    set_source_credential_verify,
+)
+DELETE_SOURCE_CREDENTIAL = MutationOp(
+    "deleteSourceCredential",
+    "DeleteSourceCredentialInput",
+    "AppSuccess",
+    delete_source_credential_input,
+    delete_source_credential_verify,
 )
 DELETE_APP_SECRET = MutationOp(
     "deleteAppSecret",
@@ -1272,6 +1393,18 @@ APP_SECRET_STATUS = QueryOp(
     ),
     arrange=shop_and_its_release,
     variant="secret_status",
+    not_null=True,
+)
+APP_SOURCE_CREDENTIAL = QueryOp(
+    "apps",
+    APPS_OF_WEB % "sourceCredential { kind username updatedBy }",
+    # Which credential is set and by whom; its token has no field at all.
+    lambda world, caller, apps: (
+        (app := shop(apps)) is not None
+        and app["sourceCredential"] == {"kind": "token", "username": "ci", "updatedBy": "dev"}
+    ),
+    arrange=shop_and_its_release,
+    variant="source_credential",
     not_null=True,
 )
 DOCKERFILE_DIFF = QueryOp(
@@ -1477,6 +1610,10 @@ TABLE = (
     Entry(CREATE_TOKEN,                 ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(REVOKE_OWN_TOKEN,             ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(REVOKE_OTHERS_TOKEN,          ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   DENY),
+    # Sessions are private to their owner, admins included; a refresh token ends its own.
+    Entry(LOGOUT,                       ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  ALLOW),
+    Entry(REVOKE_OWN_SESSION,           ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(REVOKE_OTHERS_SESSION,        HIDE,  HIDE,  HIDE,  HIDE,  HIDE,   DENY),
     # Developers create and change apps and set their secrets; only maintainers delete
     # an app. To non-members a project's apps do not exist.
     Entry(CREATE_APP,                   ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
@@ -1484,6 +1621,8 @@ TABLE = (
     Entry(DELETE_APP,                   ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
     Entry(SET_APP_SECRET,               ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     Entry(DELETE_APP_SECRET,            ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(SET_SOURCE_CREDENTIAL,        ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
+    Entry(DELETE_SOURCE_CREDENTIAL,     ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     # Developers write config files and project variables; maintainers delete pods.
     Entry(PUT_APP_FILE,                 ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
     Entry(DELETE_APP_FILE,              ALLOW, ALLOW, ALLOW, DENY,  HIDE,   HIDE),
@@ -1511,6 +1650,7 @@ TABLE = (
     Entry(USERS,                        ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     Entry(ROLES,                        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(API_TOKENS,                   ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
+    Entry(SESSIONS,                     ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(AUDIT_EVENTS,                 ALLOW, DENY,  DENY,  DENY,  DENY,   DENY),
     # Members read a project's apps, their Dockerfile versions, releases and which
     # secrets are set (never a value).
@@ -1518,6 +1658,7 @@ TABLE = (
     Entry(APP_DOCKERFILE_VERSIONS,      ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(APP_RELEASES,                 ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(APP_SECRET_STATUS,            ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
+    Entry(APP_SOURCE_CREDENTIAL,        ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(DOCKERFILE_DIFF,              ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(APP_FILES,                    ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
     Entry(PROJECT_VARIABLES,            ALLOW, ALLOW, ALLOW, ALLOW, HIDE,   DENY),
@@ -1544,6 +1685,10 @@ TABLE = (
                                         ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  HIDE),
     # API tokens are private to their owner; admins too only see their own.
     Entry(node_query("someone_elses_api_token", bystanders_token_gid),
+                                        HIDE,  HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
+    Entry(node_query("own_session", own_session_gid),
+                                        ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  HIDE),
+    Entry(node_query("someone_elses_session", bystanders_session_gid),
                                         HIDE,  HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
     Entry(node_query("audit_event", audit_event_gid),
                                         ALLOW, HIDE,  HIDE,  HIDE,  HIDE,   HIDE),
@@ -1576,11 +1721,14 @@ CASES = [
 # reads, and every change is refused.
 # fmt: off
 READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
+    (REVOKE_OWN_SESSION,                DENY),
     (CREATE_APP,                        DENY),
     (UPDATE_APP,                        DENY),
     (DELETE_APP,                        DENY),
     (SET_APP_SECRET,                    DENY),
     (DELETE_APP_SECRET,                 DENY),
+    (SET_SOURCE_CREDENTIAL,             DENY),
+    (DELETE_SOURCE_CREDENTIAL,          DENY),
     (PUT_APP_FILE,                      DENY),
     (SET_PROJECT_SECRET,                DENY),
     (DELETE_POD,                        DENY),
@@ -1597,6 +1745,7 @@ READ_ONLY_TOKEN_TABLE: tuple[tuple[Operation, Outcome], ...] = (
     (APP_DOCKERFILE_VERSIONS,           ALLOW),
     (APP_RELEASES,                      ALLOW),
     (APP_SECRET_STATUS,                 ALLOW),
+    (APP_SOURCE_CREDENTIAL,             ALLOW),
     (DOCKERFILE_DIFF,                   ALLOW),
     (WEBHOOK_DELIVERIES,                ALLOW),
     (RELEASE_EVENTS_OF_RELEASE,         ALLOW),

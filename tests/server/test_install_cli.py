@@ -17,7 +17,12 @@ from rich.console import Console
 
 from home_idp.server.install.catalog import catalog
 from home_idp.server.install.cli import run_install
-from home_idp.server.settings import ComponentOverride, InstallSettings, Settings
+from home_idp.server.settings import (
+    ComponentOverride,
+    InstallSettings,
+    RegistrySettings,
+    Settings,
+)
 from tests.doubles.kubernetes import KubernetesStandIn, kubernetes_stand_in
 from tests.plugins.helm_binary import DEMO_CHART, helm_binary, helm_environment
 
@@ -180,3 +185,20 @@ def test_components_and_options_come_from_the_environment(monkeypatch: pytest.Mo
     settings = Settings()
     assert settings.install.plugin == "helm"
     assert settings.install.components["argocd"].version == "9.0.0"
+
+
+@pytest.mark.parametrize(("registry", "warned"), [("distribution", True), ("harbor", False)])
+async def test_a_cluster_with_a_plain_registry_is_told_its_push_account_is_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: str, warned: bool
+) -> None:
+    helm_environment(monkeypatch, tmp_path)
+    settings = Settings(
+        profile="cluster",
+        data_dir=tmp_path / "data",
+        registry=RegistrySettings(plugin=registry),
+        install=InstallSettings(options={"helm": SecretStr(helm_binary())}),
+    )
+    terminal, out = console()
+    assert await run_install(settings, terminal, dry_run=True) == 0
+    text = " ".join(out.getvalue().split())
+    assert ("could push to another project's repositories" in text) is warned

@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
+from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion, SourceCredential
 from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
 from home_idp.tui.screens.release import ReleaseScreen
 from home_idp.tui.screens.traces import TraceScreen, TracesScreen
@@ -105,6 +105,46 @@ async def test_a_secret_is_set_and_cleared_and_its_value_never_shows(
         await wait_for(pilot, lambda: secrets.row_count == 0, what="the secret to go")
         assert not await AppSecret.exists(name="API_KEY")
     assert value not in SessionText(config_dir).read()
+
+
+async def test_a_source_credential_is_set_from_a_key_file_and_never_shows(
+    server_url: str, config_dir: Path, factory: Factory, tmp_path: Path
+) -> None:
+    await factory.user("dev")
+    project = await factory.project("shop", dev="developer")
+    web = await make_app(project)
+    await App.filter(id=web.id).update(source_repo="ssh://git@127.0.0.1:9/shop/web.git")
+    secret_line = uuid.uuid4().hex
+    key = tmp_path / "deploy_key"
+    key.write_text(
+        f"-----BEGIN OPENSSH PRIVATE KEY-----\n{secret_line}\n-----END OPENSSH PRIVATE KEY-----\n"
+    )
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await log_in(pilot, "dev")
+        await open_app(pilot, "shop", "web")
+        await pilot.press("alt+3")
+        shown = app.screen.query_one("#source-credential")
+        assert "none" in str(shown.content)
+        await click(pilot, "#set-source-credential")
+        await wait_for(pilot, lambda: bool(app.screen.query("#field-sshKeyFile")))
+        await set_input(pilot, "#field-sshKeyFile", str(tmp_path / "missing"))
+        await pilot.click("#submit")
+        missing = app.screen.query_one("#error-sshKeyFile")
+        await wait_for(pilot, lambda: bool(str(missing.content)), what="the file error")
+        assert not await SourceCredential.exists()
+        await set_input(pilot, "#field-sshKeyFile", str(key))
+        await click(pilot, "#submit")
+        await wait_for(pilot, lambda: "ssh-key" in str(shown.content), what="the credential")
+        assert "set by dev" in str(shown.content)
+        assert secret_line not in screen_text(app)
+        assert (await SourceCredential.get()).kind == "ssh-key"
+
+        await click(pilot, "#clear-source-credential")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "none" in str(shown.content), what="the credential to go")
+        assert not await SourceCredential.exists()
+    assert secret_line not in SessionText(config_dir).read()
 
 
 class SessionText:

@@ -4,11 +4,18 @@ that resume after a dropped connection without losing or repeating events."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 
+from home_idp.server.rbac.keys import load_signing_key
+from home_idp.server.rbac.tokens import JwtCodec
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 from home_idp.tui.client import Gateway
@@ -111,3 +118,81 @@ async def test_a_websocket_with_a_dead_token_and_no_refresh_token_ends_the_sessi
         async for _event in gateway.subscribe("AdminAuditFeed"):
             pass
     await gateway.aclose()
+
+
+async def _follow_audit_while(
+    gateway: Gateway,
+    runtime: Runtime,
+    gql: GraphQLClient,
+    token: str,
+    between: Callable[[], Awaitable[None]],
+) -> list[str]:
+    """Follow the audit log; create a project before and after `between`; the targets seen."""
+    seen: list[str] = []
+
+    async def follow() -> None:
+        async for event in gateway.subscribe("AdminAuditFeed", retry_seconds=0.1):
+            if event["target"].startswith("project:"):  # not the renewals' own events
+                seen.append(event["target"])
+
+    async def until(count: int) -> None:
+        async with asyncio.timeout(20):
+            while len(seen) < count:  # noqa: ASYNC110 - the consumer appends
+                await asyncio.sleep(0.02)
+
+    follower = asyncio.create_task(follow())
+    await wait_for_subscriber(runtime)
+    await gql(CREATE, {"n": "before"}, token=token)
+    await until(1)
+    await between()
+    await gql(CREATE, {"n": "meanwhile"}, token=token)
+    await until(2)
+    await wait_for_subscriber(runtime)
+    await gql(CREATE, {"n": "after"}, token=token)
+    await until(3)
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
+    return seen
+
+
+async def test_a_subscription_whose_token_expires_renews_it_and_resumes(
+    server_url: str, settings: Settings, runtime: Runtime, factory: Factory, gql: GraphQLClient
+) -> None:
+    root = await factory.user("root", admin=True)
+    gateway = Gateway(server_url)
+    session = await gateway.login("root", PASSWORD)
+    # A token that dies in two seconds, which the client does not know:
+    # the server closes the socket when it expires (4403).
+    short_lived = JwtCodec(load_signing_key(settings), access_ttl=2, refresh_ttl=60).issue(
+        root.user.id, root.user.token_version, "access"
+    )
+    gateway.session = replace(session, access_token=short_lived, expires_at=math.inf)
+
+    async def until_renewed() -> None:
+        async with asyncio.timeout(20):
+            while gateway.session is None or gateway.session.access_token == short_lived:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
+    targets = await _follow_audit_while(gateway, runtime, gql, root.token, until_renewed)
+    await gateway.aclose()
+    assert targets == ["project:before", "project:meanwhile", "project:after"]
+
+
+async def test_a_subscription_renews_its_token_before_it_expires(
+    server_url: str, runtime: Runtime, factory: Factory, gql: GraphQLClient
+) -> None:
+    root = await factory.user("root", admin=True)
+    gateway = Gateway(server_url)
+    session = await gateway.login("root", PASSWORD)
+    # Due for renewal in two seconds (thirty before it expires).
+    gateway.session = replace(session, expires_at=time.time() + 32)
+
+    async def until_renewed() -> None:
+        async with asyncio.timeout(20):
+            while gateway.session is None or gateway.session.access_token == session.access_token:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
+    targets = await _follow_audit_while(gateway, runtime, gql, root.token, until_renewed)
+    await gateway.aclose()
+    assert targets == ["project:before", "project:meanwhile", "project:after"]

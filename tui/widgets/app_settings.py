@@ -1,11 +1,15 @@
 """An app's settings: source, port, replicas, health path, env vars and secrets.
 
 Secrets are write-only: the table shows which are set, by whom and when,
-never a value; "set" asks for the value in a password field.
+never a value; "set" asks for the value in a password field. So is the
+source credential: a token (password field) or a deploy key read from a
+file on this machine.
 """
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -16,7 +20,7 @@ from textual.widgets import Button, DataTable, Input, Label, TextArea
 
 from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
-from home_idp.tui.errors import ActionFailed
+from home_idp.tui.errors import ActionFailed, FieldError
 from home_idp.tui.widgets.formatting import ago, safe_text
 
 __all__ = ["AppSettings", "parse_env"]
@@ -71,6 +75,11 @@ class AppSettings(VerticalScroll):
         with Horizontal(classes="buttons"):
             yield Button("Set secret", id="set-secret")
             yield Button("Clear secret", variant="warning", id="clear-secret")
+        yield Label("Source credential (never shown)", classes="section-title")
+        yield Label("", id="source-credential")
+        with Horizontal(classes="buttons"):
+            yield Button("Set source credential", id="set-source-credential")
+            yield Button("Clear", variant="warning", id="clear-source-credential")
 
     def on_mount(self) -> None:
         self.query_one("#secrets", DataTable).add_columns("Name", "Set by", "When")
@@ -82,6 +91,16 @@ class AppSettings(VerticalScroll):
             self.query_one(f"#set-{name}", Input).value = "" if value is None else str(value)
         self.query_one("#set-env", TextArea).text = "\n".join(
             f"{e['name']}={e['value']}" for e in details.get("env", [])
+        )
+        credential = details.get("sourceCredential")
+        self.query_one("#source-credential", Label).update(
+            "none: public sources only"
+            if not credential
+            else safe_text(
+                f"{credential['kind']}"
+                + (f" for {credential['username']}" if credential.get("username") else "")
+                + f", set by {credential['updatedBy']} {ago(credential['updatedAt'])}"
+            )
         )
         table = self.query_one("#secrets", DataTable)
         table.clear()
@@ -169,7 +188,62 @@ class AppSettings(VerticalScroll):
             )
             self._secret_changed(result)
 
+    @on(Button.Pressed, "#set-source-credential")
+    def set_source_credential(self) -> None:
+        app_id = self.app_id
+
+        async def submit(values: dict[str, Any]) -> Any:
+            given: dict[str, Any] = {"app": app_id, "username": values["username"] or None}
+            if values["sshKeyFile"]:
+                given["sshPrivateKey"] = await _read_key(values["sshKeyFile"])
+            else:
+                given["token"] = values["token"]
+            return await home_of(self).gateway.mutate("SetSourceCredential", input=given)
+
+        dialog = FormDialog(
+            "Source credential: a token (https) or a deploy key file (ssh)",
+            [
+                FormField("username", "User name (optional)"),
+                FormField("token", "Token", password=True),
+                FormField("sshKeyFile", "or a deploy key file", placeholder="~/.ssh/deploy_key"),
+            ],
+            submit,
+            "Set",
+        )
+        self.app.push_screen(dialog, self._secret_changed)
+
+    @on(Button.Pressed, "#clear-source-credential")
+    def _clear_credential_pressed(self) -> None:
+        self.clear_source_credential()
+
+    @work(exclusive=True, group="settings", exit_on_error=False)
+    async def clear_source_credential(self) -> None:
+        if not await self.app.push_screen_wait(
+            ConfirmDialog("Clear the source credential?", "Clear")
+        ):
+            return
+        home = home_of(self)
+        with home.reporting():
+            result = await home.gateway.mutate("DeleteSourceCredential", input={"app": self.app_id})
+            self._secret_changed(result)
+
     def _secret_changed(self, result: dict[str, Any] | None) -> None:
         if result:
             self.notify("Secret saved; the next release uses it.")
             self.post_message(self.Saved(result["app"]))
+
+
+def _read_text(path: str) -> str:
+    return Path(path).expanduser().read_text()
+
+
+async def _read_key(path: str) -> str:
+    """A deploy key from a file on this machine; a field error when it cannot be read."""
+    try:
+        return await asyncio.to_thread(_read_text, path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ActionFailed(
+            "ValidationError",
+            "the deploy key file cannot be read",
+            [FieldError("sshKeyFile", getattr(error, "strerror", None) or "not a text file")],
+        ) from None
