@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
 from tortoise.exceptions import ValidationError as StoredFieldInvalid
 
 from home_idp.schema.context import Info
@@ -18,6 +20,7 @@ __all__ = [
     "FieldError",
     "NotFound",
     "PermissionDenied",
+    "StoredFieldErrors",
     "ValidationError",
     "run_mutation",
 ]
@@ -93,6 +96,27 @@ def stored_field_error(error: StoredFieldInvalid) -> domain.ValidationFailed:
     if not field or " " in field:
         field = "input"
     return domain.ValidationFailed.for_field(field, "is too long or out of range")
+
+
+class StoredFieldErrors(SchemaExtension):
+    """A query argument the database column cannot hold (a filter too long for
+    it) answers as the field error a mutation would give, not "Unexpected error".
+
+    Listed after MaskErrors, so that it sees the errors before they are masked.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [_stored_field_answer(error) for error in result.errors]
+
+
+def _stored_field_answer(error: GraphQLError) -> GraphQLError:
+    if not isinstance(error.original_error, StoredFieldInvalid):
+        return error
+    refused = stored_field_error(error.original_error)
+    return GraphQLError(refused.message, nodes=error.nodes, path=error.path, original_error=refused)
 
 
 async def run_mutation(info: Info, name: str, body: Callable[[], Awaitable[T]]) -> T | ErrorTypes:

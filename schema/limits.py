@@ -13,7 +13,9 @@ from graphql.validation.rules import overlapping_fields_can_be_merged
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.schema import validate_document
 
+from home_idp.schema.errors import StoredFieldErrors
 from home_idp.schema.selection_cost import SelectionCost, measure_document
+from home_idp.schema.text_input import NoNulCharacters
 from home_idp.server.errors import DomainError
 from home_idp.server.settings import GraphQLLimits
 
@@ -218,7 +220,9 @@ def security_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtens
     member, anonymous = _bounds(limits)
     return [
         lambda: _OperationLimits(member, anonymous),
+        NoNulCharacters,
         lambda: _ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: _Validation(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."),
+        StoredFieldErrors,
     ]

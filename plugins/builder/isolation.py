@@ -15,8 +15,9 @@ Options of the buildah builder (`HOME_IDP_BUILDER__OPTIONS`):
   `0:100000:65536`); the host range may not include root;
 - `network`: `none` (default), `private` (a network namespace of buildah's
   own with NAT to the outside, through a bridge buildah sets up: reaches
-  the internet, not the host's loopback) or `host` (the host's network,
-  loopback services included: only for Dockerfiles you trust).
+  the internet, not the host's loopback, though services listening on all
+  of the host's addresses answer through the bridge) or `host` (the host's
+  network, loopback services included: only for Dockerfiles you trust).
 """
 
 from __future__ import annotations

@@ -102,6 +102,7 @@ class SpanLimits:
 class DecodedRequest:
     """The spans of a request, and what was dropped to keep them within their bounds."""
 
+    inflation: float
     records: list[SpanRecord] = field(default_factory=list)
     dropped_attributes: int = 0
     dropped_events: int = 0
@@ -113,9 +114,9 @@ class DecodedRequest:
         if not self.trimmed_spans:
             return ""
         return (
-            f"{self.dropped_attributes} attributes and {self.dropped_events} events of "
-            f"{self.trimmed_spans} spans were dropped: a span is stored in at most a "
-            "few times its size on the wire"
+            f"dropped {self.dropped_attributes} attributes and {self.dropped_events} events "
+            f"from {self.trimmed_spans} span(s): a span is stored in at most "
+            f"{self.inflation:g} times its size on the wire"
         )
 
 
@@ -143,7 +144,7 @@ def decode_request(
     )
     if count > max_spans:
         raise OtlpRefused(413, f"{count} spans in one request; at most {max_spans}")
-    decoded = DecodedRequest()
+    decoded = DecodedRequest(limits.inflation)
     try:
         for record in _records(request, limits):
             decoded.records.append(record)

@@ -169,21 +169,19 @@ class SpanRecord:
 
         A span without a project yet may still join its trace's: room is kept for one.
         """
-        texts = (
-            self.trace_id,
-            self.span_id,
-            self.parent_span_id or "",
-            self.name,
-            self.kind,
-            self.status,
-            self.status_message,
-            self.attributes_json,
-            self.events_json,
-            self.service_name,
-            self.project or "x" * _MAX_LABEL,
-            self.app or "",
+        # Ids, kind, status and the JSON (which escapes all but ASCII) are ASCII.
+        ascii_texts = (
+            len(self.trace_id)
+            + len(self.span_id)
+            + len(self.parent_span_id or "")
+            + len(self.kind)
+            + len(self.status)
+            + len(self.attributes_json)
+            + len(self.events_json)
         )
-        return sum(len(text.encode()) for text in texts) + 2 * 8
+        texts = (self.name, self.status_message, self.service_name, self.project, self.app)
+        other_texts = sum(len(text.encode()) for text in texts if text)
+        return ascii_texts + other_texts + (0 if self.project else _MAX_LABEL) + 2 * 8
 
     def _fit(self, limit: int) -> None:
         """Keep the attributes, then the events, in order, while the row fits in `limit` bytes.

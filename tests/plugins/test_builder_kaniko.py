@@ -187,7 +187,13 @@ def test_the_kaniko_job() -> None:
         "name": f"{BUILD_ID}-git",
         "key": "platform-password",
     }
-    assert platform_env["GIT_CONFIG_KEY_0"]["value"] == "credential.https://git.example.helper"
+    config = {
+        platform_env[f"GIT_CONFIG_KEY_{n}"]["value"]: platform_env[f"GIT_CONFIG_VALUE_{n}"]["value"]
+        for n in range(int(platform_env["GIT_CONFIG_COUNT"]["value"]))
+    }
+    assert "credential.https://git.example.helper" in config
+    # A redirect would take the fetch to a host nobody checked.
+    assert config["http.followRedirects"] == "false"
     # Nothing secret in the Job, and no URL with credentials.
     assert_no_secret(json.dumps(job))
     assert "@git.example" not in json.dumps(job)

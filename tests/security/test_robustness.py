@@ -5,12 +5,14 @@ from __future__ import annotations
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from strawberry.relay import to_base64
 
 from home_idp.server.deploy.models import DeliveryOutcome, WebhookDelivery
+from home_idp.server.rbac.models import Project
 from home_idp.server.runtime import Runtime
 from tests.factories import Factory
 from tests.graphql import GraphQLClient
@@ -144,3 +146,43 @@ def test_the_data_dir_is_private_to_its_owner(tmp_path: Path) -> None:
     files = [entry for entry in data.iterdir() if entry.is_file()]
     assert data / "home-idp.sqlite3" in files
     assert {entry.name: _mode(entry) for entry in files} == {entry.name: 0o600 for entry in files}
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        (
+            "query($a: String) { auditEvents(first: 1, filter: {actor: $a}) { totalCount } }",
+            {"a": "root\u0000"},
+        ),
+        ('{ auditEvents(first: 1, filter: {actor: "ro\\u0000ot"}) { totalCount } }', {}),
+        (
+            "mutation($n: String!) { createProject(input: {name: $n}) { __typename } }",
+            {"n": "web\u0000"},
+        ),
+    ],
+    ids=["variable", "literal", "mutation"],
+)
+async def test_a_nul_character_in_text_is_a_clear_error_on_every_database(
+    gql: GraphQLClient, factory: Factory, document: str, variables: dict[str, Any]
+) -> None:
+    root = await factory.user("root", admin=True)
+    result = await gql(document, variables, token=root.token)
+    assert result.error_messages == [
+        "text in a request may not contain the NUL character (U+0000)"
+    ], result.errors
+    assert not await Project.exists()
+
+
+async def test_a_filter_too_long_for_its_column_is_a_field_error_on_every_database(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    root = await factory.user("root", admin=True)
+    result = await gql(
+        "query($a: String) { auditEvents(first: 1, filter: {actor: $a}) { totalCount } }",
+        {"a": "a" * 300},
+        token=root.token,
+    )
+    assert result.errors
+    assert "Unexpected error." not in result.error_messages
+    assert all("a" * 300 not in message for message in result.error_messages)
