@@ -1,10 +1,10 @@
-"""Text in a request may not hold U+0000.
+"""Text in a query or subscription may not hold U+0000.
 
-No name, filter, message or value of home-idp needs it, Postgres cannot store
-it in a text column (the query would fail with a database error), and on
-SQLite it would cut strings short in some tools. Refused once, for the whole
+No filter or name of home-idp needs it, and Postgres cannot compare or store
+it (the query would fail with a database error). Refused once, for the whole
 request, before anything runs: in the document's string literals and in the
-variables alike.
+variables alike. Mutations are left to their own checks, which answer with
+a typed ValidationError naming the field (the API fuzzer holds them to it).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 from graphql import GraphQLError, StringValueNode, visit
 from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 __all__ = ["NoNulCharacters"]
 
-_MESSAGE = "text in a request may not contain the NUL character (U+0000)"
+_MESSAGE = "text in a query or subscription may not contain the NUL character (U+0000)"
 
 
 class _FindNul(Visitor):
@@ -47,14 +48,23 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
+def _is_mutation(operation_type: OperationType | None) -> bool:
+    return operation_type is OperationType.MUTATION
+
+
 class NoNulCharacters(SchemaExtension):
-    """Refuses a request whose text holds U+0000, with an error that says so."""
+    """Refuses a query or subscription whose text holds U+0000, saying so."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None and context.pre_execution_errors is None:
+        document = context.graphql_document
+        if (
+            document is not None
+            and context.pre_execution_errors is None
+            and not _is_mutation(context.operation_type)
+        ):
             finder = _FindNul()
-            visit(context.graphql_document, finder)
+            visit(document, finder)
             if finder.found or _holds_nul(context.variables):
                 # Set before graphql-core's validation, which then does not run.
                 context.pre_execution_errors = [

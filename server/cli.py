@@ -88,6 +88,35 @@ def _admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin_unlock(args: argparse.Namespace) -> int:
+    from home_idp.server import db
+    from home_idp.server.events import EventBus
+    from home_idp.server.rbac.audit import AuditLog
+    from home_idp.server.rbac.throttle import LoginThrottles
+    from home_idp.server.settings import Settings
+
+    settings = Settings()
+
+    async def run() -> bool:
+        await db.open_database(settings)
+        try:
+            throttles = LoginThrottles.from_settings(settings.auth)
+            held = await throttles.per_username.forget(args.username)
+            if held:
+                await AuditLog(EventBus()).record(
+                    "home-idp admin", "user.unlock", f"user:{args.username}"
+                )
+            return held
+        finally:
+            await db.close()
+
+    if asyncio.run(run()):
+        print(f"{args.username!r} may log in again at once")
+    else:
+        print(f"no failed logins were held against {args.username!r}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from home_idp.server.demo.assets import DemoError
     from home_idp.server.demo.flow import run_demo
@@ -192,6 +221,11 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(func=_admin_create)
+    unlock = admin.add_parser(
+        "unlock", help="let a user whose failed logins are being slowed down log in at once"
+    )
+    unlock.add_argument("username")
+    unlock.set_defaults(func=_admin_unlock)
 
     demo = commands.add_parser("demo", help="set up local mode and release a demo app, end to end")
     demo.add_argument(

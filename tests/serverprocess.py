@@ -15,7 +15,7 @@ import httpx
 
 from tests.liveserver import free_port
 
-__all__ = ["ADMIN_PASSWORD", "ServerProcess", "home_idp_env"]
+__all__ = ["ADMIN_PASSWORD", "HOME_IDP", "ServerProcess", "home_idp_env"]
 
 HOME_IDP = str(Path(sys.executable).parent / "home-idp")
 ADMIN_PASSWORD = "a long admin password"

@@ -88,11 +88,15 @@ class AttemptThrottle:
         await stale.filter(blocked_until=None).delete()
         await stale.filter(blocked_until__lt=now).delete()
 
+    async def forget(self, value: str) -> bool:
+        """Start the key over (an administrator's unlock); whether it was held."""
+        return bool(await AuthThrottle.filter(key=self._key(value)).delete())
+
     async def succeeded(self, value: str, *, forget: bool) -> None:
         """The admitted attempt was no failure: forget the key, or take the attempt back."""
         key = self._key(value)
         if forget:
-            await AuthThrottle.filter(key=key).delete()
+            await self.forget(value)
             return
         for _ in range(_ROUNDS):
             row = await AuthThrottle.get_or_none(key=key)

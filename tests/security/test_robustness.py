@@ -156,21 +156,30 @@ def test_the_data_dir_is_private_to_its_owner(tmp_path: Path) -> None:
             {"a": "root\u0000"},
         ),
         ('{ auditEvents(first: 1, filter: {actor: "ro\\u0000ot"}) { totalCount } }', {}),
-        (
-            "mutation($n: String!) { createProject(input: {name: $n}) { __typename } }",
-            {"n": "web\u0000"},
-        ),
+        ("query($n: String!) { project(name: $n) { id } }", {"n": "we\u0000b"}),
     ],
-    ids=["variable", "literal", "mutation"],
+    ids=["variable", "literal", "another-query"],
 )
-async def test_a_nul_character_in_text_is_a_clear_error_on_every_database(
+async def test_a_nul_character_in_a_query_is_a_clear_error_on_every_database(
     gql: GraphQLClient, factory: Factory, document: str, variables: dict[str, Any]
 ) -> None:
     root = await factory.user("root", admin=True)
     result = await gql(document, variables, token=root.token)
     assert result.error_messages == [
-        "text in a request may not contain the NUL character (U+0000)"
+        "text in a query or subscription may not contain the NUL character (U+0000)"
     ], result.errors
+
+
+async def test_a_nul_character_in_a_mutation_is_a_field_error(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    root = await factory.user("root", admin=True)
+    result = await gql(
+        "mutation($n: String!) { createProject(input: {name: $n}) { __typename } }",
+        {"n": "web\u0000"},
+        token=root.token,
+    )
+    assert result["createProject"]["__typename"] == "ValidationError"
     assert not await Project.exists()
 
 

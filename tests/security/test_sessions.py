@@ -4,6 +4,7 @@ logins and sign-ups."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,6 +20,7 @@ from home_idp.server.rbac.models import ApiToken, User, UserSession
 from home_idp.tui.screens.login import LoginScreen
 from tests.factories import PASSWORD, Factory
 from tests.graphql import GraphQLClient
+from tests.serverprocess import ADMIN_PASSWORD, HOME_IDP, ServerProcess, home_idp_env
 from tests.tui.conftest import config_dir, dashboard, log_in, server_url, wait_for
 
 __all__ = ["config_dir", "server_url"]  # the dashboard's fixtures, used here too
@@ -357,3 +359,34 @@ def test_the_client_address_believes_only_trusted_proxies(
     }
     info = client_info(Request(scope), ["10.0.0.0/8"])
     assert (info.address, info.user_agent) == (address, "curl")
+
+
+def test_an_administrator_unlocks_a_user_whose_logins_are_slowed_down(tmp_path: Path) -> None:
+    env = home_idp_env(tmp_path / "data", f"sqlite://{tmp_path / 'data' / 'home-idp.sqlite3'}")
+    server = ServerProcess(env)
+    server.create_admin("root")
+    server.start()
+    try:
+        # Someone guesses root's password until root's own logins must wait.
+        answers = [
+            server.graphql(LOGIN, {"u": "root", "p": f"guess number {n}"})["login"]["__typename"]
+            for n in range(8)
+        ]
+        assert answers[-1] == "TooManyAttempts", answers
+        right = server.graphql(LOGIN, {"u": "root", "p": ADMIN_PASSWORD})["login"]
+        assert right["__typename"] == "TooManyAttempts", right
+
+        unlocked = subprocess.run(
+            [HOME_IDP, "admin", "unlock", "root"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert "may log in again" in unlocked.stdout
+        right = server.graphql(LOGIN, {"u": "root", "p": ADMIN_PASSWORD})["login"]
+        assert right["__typename"] == "Tokens", right
+    finally:
+        server.kill()
