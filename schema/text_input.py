@@ -1,10 +1,9 @@
-"""Text in a query or subscription may not hold U+0000.
+"""Text in a request may not hold U+0000.
 
-No filter or name of home-idp needs it, and Postgres cannot compare or store
-it (the query would fail with a database error). Refused once, for the whole
-request, before anything runs: in the document's string literals and in the
-variables alike. Mutations are left to their own checks, which answer with
-a typed ValidationError naming the field (the API fuzzer holds them to it).
+No name, filter, message or value of home-idp needs it, and Postgres cannot
+compare or store it (the statement would fail with a database error).
+Refused once, for the whole request, before anything runs: in the
+document's string literals and in the variables alike.
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from typing import Any
 from graphql import GraphQLError, StringValueNode, visit
 from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType
 
 __all__ = ["NoNulCharacters"]
 
-_MESSAGE = "text in a query or subscription may not contain the NUL character (U+0000)"
+_MESSAGE = "text in a request may not contain the NUL character (U+0000)"
 
 
 class _FindNul(Visitor):
@@ -48,21 +46,13 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-def _is_mutation(operation_type: OperationType | None) -> bool:
-    return operation_type is OperationType.MUTATION
-
-
 class NoNulCharacters(SchemaExtension):
-    """Refuses a query or subscription whose text holds U+0000, saying so."""
+    """Refuses a request whose text holds U+0000, with an error that says so."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if (
-            document is not None
-            and context.pre_execution_errors is None
-            and not _is_mutation(context.operation_type)
-        ):
+        if document is not None and context.pre_execution_errors is None:
             finder = _FindNul()
             visit(document, finder)
             if finder.found or _holds_nul(context.variables):

@@ -12,7 +12,7 @@ import pytest
 from strawberry.relay import to_base64
 
 from home_idp.server.deploy.models import DeliveryOutcome, WebhookDelivery
-from home_idp.server.rbac.models import Project
+from home_idp.server.rbac.models import ApiToken
 from home_idp.server.runtime import Runtime
 from tests.factories import Factory
 from tests.graphql import GraphQLClient
@@ -166,21 +166,21 @@ async def test_a_nul_character_in_a_query_is_a_clear_error_on_every_database(
     root = await factory.user("root", admin=True)
     result = await gql(document, variables, token=root.token)
     assert result.error_messages == [
-        "text in a query or subscription may not contain the NUL character (U+0000)"
+        "text in a request may not contain the NUL character (U+0000)"
     ], result.errors
 
 
-async def test_a_nul_character_in_a_mutation_is_a_field_error(
+async def test_a_nul_character_in_a_mutation_is_refused_before_it_runs(
     gql: GraphQLClient, factory: Factory
 ) -> None:
     root = await factory.user("root", admin=True)
     result = await gql(
-        "mutation($n: String!) { createProject(input: {name: $n}) { __typename } }",
-        {"n": "web\u0000"},
+        "mutation($n: String!) { createApiToken(input: {name: $n}) { __typename } }",
+        {"n": "ci\u0000"},
         token=root.token,
     )
-    assert result["createProject"]["__typename"] == "ValidationError"
-    assert not await Project.exists()
+    assert result.error_messages == ["text in a request may not contain the NUL character (U+0000)"]
+    assert not await ApiToken.exists()
 
 
 async def test_a_filter_too_long_for_its_column_is_a_field_error_on_every_database(
