@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from opentelemetry.trace import Tracer
 from home_idp.server.rbac.models import ApiToken, User
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 
-__all__ = ["api_token", "encode", "make_spans", "send"]
+__all__ = ["api_token", "encode", "make_spans", "one_span_request", "send"]
 
 
 async def api_token(user: User, scopes: Sequence[str] = ("read", "write")) -> str:
@@ -71,3 +72,19 @@ def encode(spans: Sequence[ReadableSpan]) -> bytes:
     """The protobuf body the exporter would send."""
     body: bytes = encode_spans(list(spans)).SerializeToString()
     return body
+
+
+def one_span_request(**span: Any) -> bytes:
+    """An OTLP/JSON request of one span (of the project `web`), with `span` changed."""
+    fields = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "job",
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000001000000000",
+        **span,
+    }
+    resource = {"attributes": [{"key": "home_idp.project", "value": {"stringValue": "web"}}]}
+    return json.dumps(
+        {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [fields]}]}]}
+    ).encode()

@@ -4,7 +4,6 @@ exactly as sent; every bad request is refused whole and stores nothing."""
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +20,7 @@ from home_idp.server.trace.models import Span
 from tests.factories import Factory, Person
 from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
-from tests.trace.otlp_helpers import api_token, encode, make_spans, send
+from tests.trace.otlp_helpers import api_token, encode, make_spans, one_span_request, send
 
 TRACE = """
 query($id: String!) {
@@ -298,21 +297,6 @@ async def test_only_administrators_send_spans_of_no_project(
     assert (await gql(TRACE, {"id": trace_id}, token=admin.token))["trace"]["spanCount"] == 3
     # Members of projects do not see spans of no project.
     assert (await gql(TRACE, {"id": trace_id}, token=developer.token))["trace"] is None
-
-
-def one_span_request(**span: Any) -> bytes:
-    fields = {
-        "traceId": "5b8efff798038103d269b633813fc60c",
-        "spanId": "eee19b7ec3c1b174",
-        "name": "job",
-        "startTimeUnixNano": "1700000000000000000",
-        "endTimeUnixNano": "1700000001000000000",
-        **span,
-    }
-    resource = {"attributes": [{"key": "home_idp.project", "value": {"stringValue": "web"}}]}
-    return json.dumps(
-        {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [fields]}]}]}
-    ).encode()
 
 
 @pytest.mark.parametrize(

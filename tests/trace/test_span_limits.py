@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -10,21 +9,7 @@ from pydantic import ValidationError
 
 from home_idp.server.settings import TraceSettings
 from home_idp.server.trace.otlp import JSON, OtlpRefused, SpanLimits, decode_request
-
-
-def request(**span: Any) -> bytes:
-    fields = {
-        "traceId": "5b8efff798038103d269b633813fc60c",
-        "spanId": "eee19b7ec3c1b174",
-        "name": "job",
-        "startTimeUnixNano": "1700000000000000000",
-        "endTimeUnixNano": "1700000001000000000",
-        **span,
-    }
-    resource = {"attributes": [{"key": "home_idp.project", "value": {"stringValue": "web"}}]}
-    return json.dumps(
-        {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [fields]}]}]}
-    ).encode()
+from tests.trace.otlp_helpers import one_span_request
 
 
 def decode(body: bytes, limits: SpanLimits) -> Any:
@@ -61,7 +46,7 @@ def test_an_inflation_below_what_the_smallest_span_needs_is_refused() -> None:
 
 
 def test_long_values_are_cut_to_the_length_limit() -> None:
-    body = request(
+    body = one_span_request(
         attributes=[
             string("sql", "SELECT * FROM orders"),
             {"key": "raw", "value": {"bytesValue": "AAECAwQFBgcICQ=="}},
@@ -94,13 +79,13 @@ def test_long_values_are_cut_to_the_length_limit() -> None:
 def test_more_than_the_count_limits_is_refused(span: dict[str, Any], says: str) -> None:
     limits = SpanLimits(attribute_count=2, event_count=2, event_attribute_count=2)
     with pytest.raises(OtlpRefused) as refused:
-        decode(request(**span), limits)
+        decode(one_span_request(**span), limits)
     assert refused.value.status == 400
     assert says in refused.value.message
 
 
 def test_a_larger_inflation_keeps_more() -> None:
-    body = request(events=[{}] * 100)
+    body = one_span_request(events=[{}] * 100)
     tight = decode(body, SpanLimits(inflation=5))
     loose = decode(body, SpanLimits(inflation=50))
     assert tight.dropped_events > 0 and loose.dropped_events == 0
