@@ -9,7 +9,7 @@ from typing import Annotated, Self
 import strawberry
 from strawberry import relay
 
-from home_idp.plugins import contracts
+from home_idp.plugins.deployer import contract as deployer_contract
 from home_idp.schema.apps import App, app_id
 from home_idp.schema.context import Context, Info
 from home_idp.schema.errors import ErrorTypes, run_mutation
@@ -39,7 +39,7 @@ class AppResource:
     created_at: str | None
 
     @classmethod
-    def from_plugin(cls, found: contracts.AppResource) -> Self:
+    def from_plugin(cls, found: deployer_contract.AppResource) -> Self:
         return cls(
             kind=found.kind,
             name=found.name,

@@ -21,10 +21,11 @@ from home_idp.schema.relay import (
     decode_id,
     resolve_visible_nodes,
 )
+from home_idp.server.apps import config as app_config
+from home_idp.server.apps import models as app_models
+from home_idp.server.apps.fields import without_credentials
+from home_idp.server.apps.service import AppChanges
 from home_idp.server.errors import NotFound, ValidationFailed
-from home_idp.server.rbac import app_config, app_models
-from home_idp.server.rbac.app_fields import without_credentials
-from home_idp.server.rbac.apps import AppChanges
 
 if TYPE_CHECKING:
     from home_idp.schema.releases import Release
@@ -155,7 +156,7 @@ class App(relay.Node):
         await info.context.rbac.authz.require(resource, "read", project.name)
 
     async def _model(self, info: Info) -> app_models.App:
-        return await info.context.rbac.apps.get(self.id)
+        return await info.context.apps.apps.get(self.id)
 
     @strawberry.field(description="Which secrets are set; values are never returned.")
     async def secrets(self, info: Info) -> list[SecretStatus]:
@@ -171,7 +172,7 @@ class App(relay.Node):
     )
     async def source_credential(self, info: Info) -> SourceCredentialStatus | None:
         app = await self._model(info)
-        credential = await info.context.rbac.source_credentials.info(app)
+        credential = await info.context.apps.source_credentials.info(app)
         return SourceCredentialStatus.from_model(credential) if credential else None
 
     @strawberry.field(description="The config files mounted into the app's containers.")
@@ -200,7 +201,7 @@ class App(relay.Node):
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[DockerfileVersion]:
         check_page_size(first, info.context.max_page_size)
-        query = await info.context.rbac.dockerfiles.versions(await self._model(info))
+        query = await info.context.apps.dockerfiles.versions(await self._model(info))
         return await connection_from_queryset(
             query, first, after, DockerfileVersion.from_model, newest_first=True
         )
@@ -352,7 +353,7 @@ class AppQuery:
     ) -> Connection[App]:
         check_page_size(first, info.context.max_page_size)
         model = await info.context.rbac.projects.get(decode_id(project, "Project", "project"))
-        query = await info.context.rbac.apps.in_project(model)
+        query = await info.context.apps.apps.in_project(model)
         return await connection_from_queryset(query, first, after, App.from_model)
 
     @strawberry.field(
@@ -362,7 +363,7 @@ class AppQuery:
     async def dockerfile_diff(
         self, info: Info, from_version: relay.GlobalID, to_version: relay.GlobalID
     ) -> str:
-        return await info.context.rbac.dockerfiles.diff(
+        return await info.context.apps.dockerfiles.diff(
             decode_id(from_version, "DockerfileVersion", "fromVersion"),
             decode_id(to_version, "DockerfileVersion", "toVersion"),
         )
@@ -373,7 +374,7 @@ class AppMutation:
     @strawberry.mutation(description="Create an app in a project (developers and up).")
     async def create_app(self, info: Info, input: CreateAppInput) -> AppResult:
         async def body() -> AppSuccess:
-            app = await info.context.rbac.apps.create(
+            app = await info.context.apps.apps.create(
                 decode_id(input.project, "Project", "project"), input.name, _changes(input)
             )
             return AppSuccess(app=App.from_model(app))
@@ -383,7 +384,7 @@ class AppMutation:
     @strawberry.mutation(description="Change an app's settings.")
     async def update_app(self, info: Info, input: UpdateAppInput) -> AppResult:
         async def body() -> AppSuccess:
-            app = await info.context.rbac.apps.update(app_id(input.id, "id"), _changes(input))
+            app = await info.context.apps.apps.update(app_id(input.id, "id"), _changes(input))
             return AppSuccess(app=App.from_model(app))
 
         return await run_mutation(info, "app.update", body)
@@ -391,7 +392,7 @@ class AppMutation:
     @strawberry.mutation(description="Delete an app with its versions and releases.")
     async def delete_app(self, info: Info, input: DeleteAppInput) -> DeleteAppResult:
         async def body() -> DeleteAppSuccess:
-            app = await info.context.rbac.apps.delete(app_id(input.id, "id"))
+            app = await info.context.apps.apps.delete(app_id(input.id, "id"))
             return DeleteAppSuccess(deleted_name=app.name)
 
         return await run_mutation(info, "app.delete", body)
@@ -399,7 +400,7 @@ class AppMutation:
     @strawberry.mutation(description="Set (or replace) a secret; its value is never shown.")
     async def set_app_secret(self, info: Info, input: SetAppSecretInput) -> AppResult:
         async def body() -> AppSuccess:
-            app = await info.context.rbac.apps.set_secret(
+            app = await info.context.apps.apps.set_secret(
                 app_id(input.app), input.name, input.value
             )
             return AppSuccess(app=App.from_model(app))
@@ -409,7 +410,7 @@ class AppMutation:
     @strawberry.mutation(description="Remove a secret.")
     async def delete_app_secret(self, info: Info, input: DeleteAppSecretInput) -> AppResult:
         async def body() -> AppSuccess:
-            app = await info.context.rbac.apps.delete_secret(app_id(input.app), input.name)
+            app = await info.context.apps.apps.delete_secret(app_id(input.app), input.name)
             return AppSuccess(app=App.from_model(app))
 
         return await run_mutation(info, "app.delete_secret", body)

@@ -7,7 +7,8 @@ from typing import Self
 
 import strawberry
 
-from home_idp.server.rbac import app_config, app_models
+from home_idp.server.apps import config as app_config
+from home_idp.server.apps import models as app_models
 
 __all__ = ["AppFile", "EnvEntry", "ProjectVariable", "SourceCredentialStatus"]
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from home_idp.schema.loaders import Loaders
+from home_idp.server.apps import AppsSession
 from home_idp.server.deploy.service import DeploySession
 from home_idp.server.install.service import InstallService
 from home_idp.server.rbac import ANONYMOUS, Principal, RbacSession
@@ -54,9 +55,14 @@ class Context:
         return self.runtime.rbac.session(self.principal)
 
     @cached_property
+    def apps(self) -> AppsSession:
+        """apps services (apps, Dockerfiles, files, variables, secrets) bound to the caller."""
+        return self.runtime.apps.session(self.rbac.authz, self.rbac.audit)
+
+    @cached_property
     def deploy(self) -> DeploySession:
         """deploy services bound to the caller."""
-        return self.runtime.deploy.session(self.rbac)
+        return self.runtime.deploy.session(self.rbac, self.apps)
 
     @cached_property
     def trace(self) -> TraceService:

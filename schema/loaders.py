@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.functions import Max
 
-from home_idp.server.rbac.app_models import App, AppFile, AppSecret, DockerfileVersion
+from home_idp.server.apps.models import App, AppFile, AppSecret, DockerfileVersion
 from home_idp.server.rbac.models import Membership, Policy, Project, Role, User
 
 __all__ = ["Deferred", "Loaders", "resolve_loaded"]

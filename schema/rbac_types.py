@@ -21,9 +21,9 @@ from home_idp.schema.relay import (
     resolve_visible_nodes,
     selected_node_fields,
 )
+from home_idp.server.apps.project_variables import apps_by_shared_name
 from home_idp.server.errors import PermissionDenied
 from home_idp.server.rbac import models
-from home_idp.server.rbac.project_variables import apps_by_shared_name
 
 __all__ = ["ApiToken", "Member", "Policy", "Project", "Role", "User", "UserStatus"]
 
@@ -106,7 +106,7 @@ class Project(relay.Node):
     )
     async def variables(self, info: Info) -> list[ProjectVariable]:
         project = await info.context.rbac.projects.get(self.id)
-        variables = await info.context.rbac.project_variables.of_project(project)
+        variables = await info.context.apps.project_variables.of_project(project)
         users = await apps_by_shared_name(project.id)
         return [ProjectVariable.from_model(v, users.get(v.name, [])) for v in variables]
 

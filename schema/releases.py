@@ -147,12 +147,12 @@ class Release(relay.Node):
 
     @strawberry.field
     async def app(self, info: Info) -> App:
-        return App.from_model(await info.context.rbac.apps.get(self.app_id))
+        return App.from_model(await info.context.apps.apps.get(self.app_id))
 
     @strawberry.field(description="The Dockerfile version this release ships.")
     async def dockerfile_version(self, info: Info) -> DockerfileVersion:
         return DockerfileVersion.from_model(
-            await info.context.rbac.dockerfiles.get(self.version_id)
+            await info.context.apps.dockerfiles.get(self.version_id)
         )
 
     @classmethod

@@ -8,7 +8,7 @@ from strawberry import relay
 from home_idp.schema.apps import App, AppResult, AppSuccess, app_id
 from home_idp.schema.context import Info
 from home_idp.schema.errors import run_mutation
-from home_idp.server.rbac.source_credentials import SourceCredentialInput
+from home_idp.server.apps.source_credentials import SourceCredentialInput
 
 __all__ = ["SourceCredentialMutation"]
 
@@ -51,7 +51,7 @@ class SourceCredentialMutation:
                 ssh_private_key=input.ssh_private_key,
                 ssh_known_hosts=input.ssh_known_hosts,
             )
-            app = await info.context.rbac.source_credentials.set(app_id(input.app), given)
+            app = await info.context.apps.source_credentials.set(app_id(input.app), given)
             return AppSuccess(app=App.from_model(app))
 
         return await run_mutation(info, "app.set_source_credential", body)
@@ -61,7 +61,7 @@ class SourceCredentialMutation:
         self, info: Info, input: DeleteSourceCredentialInput
     ) -> AppResult:
         async def body() -> AppSuccess:
-            app = await info.context.rbac.source_credentials.delete(app_id(input.app))
+            app = await info.context.apps.source_credentials.delete(app_id(input.app))
             return AppSuccess(app=App.from_model(app))
 
         return await run_mutation(info, "app.delete_source_credential", body)

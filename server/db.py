@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 APP_LABEL = "home_idp"
 MODEL_MODULES = [
     "home_idp.server.rbac.models",
-    "home_idp.server.rbac.app_models",
+    "home_idp.server.apps.models",
     "home_idp.server.pipeline.models",
     "home_idp.server.deploy.models",
     "home_idp.server.trace.models",

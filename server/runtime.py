@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from home_idp.server.apps import AppsManager
+from home_idp.server.apps.source_hosts import SourceHostPolicy
 from home_idp.server.deploy.service import DeployManager
 from home_idp.server.events import EventBus
 from home_idp.server.install.service import InstallRuntime
 from home_idp.server.rbac import RbacManager
 from home_idp.server.rbac.keys import load_signing_key
-from home_idp.server.rbac.secret_box import SecretBox
-from home_idp.server.rbac.source_hosts import SourceHostPolicy
 from home_idp.server.rbac.tokens import JwtCodec
+from home_idp.server.secret_box import SecretBox
 from home_idp.server.settings import Settings
 from home_idp.server.trace.manager import TraceManager
 
@@ -22,7 +23,9 @@ __all__ = ["Runtime"]
 class Runtime:
     settings: Settings
     bus: EventBus
+    secret_box: SecretBox
     rbac: RbacManager
+    apps: AppsManager
     deploy: DeployManager
     trace: TraceManager
     install: InstallRuntime
@@ -36,17 +39,20 @@ class Runtime:
         )
         bus = EventBus()
         secret_box = SecretBox.from_settings(settings)
-        rbac = RbacManager(
-            codec,
-            bus,
-            settings.access_token_ttl_seconds,
-            secret_box,
-            settings.auth,
-            SourceHostPolicy.from_settings(settings),
-        )
+        rbac = RbacManager(codec, bus, settings.access_token_ttl_seconds, settings.auth)
+        apps = AppsManager(secret_box, SourceHostPolicy.from_settings(settings))
         trace = TraceManager(settings.trace, bus)
         deploy = DeployManager(settings, bus, secret_box, trace)
         # Rights changes reach live subscriptions on every replica through the
         # same listener as release events.
         rbac.access.share_through(deploy.engine.events)
-        return cls(settings, bus, rbac, deploy, trace, InstallRuntime(settings, bus, deploy))
+        return cls(
+            settings,
+            bus,
+            secret_box,
+            rbac,
+            apps,
+            deploy,
+            trace,
+            InstallRuntime(settings, bus, deploy),
+        )

@@ -290,8 +290,8 @@ async def remove_app_containers(data_dir: Path) -> None:
     """Stop every app container a server with this data dir started (tests leave none)."""
     if not await asyncio.to_thread((data_dir / "containers").exists):
         return
-    from home_idp.plugins.contracts import DeployerConfig
     from home_idp.plugins.deployer.container import ContainerDeployer
+    from home_idp.plugins.deployer.contract import DeployerConfig
 
     deployer = ContainerDeployer(DeployerConfig(data_dir, "", "main"))
     for app in await deployer.list_running():

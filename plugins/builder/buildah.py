@@ -26,17 +26,17 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from home_idp.plugins.builder.isolation import BuildIsolation
-from home_idp.plugins.contracts import (
+from home_idp.plugins.builder.contract import (
     BuilderConfig,
     BuildError,
     BuildRequest,
     BuildResult,
-    GitError,
     GitSource,
-    RegistryCredentials,
 )
+from home_idp.plugins.builder.isolation import BuildIsolation
+from home_idp.plugins.git.contract import GitError
 from home_idp.plugins.git.paths import check_repo_path
+from home_idp.plugins.registry.contract import RegistryCredentials
 from home_idp.plugins.tracing import tracer
 
 __all__ = ["BuildahBuilder", "BuildahHandle"]

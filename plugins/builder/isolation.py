@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from home_idp.plugins.contracts import BuildError
+from home_idp.plugins.builder.contract import BuildError
 
 __all__ = ["NETWORKS", "BuildIsolation"]
 

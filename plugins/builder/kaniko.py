@@ -33,7 +33,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from home_idp.plugins.builder import kaniko_manifests as manifests
-from home_idp.plugins.contracts import BuilderConfig, BuildError, BuildRequest, BuildResult
+from home_idp.plugins.builder.contract import BuilderConfig, BuildError, BuildRequest, BuildResult
 from home_idp.plugins.kube_config import client_configuration
 from home_idp.plugins.kube_logs import MAX_STREAMS, LogStreams, StreamEnd, StreamLimiter
 from home_idp.plugins.masking import mask_secrets

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from home_idp.plugins.contracts import BuildError, BuildRequest, GitSource
+from home_idp.plugins.builder.contract import BuildError, BuildRequest, GitSource
 
 __all__ = [
     "BUILD_CONTAINER",

@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer import labels
+from home_idp.plugins.deployer.argocd_status import application_status, running_apps
+from home_idp.plugins.deployer.contract import (
     AppDeployment,
     AppLogLine,
     AppResource,
@@ -31,8 +33,6 @@ from home_idp.plugins.contracts import (
     RolloutStatus,
     RunningApp,
 )
-from home_idp.plugins.deployer import labels
-from home_idp.plugins.deployer.argocd_status import application_status, running_apps
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
 from home_idp.plugins.deployer.options import seconds_option
 from home_idp.plugins.masking import mask_secrets

@@ -13,8 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from home_idp.plugins.contracts import AppDeployment, RolloutState, RolloutStatus, RunningApp
 from home_idp.plugins.deployer import labels
+from home_idp.plugins.deployer.contract import (
+    AppDeployment,
+    RolloutState,
+    RolloutStatus,
+    RunningApp,
+)
 
 __all__ = ["application_status", "running_apps"]
 

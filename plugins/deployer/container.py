@@ -31,18 +31,6 @@ from pathlib import Path
 
 import httpx
 
-from home_idp.plugins.contracts import (
-    AppDeployment,
-    AppLogLine,
-    AppResource,
-    DeployerConfig,
-    DeployError,
-    DeployUnavailable,
-    InstanceNotFound,
-    RolloutState,
-    RolloutStatus,
-    RunningApp,
-)
 from home_idp.plugins.deployer.container_engine import (
     APP,
     HEALTH,
@@ -62,6 +50,18 @@ from home_idp.plugins.deployer.container_files import (
     write_files,
 )
 from home_idp.plugins.deployer.container_logs import stream_logs
+from home_idp.plugins.deployer.contract import (
+    AppDeployment,
+    AppLogLine,
+    AppResource,
+    DeployerConfig,
+    DeployError,
+    DeployUnavailable,
+    InstanceNotFound,
+    RolloutState,
+    RolloutStatus,
+    RunningApp,
+)
 from home_idp.plugins.deployer.labels import check_names
 from home_idp.plugins.masking import mask_secrets
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from home_idp.plugins.contracts import DeployError, DeployUnavailable
+from home_idp.plugins.deployer.contract import DeployError, DeployUnavailable
 
 __all__ = [
     "APP",

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from home_idp.plugins.contracts import ConfigFile, DeployError
+from home_idp.plugins.deployer.contract import ConfigFile, DeployError
 
 __all__ = ["check_files", "mount_args", "remove_files", "write_files"]
 

@@ -17,8 +17,8 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Sequence
 
-from home_idp.plugins.contracts import AppLogLine
 from home_idp.plugins.deployer.container_engine import ContainerEngine
+from home_idp.plugins.deployer.contract import AppLogLine
 
 __all__ = ["MAX_LINE", "stream_logs"]
 

@@ -33,7 +33,9 @@ from anyio import to_thread
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer import kubernetes_objects as objects
+from home_idp.plugins.deployer import labels
+from home_idp.plugins.deployer.contract import (
     AppDeployment,
     AppLogLine,
     AppResource,
@@ -45,8 +47,6 @@ from home_idp.plugins.contracts import (
     RolloutStatus,
     RunningApp,
 )
-from home_idp.plugins.deployer import kubernetes_objects as objects
-from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.kubernetes_logs import PodLogs, log_containers
 from home_idp.plugins.deployer.kubernetes_resources import app_resources, secret_names_only
 from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure

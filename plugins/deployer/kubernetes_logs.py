@@ -19,7 +19,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from home_idp.plugins.contracts import AppLogLine, DeployError, DeployUnavailable
+from home_idp.plugins.deployer.contract import AppLogLine, DeployError, DeployUnavailable
 from home_idp.plugins.kube_logs import LogStreams, StreamEnd, StreamLimiter
 
 __all__ = ["FOLLOW_READ_TIMEOUT", "PodLogs", "log_containers"]

@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-from home_idp.plugins.contracts import AppDeployment, DeployError
 from home_idp.plugins.deployer import labels
+from home_idp.plugins.deployer.contract import AppDeployment, DeployError
 
 __all__ = [
     "BY_KIND",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from home_idp.plugins.contracts import AppResource, RolloutState
 from home_idp.plugins.deployer import labels
+from home_idp.plugins.deployer.contract import AppResource, RolloutState
 from home_idp.plugins.deployer.kubernetes_status import deployment_status
 
 __all__ = ["KIND_ORDER", "app_resources", "secret_names_only"]

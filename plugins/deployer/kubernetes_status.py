@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from home_idp.plugins.contracts import RolloutState, RolloutStatus
+from home_idp.plugins.deployer.contract import RolloutState, RolloutStatus
 
 __all__ = ["FATAL_WAITING", "deployment_status", "pod_failure"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from home_idp.plugins.contracts import DeployError
+from home_idp.plugins.deployer.contract import DeployError
 
 __all__ = [
     "APP",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from home_idp.plugins.contracts import DeployError
+from home_idp.plugins.deployer.contract import DeployError
 
 __all__ = ["seconds_option"]
 

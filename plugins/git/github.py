@@ -33,7 +33,7 @@ from github.GithubException import (
 from github.GitTree import GitTree
 from github.Repository import Repository
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.git.contract import (
     CommitAuthor,
     CommitResult,
     GitConfig,

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.git.contract import (
     CommitAuthor,
     CommitResult,
     GitConfig,

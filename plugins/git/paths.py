@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from home_idp.plugins.contracts import GitError
+from home_idp.plugins.git.contract import GitError
 
 __all__ = ["check_repo_path"]
 

@@ -7,7 +7,8 @@ import hmac
 import json
 from typing import Any
 
-from home_idp.plugins.contracts import PushEvent, WebhookRejected
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.git.contract import PushEvent
 
 __all__ = ["parse_push_event", "sign", "verify_signature"]
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.installer.contract import (
     ComponentSpec,
     ComponentState,
     ComponentStatus,

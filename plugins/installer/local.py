@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.installer.contract import (
     ComponentSpec,
     ComponentState,
     ComponentStatus,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.registry.contract import (
     ProjectAccess,
     RegistryConfig,
     RegistryCredentials,

@@ -24,7 +24,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.masking import mask_secrets
+from home_idp.plugins.registry.contract import (
     ProjectAccess,
     RegistryConfig,
     RegistryCredentials,
@@ -32,7 +33,6 @@ from home_idp.plugins.contracts import (
     RegistryUnavailable,
     RegistryWebhook,
 )
-from home_idp.plugins.masking import mask_secrets
 from home_idp.plugins.registry.webhooks import (
     authorization_value,
     parse_registry_webhook,

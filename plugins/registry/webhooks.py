@@ -14,7 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from home_idp.plugins.contracts import ImagePush, RegistryWebhook, WebhookRejected
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.registry.contract import ImagePush, RegistryWebhook
 
 __all__ = ["authorization_value", "parse_registry_webhook", "verify_shared_secret"]
 

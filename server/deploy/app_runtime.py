@@ -11,21 +11,21 @@ import contextlib
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, replace
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer.contract import (
     AppLogLine,
     AppResource,
     DeployerPlugin,
     DeployError,
     InstanceNotFound,
 )
+from home_idp.server.apps.config import app_secret_values
+from home_idp.server.apps.models import App
+from home_idp.server.apps.service import AppService
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_subdomain
-from home_idp.server.rbac.app_config import app_secret_values
-from home_idp.server.rbac.app_models import App
-from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
-from home_idp.server.rbac.secret_box import SecretBox, secret_masker
+from home_idp.server.secret_box import SecretBox, secret_masker
 
 __all__ = ["MAX_LOG_LINE", "MAX_TAIL_LINES", "AppRuntime", "LogStreamSlots"]
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from home_idp.plugins.contracts import GitSource
-from home_idp.server.rbac.app_models import App
-from home_idp.server.rbac.secret_box import SecretBox
-from home_idp.server.rbac.source_credentials import source_secret, uses_ssh
-from home_idp.server.rbac.source_hosts import SourceHostPolicy, source_origin
+from home_idp.plugins.builder.contract import GitSource
+from home_idp.server.apps.models import App
+from home_idp.server.apps.source_credentials import source_secret, uses_ssh
+from home_idp.server.apps.source_hosts import SourceHostPolicy, source_origin
+from home_idp.server.secret_box import SecretBox
 
 __all__ = ["BuildSource", "SourceNotUsable", "build_source"]
 

@@ -23,7 +23,7 @@ from tortoise.queryset import QuerySet
 from home_idp.server.deploy.models import BuildLogLine
 from home_idp.server.events import EventBus
 from home_idp.server.pipeline.events import ReleaseEventLog
-from home_idp.server.rbac.secret_box import secret_masker
+from home_idp.server.secret_box import secret_masker
 
 __all__ = ["LOG_CHANNEL", "BuildLog", "BuildLogWriter", "build_log_topic"]
 

@@ -10,19 +10,23 @@ from dataclasses import dataclass
 
 from opentelemetry.trace import Status, StatusCode
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.builder.contract import (
     BuilderPlugin,
     BuildError,
     BuildHandle,
     BuildRequest,
     BuildResult,
     GitSource,
+)
+from home_idp.plugins.registry.contract import (
     ProjectAccess,
     RegistryError,
     RegistryPlugin,
     RegistryUnavailable,
 )
 from home_idp.plugins.tracing import trace_env, tracer
+from home_idp.server.apps.config import app_secret_values
+from home_idp.server.apps.source_hosts import SourceHostPolicy, UnresolvableSource
 from home_idp.server.deploy.app_source import SourceNotUsable, build_source
 from home_idp.server.deploy.build_logs import BuildLog, BuildLogWriter
 from home_idp.server.deploy.models import RegistryPush
@@ -32,9 +36,7 @@ from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.errors import ValidationFailed
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
-from home_idp.server.rbac.app_config import app_secret_values
-from home_idp.server.rbac.secret_box import SecretBox
-from home_idp.server.rbac.source_hosts import SourceHostPolicy, UnresolvableSource
+from home_idp.server.secret_box import SecretBox
 
 __all__ = ["AwaitImageStep", "BuildStep", "steps_waiting_for_image"]
 

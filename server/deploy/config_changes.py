@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from home_idp.server.apps.files import AppFileService
+from home_idp.server.apps.models import App
+from home_idp.server.apps.project_variables import ProjectVariableService, apps_using
 from home_idp.server.deploy.releases import ReleaseService
 from home_idp.server.pipeline.models import Release
-from home_idp.server.rbac.app_files import AppFileService
-from home_idp.server.rbac.app_models import App
 from home_idp.server.rbac.models import Project
-from home_idp.server.rbac.project_variables import ProjectVariableService, apps_using
 
 __all__ = ["AppChange", "ConfigChanges", "ProjectChange"]
 

@@ -12,21 +12,19 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer.contract import (
     AppDeployment,
-    CommitAuthor,
     ConfigFile,
     DeployerPlugin,
     DeployError,
     DeployUnavailable,
-    GitError,
-    GitPlugin,
-    GitUnavailable,
-    RegistryError,
-    RegistryUnavailable,
     RolloutState,
 )
+from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin, GitUnavailable
+from home_idp.plugins.registry.contract import RegistryError, RegistryUnavailable
 from home_idp.plugins.tracing import tracer
+from home_idp.server.apps.config import app_config, app_secret_values
+from home_idp.server.apps.models import App
 from home_idp.server.deploy.manifests import (
     MANIFEST_FILES,
     AppManifestInput,
@@ -37,9 +35,7 @@ from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext
-from home_idp.server.rbac.app_config import app_config, app_secret_values
-from home_idp.server.rbac.app_models import App
-from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.secret_box import SecretBox
 
 __all__ = [
     "DeploymentSource",

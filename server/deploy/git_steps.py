@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from home_idp.plugins.contracts import CommitAuthor, GitError, GitPlugin, GitUnavailable
+from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin, GitUnavailable
 from home_idp.plugins.tracing import tracer
+from home_idp.server.apps.models import DockerfileVersion
 from home_idp.server.deploy.models import GitPush
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
-from home_idp.server.rbac.app_models import DockerfileVersion
 
 __all__ = ["PUSH_WAITS", "AwaitPushStep", "CommitDockerfileStep", "steps_waiting_for"]
 

@@ -7,8 +7,8 @@ import hmac
 import secrets
 import time
 
-from home_idp.plugins.contracts import GitConfig, GitPlugin
 from home_idp.plugins.discovery import load_plugin
+from home_idp.plugins.git.contract import GitConfig, GitPlugin
 from home_idp.server.keyfiles import load_or_create_key_file
 from home_idp.server.settings import Settings
 

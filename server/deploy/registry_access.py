@@ -7,17 +7,17 @@ import secrets
 
 from tortoise.transactions import in_transaction
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.discovery import load_plugin
+from home_idp.plugins.registry.contract import (
     ProjectAccess,
     RegistryConfig,
     RegistryCredentials,
     RegistryPlugin,
 )
-from home_idp.plugins.discovery import load_plugin
 from home_idp.server.deploy.models import RegistryAccount
 from home_idp.server.keyfiles import load_or_create_key_file
 from home_idp.server.rbac.models import Project
-from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.secret_box import SecretBox
 from home_idp.server.settings import Settings
 
 __all__ = [

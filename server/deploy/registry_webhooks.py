@@ -8,7 +8,9 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from home_idp.plugins.contracts import RegistryPlugin, WebhookRejected
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.registry.contract import RegistryPlugin
+from home_idp.server.apps.models import App
 from home_idp.server.deploy.build_steps import steps_waiting_for_image
 from home_idp.server.deploy.models import DeliveryOutcome, RegistryPush, WebhookDelivery
 from home_idp.server.deploy.webhooks import (
@@ -20,7 +22,6 @@ from home_idp.server.deploy.webhooks import (
     storable,
 )
 from home_idp.server.pipeline.engine import Engine
-from home_idp.server.rbac.app_models import App
 from home_idp.server.settings import WebhookSettings
 
 __all__ = ["SOURCE_REGISTRY", "RegistryWebhooks"]

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from home_idp.plugins.contracts import GitPlugin
+from home_idp.plugins.git.contract import GitPlugin
+from home_idp.server.apps.dockerfiles import DockerfileService
+from home_idp.server.apps.models import App, DockerfileVersion
+from home_idp.server.apps.service import AppService
 from home_idp.server.deploy.deploy_steps import (
     current_manifests,
     manifests_folder,
@@ -24,11 +27,8 @@ from home_idp.server.pipeline.models import (
     ReleaseStep,
     StepState,
 )
-from home_idp.server.rbac.app_models import App, DockerfileVersion
-from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
-from home_idp.server.rbac.dockerfiles import DockerfileService
 
 __all__ = ["RELEASE_PLAN", "ROLLBACK_PLAN", "ReleasePlan", "ReleaseService"]
 

@@ -7,17 +7,13 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from home_idp.plugins.contracts import (
-    BuilderConfig,
-    BuilderPlugin,
-    DeployerConfig,
-    DeployerPlugin,
-    GitError,
-    GitPlugin,
-    GitSource,
-    RegistryPlugin,
-)
+from home_idp.plugins.builder.contract import BuilderConfig, BuilderPlugin, GitSource
+from home_idp.plugins.deployer.contract import DeployerConfig, DeployerPlugin
 from home_idp.plugins.discovery import load_plugin
+from home_idp.plugins.git.contract import GitError, GitPlugin
+from home_idp.plugins.registry.contract import RegistryPlugin
+from home_idp.server.apps import AppsSession
+from home_idp.server.apps.source_hosts import SourceHostPolicy
 from home_idp.server.deploy.app_runtime import AppRuntime, LogStreamSlots
 from home_idp.server.deploy.build_logs import BuildLog
 from home_idp.server.deploy.build_steps import AwaitImageStep, BuildStep
@@ -39,9 +35,8 @@ from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.events import ReleaseEventLog
 from home_idp.server.pipeline.release_trace import ReleaseTracer
 from home_idp.server.pipeline.steps import Step
-from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.service import RbacSession
-from home_idp.server.rbac.source_hosts import SourceHostPolicy
+from home_idp.server.secret_box import SecretBox
 from home_idp.server.settings import Settings
 from home_idp.server.trace.manager import TraceManager
 
@@ -194,15 +189,15 @@ class DeployManager:
         await self.registry.aclose()
         await self.git.aclose()
 
-    def session(self, rbac: RbacSession) -> DeploySession:
+    def session(self, rbac: RbacSession, apps: AppsSession) -> DeploySession:
         releases = ReleaseService(
-            rbac.authz, rbac.audit, self.engine, rbac.apps, rbac.dockerfiles, self.git
+            rbac.authz, rbac.audit, self.engine, apps.apps, apps.dockerfiles, self.git
         )
         return DeploySession(
             releases=releases,
-            config=ConfigChanges(rbac.app_files, rbac.project_variables, releases),
+            config=ConfigChanges(apps.app_files, apps.project_variables, releases),
             runtime=AppRuntime(
-                rbac.authz, rbac.audit, rbac.apps, self.deployer, self.secret_box, self.log_slots
+                rbac.authz, rbac.audit, apps.apps, self.deployer, self.secret_box, self.log_slots
             ),
             deliveries=DeliveryInspector(
                 rbac.authz, {SOURCE_GIT: self.webhooks, SOURCE_REGISTRY: self.registry_webhooks}

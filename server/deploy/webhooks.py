@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
-from home_idp.plugins.contracts import GitPlugin, WebhookRejected
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.git.contract import GitPlugin
 from home_idp.server.deploy.git_steps import steps_waiting_for
 from home_idp.server.deploy.models import DeliveryOutcome, GitPush, WebhookDelivery
 from home_idp.server.deploy.webhook_spans import receipt_of

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from home_idp.plugins.contracts import ComponentSpec
+from home_idp.plugins.installer.contract import ComponentSpec
 from home_idp.server.deploy.registry_access import registry_webhook_secret
 from home_idp.server.settings import ComponentOverride, Settings
 

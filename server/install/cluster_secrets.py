@@ -22,7 +22,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
 
-from home_idp.plugins.contracts import InstallError
+from home_idp.plugins.installer.contract import InstallError
 from home_idp.plugins.kube_config import client_configuration
 from home_idp.server.install.catalog import GeneratedSecret
 

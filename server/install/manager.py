@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.installer.contract import (
     ComponentSpec,
     ComponentState,
     ComponentStatus,

@@ -10,8 +10,8 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from home_idp.plugins.contracts import ComponentStatus, InstallerConfig, InstallerPlugin
 from home_idp.plugins.discovery import load_plugin
+from home_idp.plugins.installer.contract import ComponentStatus, InstallerConfig, InstallerPlugin
 from home_idp.server.deploy.service import DeployManager
 from home_idp.server.errors import Conflict
 from home_idp.server.events import EventBus

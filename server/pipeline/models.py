@@ -8,7 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-from home_idp.server.rbac.app_models import App, DockerfileVersion
+from home_idp.server.apps.models import App, DockerfileVersion
 
 __all__ = ["Job", "Release", "ReleaseEvent", "ReleaseStatus", "ReleaseStep", "StepState"]
 

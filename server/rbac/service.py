@@ -7,21 +7,14 @@ from dataclasses import dataclass
 from home_idp.server.events import EventBus
 from home_idp.server.rbac.access_changes import AccessChanges
 from home_idp.server.rbac.api_tokens import ApiTokens
-from home_idp.server.rbac.app_files import AppFileService
-from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.auth import Authenticator
 from home_idp.server.rbac.authz import Authorizer
-from home_idp.server.rbac.dockerfiles import DockerfileService
 from home_idp.server.rbac.passwords import PasswordHashing
 from home_idp.server.rbac.principal import Principal
-from home_idp.server.rbac.project_variables import ProjectVariableService
 from home_idp.server.rbac.projects import ProjectService
 from home_idp.server.rbac.role_admin import RoleAdmin
-from home_idp.server.rbac.secret_box import SecretBox
 from home_idp.server.rbac.sessions import Sessions
-from home_idp.server.rbac.source_credentials import SourceCredentialService
-from home_idp.server.rbac.source_hosts import SourceHostPolicy
 from home_idp.server.rbac.tokens import JwtCodec
 from home_idp.server.rbac.users import UserAdmin
 from home_idp.server.settings import AuthSettings
@@ -42,11 +35,6 @@ class RbacSession:
     api_tokens: ApiTokens
     sessions: Sessions
     audit: AuditLog
-    apps: AppService
-    source_credentials: SourceCredentialService
-    app_files: AppFileService
-    project_variables: ProjectVariableService
-    dockerfiles: DockerfileService
 
 
 class RbacManager:
@@ -57,13 +45,9 @@ class RbacManager:
         codec: JwtCodec,
         bus: EventBus,
         access_ttl: int,
-        secret_box: SecretBox,
         auth_settings: AuthSettings | None = None,
-        source_hosts: SourceHostPolicy | None = None,
     ) -> None:
         self.hashing = PasswordHashing()
-        self.secret_box = secret_box
-        self.source_hosts = source_hosts or SourceHostPolicy(allow_internal=True)
         self.audit = AuditLog(bus)
         # Live subscriptions hear of rights changes here (on every replica).
         self.access = AccessChanges(bus)
@@ -73,7 +57,6 @@ class RbacManager:
 
     def session(self, principal: Principal) -> RbacSession:
         authz = Authorizer(principal)
-        apps = AppService(authz, self.audit, self.secret_box, self.source_hosts)
         return RbacSession(
             principal=principal,
             authz=authz,
@@ -84,9 +67,4 @@ class RbacManager:
             api_tokens=ApiTokens(authz, self.audit, self.access),
             sessions=Sessions(authz, self.audit, self.access),
             audit=self.audit,
-            apps=apps,
-            source_credentials=SourceCredentialService(authz, self.audit, self.secret_box, apps),
-            app_files=AppFileService(authz, self.audit, apps),
-            project_variables=ProjectVariableService(authz, self.audit, self.secret_box),
-            dockerfiles=DockerfileService(authz),
         )

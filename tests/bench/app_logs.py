@@ -82,10 +82,10 @@ from typing import Any
 
 import httpx
 
-from home_idp.plugins.contracts import AppLogLine, DeployerConfig
+from home_idp.plugins.deployer.contract import AppLogLine, DeployerConfig
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
 from home_idp.server.deploy.app_runtime import MAX_LOG_LINE
-from home_idp.server.rbac.secret_box import secret_masker
+from home_idp.server.secret_box import secret_masker
 
 __all__ = ["access_line", "main"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from strawberry.relay import to_base64
 
+from home_idp.server.apps.models import App
 from home_idp.server.pipeline.models import Release, ReleaseStatus
-from home_idp.server.rbac.app_models import App
 from home_idp.server.rbac.models import Project
 from tests.components import BASE_IMAGE, SOURCE_REPO
 from tests.graphql import GraphQLClient

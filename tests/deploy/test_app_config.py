@@ -11,10 +11,10 @@ import pytest
 import yaml
 from strawberry.relay import from_base64, to_base64
 
+from home_idp.server.apps.file_fields import MAX_FILE_BYTES
+from home_idp.server.apps.models import App, AppFile, DockerfileVersion, ProjectVariable
 from home_idp.server.deploy.manifests import AppManifestInput, FileMount, render_manifests
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
-from home_idp.server.rbac.app_models import App, AppFile, DockerfileVersion, ProjectVariable
-from home_idp.server.rbac.file_fields import MAX_FILE_BYTES
 from home_idp.server.rbac.models import AuditEvent, Membership, Policy, PolicyEffect, Role
 from home_idp.server.rbac.policy import parse_rule
 from tests.deploy.flow import make_app, wait_for_release

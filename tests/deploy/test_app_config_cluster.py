@@ -16,18 +16,18 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from home_idp.plugins.contracts import DeployerConfig
+from home_idp.plugins.deployer.contract import DeployerConfig
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
-from home_idp.server.deploy.deploy_steps import DeploymentSource, render_release_manifests
-from home_idp.server.deploy.manifests import config_map_name
-from home_idp.server.pipeline.models import Release
-from home_idp.server.rbac.app_models import (
+from home_idp.server.apps.models import (
     App,
     AppFile,
     AppSecret,
     DockerfileVersion,
     ProjectVariable,
 )
+from home_idp.server.deploy.deploy_steps import DeploymentSource, render_release_manifests
+from home_idp.server.deploy.manifests import config_map_name
+from home_idp.server.pipeline.models import Release
 from home_idp.server.runtime import Runtime
 from tests.deploy.flow import make_app
 from tests.doubles.kubernetes import KubernetesStandIn, kubernetes_stand_in
@@ -49,7 +49,7 @@ async def a_configured_release(runtime: Runtime, factory: Factory) -> Release:
     await factory.user("dev")
     project = await factory.project("shop", dev="developer")
     app = await make_app(project)
-    box = runtime.rbac.secret_box
+    box = runtime.secret_box
     for name, value, secret in (
         ("REGION", "eu", False),
         ("LOG_LEVEL", "info", False),
@@ -102,7 +102,7 @@ async def test_files_and_shared_secrets_become_valid_objects_in_the_cluster(
     runtime: Runtime, factory: Factory, kube: KubernetesStandIn, tmp_path: Path
 ) -> None:
     release = await a_configured_release(runtime, factory)
-    source = DeploymentSource(runtime.deploy.accounts, runtime.rbac.secret_box)
+    source = DeploymentSource(runtime.deploy.accounts, runtime.secret_box)
     deployment = await source.of(release)
     # The app's own value wins; only the variables it names come from the project.
     assert dict(deployment.env) == {"LOG_LEVEL": "debug", "REGION": "eu"}

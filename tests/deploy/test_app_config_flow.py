@@ -21,8 +21,8 @@ from gql.transport.websockets import WebsocketsTransport
 from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
+from home_idp.server.apps.models import App
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
-from home_idp.server.rbac.app_models import App
 from home_idp.server.settings import Settings
 from tests.components import BASE_IMAGE
 from tests.deploy.flow import make_app, save_dockerfile, wait_for_release

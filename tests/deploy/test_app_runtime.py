@@ -14,12 +14,12 @@ import pytest
 from strawberry.relay import to_base64
 from strawberry.types import ExecutionResult
 
-from home_idp.plugins.contracts import AppLogLine
+from home_idp.plugins.deployer.contract import AppLogLine
 from home_idp.schema.context import Context
 from home_idp.schema.schema import build_schema
+from home_idp.server.apps.models import AppSecret
 from home_idp.server.deploy.app_runtime import MAX_LOG_LINE
 from home_idp.server.rbac import Principal
-from home_idp.server.rbac.app_models import AppSecret
 from home_idp.server.rbac.models import Membership
 from home_idp.server.runtime import Runtime
 from tests.deploy.flow import make_app
@@ -57,7 +57,7 @@ async def test_lines_are_masked_before_they_are_cut_and_the_arguments_are_checke
     await AppSecret.create(
         app=app,
         name="TOKEN",
-        ciphertext=runtime.rbac.secret_box.encrypt(SECRET),
+        ciphertext=runtime.secret_box.encrypt(SECRET),
         updated_by="dev",
     )
     # A secret across the point where a line is cut is masked whole.

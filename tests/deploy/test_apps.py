@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from strawberry.relay import to_base64
 
+from home_idp.server.apps.models import App, AppSecret, DockerfileVersion
 from home_idp.server.pipeline.models import Release
-from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
 from home_idp.server.rbac.models import AuditEvent, Project
 from home_idp.server.runtime import Runtime
 from tests.components import SOURCE_REPO
@@ -427,7 +427,7 @@ async def test_a_secret_is_listed_by_name_but_its_value_never_comes_back(
     # Stored encrypted with the runtime's key.
     stored = await AppSecret.get(name="DB_PASSWORD")
     assert SECRET_VALUE not in stored.ciphertext
-    assert runtime.rbac.secret_box.decrypt(stored.ciphertext) == SECRET_VALUE
+    assert runtime.secret_box.decrypt(stored.ciphertext) == SECRET_VALUE
 
 
 async def test_setting_a_secret_again_replaces_it(
@@ -443,7 +443,7 @@ async def test_setting_a_secret_again_replaces_it(
         assert answer["app"]["secrets"] == [{"name": "API_KEY", "isSet": True, "updatedBy": "mia"}]
     stored = await AppSecret.filter(name="API_KEY")
     assert len(stored) == 1
-    assert runtime.rbac.secret_box.decrypt(stored[0].ciphertext) == "second-value"
+    assert runtime.secret_box.decrypt(stored[0].ciphertext) == "second-value"
 
 
 @pytest.mark.parametrize(
@@ -593,7 +593,7 @@ async def test_two_concurrent_sets_of_a_new_secret_keep_one(
     assert [a["setAppSecret"]["__typename"] for a in answers] == ["AppSuccess"] * 2
     stored = await AppSecret.filter(name="K")
     assert len(stored) == 1
-    assert runtime.rbac.secret_box.decrypt(stored[0].ciphertext) in {"value-one", "value-two"}
+    assert runtime.secret_box.decrypt(stored[0].ciphertext) in {"value-one", "value-two"}
 
 
 async def test_outsiders_cannot_list_a_projects_apps(gql: GraphQLClient, team: Team) -> None:

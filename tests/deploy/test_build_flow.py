@@ -19,9 +19,9 @@ from starlette.applications import Starlette
 from strawberry.relay import from_base64, to_base64
 
 from home_idp.plugins.registry.distribution import MANIFEST_TYPES
+from home_idp.server.apps.models import App
 from home_idp.server.deploy.models import BuildLogLine, RegistryPush
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
-from home_idp.server.rbac.app_models import App
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 from tests.components import BASE_IMAGE, REGISTRY_HOST, REGISTRY_URL

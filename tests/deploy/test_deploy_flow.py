@@ -12,8 +12,8 @@ import yaml
 from starlette.applications import Starlette
 from strawberry.relay import from_base64, to_base64
 
+from home_idp.server.apps.models import App
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
-from home_idp.server.rbac.app_models import App
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 from tests.deploy.flow import DOCKERFILE, make_app, save_dockerfile, wait_for_release

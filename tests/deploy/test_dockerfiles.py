@@ -11,10 +11,10 @@ import pytest
 from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
+from home_idp.server.apps.dockerfile import MAX_DOCKERFILE_BYTES
+from home_idp.server.apps.models import App, DockerfileVersion
 from home_idp.server.deploy.releases import RELEASE_PLAN
 from home_idp.server.pipeline.models import Release, ReleaseStatus
-from home_idp.server.rbac.app_models import App, DockerfileVersion
-from home_idp.server.rbac.dockerfile import MAX_DOCKERFILE_BYTES
 from tests.components import BASE_IMAGE
 from tests.deploy.flow import DOCKERFILE, make_app, wait_for_release
 from tests.factories import Factory, Person

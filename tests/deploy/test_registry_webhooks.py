@@ -17,11 +17,11 @@ import httpx
 import pytest
 from strawberry.relay import to_base64
 
+from home_idp.server.apps.models import DockerfileVersion
 from home_idp.server.deploy.models import DeliveryOutcome, RegistryPush, WebhookDelivery
 from home_idp.server.gateway.webhooks import MAX_WEBHOOK_BYTES
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.queue import utcnow
-from home_idp.server.rbac.app_models import DockerfileVersion
 from home_idp.server.runtime import Runtime
 from tests.components import REGISTRY_HOST, REGISTRY_WEBHOOK_SECRET
 from tests.deploy.flow import DOCKERFILE, make_app

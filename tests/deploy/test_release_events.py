@@ -13,10 +13,10 @@ from gql.transport.websockets import WebsocketsTransport
 from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
+from home_idp.server.apps.models import DockerfileVersion
 from home_idp.server.deploy.releases import RELEASE_PLAN
 from home_idp.server.pipeline.events import app_topic
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
-from home_idp.server.rbac.app_models import DockerfileVersion
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 from tests.deploy.flow import make_app, save_dockerfile

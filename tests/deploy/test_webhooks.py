@@ -21,6 +21,7 @@ import pytest
 from strawberry.relay import from_base64, to_base64
 
 from home_idp.plugins.git.webhooks import sign
+from home_idp.server.apps.models import DockerfileVersion
 from home_idp.server.deploy.models import DeliveryOutcome, GitPush, WebhookDelivery
 from home_idp.server.deploy.platform_repo import webhook_secret
 from home_idp.server.gateway.webhooks import MAX_WEBHOOK_BYTES
@@ -32,7 +33,6 @@ from home_idp.server.pipeline.models import (
     StepState,
 )
 from home_idp.server.pipeline.queue import utcnow
-from home_idp.server.rbac.app_models import DockerfileVersion
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 from tests.deploy.flow import DOCKERFILE, make_app

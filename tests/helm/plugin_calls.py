@@ -21,15 +21,12 @@ from pathlib import Path
 
 import yaml
 
+from home_idp.plugins.builder.contract import BuilderConfig
 from home_idp.plugins.builder.kaniko import KanikoBuilder
-from home_idp.plugins.contracts import (
-    AppDeployment,
-    BuilderConfig,
-    DeployerConfig,
-    RegistryCredentials,
-)
 from home_idp.plugins.deployer.argocd import ArgoCDDeployer
+from home_idp.plugins.deployer.contract import AppDeployment, DeployerConfig
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
+from home_idp.plugins.registry.contract import RegistryCredentials
 from tests.doubles.argocd import argocd_stand_in
 from tests.doubles.kubernetes import KubernetesStandIn, RecordedRequest, kubernetes_stand_in
 from tests.plugins import test_builder_kaniko as kaniko

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from home_idp.plugins.builder.buildah import BuildahBuilder
-from home_idp.plugins.contracts import BuilderConfig, BuildError, BuildRequest, GitSource
+from home_idp.plugins.builder.contract import BuilderConfig, BuildError, BuildRequest, GitSource
 from tests.components import BASE_IMAGE, REGISTRY_HOST, SOURCE_REPO, BuildComponents
 from tests.liveserver import free_port
 

@@ -22,16 +22,16 @@ import pytest
 from kubernetes import client
 
 from home_idp.plugins.builder import kaniko_manifests as manifests
-from home_idp.plugins.builder.kaniko import KanikoBuild, KanikoBuilder
-from home_idp.plugins.contracts import (
+from home_idp.plugins.builder.contract import (
     BuilderConfig,
     BuilderPlugin,
     BuildError,
     BuildHandle,
     BuildRequest,
     GitSource,
-    RegistryCredentials,
 )
+from home_idp.plugins.builder.kaniko import KanikoBuild, KanikoBuilder
+from home_idp.plugins.registry.contract import RegistryCredentials
 from tests.doubles.kubernetes import KubernetesStandIn, kubernetes_stand_in
 from tests.liveserver import free_port
 

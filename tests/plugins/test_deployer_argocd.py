@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer.argocd import ArgoCDDeployer
+from home_idp.plugins.deployer.contract import (
     AppDeployment,
     DeployerConfig,
     DeployerPlugin,
@@ -21,7 +22,6 @@ from home_idp.plugins.contracts import (
     InstanceNotFound,
     RolloutState,
 )
-from home_idp.plugins.deployer.argocd import ArgoCDDeployer
 from tests.doubles.argocd import UNAVAILABLE, ArgoCDStandIn, RecordedRequest, argocd_stand_in
 from tests.doubles.kubernetes import kubernetes_stand_in
 from tests.liveserver import free_port

@@ -26,17 +26,17 @@ from typing import Any
 import httpx
 import pytest
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer.container import ContainerDeployer
+from home_idp.plugins.deployer.container_engine import default_runroot
+from home_idp.plugins.deployer.contract import (
     AppDeployment,
     DeployerConfig,
     DeployError,
     DeployUnavailable,
-    RegistryCredentials,
     RolloutState,
     RolloutStatus,
 )
-from home_idp.plugins.deployer.container import ContainerDeployer
-from home_idp.plugins.deployer.container_engine import default_runroot
+from home_idp.plugins.registry.contract import RegistryCredentials
 from tests.components import BASE_IMAGE, REGISTRY_HOST, BuildComponents, buildah_command
 from tests.liveserver import free_port
 

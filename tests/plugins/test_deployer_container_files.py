@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from home_idp.plugins.contracts import ConfigFile, DeployError, RolloutState
 from home_idp.plugins.deployer.container import ContainerDeployer
+from home_idp.plugins.deployer.contract import ConfigFile, DeployError, RolloutState
 from tests.components import REGISTRY_HOST
 from tests.plugins import test_deployer_container as served
 from tests.plugins.test_deployer_container import Engine, deployment, get, wait_for

@@ -17,10 +17,10 @@ from typing import cast
 
 import pytest
 
-from home_idp.plugins.contracts import AppLogLine, DeployError, RolloutState
 from home_idp.plugins.deployer.container import ContainerDeployer
 from home_idp.plugins.deployer.container_engine import ContainerEngine
 from home_idp.plugins.deployer.container_logs import MAX_LINE, _reap, stream_logs
+from home_idp.plugins.deployer.contract import AppLogLine, DeployError, RolloutState
 from tests.plugins import test_deployer_container as served
 from tests.plugins.test_deployer_container import Engine, deployment, get, wait_for
 

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer.container import ContainerDeployer
+from home_idp.plugins.deployer.contract import (
     AppResource,
     ConfigFile,
     DeployError,
     InstanceNotFound,
     RolloutState,
 )
-from home_idp.plugins.deployer.container import ContainerDeployer
 from tests.plugins import test_deployer_container as served
 from tests.plugins.test_deployer_container import Engine, deployment, get, wait_for
 

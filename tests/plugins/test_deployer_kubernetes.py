@@ -21,16 +21,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer.contract import (
     AppDeployment,
     DeployerConfig,
     DeployerPlugin,
     DeployError,
     DeployUnavailable,
-    RegistryCredentials,
     RolloutState,
 )
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
+from home_idp.plugins.registry.contract import RegistryCredentials
 from tests.doubles.kubernetes import KubernetesStandIn, RecordedRequest, kubernetes_stand_in
 from tests.liveserver import free_port
 

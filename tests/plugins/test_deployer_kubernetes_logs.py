@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from home_idp.plugins import kube_logs
-from home_idp.plugins.contracts import AppLogLine, DeployError, DeployUnavailable
+from home_idp.plugins.deployer.contract import AppLogLine, DeployError, DeployUnavailable
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
 from home_idp.plugins.kube_logs import MAX_LINE, LogStreams, StreamEnd
 from tests.doubles.kubernetes import KubernetesStandIn

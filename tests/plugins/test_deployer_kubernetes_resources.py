@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.deployer.contract import (
     AppDeployment,
     AppResource,
     DeployError,

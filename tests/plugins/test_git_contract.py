@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from home_idp.plugins.contracts import CommitAuthor, GitConfig, GitError, GitPlugin
 from home_idp.plugins.discovery import installed_plugins, load_plugin
+from home_idp.plugins.git.contract import CommitAuthor, GitConfig, GitError, GitPlugin
 from tests.doubles.github import github_stand_in
 from tests.liveserver import live_server
 

@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.git.contract import (
     CommitAuthor,
     GitConfig,
     GitError,
     GitPlugin,
     GitUnavailable,
-    WebhookRejected,
 )
 from home_idp.plugins.git.github import GitHubGit, git_blob_sha
 from tests.doubles.github import FakeRepo, GitHubStandIn, github_stand_in

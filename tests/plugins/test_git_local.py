@@ -18,15 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.git import local as local_module
+from home_idp.plugins.git.contract import (
     CommitAuthor,
     GitConfig,
     GitError,
     GitPlugin,
     GitUnavailable,
-    WebhookRejected,
 )
-from home_idp.plugins.git import local as local_module
 from home_idp.plugins.git.local import LocalGit
 from home_idp.plugins.git.post_receive import CONFIG_NAME
 from tests.liveserver import free_port, live_server

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.installer.contract import (
     ComponentSpec,
     ComponentStatus,
     InstallerConfig,

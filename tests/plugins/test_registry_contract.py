@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.discovery import installed_plugins, load_plugin
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.registry.contract import (
     ProjectAccess,
     RegistryConfig,
     RegistryError,
     RegistryPlugin,
     RegistryUnavailable,
-    WebhookRejected,
 )
-from home_idp.plugins.discovery import installed_plugins, load_plugin
 from home_idp.plugins.registry.distribution import DistributionRegistry
 from tests.components import REGISTRY_URL, BuildComponents
 from tests.doubles.harbor import harbor_stand_in

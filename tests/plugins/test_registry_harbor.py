@@ -14,14 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from home_idp.plugins.contracts import (
+from home_idp.plugins.errors import WebhookRejected
+from home_idp.plugins.registry.contract import (
     ImagePush,
     ProjectAccess,
     RegistryConfig,
     RegistryError,
     RegistryPlugin,
     RegistryUnavailable,
-    WebhookRejected,
 )
 from home_idp.plugins.registry.harbor import HarborRegistry
 from tests.doubles.harbor import HarborStandIn, harbor_stand_in

@@ -49,10 +49,20 @@ import pytest
 from strawberry.relay import to_base64
 from strawberry.types import ExecutionResult
 
-from home_idp.plugins.contracts import AppLogLine, AppResource, ComponentStatus
+from home_idp.plugins.deployer.contract import AppLogLine, AppResource
+from home_idp.plugins.installer.contract import ComponentStatus
 from home_idp.schema.context import Context
 from home_idp.schema.relay import encode_cursor
 from home_idp.schema.schema import build_schema
+from home_idp.server.apps.models import (
+    App,
+    AppFile,
+    AppSecret,
+    DockerfileVersion,
+    ProjectVariable,
+    SourceCredential,
+)
+from home_idp.server.apps.source_hosts import source_origin
 from home_idp.server.deploy.models import BuildLogLine, DeliveryOutcome, GitPush, WebhookDelivery
 from home_idp.server.install.manager import INSTALL_TOPIC, InstallEvent
 from home_idp.server.install.models import Component
@@ -64,14 +74,6 @@ from home_idp.server.pipeline.models import (
     StepState,
 )
 from home_idp.server.rbac import ANONYMOUS
-from home_idp.server.rbac.app_models import (
-    App,
-    AppFile,
-    AppSecret,
-    DockerfileVersion,
-    ProjectVariable,
-    SourceCredential,
-)
 from home_idp.server.rbac.models import (
     ApiToken,
     AuditEvent,
@@ -85,7 +87,6 @@ from home_idp.server.rbac.models import (
     UserStatus,
 )
 from home_idp.server.rbac.sessions import ClientInfo, start_session
-from home_idp.server.rbac.source_hosts import source_origin
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 from home_idp.server.runtime import Runtime
 from home_idp.server.trace.models import Span
@@ -622,9 +623,9 @@ async def an_app(world: World) -> App:
         await DockerfileVersion.create(
             app=app, number=number, content=content, author="dev", message=f"version {number}"
         )
-    ciphertext = world.runtime.rbac.secret_box.encrypt("hunter2")
+    ciphertext = world.runtime.secret_box.encrypt("hunter2")
     await AppSecret.create(app=app, name="API_KEY", ciphertext=ciphertext, updated_by="dev")
-    token = world.runtime.rbac.secret_box.encrypt(json.dumps({"token": "old-t0ken"}))
+    token = world.runtime.secret_box.encrypt(json.dumps({"token": "old-t0ken"}))
     await SourceCredential.create(
         app=app,
         kind="token",

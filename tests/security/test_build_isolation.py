@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from home_idp.plugins.builder.buildah import BuildahBuilder
-from home_idp.plugins.contracts import BuilderConfig, BuildError, BuildRequest, GitSource
+from home_idp.plugins.builder.contract import BuilderConfig, BuildError, BuildRequest, GitSource
 from tests.components import BASE_IMAGE, REGISTRY_HOST, BuildComponents
 
 DOCKERFILE_PATH = "projects/shop/apps/web/Dockerfile"

@@ -17,7 +17,7 @@ from home_idp.plugins.git import github
 from home_idp.plugins.installer import helm
 from home_idp.plugins.masking import MASK, MIN_MASKED_LENGTH
 from home_idp.plugins.registry import harbor
-from home_idp.server.rbac.secret_box import mask_secrets
+from home_idp.server.secret_box import mask_secrets
 
 # Secrets worth masking: long enough, and not made only of the mask's own
 # character (such a value cannot be told from a mask).

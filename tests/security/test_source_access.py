@@ -20,12 +20,12 @@ import pydantic
 import pytest
 
 from home_idp.plugins.builder.buildah import BuildahBuilder
-from home_idp.plugins.contracts import BuilderConfig, BuildRequest, GitSource
+from home_idp.plugins.builder.contract import BuilderConfig, BuildRequest, GitSource
+from home_idp.server.apps.models import App, SourceCredential
+from home_idp.server.apps.source_hosts import SourceHostPolicy
 from home_idp.server.deploy.app_source import SourceNotUsable, build_source
 from home_idp.server.errors import ValidationFailed
-from home_idp.server.rbac.app_models import App, SourceCredential
 from home_idp.server.rbac.models import AuditEvent
-from home_idp.server.rbac.source_hosts import SourceHostPolicy
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings, SourceSettings
 from tests.components import BASE_IMAGE, REGISTRY_HOST, SOURCE_REPO, BuildComponents
@@ -141,7 +141,7 @@ async def test_a_token_is_stored_encrypted_and_never_returned(
     assert not any(TOKEN in detail for detail in audit)
     # A build gets it, pinned to the address that was checked.
     build = await build_source(
-        await App.get(), SourceHostPolicy(allow_internal=True), runtime.rbac.secret_box
+        await App.get(), SourceHostPolicy(allow_internal=True), runtime.secret_box
     )
     assert (build.source.username, build.source.password) == ("ci-bot", TOKEN)
     assert build.source.address == "127.0.0.1"
@@ -220,12 +220,12 @@ async def test_a_credential_never_follows_the_url_to_another_host(
         app=await App.get(),
         kind="token",
         origin="http://127.0.0.1:1",
-        ciphertext=runtime.rbac.secret_box.encrypt(f'{{"token": "{TOKEN}"}}'),
+        ciphertext=runtime.secret_box.encrypt(f'{{"token": "{TOKEN}"}}'),
         updated_by="dev",
     )
     with pytest.raises(SourceNotUsable, match="set it again"):
         await build_source(
-            await App.get(), SourceHostPolicy(allow_internal=True), runtime.rbac.secret_box
+            await App.get(), SourceHostPolicy(allow_internal=True), runtime.secret_box
         )
 
 
@@ -292,7 +292,7 @@ async def test_the_host_is_checked_again_when_the_build_fetches(
     app = await App.get()
     # Saved on one machine; fetched by a server in the cluster profile.
     with pytest.raises(ValidationFailed, match="loopback or private"):
-        await build_source(app, SourceHostPolicy(allow_internal=False), runtime.rbac.secret_box)
+        await build_source(app, SourceHostPolicy(allow_internal=False), runtime.secret_box)
 
 
 # --- ssh ---------------------------------------------------------------------------------
@@ -305,7 +305,7 @@ async def test_an_ssh_source_without_a_deploy_key_is_not_fetched(
     await _create(gql, developer, project, "ssh://git@127.0.0.1:9/shop/web.git")
     with pytest.raises(SourceNotUsable, match="this machine's own ssh keys"):
         await build_source(
-            await App.get(), SourceHostPolicy(allow_internal=True), runtime.rbac.secret_box
+            await App.get(), SourceHostPolicy(allow_internal=True), runtime.secret_box
         )
 
 

@@ -19,7 +19,7 @@ from strawberry.relay import to_base64
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from home_idp.server.rbac.app_models import AppSecret
+from home_idp.server.apps.models import AppSecret
 from home_idp.server.rbac.keys import load_signing_key
 from home_idp.server.rbac.models import Project, User, UserStatus
 from home_idp.server.rbac.tokens import JwtCodec

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from home_idp.server.errors import ValidationFailed
-from home_idp.server.rbac.dockerfile import (
+from home_idp.server.apps.dockerfile import (
     MAX_DOCKERFILE_BYTES,
     Instruction,
     ParsedDockerfile,
     diff_dockerfiles,
     parse_dockerfile,
 )
+from home_idp.server.errors import ValidationFailed
 
 PROPERTY = settings(max_examples=200, deadline=None)
 

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 
-from home_idp.plugins.contracts import CommitAuthor, GitConfig
+from home_idp.plugins.git.contract import CommitAuthor, GitConfig
 from home_idp.plugins.git.local import LocalGit
 from home_idp.server.gateway.auth import BearerAuthBackend, auth_error_response
 from home_idp.server.gateway.git_http import git_routes

@@ -9,11 +9,7 @@ from typing import Any
 
 import pytest
 
-from home_idp.plugins.contracts import (
-    ComponentSpec,
-    ComponentStatus,
-    InstallerConfig,
-)
+from home_idp.plugins.installer.contract import ComponentSpec, ComponentStatus, InstallerConfig
 from home_idp.plugins.installer.helm import HelmInstaller
 from home_idp.server.errors import Conflict, NotFound
 from home_idp.server.install.catalog import CatalogEntry, GeneratedSecret, install_order

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from home_idp.server.rbac.lint import LintFinding, find_hadolint, lint_dockerfile
+from home_idp.server.apps.lint import LintFinding, find_hadolint, lint_dockerfile
 
 APT_WITHOUT_PINS = """\
 FROM debian:12.5
@@ -59,7 +59,7 @@ async def test_a_syntax_error_is_a_finding_not_a_failure(hadolint: str) -> None:
 async def test_a_missing_binary_gives_no_findings(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="home_idp.server.rbac.lint"):
+    with caplog.at_level(logging.WARNING, logger="home_idp.server.apps.lint"):
         findings = await lint_dockerfile(APT_WITHOUT_PINS, binary=str(tmp_path / "no-hadolint"))
     assert findings == []
     assert "could not start hadolint" in caplog.text
@@ -68,8 +68,8 @@ async def test_a_missing_binary_gives_no_findings(
 async def test_hadolint_not_installed_gives_no_findings(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("home_idp.server.rbac.lint.find_hadolint", lambda: None)
-    with caplog.at_level(logging.WARNING, logger="home_idp.server.rbac.lint"):
+    monkeypatch.setattr("home_idp.server.apps.lint.find_hadolint", lambda: None)
+    with caplog.at_level(logging.WARNING, logger="home_idp.server.apps.lint"):
         assert await lint_dockerfile(APT_WITHOUT_PINS) == []
     assert "not installed" in caplog.text
 
@@ -87,7 +87,7 @@ async def test_a_slow_binary_is_killed_at_the_timeout(
     # No `exec`: the sleep is a child of the shell, so the whole group must die.
     binary = fake_binary(tmp_path, "sleep 30\necho '[]'\n")
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="home_idp.server.rbac.lint"):
+    with caplog.at_level(logging.WARNING, logger="home_idp.server.apps.lint"):
         findings = await lint_dockerfile(APT_WITHOUT_PINS, binary=binary, timeout=0.3)
     assert findings == []
     assert time.monotonic() - started < 5
@@ -108,7 +108,7 @@ async def test_unreadable_output_gives_no_findings(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, output: str
 ) -> None:
     binary = fake_binary(tmp_path, f"cat > /dev/null\nprintf '%s' '{output}'\necho oops >&2\n")
-    with caplog.at_level(logging.WARNING, logger="home_idp.server.rbac.lint"):
+    with caplog.at_level(logging.WARNING, logger="home_idp.server.apps.lint"):
         assert await lint_dockerfile(CLEAN, binary=binary) == []
     assert "unreadable output" in caplog.text
     assert "oops" in caplog.text

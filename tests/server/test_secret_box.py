@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from home_idp.server.rbac.secret_box import (
+from home_idp.server.secret_box import (
     KEY_FILE_NAME,
     SecretBox,
     SecretDecryptionError,

@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog
 
-from home_idp.plugins.contracts import ComponentStatus
+from home_idp.plugins.installer.contract import ComponentStatus
 from home_idp.server.install.catalog import catalog
 from home_idp.server.install.manager import INSTALL_TOPIC, InstallEvent
 from home_idp.server.rbac.models import User, UserStatus

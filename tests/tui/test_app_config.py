@@ -11,7 +11,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, SelectionList, TextArea
 
-from home_idp.server.rbac.app_models import AppFile, ProjectVariable
+from home_idp.server.apps.models import AppFile, ProjectVariable
 from home_idp.tui.dialogs import ChoiceDialog, FileDialog, FormDialog
 from home_idp.tui.widgets.app_env import AppEnv
 from home_idp.tui.widgets.app_files import AppFiles

@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion, SourceCredential
+from home_idp.server.apps.models import App, AppSecret, DockerfileVersion, SourceCredential
 from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
 from home_idp.tui.screens.release import ReleaseScreen
 from home_idp.tui.screens.traces import TraceScreen, TracesScreen

@@ -9,8 +9,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from home_idp.server.apps.models import App, DockerfileVersion
 from home_idp.server.pipeline.models import Release, ReleaseStatus
-from home_idp.server.rbac.app_models import App, DockerfileVersion
 from home_idp.server.rbac.models import Project
 from home_idp.tui.app import HomeIdpApp
 from home_idp.tui.screens.release import ReleaseScreen

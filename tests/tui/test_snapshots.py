@@ -16,8 +16,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, TabbedContent
 
+from home_idp.server.apps.models import App, AppSecret, DockerfileVersion
 from home_idp.server.pipeline.models import Release, ReleaseStatus
-from home_idp.server.rbac.app_models import App, AppSecret, DockerfileVersion
 from home_idp.server.rbac.models import UserStatus
 from home_idp.tui.app import HomeIdpApp
 from home_idp.tui.screens.admin import AdminScreen

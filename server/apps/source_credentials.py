@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 from tortoise.transactions import in_transaction
 
+from home_idp.server.apps.models import App, SourceCredential
+from home_idp.server.apps.service import AppService
+from home_idp.server.apps.source_hosts import source_origin
 from home_idp.server.errors import ValidationFailed
-from home_idp.server.rbac.app_models import App, SourceCredential
-from home_idp.server.rbac.apps import AppService
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
-from home_idp.server.rbac.secret_box import SecretBox
-from home_idp.server.rbac.source_hosts import source_origin
+from home_idp.server.secret_box import SecretBox
 
 __all__ = [
     "SourceCredentialInput",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from home_idp.server.apps import fields as app_fields
+from home_idp.server.apps.models import App, AppSecret, ProjectVariable
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
-from home_idp.server.rbac import app_fields
-from home_idp.server.rbac.app_models import App, AppSecret, ProjectVariable
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Project
-from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.secret_box import SecretBox
 
 __all__ = ["MAX_PROJECT_VARIABLES", "ProjectVariableService", "apps_by_shared_name", "apps_using"]
 

@@ -6,11 +6,11 @@ from dataclasses import asdict, dataclass
 
 from tortoise.queryset import QuerySet
 
+from home_idp.server.apps.dockerfile import diff_dockerfiles, parse_dockerfile
+from home_idp.server.apps.lint import LintFinding, lint_dockerfile
+from home_idp.server.apps.models import App, DockerfileVersion
 from home_idp.server.errors import NotFound, ValidationFailed
-from home_idp.server.rbac.app_models import App, DockerfileVersion
 from home_idp.server.rbac.authz import Authorizer
-from home_idp.server.rbac.dockerfile import diff_dockerfiles, parse_dockerfile
-from home_idp.server.rbac.lint import LintFinding, lint_dockerfile
 
 __all__ = ["MAX_MESSAGE", "DockerfileDraft", "DockerfileService"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from home_idp.server.rbac.app_models import App, AppFile, AppSecret, ProjectVariable
-from home_idp.server.rbac.secret_box import SecretBox
+from home_idp.server.apps.models import App, AppFile, AppSecret, ProjectVariable
+from home_idp.server.secret_box import SecretBox
 
 __all__ = ["AppConfig", "EnvEntry", "app_config", "app_secret_values", "environment"]
 

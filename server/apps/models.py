@@ -1,4 +1,5 @@
-"""home-idp data kept by the rbac-manager: apps, their secrets and Dockerfile versions."""
+"""The apps room's tables: apps, their files, secrets, source credentials and Dockerfile versions,
+and the project variables they may use."""
 
 from __future__ import annotations
 

@@ -10,15 +10,15 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from home_idp.server.apps import fields as app_fields
+from home_idp.server.apps.models import App, AppSecret, ProjectVariable, SourceCredential
+from home_idp.server.apps.source_hosts import SourceHostPolicy, source_origin
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label
-from home_idp.server.rbac import app_fields
-from home_idp.server.rbac.app_models import App, AppSecret, ProjectVariable, SourceCredential
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.rbac.models import Project
-from home_idp.server.rbac.secret_box import SecretBox
-from home_idp.server.rbac.source_hosts import SourceHostPolicy, source_origin
+from home_idp.server.secret_box import SecretBox
 
 __all__ = ["AppChanges", "AppService"]
 

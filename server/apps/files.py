@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from home_idp.server.errors import Conflict, NotFound, ValidationFailed
-from home_idp.server.rbac.app_models import App, AppFile
-from home_idp.server.rbac.apps import AppService
-from home_idp.server.rbac.audit import AuditLog
-from home_idp.server.rbac.authz import Authorizer
-from home_idp.server.rbac.file_fields import (
+from home_idp.server.apps.file_fields import (
     MAX_APP_FILES,
     MAX_FILES_BYTES,
     validate_content,
     validate_file_name,
     validate_mount_path,
 )
+from home_idp.server.apps.models import App, AppFile
+from home_idp.server.apps.service import AppService
+from home_idp.server.errors import Conflict, NotFound, ValidationFailed
+from home_idp.server.rbac.audit import AuditLog
+from home_idp.server.rbac.authz import Authorizer
 
 __all__ = ["AppFileService"]
 

@@ -1,0 +1,144 @@
+"""The git contract: what a platform-repo plugin does (commit, read, push webhooks), and its data.
+
+Plugins of this kind import this module and their own SDKs; the managers hold
+them through these Protocols, so a plugin can be swapped by a setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "CommitAuthor",
+    "CommitResult",
+    "GitConfig",
+    "GitError",
+    "GitPlugin",
+    "GitUnavailable",
+    "PushEvent",
+]
+
+
+class GitError(Exception):
+    """The git plugin could not do what was asked; the message is safe to show."""
+
+
+class GitUnavailable(GitError):
+    """The repository could not be reached (network, server down): worth retrying."""
+
+
+@dataclass(frozen=True)
+class GitConfig:
+    """What the server tells a git plugin when it makes one.
+
+    `options` holds the plugin's own settings (for GitHub: token, owner,
+    api_url, private); secrets in it are never logged.
+    """
+
+    repo_name: str
+    branch: str
+    data_dir: Path
+    webhook_url: str
+    webhook_secret: str
+    # repr=False: options hold tokens, and a config may end up in a log line.
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class CommitAuthor:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """`changed` is false when the files already held this content (no new commit)."""
+
+    sha: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class PushEvent:
+    """The parts of a GitHub-format push event the engine acts on."""
+
+    repository: str
+    ref: str
+    before: str
+    after: str
+    commits: tuple[str, ...]
+
+    @property
+    def branch(self) -> str | None:
+        prefix = "refs/heads/"
+        return self.ref.removeprefix(prefix) if self.ref.startswith(prefix) else None
+
+
+@runtime_checkable
+class GitPlugin(Protocol):
+    """The platform git repo: where Dockerfiles and manifests are committed."""
+
+    @property
+    def repository(self) -> str:
+        """The repository's full name as push events carry it (`repository.full_name`)."""
+        ...
+
+    @property
+    def clone_url(self) -> str:
+        """The URL builders clone the platform repo from."""
+        ...
+
+    @property
+    def local_path(self) -> Path | None:
+        """The repository on this machine's disk, if it is there (builders here read it)."""
+        ...
+
+    async def ensure_repo(self) -> None:
+        """Create the repository (with its branch) if it does not exist; idempotent."""
+        ...
+
+    async def commit_files(
+        self, files: Mapping[str, bytes | None], author: CommitAuthor, message: str
+    ) -> CommitResult:
+        """Commit `files` (path → content, None deletes) on the branch and push.
+
+        Paths are relative, '/'-separated, without '..'. When another writer
+        moved the branch meanwhile (non-fast-forward), the plugin rebuilds the
+        commit on the new head and tries again, so concurrent commits all land.
+        When nothing would change, no commit is made and the head is returned.
+        """
+        ...
+
+    async def read_file(self, path: str, sha: str) -> bytes | None:
+        """The file's content at commit `sha`, or None if it is not there."""
+        ...
+
+    async def head(self) -> str | None:
+        """The branch's current commit, or None while the branch has no commits."""
+        ...
+
+    async def contains(self, sha: str) -> bool:
+        """Whether commit `sha` is on the branch (the reconciler's check)."""
+        ...
+
+    async def register_webhook(self) -> None:
+        """Make pushes to the branch send signed push events to `config.webhook_url`."""
+        ...
+
+    def verify_webhook(self, body: bytes, signature: str | None) -> bool:
+        """Whether `signature` (X-Hub-Signature-256) is right for `body`; constant time."""
+        ...
+
+    def parse_push(self, body: bytes) -> PushEvent:
+        """The push event in `body`; raises WebhookRejected for anything else."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and other resources; the server calls it at shutdown."""
+        ...
+
+
+# -- builders ------------------------------------------------------------------
