@@ -1,1 +1,2 @@
-"""The GraphQL API of home-idp (Strawberry): one module per domain."""
+"""The GraphQL API of home-idp (Strawberry): a package per domain (access, apps,
+releases, traces, install), the machinery they share in `core`, joined in `schema.py`."""

@@ -21,7 +21,7 @@ from home_idp.server.gateway.limits import BodySizeLimit
 from home_idp.server.gateway.otlp import otlp_routes
 from home_idp.server.gateway.webhooks import webhook_routes
 from home_idp.server.rbac.roles import ensure_builtin_roles
-from home_idp.server.runtime import Runtime
+from home_idp.server.runtime import PluginOverrides, Runtime
 from home_idp.server.settings import Settings
 
 __all__ = ["create_app"]
@@ -29,10 +29,15 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the gateway. The database is opened (and migrated) by the lifespan."""
+def create_app(
+    settings: Settings | None = None, *, plugins: PluginOverrides | None = None
+) -> Starlette:
+    """Build the gateway. The database is opened (and migrated) by the lifespan.
+
+    `plugins` replaces plugins the settings name with given instances.
+    """
     settings = settings or Settings()
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, plugins)
     graphql = GraphQLApp(build_schema(settings.graphql), runtime)
 
     @asynccontextmanager

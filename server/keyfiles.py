@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["load_or_create_key_file"]
+from pydantic import SecretStr
+
+__all__ = ["load_or_create_key_file", "setting_or_generated_secret"]
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,14 @@ def load_or_create_key_file(path: Path, generate: Callable[[], bytes], min_lengt
     if not path.exists():
         _create(path, generate())
     return _read(path, min_length)
+
+
+def setting_or_generated_secret(setting: SecretStr | None, path: Path) -> str:
+    """A shared secret (of webhooks): the setting's, or one generated once into `path`."""
+    if setting is not None:
+        return setting.get_secret_value()
+    key = load_or_create_key_file(path, lambda: secrets.token_hex(32).encode(), min_length=16)
+    return key.decode()
 
 
 def _create(path: Path, key: bytes) -> None:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from home_idp.plugins.builder.contract import BuilderPlugin
+from home_idp.plugins.deployer.contract import DeployerPlugin
+from home_idp.plugins.git.contract import GitPlugin
+from home_idp.plugins.installer.contract import InstallerPlugin
+from home_idp.plugins.registry.contract import RegistryPlugin
 from home_idp.server.apps import AppsManager
 from home_idp.server.apps.source_hosts import SourceHostPolicy
 from home_idp.server.deploy.service import DeployManager
@@ -16,7 +21,21 @@ from home_idp.server.secret_box import SecretBox
 from home_idp.server.settings import Settings
 from home_idp.server.trace.manager import TraceManager
 
-__all__ = ["Runtime"]
+__all__ = ["PluginOverrides", "Runtime"]
+
+
+@dataclass(frozen=True)
+class PluginOverrides:
+    """Plugin instances to use instead of those the settings name (tests run on fakes).
+
+    Each one left None is made from the settings, as always.
+    """
+
+    git: GitPlugin | None = None
+    builder: BuilderPlugin | None = None
+    registry: RegistryPlugin | None = None
+    deployer: DeployerPlugin | None = None
+    installer: InstallerPlugin | None = None
 
 
 @dataclass(frozen=True)
@@ -31,7 +50,8 @@ class Runtime:
     install: InstallRuntime
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, plugins: PluginOverrides | None = None) -> Runtime:
+        plugins = plugins or PluginOverrides()
         codec = JwtCodec(
             load_signing_key(settings),
             settings.access_token_ttl_seconds,
@@ -42,7 +62,16 @@ class Runtime:
         rbac = RbacManager(codec, bus, settings.access_token_ttl_seconds, settings.auth)
         apps = AppsManager(secret_box, SourceHostPolicy.from_settings(settings))
         trace = TraceManager(settings.trace, bus)
-        deploy = DeployManager(settings, bus, secret_box, trace)
+        deploy = DeployManager(
+            settings,
+            bus,
+            secret_box,
+            trace,
+            git=plugins.git,
+            builder=plugins.builder,
+            registry=plugins.registry,
+            deployer=plugins.deployer,
+        )
         # Rights changes reach live subscriptions on every replica through the
         # same listener as release events.
         rbac.access.share_through(deploy.engine.events)
@@ -54,5 +83,5 @@ class Runtime:
             apps,
             deploy,
             trace,
-            InstallRuntime(settings, bus, deploy),
+            InstallRuntime(settings, bus, deploy, installer=plugins.installer),
         )

@@ -1,4 +1,4 @@
-"""App secrets encrypted at rest with Fernet; masked out of text by `plugins.masking`."""
+"""App secrets encrypted at rest with Fernet; masked out of text by `plugins.support.masking`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 # Masking lives with the plugins so that they and the server share one masker;
 # its names are handed on here for the server's code.
-from home_idp.plugins.masking import MASK, MIN_MASKED_LENGTH, mask_secrets, secret_masker
+from home_idp.plugins.support.masking import MASK, MIN_MASKED_LENGTH, mask_secrets, secret_masker
 from home_idp.server.keyfiles import load_or_create_key_file
 from home_idp.server.settings import Settings
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -62,6 +70,16 @@ class GraphQLLimits(BaseModel):
     anonymous: AnonymousLimits = Field(default_factory=AnonymousLimits)
 
 
+def _long_enough(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < 16:
+        raise ValueError("a webhook secret must be at least 16 characters")
+    return value
+
+
+# A shared secret of webhooks (its error names the setting it was given for).
+WebhookSecret = Annotated[SecretStr | None, AfterValidator(_long_enough)]
+
+
 class GitSettings(BaseModel):
     """The platform git repo: which plugin holds it, and its webhook secret."""
 
@@ -69,16 +87,9 @@ class GitSettings(BaseModel):
     repo_name: str = Field(default="platform", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     branch: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
     # Signs push webhooks; generated into the data dir when not set.
-    webhook_secret: SecretStr | None = None
+    webhook_secret: WebhookSecret = None
     # The plugin's own settings, e.g. {"token": ..., "owner": ...} for GitHub.
     options: dict[str, SecretStr] = Field(default_factory=dict)
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("the git webhook secret must be at least 16 characters")
-        return value
 
 
 class BuilderSettings(BaseModel):
@@ -97,16 +108,9 @@ class RegistrySettings(BaseModel):
     url: str = Field(default="http://127.0.0.1:5000", pattern=r"^https?://[^\s/]+/?$")
     # Sent by the registry in the Authorization header of its webhooks;
     # generated into the data dir when not set.
-    webhook_secret: SecretStr | None = None
+    webhook_secret: WebhookSecret = None
     # Harbor: {"username": ..., "password": ...}; distribution: optional push credentials.
     options: dict[str, SecretStr] = Field(default_factory=dict)
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("the registry webhook secret must be at least 16 characters")
-        return value
 
 
 class DeployerSettings(BaseModel):
@@ -265,6 +269,8 @@ class Settings(BaseSettings):
         env_prefix="HOME_IDP_",
         env_nested_delimiter="__",
         extra="ignore",
+        # A refused value may be a secret: errors name the setting, never quote it.
+        hide_input_in_errors=True,
     )
 
     profile: Literal["local", "cluster"] = "local"

@@ -1,4 +1,10 @@
-"""Shared fixtures: one migrated app per session, a clean database per test."""
+"""Shared fixtures: one migrated app per session, a clean database per test.
+
+The app runs on the real components (buildah, the registry, podman, a git
+server) when the session holds a `system` test, and on in-memory fakes of the
+plugins otherwise: `pytest -m "not system"` is the fast tier. A test that asks
+for the real components (`build_components`) is a `system` test by that alone.
+"""
 
 from __future__ import annotations
 
@@ -33,12 +39,21 @@ from tests.components import (
 )
 from tests.database import BACKEND, scratch_database
 from tests.factories import Factory
+from tests.fakes import FakePlugins
+from tests.fakes.server import FAKE_REGISTRY_URL
 from tests.graphql import GraphQLClient
 from tests.liveserver import free_port
+
+# Fixtures that start real components: a test that uses one is a `system` test.
+SYSTEM_FIXTURES = frozenset({"build_components"})
 
 
 def pytest_report_header() -> str:
     return f"home-idp test database: {BACKEND}"
+
+
+def _runs_system_tests(session: pytest.Session) -> bool:
+    return any(item.get_closest_marker("system") for item in session.items)
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +87,42 @@ def build_components(
 
 
 @pytest.fixture(scope="session")
+def real_components(request: pytest.FixtureRequest) -> bool:
+    """Whether the session's app runs on the real components (a `system` test is in it)."""
+    return _runs_system_tests(request.session)
+
+
+# The engine is tuned to react within a second.
+PIPELINE = PipelineSettings(
+    poll_interval_seconds=0.2,
+    reconcile_interval_seconds=0.5,
+    rollout_poll_seconds=0.2,
+    # A release whose health check never passes fails this soon.
+    rollout_timeout_seconds=15,
+    retry_backoff_seconds=0.2,
+    retry_backoff_max_seconds=1,
+)
+
+
+@pytest.fixture(scope="session")
 def settings(
-    data_dir: Path, database_url: str, app_port: int, build_components: BuildComponents
+    request: pytest.FixtureRequest,
+    data_dir: Path,
+    database_url: str,
+    app_port: int,
+    real_components: bool,
 ) -> Settings:
-    # The engine is tuned to react within a second.
+    if not real_components:
+        return Settings(
+            data_dir=data_dir,
+            database_url=database_url,
+            port=app_port,
+            registry=RegistrySettings(
+                url=FAKE_REGISTRY_URL, webhook_secret=SecretStr(REGISTRY_WEBHOOK_SECRET)
+            ),
+            pipeline=PIPELINE,
+        )
+    build_components: BuildComponents = request.getfixturevalue("build_components")
     root = build_components.buildah_root
     return Settings(
         data_dir=data_dir,
@@ -89,21 +136,19 @@ def settings(
         ),
         # The container deployer keeps its storage in the data dir (its default).
         deployer=DeployerSettings(),
-        pipeline=PipelineSettings(
-            poll_interval_seconds=0.2,
-            reconcile_interval_seconds=0.5,
-            rollout_poll_seconds=0.2,
-            # A release whose health check never passes fails this soon.
-            rollout_timeout_seconds=15,
-            retry_backoff_seconds=0.2,
-            retry_backoff_max_seconds=1,
-        ),
+        pipeline=PIPELINE,
     )
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
+async def app(settings: Settings, real_components: bool) -> AsyncIterator[Starlette]:
+    if real_components:
+        application = create_app(settings)
+    else:
+        fakes = FakePlugins.from_settings(settings)
+        application = create_app(settings, plugins=fakes.overrides())
+        fakes.deliver_to(application)
+        application.state.fakes = fakes
     async with application.router.lifespan_context(application):
         yield application
     await remove_app_containers(settings.data_dir)
@@ -184,7 +229,11 @@ def _uses_the_app(item: Any) -> bool:
     return "app" in getattr(item, "fixturenames", [])
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
 def pytest_collection_modifyitems(items: list[Any]) -> None:
+    for item in items:
+        if SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.system)
     # Tests that need the app get the clean-database fixture first.
     for item in items:
         fixturenames = getattr(item, "fixturenames", [])

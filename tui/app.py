@@ -13,25 +13,23 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from home_idp.tui.context import AppTarget
 from home_idp.tui.errors import GatewayError, NotAuthenticated, ServerUnreachable
+from home_idp.tui.results import ME
 from home_idp.tui.session import Session, SessionStore
 
 if TYPE_CHECKING:
     from home_idp.tui.client import Gateway
 
-__all__ = ["AppTarget", "HomeIdpApp", "home_of"]
-
-AppTarget = tuple[str, str]
-"""(project, app): what to open once logged in."""
+__all__ = ["AppTarget", "HomeIdpApp"]
 
 
 class HomeIdpApp(App[None]):
@@ -188,7 +186,7 @@ class HomeIdpApp(App[None]):
         while self.offline:
             await asyncio.sleep(self.retry_seconds)
             try:
-                await self.gateway.execute("Me")
+                await self.gateway.execute(ME)
             except ServerUnreachable:
                 continue
             except GatewayError:
@@ -235,8 +233,3 @@ class HomeIdpApp(App[None]):
 
 def _import_client() -> None:
     import home_idp.tui.client  # noqa: F401
-
-
-def home_of(node: DOMNode) -> HomeIdpApp:
-    """The dashboard app a widget runs in, typed."""
-    return cast(HomeIdpApp, node.app)

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias, TypedDict, TypeVar, cast
 
 import httpx
 from gql import Client, GraphQLRequest
@@ -41,6 +41,17 @@ from home_idp.tui.errors import (
     ServerUnreachable,
 )
 from home_idp.tui.operations import document
+from home_idp.tui.results import (
+    LOGIN,
+    LOGOUT,
+    ME,
+    REFRESH_TOKEN,
+    LoginResult,
+    MeData,
+    Mutation,
+    Query,
+    Subscription,
+)
 from home_idp.tui.session import Session
 
 __all__ = [
@@ -98,6 +109,26 @@ def _query_error_message(error: TransportQueryError) -> str:
     return "; ".join(str(e.get("message", e)) for e in errors) or str(error)
 
 
+Data = TypeVar("Data")
+
+Variables: TypeAlias = dict[str, object]
+"""An operation's variables by name."""
+Answer: TypeAlias = dict[str, object]
+"""An operation's data as it comes off the wire, before it is given its type."""
+
+
+class _FieldErrorData(TypedDict):
+    field: str
+    message: str
+
+
+# What every mutation answer may carry; a typed error has a message (and field errors).
+_Outcome = TypedDict(
+    "_Outcome",
+    {"__typename": str, "message": str, "fieldErrors": "list[_FieldErrorData] | None"},
+    total=False,
+)
+
 ConnectionListener = Callable[[bool], None]
 SessionListener = Callable[[Session | None], Awaitable[None] | None]
 
@@ -150,9 +181,7 @@ class Gateway:
 
     # -- queries and mutations ----------------------------------------------
 
-    async def _send(
-        self, name: str, variables: dict[str, Any], token: str | None
-    ) -> dict[str, Any]:
+    async def _send(self, name: str, variables: Variables, token: str | None) -> Answer:
         if self._http is None:
             async with self._connecting:  # two first requests must not both connect
                 if self._http is None:
@@ -160,9 +189,7 @@ class Gateway:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         request = GraphQLRequest(document(name), variable_values=variables, operation_name=name)
         try:
-            result: dict[str, Any] = await self._http.execute(
-                request, extra_args={"headers": headers}
-            )
+            result: Answer = await self._http.execute(request, extra_args={"headers": headers})
         except TransportQueryError as error:
             self._set_online(True)
             raise RequestFailed(_query_error_message(error)) from None
@@ -179,7 +206,7 @@ class Gateway:
         self._set_online(True)
         return result
 
-    async def execute(self, name: str, **variables: Any) -> dict[str, Any]:
+    async def _run(self, name: str, variables: Variables) -> Answer:
         """Run a named operation as the session's user; renew an expired token once."""
         session = await self._fresh_session()
         try:
@@ -190,34 +217,39 @@ class Gateway:
             session = await self._refresh(session)
             return await self._send(name, variables, session.access_token)
 
-    async def mutate(self, name: str, **variables: Any) -> dict[str, Any]:
+    async def execute(self, query: Query[Data], **variables: object) -> Data:
+        """Run a query as the session's user and return its data."""
+        # The handle's type is what the operation selects (checked by a test).
+        return cast("Data", await self._run(query.name, variables))
+
+    async def mutate(self, mutation: Mutation[Data], **variables: object) -> Data:
         """Run a mutation and return its success payload; a typed error raises ActionFailed."""
-        data = await self.execute(name, **variables)
+        data = await self._run(mutation.name, variables)
         (payload,) = data.values()
-        typename = str(payload.get("__typename", ""))
-        if "message" in payload and not typename.endswith("Success") and typename != "Tokens":
+        outcome = cast("_Outcome", payload)
+        typename = str(outcome.get("__typename", ""))
+        if "message" in outcome and not typename.endswith("Success") and typename != "Tokens":
             raise ActionFailed(
                 typename=typename,
-                message=str(payload["message"]),
-                field_errors=[FieldError(**e) for e in payload.get("fieldErrors") or []],
+                message=str(outcome["message"]),
+                field_errors=[FieldError(**e) for e in outcome.get("fieldErrors") or []],
             )
-        result: dict[str, Any] = payload
-        return result
+        return cast("Data", payload)
 
     # -- sessions -----------------------------------------------------------
 
     async def login(self, username: str, password: str) -> Session:
-        tokens = await self.mutate("Login", input={"username": username, "password": password})
+        tokens = await self.mutate(LOGIN, input={"username": username, "password": password})
         session = Session(self.server_url, username, "", "", 0).renewed(
-            tokens["accessToken"], tokens["refreshToken"], int(tokens["expiresIn"])
+            tokens["accessToken"], tokens["refreshToken"], tokens["expiresIn"]
         )
         await self._set_session(session)
         return session
 
     async def login_with_token(self, api_token: str) -> Session:
         """An API token works as a bearer token; it cannot be refreshed."""
-        me = (await self._send("Me", {}, api_token))["me"]
-        session = Session(self.server_url, str(me["username"]), api_token, "", float("inf"))
+        me = cast("MeData", await self._send(ME.name, {}, api_token))["me"]
+        session = Session(self.server_url, me["username"], api_token, "", float("inf"))
         await self._set_session(session)
         return session
 
@@ -230,7 +262,7 @@ class Gateway:
         # The refresh token names the session; the expired access token is not needed.
         # Offline or refused, the local session is gone all the same.
         with contextlib.suppress(GatewayError):
-            await self._send("Logout", {"input": {"refreshToken": session.refresh_token}}, None)
+            await self._send(LOGOUT.name, {"input": {"refreshToken": session.refresh_token}}, None)
 
     async def _fresh_session(self) -> Session | None:
         session = self.session
@@ -249,14 +281,16 @@ class Gateway:
                 await self._set_session(None)
                 raise NotAuthenticated("the API token was refused; log in again")
             data = await self._send(
-                "RefreshToken", {"input": {"refreshToken": stale.refresh_token}}, None
+                REFRESH_TOKEN.name, {"input": {"refreshToken": stale.refresh_token}}, None
             )
-            tokens = data["refreshToken"]
-            if tokens.get("__typename") != "Tokens":
+            # Not through `mutate`: a refused refresh ends the session instead of raising.
+            answer = data["refreshToken"]
+            if cast("_Outcome", answer).get("__typename") != "Tokens":
                 await self._set_session(None)
                 raise NotAuthenticated("your session has ended; log in again")
+            tokens = cast("LoginResult", answer)
             session = stale.renewed(
-                tokens["accessToken"], tokens["refreshToken"], int(tokens["expiresIn"])
+                tokens["accessToken"], tokens["refreshToken"], tokens["expiresIn"]
             )
             await self._set_session(session)
             return session
@@ -265,17 +299,18 @@ class Gateway:
 
     async def subscribe(
         self,
-        name: str,
+        subscription: Subscription[Data],
         *,
         after: str | None = None,
         retry_seconds: float = 0.5,
-        **variables: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
+        **variables: object,
+    ) -> AsyncIterator[Data]:
         """Yield a subscription's events; reconnect after a drop, resuming after the last cursor.
 
         Each event must carry a `cursor`. The iteration ends when the server
         completes the subscription (for example, a build log whose build ended).
         """
+        name = subscription.name
         backoff = retry_seconds
         renewed = False
         while True:
@@ -317,7 +352,7 @@ class Gateway:
                             after = event.get("cursor", after)
                             backoff = retry_seconds
                             renewed = False
-                            yield event
+                            yield cast("Data", event)
                 continue
             except TransportQueryError as error:
                 raise RequestFailed(_query_error_message(error)) from None

@@ -34,10 +34,9 @@ from home_idp.plugins.builder.contract import (
     GitSource,
 )
 from home_idp.plugins.builder.isolation import BuildIsolation
-from home_idp.plugins.git.contract import GitError
-from home_idp.plugins.git.paths import check_repo_path
 from home_idp.plugins.registry.contract import RegistryCredentials
-from home_idp.plugins.tracing import tracer
+from home_idp.plugins.support.repo_paths import is_repo_path
+from home_idp.plugins.support.tracing import tracer
 
 __all__ = ["BuildahBuilder", "BuildahHandle"]
 
@@ -67,6 +66,16 @@ class _StepFailed(Exception):
         self.retryable = retryable
 
 
+class BuildahOptions(BuildIsolation):
+    """The buildah builder's options: its binaries and storage, and how RUN steps are isolated."""
+
+    buildah: str = "buildah"
+    git: str = "git"
+    root: str = ""
+    runroot: str = ""
+    storage_driver: str = "vfs"
+
+
 class BuildahBuilder:
     """Runs buildah on this machine.
 
@@ -77,20 +86,20 @@ class BuildahBuilder:
     """
 
     def __init__(self, config: BuilderConfig) -> None:
-        options = config.options
+        options = BuildahOptions.read(config.options, "the buildah builder", BuildError)
         self._work_root = config.data_dir / "builds"
-        self._buildah = options.get("buildah", "buildah")
-        self._git = options.get("git", "git")
+        self._buildah = options.buildah
+        self._git = options.git
         storage = config.data_dir / "buildah"
         self._global_args = [
             "--root",
-            options.get("root", str(storage / "root")),
+            options.root or str(storage / "root"),
             "--runroot",
-            options.get("runroot", str(storage / "run")),
+            options.runroot or str(storage / "run"),
             "--storage-driver",
-            options.get("storage_driver", "vfs"),
+            options.storage_driver,
         ]
-        self._isolation = BuildIsolation.from_options(options)
+        self._isolation: BuildIsolation = options
         self._running: dict[str, BuildahHandle] = {}
         self._swept = False
 
@@ -453,13 +462,6 @@ def _kill_orphan(pgid_file: Path) -> None:
 
 
 def _check_request(request: BuildRequest) -> None:
-    try:
-        _check_names(request)
-    except GitError as error:
-        raise BuildError(str(error)) from None
-
-
-def _check_names(request: BuildRequest) -> None:
     if not _LABEL.fullmatch(request.build_id):
         raise BuildError(f"the build id {request.build_id!r} is not a DNS-1123 label")
     for source in (request.source, request.platform):
@@ -468,10 +470,15 @@ def _check_names(request: BuildRequest) -> None:
         if source.url.startswith("-") or "\n" in source.url:
             raise BuildError("the repository URL is not usable")
         if source.path != ".":
-            check_repo_path(source.path)
-    check_repo_path(request.dockerfile_path)
+            _check_repo_path(source.path)
+    _check_repo_path(request.dockerfile_path)
     if request.image.startswith("-") or any(c.isspace() for c in request.image):
         raise BuildError(f"the image reference {request.image[:80]!r} is not usable")
+
+
+def _check_repo_path(path: str) -> None:
+    if not is_repo_path(path):
+        raise BuildError(f"refusing the repository path {path!r}")
 
 
 def _base_env() -> dict[str, str]:

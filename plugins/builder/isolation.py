@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from home_idp.plugins.builder.contract import BuildError
+from home_idp.plugins.support.options import PluginOptions
 
 __all__ = ["NETWORKS", "BuildIsolation"]
 
@@ -46,51 +49,40 @@ _NOT_ISOLATED = re.compile(
 _MAX_USER_NAMESPACES = Path("/proc/sys/user/max_user_namespaces")
 
 
-@dataclass(frozen=True)
-class BuildIsolation:
-    """The isolation every `RUN` step of a local build gets."""
+def _only_oci(isolation: str) -> str:
+    if isolation != "oci":
+        # chroot isolation leaves a RUN step root on this machine, with its
+        # processes and files in reach: no setting turns that on.
+        raise ValueError("must be oci: RUN steps are always isolated")
+    return isolation
 
-    runtime: str = "runc"
-    userns: str = "0:100000:65536"
-    network: str = "none"
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, str]) -> BuildIsolation:
-        """Read and check the builder's options; a BuildError names a wrong one."""
-        isolation = options.get("isolation", "oci")
-        if isolation != "oci":
-            # chroot isolation leaves a RUN step root on this machine, with its
-            # processes and files in reach: no setting turns that on.
-            raise BuildError(
-                f"the buildah builder's `isolation` option must be oci (it is {isolation!r}): "
-                "RUN steps are always isolated"
-            )
-        isolation_settings = cls(
-            runtime=options.get("runtime", cls.runtime).strip() or cls.runtime,
-            userns=options.get("userns", cls.userns).strip(),
-            network=options.get("network", cls.network).strip(),
+def _id_map(userns: str) -> str:
+    match = _ID_MAP.fullmatch(userns.strip())
+    if match is None:
+        raise ValueError(f"({_OPTIONS}) must be container:host:size, e.g. 0:100000:65536")
+    inside, outside, size = (int(part) for part in match.groups())
+    if size < 1 or outside < 1 or outside + size > _MAX_ID or inside + size > _MAX_ID:
+        raise ValueError(
+            f"({_OPTIONS}) must map a RUN step's ids onto an unprivileged range: "
+            "the host ids may not include 0 (root)"
         )
-        isolation_settings._check()
-        return isolation_settings
+    return userns.strip()
 
-    def _check(self) -> None:
-        match = _ID_MAP.fullmatch(self.userns)
-        if match is None:
-            raise BuildError(
-                f"the buildah builder's `userns` option ({_OPTIONS}) must be "
-                "container:host:size, e.g. 0:100000:65536"
-            )
-        inside, outside, size = (int(part) for part in match.groups())
-        if size < 1 or outside < 1 or outside + size > _MAX_ID or inside + size > _MAX_ID:
-            raise BuildError(
-                f"the buildah builder's `userns` option ({_OPTIONS}) must map a RUN step's "
-                "ids onto an unprivileged range: the host ids may not include 0 (root)"
-            )
-        if self.network not in NETWORKS:
-            raise BuildError(
-                f"the buildah builder's `network` option ({_OPTIONS}) must be one of "
-                f"{', '.join(NETWORKS)}"
-            )
+
+def _network(network: str) -> str:
+    if network.strip() not in NETWORKS:
+        raise ValueError(f"({_OPTIONS}) must be one of {', '.join(NETWORKS)}")
+    return network.strip()
+
+
+class BuildIsolation(PluginOptions):
+    """The isolation every `RUN` step of a local build gets: the builder's options for it."""
+
+    isolation: Annotated[str, AfterValidator(_only_oci)] = "oci"
+    runtime: Annotated[str, AfterValidator(str.strip)] = "runc"
+    userns: Annotated[str, AfterValidator(_id_map)] = "0:100000:65536"
+    network: Annotated[str, AfterValidator(_network)] = "none"
 
     def storage_args(self) -> list[str]:
         """buildah's global flags for every command on the builder's storage.

@@ -17,26 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 import anyio
-import urllib3
-from anyio import to_thread
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-from pydantic import ValidationError
 
 from home_idp.plugins.builder import kaniko_manifests as manifests
 from home_idp.plugins.builder.contract import BuilderConfig, BuildError, BuildRequest, BuildResult
-from home_idp.plugins.kube_config import client_configuration
-from home_idp.plugins.kube_logs import MAX_STREAMS, LogStreams, StreamEnd, StreamLimiter
-from home_idp.plugins.masking import mask_secrets
+from home_idp.plugins.support.kube_api import KubeApi, KubeErrors
+from home_idp.plugins.support.kube_config import KubeOptions, client_configuration
+from home_idp.plugins.support.kube_logs import MAX_STREAMS, LogStreams, StreamEnd, StreamLimiter
+from home_idp.plugins.support.options import Between
 
 __all__ = ["KanikoBuild", "KanikoBuilder"]
 
@@ -69,17 +64,17 @@ class _Conflict(BuildError):
     pass
 
 
-@dataclass(frozen=True)
-class _Timing:
-    poll_interval: float
-    request_timeout: float
-    unavailable_timeout: float
-    delete_timeout: float
+_WHO = "the kaniko builder"
+_ERRORS = KubeErrors(BuildError, _Unavailable, _NotFound, _Conflict)
 
-    @property
-    def timeouts(self) -> tuple[float, float]:
-        """(connect, read) for one API request."""
-        return min(10.0, self.request_timeout), self.request_timeout
+
+class KanikoOptions(KubeOptions, manifests.JobSettings):
+    """The kaniko builder's options: the API server, the Job's shape and the timing."""
+
+    poll_interval: Annotated[float, Between(0.01, 60)] = 2.0
+    request_timeout: Annotated[float, Between(0.1, 600)] = 30.0
+    unavailable_timeout: Annotated[float, Between(0, 3600)] = 120.0
+    delete_timeout: Annotated[float, Between(0.1, 600)] = 60.0
 
 
 class _Away:
@@ -98,48 +93,17 @@ class _Away:
         return now - self.since >= self.limit
 
 
-class _Api:
-    """The kubernetes client, each call in a worker thread, errors made safe to show."""
+class _Api(KubeApi):
+    """The API client with the typed APIs the builds use and the options' timing."""
 
-    def __init__(self, api_client: k8s.ApiClient, timing: _Timing, secrets: Iterable[str]):
-        self.client = api_client
-        self.batch = k8s.BatchV1Api(api_client)
-        self.core = k8s.CoreV1Api(api_client)
-        self.timing = timing
-        self.secrets = tuple(s for s in secrets if s)
+    def __init__(self, options: KanikoOptions) -> None:
+        configuration, secrets = client_configuration(options, _WHO, BuildError)
+        timeouts = min(10.0, options.request_timeout), options.request_timeout
+        super().__init__(configuration, _ERRORS, timeouts, secrets)
+        self.batch = k8s.BatchV1Api(self.client)
+        self.core = k8s.CoreV1Api(self.client)
+        self.timing = options
         self.stream_limiter = StreamLimiter(MAX_STREAMS)
-
-    async def call(self, doing: str, call: Callable[[], T], secrets: Iterable[str] = ()) -> T:
-        try:
-            return await to_thread.run_sync(call)
-        except ApiException as error:
-            raise self._translate(error, doing, secrets) from None
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise _Unavailable(
-                f"the Kubernetes API could not be reached while {doing} ({type(error).__name__})"
-            ) from None
-        except ValidationError:
-            # pydantic's message quotes the input, which may hold a secret.
-            raise BuildError(
-                f"the Kubernetes API sent an unexpected answer while {doing}"
-            ) from None
-
-    def mask(self, text: str, extra: Iterable[str] = ()) -> str:
-        return mask_secrets(text, (*self.secrets, *extra))
-
-    def _translate(self, error: ApiException, doing: str, secrets: Iterable[str]) -> BuildError:
-        status = int(error.status or 0)
-        detail = self.mask(_status_message(error), secrets)[:300]
-        if status == 404:
-            return _NotFound(f"not found while {doing}: {detail}")
-        if status == 409:
-            return _Conflict(f"conflict while {doing}: {detail}")
-        if status == 0:
-            return _Unavailable(f"the Kubernetes API could not be reached while {doing}")
-        message = f"the Kubernetes API answered {status} while {doing}: {detail}"
-        if status >= 500 or status == 429:
-            return _Unavailable(message)
-        return BuildError(message)
 
 
 class KanikoBuilder:
@@ -157,32 +121,10 @@ class KanikoBuilder:
     """
 
     def __init__(self, config: BuilderConfig) -> None:
-        options = config.options
-        self._settings = manifests.JobSettings(
-            executor=options.get("executor", "kaniko").strip() or "kaniko",
-            executor_image=_text(options, "executor_image", manifests.DEFAULT_EXECUTOR_IMAGE),
-            git_image=_text(options, "git_image", manifests.DEFAULT_GIT_IMAGE),
-            buildah_image=_text(options, "buildah_image", manifests.DEFAULT_BUILDAH_IMAGE),
-            ttl_seconds=int(_number(options, "ttl_seconds", 3600, 0, 7 * 86400)),
-            active_deadline_seconds=int(
-                _number(options, "active_deadline_seconds", 1800, 1, 86400)
-            ),
-            service_account=options.get("service_account") or None,
-            cpu_request=_text(options, "cpu_request", "500m"),
-            cpu_limit=_text(options, "cpu_limit", "2"),
-            memory_request=_text(options, "memory_request", "1Gi"),
-            memory_limit=_text(options, "memory_limit", "4Gi"),
-            workspace_size=_text(options, "workspace_size", "10Gi"),
-        )
-        timing = _Timing(
-            poll_interval=_number(options, "poll_interval", 2.0, 0.01, 60),
-            request_timeout=_number(options, "request_timeout", 30.0, 0.1, 600),
-            unavailable_timeout=_number(options, "unavailable_timeout", 120.0, 0, 3600),
-            delete_timeout=_number(options, "delete_timeout", 60.0, 0.1, 600),
-        )
-        configuration, secrets = _configuration(options)
-        self._server = configuration.host
-        self._api = _Api(k8s.ApiClient(configuration), timing, secrets)
+        options = KanikoOptions.read(config.options, _WHO, BuildError)
+        self._settings = options
+        self._api = _Api(options)
+        self._server = self._api.client.configuration.host
         self._builds: set[KanikoBuild] = set()
 
     def __repr__(self) -> str:
@@ -214,7 +156,7 @@ class KanikoBuilder:
             created_job = await self._api.call(
                 f"creating the Job {namespace}/{name}",
                 lambda: self._api.batch.create_namespaced_job(
-                    namespace, _model(k8s.V1Job, job), _request_timeout=self._api.timing.timeouts
+                    namespace, _model(k8s.V1Job, job), _request_timeout=self._api.timeouts
                 ),
                 extra,
             )
@@ -247,7 +189,7 @@ class KanikoBuilder:
                 await build.cancel()
             except BuildError as error:
                 logger.warning("could not cancel a build at shutdown: %s", error)
-        await to_thread.run_sync(self._api.client.close)
+        await self._api.aclose()
 
     async def _ensure_namespace(self, namespace: str, extra: tuple[str, ...]) -> None:
         """Create the project's namespace unless it exists (create only: no read needed)."""
@@ -256,7 +198,7 @@ class KanikoBuilder:
                 name=namespace, labels={"app.kubernetes.io/managed-by": manifests.MANAGED_BY}
             )
         )
-        core, timeouts = self._api.core, self._api.timing.timeouts
+        core, timeouts = self._api.core, self._api.timeouts
         with contextlib.suppress(_Conflict):  # it exists
             await self._api.call(
                 f"creating the namespace {namespace}",
@@ -268,7 +210,7 @@ class KanikoBuilder:
         self, namespace: str, doc: dict[str, Any], extra: tuple[str, ...]
     ) -> k8s.V1Secret:
         name = doc["metadata"]["name"]
-        core, timeouts = self._api.core, self._api.timing.timeouts
+        core, timeouts = self._api.core, self._api.timeouts
         try:
             return await self._api.call(
                 f"creating the Secret {namespace}/{name}",
@@ -311,7 +253,7 @@ class KanikoBuilder:
             await self._api.call(
                 f"setting the owner of the Secret {namespace}/{name}",
                 lambda: self._api.core.replace_namespaced_secret(
-                    name, namespace, secret, _request_timeout=self._api.timing.timeouts
+                    name, namespace, secret, _request_timeout=self._api.timeouts
                 ),
                 extra,
             )
@@ -445,7 +387,7 @@ class KanikoBuild:
         return await self._api.call(
             f"reading the Job {self.namespace}/{self.name}",
             lambda: self._api.batch.read_namespaced_job(
-                self.name, self.namespace, _request_timeout=self._api.timing.timeouts
+                self.name, self.namespace, _request_timeout=self._api.timeouts
             ),
         )
 
@@ -455,7 +397,7 @@ class KanikoBuild:
             lambda: self._api.core.list_namespaced_pod(
                 self.namespace,
                 label_selector=f"job-name={self.name}",
-                _request_timeout=self._api.timing.timeouts,
+                _request_timeout=self._api.timeouts,
             ),
         )
         # The label alone could match a pod of an earlier Job with this name.
@@ -495,7 +437,7 @@ class KanikoBuild:
                 pod = await self._api.call(
                     f"reading the pod {self.namespace}/{pod_name}",
                     lambda: self._api.core.read_namespaced_pod(
-                        pod_name, self.namespace, _request_timeout=self._api.timing.timeouts
+                        pod_name, self.namespace, _request_timeout=self._api.timeouts
                     ),
                 )
             except _NotFound:
@@ -527,7 +469,7 @@ class KanikoBuild:
                 follow=True,
                 _preload_content=False,
                 # A quiet build (a long push) is no reason to drop the stream.
-                _request_timeout=(api.timing.timeouts[0], 3600),
+                _request_timeout=(api.timeouts[0], 3600),
             ),
         )
         try:
@@ -567,7 +509,7 @@ class KanikoBuild:
 
 async def _remove(api: _Api, namespace: str, name: str, *, wait: bool) -> None:
     """Delete the Job `name` and its Secrets, whoever made them; `wait` until the Job is gone."""
-    timeouts = api.timing.timeouts
+    timeouts = api.timeouts
     # Foreground: the old pod is gone before the Job, so two builds never
     # push the same tag at once.
     existed = await _delete(api, "Job", namespace, name, propagation="Foreground")
@@ -602,7 +544,7 @@ async def _delete(
     options = k8s.V1DeleteOptions(
         preconditions=k8s.V1Preconditions(uid=uid) if uid is not None else None
     )
-    timeouts = api.timing.timeouts
+    timeouts = api.timeouts
 
     def delete() -> object:
         if kind == "Job":
@@ -720,46 +662,8 @@ def _name(metadata: k8s.V1ObjectMeta | None) -> str:
     return str(metadata.name) if metadata is not None else ""
 
 
-def _status_message(error: ApiException) -> str:
-    try:
-        body = json.loads(error.body or "")
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    return str(error.reason or "no message")
-
-
 def _request_secrets(request: BuildRequest) -> tuple[str, ...]:
     found = [request.source.password, request.platform.password]
     if request.push_credentials is not None:
         found.append(request.push_credentials.password)
     return tuple(secret for secret in found if secret)
-
-
-def _configuration(options: Mapping[str, str]) -> tuple[k8s.Configuration, list[str]]:
-    return client_configuration(options, "the kaniko builder", BuildError)
-
-
-def _text(options: Mapping[str, str], name: str, default: str) -> str:
-    value = options.get(name, "").strip()
-    if value and (any(c.isspace() for c in value) or len(value) > 255):
-        raise BuildError(f"the kaniko builder's `{name}` option is not valid")
-    return value or default
-
-
-def _number(
-    options: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
-) -> float:
-    value = options.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = minimum - 1
-    if not minimum <= number <= maximum:
-        raise BuildError(
-            f"the kaniko builder's `{name}` option must be a number from {minimum} to {maximum}"
-        )
-    return number

@@ -12,11 +12,13 @@ import base64
 import json
 import posixpath
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import AfterValidator
+
 from home_idp.plugins.builder.contract import BuildError, BuildRequest, GitSource
+from home_idp.plugins.support.options import Between, PluginOptions, Word
 
 __all__ = [
     "BUILD_CONTAINER",
@@ -105,33 +107,36 @@ buildah --storage-driver vfs push --tls-verify="$TLS_VERIFY" \\
 """
 
 
-@dataclass(frozen=True)
-class JobSettings:
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError("must be a Kubernetes quantity")
+    return value
+
+
+def _service_account(value: str | None) -> str | None:
+    if value is not None and not _DNS_LABEL.match(value):
+        raise ValueError("is not a valid name")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+
+
+class JobSettings(PluginOptions):
     """The plugin options that shape every build Job."""
 
-    executor: str = "kaniko"
-    executor_image: str = DEFAULT_EXECUTOR_IMAGE
-    git_image: str = DEFAULT_GIT_IMAGE
-    buildah_image: str = DEFAULT_BUILDAH_IMAGE
-    ttl_seconds: int = 3600
-    active_deadline_seconds: int = 1800
-    service_account: str | None = None
-    cpu_request: str = "500m"
-    cpu_limit: str = "2"
-    memory_request: str = "1Gi"
-    memory_limit: str = "4Gi"
-    workspace_size: str = "10Gi"
-
-    def __post_init__(self) -> None:
-        if self.executor not in {"kaniko", "buildah"}:
-            raise BuildError(f"`executor` must be kaniko or buildah, not {self.executor!r}")
-        for name in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
-            if not _QUANTITY.match(getattr(self, name)):
-                raise BuildError(f"`{name}` must be a Kubernetes quantity")
-        if not _QUANTITY.match(self.workspace_size):
-            raise BuildError("`workspace_size` must be a Kubernetes quantity")
-        if self.service_account is not None and not _DNS_LABEL.match(self.service_account):
-            raise BuildError(f"`service_account` {self.service_account!r} is not a valid name")
+    executor: Literal["kaniko", "buildah"] = "kaniko"
+    executor_image: Word = DEFAULT_EXECUTOR_IMAGE
+    git_image: Word = DEFAULT_GIT_IMAGE
+    buildah_image: Word = DEFAULT_BUILDAH_IMAGE
+    ttl_seconds: Annotated[int, Between(0, 7 * 86400)] = 3600
+    active_deadline_seconds: Annotated[int, Between(1, 86400)] = 1800
+    service_account: Annotated[str | None, AfterValidator(_service_account)] = None
+    cpu_request: Quantity = "500m"
+    cpu_limit: Quantity = "2"
+    memory_request: Quantity = "1Gi"
+    memory_limit: Quantity = "4Gi"
+    workspace_size: Quantity = "10Gi"
 
 
 def check_request(request: BuildRequest) -> None:

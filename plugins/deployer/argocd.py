@@ -16,9 +16,10 @@ import dataclasses
 import logging
 import re
 from collections.abc import AsyncGenerator, Iterable, Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
+from pydantic import AfterValidator
 
 from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.argocd_status import application_status, running_apps
@@ -34,8 +35,8 @@ from home_idp.plugins.deployer.contract import (
     RunningApp,
 )
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
-from home_idp.plugins.deployer.options import seconds_option
-from home_idp.plugins.masking import mask_secrets
+from home_idp.plugins.support.masking import mask_secrets
+from home_idp.plugins.support.options import Between, Flag, HttpUrl, PluginOptions
 
 __all__ = ["ArgoCDDeployer"]
 
@@ -44,10 +45,28 @@ logger = logging.getLogger(__name__)
 API = "/api/v1/applications"
 # Deleting the Application then deletes what it deployed, however it is deleted.
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _REVISION = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+def _argocd_project(project: str) -> str:
+    if len(project) > 253 or not _SUBDOMAIN.match(project):
+        raise ValueError("is not a valid Argo CD project name")
+    return project
+
+
+class ArgoCDOptions(PluginOptions):
+    """The argocd deployer's own options (see `ArgoCDDeployer`); `kube_*` ones go to the
+    cluster's API."""
+
+    url: HttpUrl
+    token: str
+    mode: Literal["app", "project"] = "app"
+    project: Annotated[str, AfterValidator(_argocd_project)] = "default"
+    dest_server: HttpUrl = "https://kubernetes.default.svc"
+    verify_tls: Flag = True
+    connect_timeout: Annotated[float, Between(0.01, 600)] = 5.0
+    request_timeout: Annotated[float, Between(0.01, 600)] = 30.0
 
 
 class ArgoCDDeployer:
@@ -66,24 +85,11 @@ class ArgoCDDeployer:
     """
 
     def __init__(self, config: DeployerConfig) -> None:
-        options = config.options
-        url = options.get("url", "").strip().rstrip("/")
-        token = options.get("token", "")
-        if not url.startswith(("https://", "http://")):
-            raise DeployError("the argocd deployer needs `url`, the Argo CD server's http(s) URL")
-        if not token:
-            raise DeployError("the argocd deployer needs `token`")
-        self._mode = options.get("mode", "").strip() or "app"
-        if self._mode not in {"app", "project"}:
-            raise DeployError("the argocd deployer's `mode` must be `app` or `project`")
-        self._project = options.get("project", "").strip() or "default"
-        if len(self._project) > 253 or not _SUBDOMAIN.match(self._project):
-            raise DeployError("the argocd deployer's `project` is not a valid Argo CD project name")
-        self._dest_server = options.get("dest_server", "").strip() or (
-            "https://kubernetes.default.svc"
-        )
-        if not self._dest_server.startswith(("https://", "http://")):
-            raise DeployError("the argocd deployer's `dest_server` must be an http(s) URL")
+        options = ArgoCDOptions.read(config.options, "the argocd deployer", DeployError)
+        url, token = options.url.rstrip("/"), options.token
+        self._mode = options.mode
+        self._project = options.project
+        self._dest_server = options.dest_server
         if not config.repo_url:
             raise DeployError("the argocd deployer needs the platform repo's URL")
         self._repo_url, self._branch = config.repo_url, config.branch
@@ -91,7 +97,7 @@ class ArgoCDDeployer:
         # when the options say how to reach its API (`kube_api_url`, …).
         kube = {
             name.removeprefix("kube_"): value
-            for name, value in options.items()
+            for name, value in config.options.items()
             if name.startswith("kube_")
         }
         self._secrets = (
@@ -100,13 +106,14 @@ class ArgoCDDeployer:
             else None
         )
         self._url, self._token = url, token
-        connect = _seconds(options, "connect_timeout", 5.0)
-        read = _seconds(options, "request_timeout", 30.0)
+        read = options.request_timeout
+        if not options.verify_tls:
+            logger.warning("the argocd deployer does not verify Argo CD's TLS certificate")
         self._client = httpx.AsyncClient(
             base_url=url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(read, connect=min(connect, read)),
-            verify=_flag(options, "verify_tls"),
+            timeout=httpx.Timeout(read, connect=min(options.connect_timeout, read)),
+            verify=options.verify_tls,
         )
 
     def __repr__(self) -> str:
@@ -340,17 +347,3 @@ def _check_path(path: str) -> None:
         or any(c.isspace() or c in "\\?#%" for c in path)
     ):
         raise DeployError(f"the manifests path {path[:120]!r} is not a relative path in the repo")
-
-
-def _flag(options: Mapping[str, str], name: str) -> bool:
-    value = options.get(name, "").strip().lower()
-    if value in _FALSE:
-        logger.warning("the argocd deployer does not verify Argo CD's TLS certificate")
-        return False
-    if value not in _TRUE | {""}:
-        raise DeployError(f"the argocd deployer's `{name}` must be true or false")
-    return True
-
-
-def _seconds(options: Mapping[str, str], name: str, default: float) -> float:
-    return seconds_option(options, name, default, "the argocd deployer")

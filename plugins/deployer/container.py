@@ -28,8 +28,10 @@ import socket
 import tempfile
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Annotated
 
 import httpx
+from pydantic import AfterValidator
 
 from home_idp.plugins.deployer.container_engine import (
     APP,
@@ -63,7 +65,8 @@ from home_idp.plugins.deployer.contract import (
     RunningApp,
 )
 from home_idp.plugins.deployer.labels import check_names
-from home_idp.plugins.masking import mask_secrets
+from home_idp.plugins.support.masking import mask_secrets
+from home_idp.plugins.support.options import Between, Flag, PluginOptions
 
 __all__ = ["ContainerDeployer", "container_name"]
 
@@ -90,6 +93,27 @@ def container_name(project: str, app: str, release: int) -> str:
     return f"hidp-{project}-{app}-r{release}"
 
 
+def _network(network: str) -> str:
+    if network not in ("slirp4netns", "host"):
+        raise ValueError("must be slirp4netns or host (never a bridge)")
+    return network
+
+
+class ContainerOptions(PluginOptions):
+    """The container deployer's options (see `ContainerDeployer`)."""
+
+    engine: str = "podman"
+    network: Annotated[str, AfterValidator(_network)] = ""
+    root: str = ""
+    runroot: str = ""
+    storage_driver: str = "vfs"
+    insecure_registry: Flag = False
+    memory: str = ""
+    cpus: str = ""
+    stop_grace: Annotated[int, Between(0, 3600)] = 2
+    health_timeout: Annotated[float, Between(0.01, 600)] = 2.0
+
+
 class ContainerDeployer:
     """Runs each app's image in a container on this machine, on 127.0.0.1.
 
@@ -107,22 +131,27 @@ class ContainerDeployer:
     """
 
     def __init__(self, config: DeployerConfig) -> None:
-        options = config.options
+        options = ContainerOptions.read(config.options, "the container deployer", DeployError)
         base = config.data_dir / "containers"
-        self._engine = ContainerEngine(options.get("engine", "podman"), base, options)
+        self._engine = ContainerEngine(
+            options.engine,
+            base,
+            root=options.root,
+            runroot=options.runroot,
+            storage_driver=options.storage_driver,
+        )
         self._files = base / "files"
         # Without slirp4netns, the host network is the only one allowed here.
         slirp = not self._engine.docker and shutil.which("slirp4netns") is not None
-        self._network = options.get("network", "slirp4netns" if slirp else "host")
-        if self._network not in ("slirp4netns", "host"):
-            raise DeployError(f"the network must be slirp4netns or host, not {self._network!r}")
-        self._insecure = options.get("insecure_registry", "false").lower() == "true"
-        self._limits = [f"--{o}={options[o]}" for o in ("memory", "cpus") if options.get(o)]
-        try:
-            self._grace = int(options.get("stop_grace", "2"))
-            self._health_timeout = float(options.get("health_timeout", "2"))
-        except ValueError:
-            raise DeployError("stop_grace and health_timeout must be numbers") from None
+        self._network = options.network or ("slirp4netns" if slirp else "host")
+        self._insecure = options.insecure_registry
+        self._limits = [
+            f"--{name}={value}"
+            for name, value in (("memory", options.memory), ("cpus", options.cpus))
+            if value
+        ]
+        self._grace = options.stop_grace
+        self._health_timeout = options.health_timeout
         self._failures: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 

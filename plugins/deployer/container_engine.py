@@ -90,7 +90,10 @@ class Container:
 class ContainerEngine:
     """Runs podman (or docker) commands with the plugin's config, storage and environment."""
 
-    def __init__(self, program: str, base: Path, options: Mapping[str, str]) -> None:
+    def __init__(
+        self, program: str, base: Path, *, root: str, runroot: str, storage_driver: str
+    ) -> None:
+        """`root` and `runroot` are podman's storage, blank for the defaults under `base`."""
         self.program = program
         self.kind = Path(program).name
         if self.kind not in ("podman", "docker"):
@@ -99,15 +102,18 @@ class ContainerEngine:
         self._base = base
         self.private = base / "private"
         self._conf = base / "containers.conf"
-        self._runroot = options.get("runroot") or default_runroot(base)
+        self._runroot = runroot or default_runroot(base)
         if len(self._runroot) > MAX_RUNROOT and not self.docker:
             raise DeployError(f"podman's runroot must be at most {MAX_RUNROOT} characters long")
-        root = options.get("root", str(base / "root"))
-        driver = options.get("storage_driver", "vfs")
+        root = root or str(base / "root")
         self._global = (
             []
             if self.docker
-            else [f"--root={root}", f"--runroot={self._runroot}", f"--storage-driver={driver}"]
+            else [
+                f"--root={root}",
+                f"--runroot={self._runroot}",
+                f"--storage-driver={storage_driver}",
+            ]
         )
         self._prepared = False
 

@@ -23,15 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
-from typing import Any
-
-import urllib3
-from anyio import to_thread
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
+from typing import Annotated, Any
 
 from home_idp.plugins.deployer import kubernetes_objects as objects
 from home_idp.plugins.deployer import labels
@@ -50,15 +44,16 @@ from home_idp.plugins.deployer.contract import (
 from home_idp.plugins.deployer.kubernetes_logs import PodLogs, log_containers
 from home_idp.plugins.deployer.kubernetes_resources import app_resources, secret_names_only
 from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure
-from home_idp.plugins.deployer.options import seconds_option
-from home_idp.plugins.kube_config import client_configuration
-from home_idp.plugins.masking import mask_secrets
+from home_idp.plugins.support.kube_api import KubeApi, KubeErrors
+from home_idp.plugins.support.kube_config import KubeOptions, client_configuration
+from home_idp.plugins.support.options import Between
 
-__all__ = ["KubernetesDeployer"]
+__all__ = ["KubernetesDeployer", "KubernetesOptions"]
 
 logger = logging.getLogger(__name__)
 
 FIELD_MANAGER = "home-idp"
+_WHO = "the kubernetes deployer"
 
 
 class _NotFound(DeployError):
@@ -69,91 +64,11 @@ class _Conflict(DeployError):
     pass
 
 
-class _Api:
-    """Raw JSON requests through the kubernetes client, in a thread, errors made safe to show.
+class KubernetesOptions(KubeOptions):
+    """The kubernetes deployer's options: the API server and the timeouts per request."""
 
-    Raw requests rather than the typed APIs: one code path for every kind,
-    and the objects stay the plain documents that were rendered.
-    """
-
-    def __init__(
-        self, api_client: k8s.ApiClient, timeouts: tuple[float, float], secrets: Iterable[str]
-    ) -> None:
-        self.client = api_client
-        self.timeouts = timeouts
-        self.secrets = tuple(secret for secret in secrets if len(secret) >= 3)
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        doing: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-        content_type: str = "application/json",
-        masked: Iterable[str] = (),
-    ) -> dict[str, Any]:
-        def call() -> tuple[int, bytes]:
-            serialized = self.client.param_serialize(
-                method,
-                path,
-                query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=dict(body) if body is not None else None,
-                auth_settings=["BearerToken"],
-            )
-            response = self.client.call_api(*serialized, _request_timeout=self.timeouts)
-            data = response.read()  # type: ignore[no-untyped-call]
-            return int(response.status), bytes(data or b"")
-
-        try:
-            status, data = await to_thread.run_sync(call)
-        except ApiException as error:
-            # The client raises these itself only for TLS errors and unsendable bodies.
-            raise DeployUnavailable(
-                f"the Kubernetes API could not be reached while {doing} "
-                f"({self.mask(str(error.reason or 'no reason'), masked)[:200]})"
-            ) from None
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise DeployUnavailable(
-                f"the Kubernetes API could not be reached while {doing} ({type(error).__name__})"
-            ) from None
-        try:
-            answer = json.loads(data) if data else {}
-        except ValueError:
-            answer = None
-        if status >= 400:
-            raise self._failure(status, answer, doing, masked)
-        if not isinstance(answer, dict):
-            raise DeployError(f"the Kubernetes API sent an unexpected answer while {doing}")
-        return answer
-
-    async def items(
-        self, path: str, selector: str, doing: str, masked: Iterable[str] = ()
-    ) -> list[dict[str, Any]]:
-        listed = await self.request(
-            "GET", path, doing, query={"labelSelector": selector}, masked=masked
-        )
-        items = listed.get("items")
-        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-    def mask(self, text: str, extra: Iterable[str] = ()) -> str:
-        return mask_secrets(text, (*self.secrets, *extra))
-
-    def _failure(self, status: int, answer: Any, doing: str, masked: Iterable[str]) -> DeployError:
-        message = answer.get("message") if isinstance(answer, dict) else None
-        detail = self.mask(str(message or "no message"), masked)[:400]
-        if status == 404:
-            return _NotFound(f"not found while {doing}: {detail}")
-        if status == 401:
-            return DeployError(f"the Kubernetes API refused the credentials while {doing} (401)")
-        text = f"the Kubernetes API answered {status} while {doing}: {detail}"
-        if status == 409:
-            return _Conflict(text)
-        if status >= 500 or status == 429:
-            return DeployUnavailable(text)
-        return DeployError(text)
+    connect_timeout: Annotated[float, Between(0.01, 600)] = 5.0
+    request_timeout: Annotated[float, Between(0.01, 600)] = 30.0
 
 
 class KubernetesDeployer:
@@ -168,17 +83,18 @@ class KubernetesDeployer:
     def __init__(self, config: DeployerConfig, *, list_secrets: bool = True) -> None:
         """`list_secrets` False keeps Secrets out of the resource view: listing them
         reads every value, a right the Argo CD deployer's account does not get."""
-        options = config.options
+        options = KubernetesOptions.read(config.options, _WHO, DeployError)
         self._list_secrets = list_secrets
-        connect = _number(options, "connect_timeout", 5.0)
-        read = _number(options, "request_timeout", 30.0)
-        configuration, secrets = _configuration(options)
+        configuration, secrets = client_configuration(options, _WHO, DeployError)
         # One retry: a kept-alive connection the server closed is retried, a
         # server that is away fails at once (the caller retries later).
         configuration.retries = 1
         self._server = configuration.host
-        self._api = _Api(k8s.ApiClient(configuration), (min(connect, read), read), secrets)
-        self._logs = PodLogs(self._api.client, min(connect, read), read, self._api.mask)
+        read = options.request_timeout
+        timeouts = min(options.connect_timeout, read), read
+        errors = KubeErrors(DeployError, DeployUnavailable, _NotFound, _Conflict)
+        self._api = KubeApi(configuration, errors, timeouts, secrets)
+        self._logs = PodLogs(self._api)
 
     def __repr__(self) -> str:
         return f"KubernetesDeployer(server={self._server!r})"
@@ -373,7 +289,7 @@ class KubernetesDeployer:
     async def aclose(self) -> None:
         """Close the log streams still open and the API connections (the apps keep running)."""
         self._logs.close()
-        await to_thread.run_sync(self._api.client.close)
+        await self._api.aclose()
 
     async def _delete_objects(
         self, project: str, app: str, *, keep: Callable[[str, str], bool]
@@ -439,11 +355,3 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _configuration(options: Mapping[str, str]) -> tuple[k8s.Configuration, list[str]]:
-    return client_configuration(options, "the kubernetes deployer", DeployError)
-
-
-def _number(options: Mapping[str, str], name: str, default: float) -> float:
-    return seconds_option(options, name, default, "the kubernetes deployer")

@@ -3,24 +3,24 @@
 Each pod's log (its app container) is read with the official client's
 `CoreV1Api.read_namespaced_pod_log` in a worker thread of a limiter of its
 own; all the pods' lines come through one bounded queue, interleaved as they
-arrive, so a slow reader paces the HTTP streams (see `plugins/kube_logs.py`).
+arrive, so a slow reader paces the HTTP streams (see `plugins/support/kube_logs.py`).
 Closing the iterator shuts every stream down.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any
 
 import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from home_idp.plugins.deployer.contract import AppLogLine, DeployError, DeployUnavailable
-from home_idp.plugins.kube_logs import LogStreams, StreamEnd, StreamLimiter
+from home_idp.plugins.deployer.contract import AppLogLine, DeployError
+from home_idp.plugins.support.kube_api import KubeApi, api_message
+from home_idp.plugins.support.kube_logs import LogStreams, StreamEnd, StreamLimiter
 
 __all__ = ["FOLLOW_READ_TIMEOUT", "PodLogs", "log_containers"]
 
@@ -56,18 +56,12 @@ def log_containers(pods: Iterable[Mapping[str, Any]], app: str) -> list[tuple[st
 
 
 class PodLogs:
-    """Reads pod logs through one API client; `mask` hides the token in messages."""
+    """Reads pod logs through the deployer's API client, with its timeouts and errors."""
 
-    def __init__(
-        self,
-        api_client: k8s.ApiClient,
-        connect_timeout: float,
-        read_timeout: float,
-        mask: Callable[[str], str],
-    ) -> None:
-        self._core = k8s.CoreV1Api(api_client)
-        self._connect, self._read = connect_timeout, read_timeout
-        self._mask = mask
+    def __init__(self, api: KubeApi) -> None:
+        self._api = api
+        self._core = k8s.CoreV1Api(api.client)
+        self._connect, self._read = api.timeouts
         self._limiter = StreamLimiter()
         self._active: set[LogStreams] = set()
 
@@ -125,7 +119,7 @@ class PodLogs:
         for streams in list(self._active):
             streams.close()
 
-    def _failure(self, error: Exception, namespace: str, pod: str) -> DeployError | None:
+    def _failure(self, error: Exception, namespace: str, pod: str) -> Exception | None:
         """What a failed stream means for the reader; None to go on without that pod."""
         doing = f"reading the log of the pod {namespace}/{pod}"
         if isinstance(error, ApiException):
@@ -134,26 +128,7 @@ class PodLogs:
                 # Deleted since it was listed, or its container is (again) waiting.
                 logger.info("no log from %s/%s (%s)", namespace, pod, status)
                 return None
-            if status == 401:
-                return DeployError(
-                    f"the Kubernetes API refused the credentials while {doing} (401)"
-                )
-            if status == 0:
-                return DeployUnavailable(f"the Kubernetes API could not be reached while {doing}")
-            text = f"the Kubernetes API answered {status} while {doing}: {self._detail(error)}"
-            if status >= 500 or status == 429:
-                return DeployUnavailable(text)
-            return DeployError(text)
+            return self._api.failure(status, api_message(error), doing)
         if isinstance(error, urllib3.exceptions.HTTPError | OSError):
-            return DeployUnavailable(
-                f"the Kubernetes API could not be reached while {doing} ({type(error).__name__})"
-            )
+            return self._api.unreachable(doing, error)
         return DeployError(f"the Kubernetes API sent an unexpected answer while {doing}")
-
-    def _detail(self, error: ApiException) -> str:
-        try:
-            body = json.loads(error.body or "")
-        except ValueError:
-            body = None
-        message = body.get("message") if isinstance(body, dict) else None
-        return self._mask(str(message or error.reason or "no message"))[:400]

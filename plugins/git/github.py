@@ -16,7 +16,7 @@ import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -32,6 +32,7 @@ from github.GithubException import (
 )
 from github.GitTree import GitTree
 from github.Repository import Repository
+from pydantic import AfterValidator
 
 from home_idp.plugins.git.contract import (
     CommitAuthor,
@@ -43,7 +44,8 @@ from home_idp.plugins.git.contract import (
 )
 from home_idp.plugins.git.paths import check_repo_path
 from home_idp.plugins.git.webhooks import parse_push_event, verify_signature
-from home_idp.plugins.masking import mask_secrets
+from home_idp.plugins.support.masking import mask_secrets
+from home_idp.plugins.support.options import Between, Flag, PluginOptions
 
 __all__ = ["GitHubGit", "git_blob_sha"]
 
@@ -59,8 +61,6 @@ _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
 _SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 def git_blob_sha(content: bytes) -> str:
@@ -87,6 +87,34 @@ class _NotFastForward(Exception):
     """The branch moved between reading it and updating it."""
 
 
+def _api_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("must be an http(s) URL")
+    if parts.username or parts.password:
+        # The token goes in a header; credentials in the URL would end up in messages.
+        raise ValueError("must not carry credentials")
+    return value.rstrip("/")
+
+
+def _owner(owner: str) -> str:
+    if not _OWNER.match(owner):
+        raise ValueError("must be a GitHub user or organisation name")
+    return owner
+
+
+class GitHubOptions(PluginOptions):
+    """The github plugin's options (see `GitHubGit`)."""
+
+    token: str
+    owner: Annotated[str, AfterValidator(_owner)]
+    api_url: Annotated[str, AfterValidator(_api_url)] = DEFAULT_API_URL
+    private: Flag = True
+    timeout: Annotated[float, Between(0, 3600)] = 15.0
+    seconds_between_requests: Annotated[float, Between(0, 3600)] = 0.25
+    seconds_between_writes: Annotated[float, Between(0, 3600)] = 1.0
+
+
 class GitHubGit:
     """The platform repo as a GitHub repository, created if missing, with a push webhook.
 
@@ -99,25 +127,14 @@ class GitHubGit:
     """
 
     def __init__(self, config: GitConfig) -> None:
-        options = config.options
-        token = options.get("token", "")
-        if not token:
-            raise GitError(
-                "the github git plugin needs the `token` option "
-                "(a GitHub token with access to the repository and its webhooks)"
-            )
-        owner = options.get("owner", "")
-        if not _OWNER.match(owner):
-            raise GitError(
-                "the github git plugin needs the `owner` option: "
-                f"a GitHub user or organisation name, not {owner!r}"
-            )
+        options = GitHubOptions.read(config.options, "the github git plugin", GitError)
+        token, owner = options.token, options.owner
         if not _REPO_NAME.match(config.repo_name) or config.repo_name in {".", ".."}:
             raise GitError(f"{config.repo_name!r} is not a valid GitHub repository name")
         if not _BRANCH.match(config.branch) or ".." in config.branch:
             raise GitError(f"{config.branch!r} is not a valid branch name")
-        self._api_url = _api_url(options.get("api_url", DEFAULT_API_URL))
-        self._private = _flag(options, "private", default=True)
+        self._api_url = options.api_url
+        self._private = options.private
         self._owner = owner
         self._repo_name = config.repo_name
         self._branch = config.branch
@@ -128,9 +145,9 @@ class GitHubGit:
         self._github = github.Github(
             auth=github.Auth.Token(token),
             base_url=self._api_url,
-            timeout=int(_seconds(options, "timeout", 15.0)) or 1,
-            seconds_between_requests=_seconds(options, "seconds_between_requests", 0.25) or None,
-            seconds_between_writes=_seconds(options, "seconds_between_writes", 1.0) or None,
+            timeout=int(options.timeout) or 1,
+            seconds_between_requests=options.seconds_between_requests or None,
+            seconds_between_writes=options.seconds_between_writes or None,
             # A few quick retries on connection errors and 5xx; the engine's
             # reconciler retries a step later, so waiting long here only hides
             # an outage. Rate-limit waits are capped for the same reason.
@@ -487,16 +504,6 @@ def _server_message(error: GithubException) -> str:
     return error.message or "no message"
 
 
-def _api_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
-        raise GitError(f"the github git plugin's `api_url` must be an http(s) URL, not {value!r}")
-    if parts.username or parts.password:
-        # The token goes in a header; credentials in the URL would end up in messages.
-        raise GitError("the github git plugin's `api_url` must not carry credentials")
-    return value.rstrip("/")
-
-
 def _derive_clone_url(api_url: str, full_name: str) -> str:
     parts = urlsplit(api_url)
     if parts.netloc == "api.github.com":
@@ -504,27 +511,3 @@ def _derive_clone_url(api_url: str, full_name: str) -> str:
     # GitHub Enterprise Server serves its API under /api/v3 of the web host.
     root = parts.path.rstrip("/").removesuffix("/api/v3")
     return f"{parts.scheme}://{parts.netloc}{root}/{full_name}.git"
-
-
-def _flag(options: Mapping[str, str], name: str, *, default: bool) -> bool:
-    value = options.get(name)
-    if value is None or value.strip() == "":
-        return default
-    if value.strip().lower() in _TRUE:
-        return True
-    if value.strip().lower() in _FALSE:
-        return False
-    raise GitError(f"the github git plugin's `{name}` option must be true or false, not {value!r}")
-
-
-def _seconds(options: Mapping[str, str], name: str, default: float) -> float:
-    value = options.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:
-        raise GitError(f"the github git plugin's `{name}` option must be seconds, not {value!r}")
-    return seconds

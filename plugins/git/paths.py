@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from home_idp.plugins.git.contract import GitError
+from home_idp.plugins.support.repo_paths import is_repo_path
 
 __all__ = ["check_repo_path"]
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
-
 
 def check_repo_path(path: str) -> str:
-    """A relative, '/'-separated path with plain segments: no '..', no '.git', no control chars."""
-    segments = path.split("/")
-    if (
-        not path
-        or len(path) > 1024
-        or any(
-            not _SEGMENT.fullmatch(s) or s in {".", ".."} or s.lower() == ".git" for s in segments
-        )
-    ):
+    """`path` when it may name a file in the tree; GitError otherwise."""
+    if not is_repo_path(path):
         raise GitError(f"refusing the repository path {path!r}")
     return path

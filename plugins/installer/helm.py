@@ -24,7 +24,9 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator
 
 from home_idp.plugins.installer.contract import (
     ComponentSpec,
@@ -34,7 +36,8 @@ from home_idp.plugins.installer.contract import (
     InstallError,
     values_digest,
 )
-from home_idp.plugins.masking import mask_secrets
+from home_idp.plugins.support.masking import mask_secrets
+from home_idp.plugins.support.options import PluginOptions
 
 __all__ = ["MINIMUM_HELM", "HelmInstaller", "release_state"]
 
@@ -60,21 +63,33 @@ _NOT_FOUND = re.compile(r"release: not found", re.IGNORECASE)
 _GRACE_SECONDS = 60
 
 
+def _helm_duration(timeout: str) -> str:
+    if not _TIMEOUT.match(timeout):
+        raise ValueError("must look like 300s, 10m or 1h")
+    return timeout
+
+
+class HelmOptions(PluginOptions):
+    """The helm installer's options: the binary, the cluster it reaches, how long it waits."""
+
+    helm: str = "helm"
+    kubeconfig: str = ""
+    kube_context: str = ""
+    timeout: Annotated[str, AfterValidator(_helm_duration)] = "10m"
+    # Empty, or "client": render and check, install nothing.
+    dry_run: Literal["", "client"] = ""
+
+
 class HelmInstaller:
     """Helm releases of the components, one release per component."""
 
     def __init__(self, config: InstallerConfig) -> None:
-        options = config.options
-        self._helm = options.get("helm") or "helm"
-        self._kubeconfig = options.get("kubeconfig") or None
-        self._context = options.get("kube_context") or None
-        self._timeout = options.get("timeout") or "10m"
-        if not _TIMEOUT.match(self._timeout):
-            raise InstallError("the helm installer's `timeout` must look like 300s, 10m or 1h")
-        dry_run = options.get("dry_run", "")
-        if dry_run not in ("", "client"):
-            raise InstallError('the helm installer\'s `dry_run` must be empty or "client"')
-        self.dry_run = dry_run == "client"
+        options = HelmOptions.read(config.options, "the helm installer", InstallError)
+        self._helm = options.helm
+        self._kubeconfig = options.kubeconfig or None
+        self._context = options.kube_context or None
+        self._timeout = options.timeout
+        self.dry_run = options.dry_run == "client"
         self._work = config.data_dir / "helm"
         self._major: int | None = None
 

@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 
@@ -25,6 +26,7 @@ from home_idp.plugins.installer.contract import (
     InstallError,
     values_digest,
 )
+from home_idp.plugins.support.options import Between, PluginOptions
 
 __all__ = ["LocalInstaller", "LocalRegistry", "RegistryNotInstalled"]
 
@@ -129,6 +131,12 @@ class LocalRegistry:
             await process.wait()
 
 
+class LocalOptions(PluginOptions):
+    """The local installer's one option: how often (seconds) it looks at the registry."""
+
+    check_seconds: Annotated[float, Between(0, 3600, above_low=True)] = 2.0
+
+
 class LocalInstaller:
     """The `local` installer: runs the local registry and restarts it when it dies.
 
@@ -139,12 +147,8 @@ class LocalInstaller:
 
     def __init__(self, config: InstallerConfig) -> None:
         self._data_dir = config.data_dir
-        try:
-            self._check_seconds = float(config.options.get("check_seconds") or 2)
-        except ValueError:
-            raise InstallError("the local installer's `check_seconds` must be a number") from None
-        if not 0 < self._check_seconds <= 3600:
-            raise InstallError("the local installer's `check_seconds` must be in (0, 3600]")
+        options = LocalOptions.read(config.options, "the local installer", InstallError)
+        self._check_seconds = options.check_seconds
         self._registries: dict[str, LocalRegistry] = {}
         self._supervisors: dict[str, asyncio.Task[None]] = {}
         self._digests: dict[str, str] = {}

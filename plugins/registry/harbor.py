@@ -19,12 +19,11 @@ import string
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from home_idp.plugins.masking import mask_secrets
 from home_idp.plugins.registry.contract import (
     ProjectAccess,
     RegistryConfig,
@@ -38,6 +37,8 @@ from home_idp.plugins.registry.webhooks import (
     parse_registry_webhook,
     verify_shared_secret,
 )
+from home_idp.plugins.support.masking import mask_secrets
+from home_idp.plugins.support.options import Between, Flag, PluginOptions
 
 __all__ = ["PULL_ROBOT", "PUSH_ROBOT", "WEBHOOK_POLICY", "HarborRegistry"]
 
@@ -57,8 +58,6 @@ _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 _SECRET_ALPHABET = string.ascii_letters + string.digits
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 # Harbor reads an all-digit `project_name_or_id` as an id unless told otherwise,
 # and a DNS label may be all digits.
 _BY_NAME = {"X-Is-Resource-Name": "true"}
@@ -78,6 +77,15 @@ _PUSH = _RobotSpec(PUSH_ROBOT, ("push", "pull"), "home-idp: builds push the proj
 _PULL = _RobotSpec(PULL_ROBOT, ("pull",), "home-idp: the cluster pulls the project's images")
 
 
+class HarborOptions(PluginOptions):
+    """The harbor plugin's options (see `HarborRegistry`)."""
+
+    username: str
+    password: str
+    verify_tls: Flag = True
+    timeout: Annotated[float, Between(0, 600, above_low=True)] = 10.0
+
+
 class HarborRegistry:
     """A Harbor registry reached over its API v2.0, with basic auth.
 
@@ -88,14 +96,8 @@ class HarborRegistry:
     """
 
     def __init__(self, config: RegistryConfig) -> None:
-        options = config.options
-        username = options.get("username", "")
-        password = options.get("password", "")
-        if not username or not password:
-            raise RegistryError(
-                "the harbor registry plugin needs the `username` and `password` options "
-                "(a Harbor administrator or system robot account)"
-            )
+        options = HarborOptions.read(config.options, "the harbor registry plugin", RegistryError)
+        username, password = options.username, options.password
         self._url = _base_url(config.url)
         parts = urlsplit(self._url)
         self._host = parts.netloc
@@ -104,12 +106,12 @@ class HarborRegistry:
         self._password = password  # kept only to mask it out of messages
         self._webhook_url = config.webhook_url
         self._webhook_secret = config.webhook_secret
-        timeout = _seconds(options, "timeout", 10.0)
+        timeout = options.timeout
         self._client = httpx.AsyncClient(
             base_url=self._url + API_PATH,
             auth=httpx.BasicAuth(username, password),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            verify=_flag(options, "verify_tls", default=True),
+            verify=options.verify_tls,
             headers={"Accept": "application/json"},
         )
 
@@ -653,31 +655,3 @@ def _base_url(value: str) -> str:
             f"the Harbor URL must be the registry's address without a path, not {value!r}"
         )
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _flag(options: Mapping[str, str], name: str, *, default: bool) -> bool:
-    value = options.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise RegistryError(
-        f"the harbor registry plugin's `{name}` option must be true or false, not {value!r}"
-    )
-
-
-def _seconds(options: Mapping[str, str], name: str, default: float) -> float:
-    value = options.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds <= 600:
-        raise RegistryError(
-            f"the harbor registry plugin's `{name}` option must be seconds (0-600], not {value!r}"
-        )
-    return seconds

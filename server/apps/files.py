@@ -88,11 +88,6 @@ class AppFileService:
         return app
 
     async def _record(self, action: str, app: App, detail: dict[str, object]) -> None:
-        project = app.project.name
-        await self._audit.record(
-            self._authz.principal,
-            action,
-            f"app:{project}/{app.name}",
-            project=project,
-            detail=detail,
+        await self._audit.record_app(
+            self._authz.principal, action, app.project.name, app.name, detail
         )

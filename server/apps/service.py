@@ -194,10 +194,4 @@ class AppService:
         self, action: str, app: App, project: str, fields_changed: list[str] | None = None
     ) -> None:
         detail = {"fields": fields_changed} if fields_changed is not None else None
-        await self._audit.record(
-            self._authz.principal,
-            action,
-            f"app:{project}/{app.name}",
-            project=project,
-            detail=detail,
-        )
+        await self._audit.record_app(self._authz.principal, action, project, app.name, detail)

@@ -117,13 +117,9 @@ class SourceCredentialService:
         return app
 
     async def _record(self, action: str, app: App, kind: str | None) -> None:
-        project = app.project.name
-        await self._audit.record(
-            self._authz.principal,
-            action,
-            f"app:{project}/{app.name}",
-            project=project,
-            detail={"kind": kind} if kind else None,
+        detail = {"kind": kind} if kind else None
+        await self._audit.record_app(
+            self._authz.principal, action, app.project.name, app.name, detail
         )
 
 

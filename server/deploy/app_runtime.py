@@ -129,12 +129,12 @@ class AppRuntime:
             raise NotFound(f"the app has no pod named {name[:80]!r}") from None
         except DeployError as error:
             raise Conflict(f"the pod could not be deleted: {error}") from None
-        await self.audit.record(
+        await self.audit.record_app(
             self.authz.principal,
             "app.delete_pod",
-            f"app:{app.project.name}/{app.name}",
-            project=app.project.name,
-            detail={"pod": name[:253]},
+            app.project.name,
+            app.name,
+            {"pod": name[:253]},
         )
         return app
 

@@ -24,7 +24,7 @@ from home_idp.plugins.registry.contract import (
     RegistryPlugin,
     RegistryUnavailable,
 )
-from home_idp.plugins.tracing import trace_env, tracer
+from home_idp.plugins.support.tracing import trace_env, tracer
 from home_idp.server.apps.config import app_secret_values
 from home_idp.server.apps.source_hosts import SourceHostPolicy, UnresolvableSource
 from home_idp.server.deploy.app_source import SourceNotUsable, build_source

@@ -22,7 +22,7 @@ from home_idp.plugins.deployer.contract import (
 )
 from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin, GitUnavailable
 from home_idp.plugins.registry.contract import RegistryError, RegistryUnavailable
-from home_idp.plugins.tracing import tracer
+from home_idp.plugins.support.tracing import tracer
 from home_idp.server.apps.config import app_config, app_secret_values
 from home_idp.server.apps.models import App
 from home_idp.server.deploy.manifests import (

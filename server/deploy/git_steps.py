@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin, GitUnavailable
-from home_idp.plugins.tracing import tracer
+from home_idp.plugins.support.tracing import tracer
 from home_idp.server.apps.models import DockerfileVersion
 from home_idp.server.deploy.models import GitPush
 from home_idp.server.deploy.platform_repo import app_path

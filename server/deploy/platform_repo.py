@@ -9,7 +9,7 @@ import time
 
 from home_idp.plugins.discovery import load_plugin
 from home_idp.plugins.git.contract import GitConfig, GitPlugin
-from home_idp.server.keyfiles import load_or_create_key_file
+from home_idp.server.keyfiles import load_or_create_key_file, setting_or_generated_secret
 from home_idp.server.settings import Settings
 
 __all__ = [
@@ -27,14 +27,9 @@ READ_TOKEN_KEY_FILE = "platform-read.key"  # noqa: S105 (a file name, not a secr
 
 def webhook_secret(settings: Settings) -> str:
     """The secret that signs push webhooks: from settings, or generated once."""
-    if settings.git.webhook_secret is not None:
-        return settings.git.webhook_secret.get_secret_value()
-    key = load_or_create_key_file(
-        settings.data_dir / WEBHOOK_SECRET_FILE,
-        lambda: secrets.token_hex(32).encode(),
-        min_length=16,
+    return setting_or_generated_secret(
+        settings.git.webhook_secret, settings.data_dir / WEBHOOK_SECRET_FILE
     )
-    return key.decode()
 
 
 def make_git_plugin(settings: Settings) -> GitPlugin:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 from tortoise.transactions import in_transaction
 
@@ -15,7 +14,7 @@ from home_idp.plugins.registry.contract import (
     RegistryPlugin,
 )
 from home_idp.server.deploy.models import RegistryAccount
-from home_idp.server.keyfiles import load_or_create_key_file
+from home_idp.server.keyfiles import setting_or_generated_secret
 from home_idp.server.rbac.models import Project
 from home_idp.server.secret_box import SecretBox
 from home_idp.server.settings import Settings
@@ -33,14 +32,9 @@ REGISTRY_WEBHOOK_SECRET_FILE = "registry-webhook.secret"  # noqa: S105 (a file n
 
 def registry_webhook_secret(settings: Settings) -> str:
     """The secret registry webhooks carry: from settings, or generated once."""
-    if settings.registry.webhook_secret is not None:
-        return settings.registry.webhook_secret.get_secret_value()
-    key = load_or_create_key_file(
-        settings.data_dir / REGISTRY_WEBHOOK_SECRET_FILE,
-        lambda: secrets.token_hex(32).encode(),
-        min_length=16,
+    return setting_or_generated_secret(
+        settings.registry.webhook_secret, settings.data_dir / REGISTRY_WEBHOOK_SECRET_FILE
     )
-    return key.decode()
 
 
 def make_registry_plugin(settings: Settings) -> RegistryPlugin:

@@ -121,12 +121,12 @@ class ReleaseService:
                 created_by=author,
             )
             events = await self._engine.plan(release, RELEASE_PLAN)
-            await self._audit.record(
+            await self._audit.record_app(
                 self._authz.principal,
                 "dockerfile.save",
-                f"app:{app.project.name}/{app.name}",
-                project=app.project.name,
-                detail={"version": version.number, "release": release.number},
+                app.project.name,
+                app.name,
+                {"version": version.number, "release": release.number},
             )
         await self._engine.committed(events)
         return version, release
@@ -202,12 +202,12 @@ class ReleaseService:
                 digest=source.digest,
             )
             events = await self._engine.plan(release, ROLLBACK_PLAN)
-            await self._audit.record(
+            await self._audit.record_app(
                 self._authz.principal,
                 action,
-                f"app:{app.project.name}/{app.name}",
-                project=app.project.name,
-                detail={**detail, "release": release.number},
+                app.project.name,
+                app.name,
+                {**detail, "release": release.number},
             )
         await self._engine.committed(events)
         release.app = locked

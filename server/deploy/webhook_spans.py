@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from opentelemetry.trace import SpanKind
 
-from home_idp.plugins.tracing import tracer
+from home_idp.plugins.support.tracing import tracer
 from home_idp.server.deploy.models import WebhookDelivery
 from home_idp.server.pipeline.queue import utcnow
 from home_idp.server.pipeline.release_trace import WebhookReceipt

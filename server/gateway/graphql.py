@@ -14,7 +14,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from home_idp.schema.context import Context
+from home_idp.schema.core.context import Context
 from home_idp.server.gateway.auth import PrincipalUser, bearer_token
 from home_idp.server.gateway.limits import decode_json
 from home_idp.server.gateway.websocket import FreshRightsTransportWS

@@ -30,7 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.utils.aio import aclosing
 
-from home_idp.schema.context import Context
+from home_idp.schema.core.context import Context
 from home_idp.server.errors import AuthenticationFailed
 from home_idp.server.rbac.reauthentication import EXPIRED
 

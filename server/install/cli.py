@@ -20,7 +20,7 @@ from rich.table import Table
 
 from home_idp.plugins.discovery import PluginNotFound
 from home_idp.plugins.installer.contract import ComponentStatus, InstallerPlugin, InstallError
-from home_idp.plugins.masking import MASK
+from home_idp.plugins.support.masking import MASK
 from home_idp.server.install.catalog import CatalogEntry, catalog
 from home_idp.server.install.cluster_secrets import ClusterSecrets
 from home_idp.server.install.configure import configurers

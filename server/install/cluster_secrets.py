@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
 
 from home_idp.plugins.installer.contract import InstallError
-from home_idp.plugins.kube_config import client_configuration
+from home_idp.plugins.support.kube_config import KubeOptions, client_configuration
 from home_idp.server.install.catalog import GeneratedSecret
 
 __all__ = ["ARGOCD_REPOSITORY_LABEL", "ClusterSecrets"]
@@ -46,9 +46,9 @@ class ClusterSecrets:
 
     def _core(self) -> k8s.CoreV1Api:
         if self._api is None:
-            configuration, _ = client_configuration(
-                self._options, "the install-manager", InstallError
-            )
+            who = "the install-manager"
+            options = KubeOptions.read(self._options, who, InstallError)
+            configuration, _ = client_configuration(options, who, InstallError)
             self._api = k8s.CoreV1Api(k8s.ApiClient(configuration))
         return self._api
 

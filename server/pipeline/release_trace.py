@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from home_idp.plugins.tracing import step_span_context
+from home_idp.plugins.support.tracing import step_span_context
 from home_idp.server.pipeline.models import Release, ReleaseEvent, ReleaseStatus, ReleaseStep
 from home_idp.server.pipeline.queue import utcnow
 from home_idp.server.trace.records import (

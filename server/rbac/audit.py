@@ -56,6 +56,18 @@ class AuditLog:
         self._bus.publish(AUDIT_TOPIC, event)
         return event
 
+    async def record_app(
+        self,
+        actor: Principal | str,
+        action: str,
+        project: str,
+        app: str,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Record one event about an app (its target is `app:<project>/<app>`)."""
+        target = f"app:{project}/{app}"
+        return await self.record(actor, action, target, project=project, detail=detail)
+
     @staticmethod
     def query(audit_filter: AuditFilter) -> QuerySet[AuditEvent]:
         """Newest first."""

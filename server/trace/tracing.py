@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 
-from home_idp.plugins.tracing import StepAttributes
+from home_idp.plugins.support.tracing import StepAttributes
 from home_idp.server.settings import TraceSettings
 from home_idp.server.trace.exporter import SpanWriter, StoreSpanExporter
 from home_idp.server.trace.store import SpanStore

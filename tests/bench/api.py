@@ -19,6 +19,12 @@ same ORM from the same database, driven the same way. It prints requests/s,
 p50/p99 latency and the GraphQL/plain throughput ratio per backend, then a
 summary table, also in Markdown.
 
+It is the measure the schema's performance code answers to: `Member.connection`
+loads a page's users and roles ahead in one batch per loader (reading the
+selection in schema/core/selection.py), and `resolve_loaded` hands the loaded
+nodes to the members as plain values rather than awaitables
+(schema/core/loaders.py).
+
 All traffic goes to 127.0.0.1; request loops are bounded in count and time;
 every process started here is stopped by its PID and temp dirs are removed.
 """

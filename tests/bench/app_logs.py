@@ -25,7 +25,7 @@ every 1000th line holds one of the app's 5 secrets.
      this server;
    - `KubernetesDeployer.app_logs(..., follow=False, tail_lines=L)`: the pod list,
      then the official client's streams read in threads, through the one
-     bounded queue (`plugins/kube_logs.py`), every line consumed;
+     bounded queue (`plugins/support/kube_logs.py`), every line consumed;
    - the same plus the server's per-line work in `AppRuntime.logs`: each line
      masked with `secret_masker` of the 5 secrets, then cut at `MAX_LOG_LINE`
      (8192) into a new `AppLogLine`. AppRuntime itself needs the database, so

@@ -117,7 +117,7 @@ async def measure(server: ServerProcess, token: str, repeats: int) -> list[Figur
                     task = asyncio.create_task(
                         timed(client, unique(query), token if logged_in else None)
                     )
-                    health.append(await health_while(client, task))  # type: ignore[arg-type]
+                    health.append(await health_while(client, task))
                     elapsed, outcome = await task
                     times.append(elapsed)
                 median = statistics.median(times)

@@ -168,7 +168,7 @@ async def key_latencies(lines: int, presses: int) -> tuple[list[float], tuple[fl
             if landed is None and log.line_count >= lines:
                 landed = time.perf_counter() - started
 
-        log.write_lines = timed_write_lines  # type: ignore[method-assign]
+        log.write_lines = timed_write_lines  # type: ignore[method-assign,assignment]
         started = time.perf_counter()
 
         async def produce() -> None:

@@ -140,7 +140,7 @@ async def test_project_secrets_are_never_returned_and_apps_own_values_win(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     dev, app = await dev_and_app(factory)
-    project = project_gid(await app.project)  # type: ignore[arg-type]
+    project = project_gid(await app.project)
     texts = []
     for name, value, secret in (
         ("REGION", "eu-west", False),
@@ -284,11 +284,11 @@ async def test_choosing_a_project_secret_needs_the_right_to_set_secrets(
     plain = {"id": app_gid, "sharedEnv": ["REGION"]}
     answer = (await gql(UPDATE_APP, {"input": plain}, ed.token))["updateApp"]
     assert answer["__typename"] == "AppSuccess", answer
-    secret = {"id": app_gid, "sharedEnv": ["REGION", "DB_PASSWORD"]}
-    answer = (await gql(UPDATE_APP, {"input": secret}, ed.token))["updateApp"]
+    with_secret = {"id": app_gid, "sharedEnv": ["REGION", "DB_PASSWORD"]}
+    answer = (await gql(UPDATE_APP, {"input": with_secret}, ed.token))["updateApp"]
     assert answer["__typename"] == "PermissionDenied", answer
     assert (await App.get(id=app.id)).shared_env == ["REGION"]
-    answer = (await gql(UPDATE_APP, {"input": secret}, dev.token))["updateApp"]
+    answer = (await gql(UPDATE_APP, {"input": with_secret}, dev.token))["updateApp"]
     assert answer["__typename"] == "AppSuccess", answer
 
 

@@ -31,6 +31,9 @@ from tests.factories import Factory, Person
 from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
 
+# Real components: the system tier.
+pytestmark = pytest.mark.system
+
 SECRET = "tok-9f3a7c1e5b"
 # `show` prints the project's GREETING, the mounted file, and whether the file
 # can be written; it logs each request (with the secret) to the container's log.

@@ -15,7 +15,7 @@ from strawberry.relay import to_base64
 from strawberry.types import ExecutionResult
 
 from home_idp.plugins.deployer.contract import AppLogLine
-from home_idp.schema.context import Context
+from home_idp.schema.core.context import Context
 from home_idp.schema.schema import build_schema
 from home_idp.server.apps.models import AppSecret
 from home_idp.server.deploy.app_runtime import MAX_LOG_LINE

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 from starlette.applications import Starlette
@@ -29,6 +30,9 @@ from tests.deploy.flow import make_app, save_dockerfile, wait_for_release
 from tests.factories import Factory, Person
 from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
+
+# Real components: the system tier.
+pytestmark = pytest.mark.system
 
 BUILD_LOG = """subscription($release: ID!, $after: String) {
   buildLog(releaseId: $release, after: $after) { seq text cursor }

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import kubernetes_validate
+import pytest
 import yaml
 from starlette.applications import Starlette
 from strawberry.relay import from_base64, to_base64
@@ -20,6 +21,9 @@ from tests.deploy.flow import DOCKERFILE, make_app, save_dockerfile, wait_for_re
 from tests.factories import Factory, Person
 from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
+
+# Real components: the system tier.
+pytestmark = pytest.mark.system
 
 ROLLBACK = """mutation($input: RollbackInput!) {
   rollback(input: $input) {

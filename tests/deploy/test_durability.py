@@ -17,6 +17,9 @@ from tests.database import BACKEND, scratch_postgres_database
 from tests.deploy.remote import make_app, save, wait_until_finished
 from tests.serverprocess import ServerProcess, home_idp_env
 
+# Real components: the system tier.
+pytestmark = pytest.mark.system
+
 DOCKERFILE = f'FROM {BASE_IMAGE}\nCOPY . /app\nCMD ["/app/run"]\n'
 # Releases the two replicas share: each is a whole flow (a build, a container).
 RELEASES = 6

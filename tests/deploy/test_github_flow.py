@@ -15,11 +15,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.components import BASE_IMAGE
 from tests.deploy.remote import make_app, save, wait_for_step, wait_until_finished
 from tests.doubles.github import github_stand_in
 from tests.liveserver import free_port
 from tests.serverprocess import ServerProcess, home_idp_env
+
+# Real components: the system tier.
+pytestmark = pytest.mark.system
 
 TOKEN = "ghp_GitHubFlowStandInToken0123456789abcd"
 LOGIN = "home-idp-bot"

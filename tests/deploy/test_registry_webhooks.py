@@ -120,7 +120,8 @@ async def waiting_for_image(factory: Factory, image_digest: str) -> tuple[Releas
         created_by="dev",
         status=ReleaseStatus.RUNNING,
         commit_sha="0123456789ab" + "0" * 28,
-        image=f"{REGISTRY_HOST}/shop/web:{TAG}",
+        # The host of the registry this server pushes to (real or fake).
+        image=f"{factory.runtime.deploy.registry.host}/shop/web:{TAG}",
         digest=image_digest,
     )
     now = utcnow()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.applications import Starlette
 from strawberry.relay import from_base64
 
@@ -14,6 +15,9 @@ from tests.deploy.flow import make_app, save_dockerfile, unique_dockerfile, wait
 from tests.factories import Factory
 from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
+
+# Real components: the system tier.
+pytestmark = pytest.mark.system
 
 
 async def test_a_saved_dockerfile_is_committed_and_its_push_webhook_advances_the_release(

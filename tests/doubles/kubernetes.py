@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import copy
 import hmac
 import json
@@ -199,7 +200,7 @@ class KubernetesStandIn:
         """How many log requests with `follow` are being answered now."""
         return self.pod_logs.open_follows
 
-    def calls(self, method: str, path_prefix: str = "") -> list[str]:
+    def calls(self, method: str, path_prefix: str = "") -> builtins.list[str]:
         """The paths of the requests with `method` under `path_prefix`."""
         return [p for m, p in self.requests if m == method and p.startswith(path_prefix)]
 

@@ -26,16 +26,19 @@ GENERATED = {
 
 
 def container(docs: Docs) -> dict[str, Any]:
-    [only] = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = pod_spec(docs)["containers"]
+    [only] = containers
     return only
 
 
 def pod_spec(docs: Docs) -> dict[str, Any]:
-    return one(docs, "Deployment")["spec"]["template"]["spec"]
+    spec: dict[str, Any] = one(docs, "Deployment")["spec"]["template"]["spec"]
+    return spec
 
 
 def config(docs: Docs) -> dict[str, str]:
-    return one(docs, "ConfigMap")["data"]
+    data: dict[str, str] = one(docs, "ConfigMap")["data"]
+    return data
 
 
 @pytest.mark.parametrize("version", VERSIONS)

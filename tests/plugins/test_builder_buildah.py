@@ -179,6 +179,6 @@ async def test_a_second_replica_on_the_same_data_dir_leaves_running_builds_alone
     await other.cancel()
     # The first replica's build was not swept away as if its server had died.
     assert list((tmp_path / "data" / "builds").glob("replica-one.*"))
-    assert builder._running  # type: ignore[attr-defined]
+    assert builder._running
     await running.cancel()
     assert (await running.result()).reason == "the build was cancelled"

@@ -631,6 +631,18 @@ async def test_the_buildah_executor_runs_as_a_job(
 # The stand-in itself follows the API's answers.
 
 
+def status_body(error: client.ApiException) -> Any:
+    """The Status object the API sent back with `error`."""
+    assert error.body is not None
+    return json.loads(error.body)
+
+
+def name_of(obj: client.V1ConfigMap) -> str | None:
+    """The name `obj`'s metadata holds."""
+    assert obj.metadata is not None
+    return obj.metadata.name
+
+
 async def test_the_stand_in_answers_like_the_api(kube: KubernetesStandIn) -> None:
     configuration = client.Configuration()
     configuration.host = kube.base_url
@@ -641,6 +653,7 @@ async def test_the_stand_in_answers_like_the_api(kube: KubernetesStandIn) -> Non
     try:
         body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c", labels={"a": "1"}))
         made = await asyncio.to_thread(core.create_namespaced_config_map, "ns", body)
+        assert made.metadata is not None
         assert made.metadata.uid
         assert made.metadata.namespace == "ns"
         assert made.metadata.resource_version
@@ -648,11 +661,11 @@ async def test_the_stand_in_answers_like_the_api(kube: KubernetesStandIn) -> Non
         with pytest.raises(client.ApiException) as conflict:
             await asyncio.to_thread(core.create_namespaced_config_map, "ns", body)
         assert conflict.value.status == 409
-        assert json.loads(conflict.value.body)["reason"] == "AlreadyExists"
+        assert status_body(conflict.value)["reason"] == "AlreadyExists"
         listed = await asyncio.to_thread(
             core.list_namespaced_config_map, "ns", label_selector="a=1"
         )
-        assert [m.metadata.name for m in listed.items] == ["c"]
+        assert [name_of(m) for m in listed.items] == ["c"]
         none = await asyncio.to_thread(core.list_namespaced_config_map, "ns", label_selector="a=2")
         assert none.items == []
         made.data = {"k": "v"}
@@ -661,15 +674,16 @@ async def test_the_stand_in_answers_like_the_api(kube: KubernetesStandIn) -> Non
         with pytest.raises(client.ApiException) as stale:  # made's resourceVersion is old
             await asyncio.to_thread(core.replace_namespaced_config_map, "c", "ns", made)
         assert stale.value.status == 409
-        assert json.loads(stale.value.body)["reason"] == "Conflict"
+        assert status_body(stale.value)["reason"] == "Conflict"
     finally:
         status = await asyncio.to_thread(core.delete_namespaced_config_map, "c", "ns")
-        assert status["kind"] == "Status"  # this client hands deletes back as plain dicts
+        assert isinstance(status, dict)  # this client hands deletes back as plain dicts
+        assert status["kind"] == "Status"
         assert status["status"] == "Success"
         with pytest.raises(client.ApiException) as missing:
             await asyncio.to_thread(core.read_namespaced_config_map, "c", "ns")
         assert missing.value.status == 404
-        assert json.loads(missing.value.body) | {"details": None} == {
+        assert status_body(missing.value) | {"details": None} == {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},

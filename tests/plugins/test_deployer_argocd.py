@@ -579,7 +579,7 @@ async def test_the_token_is_never_in_errors_or_logs(
     ("options", "expected"),
     [
         ({"token": "t"}, "needs `url`"),
-        ({"url": "ftp://argocd"}, "needs `url`"),
+        ({"url": "ftp://argocd"}, "`url` option must be an http"),
         ({"url": "https://argocd"}, "needs `token`"),
         ({"url": "https://argocd", "token": "t", "mode": "cluster"}, "`mode`"),
         ({"url": "https://argocd", "token": "t", "project": "Bad Project"}, "`project`"),

@@ -1,6 +1,6 @@
 """The kubernetes deployer's app logs: the real client's log streams against the stand-in.
 
-Also the shared log pump (`plugins/kube_logs.py`) on its own, with responses
+Also the shared log pump (`plugins/support/kube_logs.py`) on its own, with responses
 made here: its pacing, its line cut and its clean-up.
 """
 
@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sys
 import threading
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypedDict, Unpack
 
 import pytest
 
-from home_idp.plugins import kube_logs
 from home_idp.plugins.deployer.contract import AppLogLine, DeployError, DeployUnavailable
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
-from home_idp.plugins.kube_logs import MAX_LINE, LogStreams, StreamEnd
+from home_idp.plugins.support import kube_logs
+from home_idp.plugins.support.kube_logs import MAX_LINE, LogStreams, StreamEnd
 from tests.doubles.kubernetes import KubernetesStandIn
 from tests.plugins import test_deployer_kubernetes as kubernetes_tests
 from tests.plugins.test_deployer_kubernetes import TOKEN, MakeDeployer
@@ -47,6 +49,10 @@ def pump_threads() -> list[int]:
         for ident, frame in sys._current_frames().items()
         if any(f.f_code is code for f, _ in traceback.walk_stack(frame))
     ]
+
+
+def threads_at_most(count: int) -> bool:
+    return len(threading.enumerate()) <= count
 
 
 async def wait_for(condition: Callable[[], bool], seconds: float = 5) -> None:
@@ -147,7 +153,7 @@ async def test_closing_early_ends_every_stream_and_thread(
             assert time.monotonic() - started < 2
             await wait_for(lambda: pump_threads() == [])
             await wait_for(lambda: kube.open_follows == 0)
-            await wait_for(lambda before=threads: len(threading.enumerate()) <= before)
+            await wait_for(functools.partial(threads_at_most, threads))
 
 
 async def test_cancelling_the_reader_ends_the_streams(
@@ -270,7 +276,13 @@ async def test_the_stand_in_serves_logs_as_the_api_does(
     kube.add_pod_logs("shop", "p", "web", ["one", "two", "three"])
     kube.add_pod_logs("shop", "p", "web", ["before the restart"], previous=True)
 
-    def read(**query: object) -> str:
+    class LogQuery(TypedDict, total=False):
+        container: str
+        previous: bool
+        tail_lines: int
+        timestamps: bool
+
+    def read(**query: Unpack[LogQuery]) -> str:
         return str(core.read_namespaced_pod_log("p", "shop", **query))
 
     assert await asyncio.to_thread(read) == "one\ntwo\nthree\n"

@@ -1,8 +1,9 @@
 """The GitPlugin contract, one suite that every in-tree git plugin passes.
 
 `local` runs against real git (a bare repo in a temp dir, its post-receive
-hook); `github` runs PyGithub against the GitHub stand-in over real HTTP.
-Each push webhook goes to a small receiver served on 127.0.0.1 by the test.
+hook; a `system` test); `github` runs PyGithub against the GitHub stand-in
+over real HTTP; `fake` is the in-memory fake the fast tier runs on. Each push
+webhook goes to a small receiver served on 127.0.0.1 by the test.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from starlette.routing import Route
 from home_idp.plugins.discovery import installed_plugins, load_plugin
 from home_idp.plugins.git.contract import CommitAuthor, GitConfig, GitError, GitPlugin
 from tests.doubles.github import github_stand_in
+from tests.fakes import FakeGit
 from tests.liveserver import live_server
 
 PLUGINS = ["local", "github"]
+SUBJECTS = [pytest.param("local", marks=pytest.mark.system), "github", "fake"]
 TOKEN = "ghp_ContractSuiteToken0123456789abcdefAB"
 LOGIN = "home-idp-bot"
 BRANCH = "main"
@@ -79,7 +82,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield receiver
 
 
-@pytest.fixture(params=PLUGINS)
+@pytest.fixture(params=SUBJECTS)
 async def subject(
     request: pytest.FixtureRequest, receiver: Receiver, tmp_path: Path
 ) -> AsyncIterator[Subject]:
@@ -97,7 +100,7 @@ async def subject(
             }
         config = GitConfig("platform", BRANCH, tmp_path, receiver.url, SECRET, options)
         # Made as the server makes it: through the plugin registry.
-        plugin = load_plugin("git", name)(config)
+        plugin: GitPlugin = FakeGit(config) if name == "fake" else load_plugin("git", name)(config)
         await plugin.ensure_repo()
         try:
             yield Subject(name, plugin, receiver)

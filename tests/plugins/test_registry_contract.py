@@ -1,8 +1,9 @@
 """The RegistryPlugin contract, one suite that every in-tree registry plugin passes.
 
 `distribution` runs against the real Debian registry of the test run (with an
-image pushed by real buildah); `harbor` against its stand-in, where the same
-image is recorded as an artifact.
+image pushed by real buildah; a `system` test); `harbor` against its
+stand-in, where the same image is recorded as an artifact; `fake` is the
+in-memory fake the fast tier runs on, the image pushed as its builder does.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from home_idp.plugins.registry.contract import (
     RegistryUnavailable,
 )
 from home_idp.plugins.registry.distribution import DistributionRegistry
-from tests.components import REGISTRY_URL, BuildComponents
+from tests.components import REGISTRY_URL
 from tests.doubles.harbor import harbor_stand_in
+from tests.fakes import FakeRegistry
 from tests.liveserver import free_port
 
 SECRET = "registry-contract-secret-0123"
@@ -42,16 +44,27 @@ def config(url: str, **options: str) -> RegistryConfig:
     return RegistryConfig(url, "http://127.0.0.1:1/webhooks/registry", SECRET, options)
 
 
-def test_every_in_tree_registry_is_installed() -> None:
-    assert {"distribution", "harbor"} <= set(installed_plugins("registry"))
+PLUGINS = ["distribution", "harbor"]
+SUBJECTS = [pytest.param("distribution", marks=pytest.mark.system), "harbor", "fake"]
 
 
-@pytest.fixture(params=["distribution", "harbor"])
-async def subject(
-    request: pytest.FixtureRequest, build_components: BuildComponents
-) -> AsyncIterator[Subject]:
+def test_the_suite_covers_every_installed_registry_plugin() -> None:
+    assert installed_plugins("registry") == sorted(PLUGINS)
+
+
+@pytest.fixture(params=SUBJECTS)
+async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+    if request.param == "fake":
+        fake = FakeRegistry(config("http://registry.fake.test:5000"))
+        digest = "sha256:" + "ab" * 32
+        fake.push(BASE_REPOSITORY, BASE_TAG, digest)
+        yield Subject(fake, digest)
+        await fake.aclose()
+        return
     cls = load_plugin("registry", request.param)
     if request.param == "distribution":
+        # The test run's registry, with its base image pushed by real buildah.
+        request.getfixturevalue("build_components")
         plugin = cls(config(REGISTRY_URL))
         digest = await plugin.tag_digest(BASE_REPOSITORY, BASE_TAG)
         assert digest is not None, "the test run pushed its base image"

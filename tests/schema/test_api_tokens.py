@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 from home_idp.server.rbac.models import ApiToken, Project
 from tests.factories import Factory
@@ -95,7 +96,7 @@ async def test_nobody_else_can_revoke_or_see_my_tokens(
 
 async def test_bad_token_requests_are_refused(gql: GraphQLClient, factory: Factory) -> None:
     alice = await factory.user("alice")
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": ""}, "name"),
         ({"name": "x" * 65}, "name"),
         ({"name": "ci", "scopes": ["admin"]}, "scopes"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from home_idp.server.install.models import Component
 from home_idp.server.rbac.models import AuditEvent
 from home_idp.server.runtime import Runtime
@@ -28,6 +30,8 @@ INSTALL_ALL = """mutation($components: [String!]) {
 }"""
 
 
+# The local installer finds the test run's real registry already answering.
+@pytest.mark.system
 async def test_the_local_registry_is_installed_in_the_background(
     gql: GraphQLClient, factory: Factory, runtime: Runtime
 ) -> None:

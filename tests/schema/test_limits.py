@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -68,7 +69,7 @@ async def test_a_streamed_body_without_length_is_also_capped(
 ) -> None:
     alice = await factory.user("alice")
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"query": "mutation { createProject(input: {name: \\"web\\", description: \\"'
         # 4 MiB, over the 3 MiB default.
         for _ in range(64):

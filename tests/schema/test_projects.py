@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from home_idp.server.rbac.models import Membership, Project
@@ -91,8 +93,8 @@ async def test_users_see_only_their_projects_and_admins_all(
     await factory.project("api", bob="developer")
     await factory.project("db")
 
-    def names(result: dict[str, object]) -> list[str]:
-        return [edge["node"]["name"] for edge in result["edges"]]  # type: ignore[index, attr-defined]
+    def names(result: dict[str, Any]) -> list[str]:
+        return [edge["node"]["name"] for edge in result["edges"]]
 
     assert names((await gql(NAMES, token=alice.token))["projects"]) == ["web"]
     assert names((await gql(NAMES, token=bob.token))["projects"]) == ["api"]

@@ -51,8 +51,8 @@ from strawberry.types import ExecutionResult
 
 from home_idp.plugins.deployer.contract import AppLogLine, AppResource
 from home_idp.plugins.installer.contract import ComponentStatus
-from home_idp.schema.context import Context
-from home_idp.schema.relay import encode_cursor
+from home_idp.schema.core.context import Context
+from home_idp.schema.core.relay import encode_cursor
 from home_idp.schema.schema import build_schema
 from home_idp.server.apps.models import (
     App,
@@ -313,6 +313,7 @@ class SubscriptionOp:
             variable_values=variables,
             context_value=Context(runtime=runtime, principal=principal),
         )
+        result: ExecutionResult
         if isinstance(stream, ExecutionResult):  # refused before it started (PreExecutionError)
             result = stream
         else:

@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from home_idp.plugins.builder import kaniko
-from home_idp.plugins.deployer import argocd, container, kubernetes
+from home_idp.plugins.deployer import argocd, container
 from home_idp.plugins.git import github
 from home_idp.plugins.installer import helm
-from home_idp.plugins.masking import MASK, MIN_MASKED_LENGTH
 from home_idp.plugins.registry import harbor
+from home_idp.plugins.support.kube_api import KubeApi
+from home_idp.plugins.support.masking import MASK, MIN_MASKED_LENGTH
 from home_idp.server.secret_box import mask_secrets
 
 # Secrets worth masking: long enough, and not made only of the mask's own
@@ -83,9 +84,9 @@ SECRET = "hunter2:pa ss/word"
 # How each plugin masks the text it shows (error messages, build and app logs).
 PLUGIN_MASKERS: dict[str, Callable[[str], str]] = {
     "container deployer": lambda text: container._mask(text, [SECRET]),
-    "kubernetes deployer": lambda text: kubernetes._Api.mask(
-        SimpleNamespace(secrets=(SECRET,)),
-        text,  # type: ignore[arg-type]
+    "kubernetes deployer": lambda text: KubeApi.mask(
+        SimpleNamespace(secrets=(SECRET,)),  # type: ignore[arg-type]
+        text,
     ),
     "argocd deployer": lambda text: str(
         argocd.ArgoCDDeployer._error(
@@ -96,16 +97,16 @@ PLUGIN_MASKERS: dict[str, Callable[[str], str]] = {
         )
     ),
     "kaniko builder": lambda text: kaniko._Api.mask(
-        SimpleNamespace(secrets=(SECRET,)),
-        text,  # type: ignore[arg-type]
+        SimpleNamespace(secrets=(SECRET,)),  # type: ignore[arg-type]
+        text,
     ),
     "github git": lambda text: github.GitHubGit._mask(
-        SimpleNamespace(_token=SECRET),
-        text,  # type: ignore[arg-type]
+        SimpleNamespace(_token=SECRET),  # type: ignore[arg-type]
+        text,
     ),
     "harbor registry": lambda text: harbor.HarborRegistry._mask(
-        SimpleNamespace(_password=SECRET),
-        text,  # type: ignore[arg-type]
+        SimpleNamespace(_password=SECRET),  # type: ignore[arg-type]
+        text,
     ),
     "helm installer": lambda text: helm._masked(text, {"adminPassword": SECRET}),
 }

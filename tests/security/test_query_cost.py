@@ -17,7 +17,7 @@ import httpx
 import pytest
 import websockets
 
-from home_idp.schema.limits import QUERY_TOO_COMPLEX
+from home_idp.schema.core.limits import QUERY_TOO_COMPLEX
 from tests.database import scratch_database
 from tests.factories import Factory
 from tests.graphql import GraphQLClient

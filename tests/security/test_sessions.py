@@ -15,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from home_idp.schema.client_info import client_info
+from home_idp.schema.core.client_info import client_info
 from home_idp.server.rbac.models import ApiToken, User, UserSession
 from home_idp.tui.screens.login import LoginScreen
 from tests.factories import PASSWORD, Factory

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from strawberry.relay import to_base64
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from home_idp.server.apps.models import AppSecret
 from home_idp.server.rbac.keys import load_signing_key
@@ -77,8 +78,8 @@ class Socket:
     @contextlib.asynccontextmanager
     async def open(cls, address: str, token: str) -> AsyncIterator[Socket]:
         async with connect(
-            f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]
-        ) as connection:  # type: ignore[arg-type]
+            f"ws://{address}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as connection:
             init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
             await connection.send(json.dumps(init))
             ack = json.loads(await asyncio.wait_for(connection.recv(), PATIENCE))

@@ -6,9 +6,13 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.liveserver import free_port
 from tests.serverprocess import HOME_IDP, home_idp_env
+
+# Real components: the system tier.
+pytestmark = pytest.mark.system
 
 
 def test_the_demo_releases_an_app_and_prints_where_it_answers(tmp_path: Path) -> None:

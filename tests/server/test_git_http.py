@@ -18,7 +18,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from home_idp.plugins.git.contract import CommitAuthor, GitConfig
 from home_idp.plugins.git.local import LocalGit
 from home_idp.server.gateway.auth import BearerAuthBackend, auth_error_response
-from home_idp.server.gateway.git_http import git_routes
+from home_idp.server.gateway.git_http import MAX_BODY_BYTES, git_routes
 from home_idp.server.rbac.models import ApiToken
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
 from home_idp.server.runtime import Runtime
@@ -62,10 +62,10 @@ class GitServer:
         return process.returncode, out.decode(errors="replace")
 
 
-def make_app(runtime: Runtime, repo_root: Path, **limits: int) -> Starlette:
+def make_app(runtime: Runtime, repo_root: Path, max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
     authenticator = runtime.rbac.authenticator
     return Starlette(
-        routes=git_routes(repo_root, authenticator, **limits),
+        routes=git_routes(repo_root, authenticator, max_body_bytes=max_body_bytes),
         middleware=[
             Middleware(
                 AuthenticationMiddleware,

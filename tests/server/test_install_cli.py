@@ -107,12 +107,11 @@ async def test_a_whole_install_then_nothing_to_do(
             assert value not in text
     assert kube.get("secrets", "argocd", "argocd-secret") is not None
     # What home-idp needs of them: its database URL, Argo CD's access to the platform repo.
-    password = base64.b64decode(
-        kube.get("secrets", "home-idp", "home-idp-postgres")["data"]["password"]
-    ).decode()
-    url = base64.b64decode(
-        kube.get("secrets", "home-idp", "home-idp-database")["data"]["database-url"]
-    ).decode()
+    postgres = kube.get("secrets", "home-idp", "home-idp-postgres")
+    database = kube.get("secrets", "home-idp", "home-idp-database")
+    assert postgres is not None and database is not None
+    password = base64.b64decode(postgres["data"]["password"]).decode()
+    url = base64.b64decode(database["data"]["database-url"]).decode()
     assert (
         url
         == f"postgres://home_idp:{quote(password, safe='')}@postgres-postgresql.home-idp.svc:5432/home_idp"
@@ -131,10 +130,11 @@ async def test_a_whole_install_then_nothing_to_do(
 
 
 async def test_unknown_components_are_refused(tmp_path: Path) -> None:
-    for components, only, says in [
+    cases: list[tuple[dict[str, Any], tuple[str, ...], str]] = [
         ({"nope": {}}, (), "HOME_IDP_INSTALL__COMPONENTS names nope"),
         ({}, ("ghost",), "no component ghost"),
-    ]:
+    ]
+    for components, only, says in cases:
         settings = Settings(
             profile="cluster",
             data_dir=tmp_path,

@@ -84,7 +84,11 @@ def test_an_invalid_key_in_settings_is_a_clear_error_that_hides_it(
     assert not (tmp_path / KEY_FILE_NAME).exists()
 
 
-@pytest.mark.parametrize("content", [b"z" * 50, _A_KEY.rstrip("=").encode() + b"AAAA"])
+@pytest.mark.parametrize(
+    "content",
+    [b"z" * 50, _A_KEY.rstrip("=").encode() + b"AAAA"],
+    ids=["not base64", "a key with more after it"],
+)
 def test_a_corrupt_key_file_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / KEY_FILE_NAME
     path.write_bytes(content)

@@ -56,3 +56,23 @@ def test_bad_values_are_refused(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name.removeprefix("HOME_IDP_").lower()):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HOME_IDP_JWT_SECRET", "jwt-SHORT-1"),
+        ("HOME_IDP_GIT__WEBHOOK_SECRET", "git-SHORT-2"),
+        ("HOME_IDP_REGISTRY__WEBHOOK_SECRET", "reg-SHORT-3"),
+        ("HOME_IDP_DATABASE_URL", "mysql://idp:pw-SHORT-4@db/idp"),
+    ],
+)
+def test_a_refused_secret_is_named_but_never_quoted(
+    bare_environment: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    setting = name.removeprefix("HOME_IDP_").lower().replace("__", ".")
+    assert setting in str(refused.value)
+    assert "SHORT" not in str(refused.value)

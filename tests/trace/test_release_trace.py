@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 from strawberry.relay import from_base64, to_base64
 
@@ -18,6 +19,9 @@ from tests.deploy.flow import make_app, save_dockerfile, wait_for_release
 from tests.factories import Factory
 from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
+
+# Real components: the system tier.
+pytestmark = pytest.mark.system
 
 RELEASE = """
 query($id: ID!) {
@@ -105,7 +109,7 @@ async def test_a_release_is_one_trace_of_its_steps_plugins_and_webhooks(
     assert {child["name"] for child in trace["roots"][0]["children"]} == set(RELEASE_PLAN)
 
     def parent_of(name: str) -> str:
-        by_id = {span["spanId"]: span["name"] for span in trace["spans"]}
+        by_id: dict[str, str] = {span["spanId"]: span["name"] for span in trace["spans"]}
         return by_id[spans[name]["parentSpanId"]]
 
     # The plugins' work, inside the steps that asked for it.

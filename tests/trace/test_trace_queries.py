@@ -372,7 +372,7 @@ async def test_a_span_that_commits_after_a_later_one_still_reaches_live_readers(
 ) -> None:
     from strawberry.types import ExecutionResult
 
-    from home_idp.schema.context import Context
+    from home_idp.schema.core.context import Context
     from home_idp.schema.schema import build_schema
 
     trace_id = new_trace_id()
@@ -401,12 +401,19 @@ async def test_a_span_that_commits_after_a_later_one_still_reaches_live_readers(
         context_value=Context(runtime=runtime, principal=principal),
     )
     assert not isinstance(stream, ExecutionResult)
+
+    async def next_name() -> str:
+        result = await asyncio.wait_for(anext(stream), 5)
+        assert result.data is not None
+        name: str = result.data["spans"]["name"]
+        return name
+
     try:
-        names = [(await asyncio.wait_for(anext(stream), 5)).data["spans"]["name"]]
+        names = [await next_name()]
         await stored(900_010, "later id, committed first")
-        names.append((await asyncio.wait_for(anext(stream), 5)).data["spans"]["name"])
+        names.append(await next_name())
         await stored(900_005, "earlier id, committed last")
-        names.append((await asyncio.wait_for(anext(stream), 5)).data["spans"]["name"])
+        names.append(await next_name())
     finally:
         await stream.aclose()
     assert names == ["first", "later id, committed first", "earlier id, committed last"]

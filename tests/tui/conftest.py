@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 from textual.pilot import Pilot
+from textual.widgets import Label
 
 from home_idp.server.settings import Settings
 from home_idp.tui.app import HomeIdpApp
@@ -49,7 +50,8 @@ async def wait_for(
     except TimeoutError:
         app = pilot.app
         notes = [n.message for n in app._notifications]
-        notes += [str(label.content) for label in app.screen.query(".form-error, .field-error")]
+        errors = app.screen.query(".form-error, .field-error").results(Label)
+        notes += [str(label.content) for label in errors]
         described = what() if callable(what) else what
         raise AssertionError(
             f"timed out waiting for {described or check}; screen {app.screen!r}, "

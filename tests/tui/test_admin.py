@@ -18,6 +18,7 @@ from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 from home_idp.tui.client import ActionFailed, Gateway
 from home_idp.tui.dialogs import FormDialog, TextViewDialog
+from home_idp.tui.results import ADMIN_APPROVE_USER
 from home_idp.tui.screens.admin import AdminScreen
 from home_idp.tui.widgets.admin_audit import AdminAudit
 from home_idp.tui.widgets.admin_components import AdminComponents
@@ -146,7 +147,7 @@ async def test_the_audit_log_shows_new_events_live(
         gateway = Gateway(server_url)
         try:
             await gateway.login("alice", PASSWORD)
-            await gateway.mutate("AdminApproveUser", input={"userId": bob.gid})
+            await gateway.mutate(ADMIN_APPROVE_USER, input={"userId": bob.gid})
         finally:
             await gateway.aclose()
         await wait_for(

@@ -6,10 +6,12 @@ picks them, and what a viewer may not do."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, SelectionList, TextArea
+from textual.widgets import DataTable, Input, Label, SelectionList, TextArea
 
 from home_idp.server.apps.models import AppFile, ProjectVariable
 from home_idp.tui.dialogs import ChoiceDialog, FileDialog, FormDialog
@@ -29,8 +31,16 @@ def notified(pilot: Pilot[None], text: str) -> bool:
     return any(text in n.message for n in pilot.app._notifications)
 
 
-def rows(table: DataTable[object]) -> list[list[str]]:
+Cell = TypeVar("Cell")
+
+
+def rows(table: DataTable[Cell]) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def shows_text(label: Label) -> Callable[[], bool]:
+    """A check for `wait_for`, bound to this label (not to a loop variable)."""
+    return lambda: bool(str(label.content))
 
 
 def fill_file(pilot: Pilot[None], name: str, mount_path: str, content: str) -> None:
@@ -45,14 +55,16 @@ async def open_project(pilot: Pilot[None], name: str) -> ProjectVariables:
     await wait_for(
         pilot, lambda: any(n.data and n.data.name == name for n in tree.root.children), what=name
     )
-    node = next(
-        n for n in tree.root.children if isinstance(n.data, ProjectNode) and n.data.name == name
+    node, project = next(
+        (n, n.data)
+        for n in tree.root.children
+        if isinstance(n.data, ProjectNode) and n.data.name == name
     )
     tree.focus()
     tree.move_cursor(node)
     await pilot.press("enter")
     variables = pilot.app.screen.query_one(ProjectVariables)
-    await wait_for(pilot, lambda: variables.project_id == node.data.id, what="the project pane")
+    await wait_for(pilot, lambda: variables.project_id == project.id, what="the project pane")
     return variables
 
 
@@ -84,10 +96,8 @@ async def test_a_file_is_written_a_bad_mount_path_refused_and_the_file_deleted(
             await wait_for(pilot, lambda: isinstance(app.screen, FileDialog))
             fill_file(pilot, "bad.conf", bad, "x")
             await pilot.press("ctrl+s")
-            error = app.screen.query_one("#error-mountPath")
-            await wait_for(
-                pilot, lambda error=error: bool(str(error.content)), what="the mount path error"
-            )
+            error = app.screen.query_one("#error-mountPath", Label)
+            await wait_for(pilot, shows_text(error), what="the mount path error")
             assert isinstance(app.screen, FileDialog)  # still open, nothing typed is lost
             await pilot.press("escape")
             await pilot.pause()

@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
+from textual.widgets import Label
 
 from home_idp.server.pipeline.models import Release, ReleaseStatus
 from home_idp.server.runtime import Runtime
@@ -18,6 +20,9 @@ from tests.factories import Factory
 from tests.tui.conftest import dashboard, log_in, wait_for
 from tests.tui.snapshots import screen_text
 from tests.tui.test_releases import END_STATES, open_app, shown_states, type_dockerfile_and_save
+
+# Real components: the system tier.
+pytestmark = pytest.mark.system
 
 # busybox httpd; -v logs each response's status to stderr, which the logs carry.
 DOCKERFILE = (
@@ -62,7 +67,7 @@ async def test_a_running_app_shows_its_container_and_its_logs_while_the_tab_is_s
 
         await pilot.press("alt+6")
         logs = app.screen.query_one(AppLogs)
-        status = logs.query_one("#logs-status")
+        status = logs.query_one("#logs-status", Label)
         await wait_for(
             pilot,
             lambda: "following 1 container" in str(status.content),

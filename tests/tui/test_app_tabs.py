@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
+from textual.widgets import DataTable, Input, Label, TextArea
 
 from home_idp.server.apps.models import App, AppSecret, DockerfileVersion, SourceCredential
 from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
@@ -63,13 +63,13 @@ async def test_settings_are_saved_and_a_bad_value_changes_nothing(
 
         await set_input(pilot, "#set-port", "70000")
         await click(pilot, "#save-settings")
-        error = app.screen.query_one("#error-port")
+        error = app.screen.query_one("#error-port", Label)
         await wait_for(pilot, lambda: bool(str(error.content)), what="the port error")
         assert (await App.get(name="web")).port == 9090
 
         app.screen.query_one("#set-env", TextArea).text = "no equals sign"
         await click(pilot, "#save-settings")
-        env_error = app.screen.query_one("#error-env")
+        env_error = app.screen.query_one("#error-env", Label)
         await wait_for(pilot, lambda: "NAME=value" in str(env_error.content))
 
 
@@ -91,7 +91,7 @@ async def test_a_secret_is_set_and_cleared_and_its_value_never_shows(
         await set_input(pilot, "#field-value", value)
         assert value not in screen_text(app)  # a password field
         await pilot.click("#submit")
-        secrets = app.screen.query_one("#secrets")
+        secrets = app.screen.query_one("#secrets", DataTable)
         await wait_for(pilot, lambda: secrets.row_count == 1, what="the secret's row")
         row = [str(cell) for cell in secrets.get_row_at(0)]
         assert row[:2] == ["API_KEY", "dev"]
@@ -124,13 +124,13 @@ async def test_a_source_credential_is_set_from_a_key_file_and_never_shows(
         await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         await pilot.press("alt+3")
-        shown = app.screen.query_one("#source-credential")
+        shown = app.screen.query_one("#source-credential", Label)
         assert "none" in str(shown.content)
         await click(pilot, "#set-source-credential")
         await wait_for(pilot, lambda: bool(app.screen.query("#field-sshKeyFile")))
         await set_input(pilot, "#field-sshKeyFile", str(tmp_path / "missing"))
         await pilot.click("#submit")
-        missing = app.screen.query_one("#error-sshKeyFile")
+        missing = app.screen.query_one("#error-sshKeyFile", Label)
         await wait_for(pilot, lambda: bool(str(missing.content)), what="the file error")
         assert not await SourceCredential.exists()
         await set_input(pilot, "#field-sshKeyFile", str(key))
@@ -238,7 +238,7 @@ async def test_a_finished_release_shows_its_plan_and_its_trace(
         # The same trace from the traces browser.
         await pilot.press("f2")
         await wait_for(pilot, lambda: isinstance(app.screen, TracesScreen))
-        table = app.screen.query_one("#traces")
+        table = app.screen.query_one("#traces", DataTable)
         await wait_for(pilot, lambda: table.row_count >= 1, what="the traces table")
         table.focus()
         await pilot.press("enter")

@@ -9,7 +9,6 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
 from home_idp.tui.client import Gateway
 from home_idp.tui.errors import ActionFailed, NotAuthenticated, RequestFailed, ServerUnreachable
+from home_idp.tui.results import ADMIN_AUDIT_FEED, ADMIN_USERS, CREATE_PROJECT, ME, AuditEvent
 from home_idp.tui.session import Session
 from tests.factories import PASSWORD, Factory
 from tests.graphql import GraphQLClient
@@ -39,10 +39,10 @@ async def test_a_subscription_resumes_after_the_server_comes_back(
         Session("", "root", admin.token, "", float("inf")),
         on_connection=connection.append,
     )
-    seen: list[dict[str, Any]] = []
+    seen: list[AuditEvent] = []
 
     async def follow() -> None:
-        async for event in gateway.subscribe("AdminAuditFeed", retry_seconds=0.1):
+        async for event in gateway.subscribe(ADMIN_AUDIT_FEED, retry_seconds=0.1):
             seen.append(event)
 
     async def create(name: str) -> None:
@@ -88,24 +88,24 @@ async def test_typed_errors_for_what_can_go_wrong(server_url: str, factory: Fact
     assert session.username == "dev" and session.refresh_token
 
     with pytest.raises(ActionFailed) as invalid:
-        await gateway.mutate("CreateProject", input={"name": "Bad Name!"})
+        await gateway.mutate(CREATE_PROJECT, input={"name": "Bad Name!"})
     assert invalid.value.typename == "ValidationError"
     assert [e.field for e in invalid.value.field_errors] == ["name"]
 
     # An admin-only query: the server's permission message, as a typed error.
     with pytest.raises(RequestFailed, match="administrators"):
-        await gateway.execute("AdminUsers", status=None)
+        await gateway.execute(ADMIN_USERS, status=None)
 
     await gateway.logout()
     with pytest.raises(RequestFailed, match="log in"):
-        await gateway.execute("Me")
+        await gateway.execute(ME)
     await gateway.aclose()
 
 
 async def test_a_server_that_is_not_there_is_unreachable_not_a_crash() -> None:
     gateway = Gateway(f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(ServerUnreachable):
-        await gateway.execute("Me")
+        await gateway.execute(ME)
     assert gateway.online is False
     await gateway.aclose()
 
@@ -115,7 +115,7 @@ async def test_a_websocket_with_a_dead_token_and_no_refresh_token_ends_the_sessi
 ) -> None:
     gateway = Gateway(server_url, Session(server_url, "x", "not-a-token", "", float("inf")))
     with pytest.raises(NotAuthenticated):
-        async for _event in gateway.subscribe("AdminAuditFeed"):
+        async for _event in gateway.subscribe(ADMIN_AUDIT_FEED):
             pass
     await gateway.aclose()
 
@@ -131,7 +131,7 @@ async def _follow_audit_while(
     seen: list[str] = []
 
     async def follow() -> None:
-        async for event in gateway.subscribe("AdminAuditFeed", retry_seconds=0.1):
+        async for event in gateway.subscribe(ADMIN_AUDIT_FEED, retry_seconds=0.1):
             if event["target"].startswith("project:"):  # not the renewals' own events
                 seen.append(event["target"])
 

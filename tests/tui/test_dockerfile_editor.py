@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import OptionList
 
+from home_idp.tui.results import LintFinding
 from home_idp.tui.widgets import dockerfile_editor
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 
@@ -20,7 +19,7 @@ COPY . /app
 CMD ["python", "app.py"]
 """
 
-FINDINGS: list[dict[str, Any]] = [
+FINDINGS: list[LintFinding] = [
     {"line": 3, "code": "DL3007", "level": "warning", "message": "Using latest is prone to errors"},
     {"line": 5, "code": "DL3021", "level": "error", "message": "COPY with more than 2 arguments"},
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from graphql import build_schema, parse, validate
+from graphql import OperationDefinitionNode, build_schema, parse, validate
 
 from home_idp.tui.operations import UnknownOperation, document, operation_names
 
@@ -21,7 +21,7 @@ def test_every_operation_is_valid_against_the_schema(name: str) -> None:
 @pytest.mark.parametrize("name", operation_names())
 def test_each_document_carries_only_its_own_operation(name: str) -> None:
     parsed = parse(document(name))
-    operations = [d for d in parsed.definitions if d.kind == "operation_definition"]
+    operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
     assert [op.name.value for op in operations if op.name] == [name]
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from rich.color import Color as RichColor
 from textual.app import App, ComposeResult
 from textual.color import Color
 
-from home_idp.tui.widgets.waterfall import Waterfall, format_duration, tree_order
+from home_idp.tui.results import TraceSpan
+from home_idp.tui.widgets.formatting import duration
+from home_idp.tui.widgets.waterfall import Waterfall, tree_order
 
 T0 = 1_700_000_000_000_000_000  # ns; big, like real Unix times, to catch float rounding
 
@@ -20,7 +21,7 @@ def make_span(
     end_ms: float,
     parent: str | None = None,
     status: str = "OK",
-) -> dict[str, Any]:
+) -> TraceSpan:
     return {
         "spanId": span_id.rjust(16, "0"),
         "parentSpanId": parent.rjust(16, "0") if parent else None,
@@ -36,11 +37,11 @@ def make_span(
 
 
 class WaterfallApp(App[None]):
-    def __init__(self, spans: list[dict[str, Any]]) -> None:
+    def __init__(self, spans: list[TraceSpan]) -> None:
         super().__init__()
         self.spans = spans
-        self.selected: list[dict[str, Any]] = []
-        self.highlighted: list[dict[str, Any]] = []
+        self.selected: list[TraceSpan] = []
+        self.highlighted: list[TraceSpan] = []
 
     def compose(self) -> ComposeResult:
         yield Waterfall(self.spans)
@@ -52,7 +53,7 @@ class WaterfallApp(App[None]):
         self.highlighted.append(message.span)
 
 
-def trace() -> list[dict[str, Any]]:
+def trace() -> list[TraceSpan]:
     # Deliberately out of order: the widget must sort them.
     return [
         make_span("b", "GET /users", 500, 1000, parent="r"),
@@ -121,7 +122,7 @@ async def test_error_bars_use_the_theme_error_colour() -> None:
     async with app.run_test(size=(100, 20)):
         waterfall = app.query_one(Waterfall)
 
-        def bar_colour(y: int) -> Any:
+        def bar_colour(y: int) -> RichColor | None:
             styles = {seg.style for seg in waterfall.render_line(y) if "█" in seg.text}
             assert len(styles) == 1
             style = styles.pop()
@@ -165,8 +166,10 @@ async def test_the_cursor_row_is_highlighted() -> None:
     async with app.run_test(size=(100, 20)):
         waterfall = app.query_one(Waterfall)
 
-        def background(y: int) -> Any:
-            return next(iter(waterfall.render_line(y))).style.bgcolor  # type: ignore[union-attr]
+        def background(y: int) -> RichColor | None:
+            style = next(iter(waterfall.render_line(y))).style
+            assert style is not None
+            return style.bgcolor
 
         assert background(1) != background(2)
         waterfall.action_cursor_down()
@@ -320,7 +323,8 @@ def test_tree_order_keeps_one_copy_per_span_id() -> None:
         (125_000, "2m05s"),
         (3_720_000, "1h02m"),
         (float("nan"), "0 ms"),
+        (None, "—"),
     ],
 )
-def test_format_duration(ms: float, text: str) -> None:
-    assert format_duration(ms) == text
+def test_duration(ms: float | None, text: str) -> None:
+    assert duration(ms) == text

@@ -4,6 +4,7 @@ from home_idp.tui.dialogs.choose import ChoiceDialog
 from home_idp.tui.dialogs.confirm import ConfirmDialog
 from home_idp.tui.dialogs.file_edit import FileDialog
 from home_idp.tui.dialogs.form import FormDialog, FormField
+from home_idp.tui.dialogs.submitting import FormValues
 from home_idp.tui.dialogs.text_view import TextViewDialog
 from home_idp.tui.dialogs.versions import VersionsDialog
 
@@ -13,6 +14,7 @@ __all__ = [
     "FileDialog",
     "FormDialog",
     "FormField",
+    "FormValues",
     "TextViewDialog",
     "VersionsDialog",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,7 +16,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, TextArea
 
-from home_idp.tui.dialogs.submitting import Submit, SubmittingDialog
+from home_idp.tui.dialogs.submitting import FormValues, Result, Submit, SubmittingDialog
+from home_idp.tui.results import AppFile
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["MAX_FILE_BYTES", "FileDialog", "read_local_file"]
@@ -43,7 +43,7 @@ def read_local_file(path: str) -> str:
         raise ValueError(error.strerror or str(error)) from None
 
 
-class FileDialog(SubmittingDialog):
+class FileDialog(SubmittingDialog[Result]):
     """Collects a file, runs `submit` with {name, mountPath, content}, closes with its result."""
 
     BINDINGS = [
@@ -52,24 +52,24 @@ class FileDialog(SubmittingDialog):
     ]
     AUTO_FOCUS = "#file-name"
 
-    def __init__(self, title: str, submit: Submit, file: dict[str, Any] | None = None) -> None:
+    def __init__(self, title: str, submit: Submit[Result], file: AppFile | None = None) -> None:
         super().__init__(submit)
         self.title_text = title
-        self.file = file or {}
+        self.file = file
 
     @property
     def field_names(self) -> tuple[str, ...]:
         return _FIELDS
 
     def compose(self) -> ComposeResult:
-        editing = bool(self.file)
+        editing = self.file is not None
         with Vertical(classes="dialog file-dialog"):
             yield Label(safe_text(self.title_text), classes="dialog-title")
             with Horizontal(classes="file-names"):
                 with Vertical():
                     yield Label("Name", classes="field-label")
                     yield Input(
-                        str(self.file.get("name", "")),
+                        self.file["name"] if self.file else "",
                         placeholder="app.yaml",
                         id="file-name",
                         disabled=editing,  # another name would be another file
@@ -78,7 +78,7 @@ class FileDialog(SubmittingDialog):
                 with Vertical():
                     yield Label("Mount path in the container", classes="field-label")
                     yield Input(
-                        str(self.file.get("mountPath", "")),
+                        self.file["mountPath"] if self.file else "",
                         placeholder="/config/app.yaml",
                         id="file-mountPath",
                     )
@@ -87,14 +87,14 @@ class FileDialog(SubmittingDialog):
                 yield Input(placeholder="load from a local file: path", id="file-load-path")
                 yield Button("Load", id="file-load")
             yield Label("", classes="field-error", id="error-load")
-            yield TextArea(str(self.file.get("content", "")), id="file-content")
+            yield TextArea(self.file["content"] if self.file else "", id="file-content")
             yield Label("", classes="field-error", id="error-content")
             yield Label("", classes="form-error", id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="submit")
                 yield Button("Cancel", id="cancel")
 
-    def values(self) -> dict[str, str]:
+    def values(self) -> FormValues:
         return {
             "name": self.query_one("#file-name", Input).value.strip(),
             "mountPath": self.query_one("#file-mountPath", Input).value.strip(),

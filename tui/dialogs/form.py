@@ -8,7 +8,6 @@ them, so nothing typed is lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label
 
-from home_idp.tui.dialogs.submitting import Submit, SubmittingDialog
+from home_idp.tui.dialogs.submitting import FormValues, Result, Submit, SubmittingDialog
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["FormDialog", "FormField"]
@@ -34,13 +33,15 @@ class FormField:
     integer: bool = False
 
 
-class FormDialog(SubmittingDialog):
+class FormDialog(SubmittingDialog[Result]):
     """Collects values, runs `submit` with them and closes with its result."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
     AUTO_FOCUS = "Input"
 
-    def __init__(self, title: str, fields: list[FormField], submit: Submit, action: str) -> None:
+    def __init__(
+        self, title: str, fields: list[FormField], submit: Submit[Result], action: str
+    ) -> None:
         super().__init__(submit)
         self.title_text = title
         self.fields = fields
@@ -69,9 +70,9 @@ class FormDialog(SubmittingDialog):
                 yield Button(self.action_label, variant="primary", id="submit")
                 yield Button("Cancel", id="cancel")
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> FormValues:
         """The inputs' values; raises ValueError naming a field that is not a number."""
-        result: dict[str, Any] = {}
+        result: FormValues = {}
         for spec in self.fields:
             text = self.query_one(f"#field-{spec.name}", Input).value.strip()
             if spec.integer and text:

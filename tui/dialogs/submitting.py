@@ -8,7 +8,7 @@ so nothing typed is lost and the user fixes what the server named.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Generic, TypeAlias, TypeVar
 
 from textual import work
 from textual.screen import ModalScreen
@@ -17,19 +17,24 @@ from textual.widgets import Button, Label
 from home_idp.tui.errors import ActionFailed, GatewayError
 from home_idp.tui.widgets.formatting import safe_text
 
-__all__ = ["Submit", "SubmittingDialog"]
+__all__ = ["FormValues", "Result", "Submit", "SubmittingDialog"]
 
-Submit = Callable[[dict[str, Any]], Awaitable[Any]]
+FormValues: TypeAlias = dict[str, str | int]
+"""A dialog's inputs by name: text, or a whole number for a number field."""
+
+Result = TypeVar("Result")
+
+Submit: TypeAlias = Callable[[FormValues], Awaitable[Result]]
 
 
-class SubmittingDialog(ModalScreen[Any]):
-    """Runs `submit` with the dialog's values and closes with its result.
+class SubmittingDialog(ModalScreen[Result | None], Generic[Result]):
+    """Runs `submit` with the dialog's values and closes with its result (None: cancelled).
 
     Subclasses compose a `#submit` button, a `#form-error` label and one
     `#error-<name>` label per name in `field_names`.
     """
 
-    def __init__(self, submit: Submit) -> None:
+    def __init__(self, submit: Submit[Result]) -> None:
         super().__init__()
         self.submit = submit
 
@@ -39,7 +44,7 @@ class SubmittingDialog(ModalScreen[Any]):
         raise NotImplementedError
 
     @work(exclusive=True, exit_on_error=False)
-    async def run_submit(self, values: dict[str, Any]) -> None:
+    async def run_submit(self, values: FormValues) -> None:
         self.query_one("#submit", Button).disabled = True
         try:
             result = await self.submit(values)

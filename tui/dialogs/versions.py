@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,17 +9,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from home_idp.tui.results import DockerfileVersionSummary
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["VersionsDialog"]
 
 
-class VersionsDialog(ModalScreen[dict[str, Any] | None]):
+class VersionsDialog(ModalScreen[DockerfileVersionSummary | None]):
     """Dismissed with the chosen version (id, number, ...) or None."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
 
-    def __init__(self, versions: list[dict[str, Any]]) -> None:
+    def __init__(self, versions: list[DockerfileVersionSummary]) -> None:
         super().__init__()
         self.versions = versions
 

@@ -1,1 +1,1 @@
-"""The dashboard's screens."""
+"""The dashboard's screens: login, the dashboard, a release, traces and administration."""

@@ -1,22 +1,22 @@
 """The admin screen (f3, administrators only): users, projects, roles, audit, webhooks
 and components, one tab each.
 
-Each tab is a widget that loads its data the first time it is shown, so
-opening the screen costs one query, not six. The digits 1-6 switch tabs and
-put the focus in the tab's table, where its actions show in the footer.
+Each tab is a widget that asks for its data the first time it is shown, so
+opening the screen costs one query, not six. The tabs do no network work:
+they post messages, which `AdminRequests` answers. The digits 1-6 switch
+tabs and put the focus in the tab's table, where its actions show in the
+footer.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 
+from home_idp.tui.screens.admin_requests import AdminRequests
 from home_idp.tui.widgets.admin_audit import AdminAudit
 from home_idp.tui.widgets.admin_components import AdminComponents
 from home_idp.tui.widgets.admin_projects import AdminProjects
@@ -24,9 +24,6 @@ from home_idp.tui.widgets.admin_roles import AdminRoles
 from home_idp.tui.widgets.admin_users import AdminUsers
 from home_idp.tui.widgets.admin_webhooks import AdminWebhooks
 from home_idp.tui.widgets.offline_banner import OfflineBanner
-
-if TYPE_CHECKING:
-    from home_idp.tui.app import HomeIdpApp
 
 __all__ = ["TABS", "AdminScreen"]
 
@@ -41,7 +38,7 @@ TABS: list[tuple[str, str, type[Widget]]] = [
 """(tab id, title, widget class) of each tab, in order."""
 
 
-class AdminScreen(Screen[None]):
+class AdminScreen(AdminRequests):
     """Administration of the whole server, for global admins."""
 
     BINDINGS = [
@@ -51,10 +48,6 @@ class AdminScreen(Screen[None]):
             for number, (tab, title, _widget) in enumerate(TABS, start=1)
         ),
     ]
-
-    @property
-    def home(self) -> HomeIdpApp:
-        return cast("HomeIdpApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()

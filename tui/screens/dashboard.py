@@ -1,27 +1,40 @@
-"""The main screen: projects and apps in a sidebar, the chosen app (or project) beside it."""
+"""The main screen: projects and apps in a sidebar, the chosen app (or project) beside it.
+
+The screen moves between projects and apps; the server work its panes ask
+for is answered by its base, `DashboardRequests`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
-from home_idp.tui.dialogs import FormDialog, FormField
+from home_idp.tui.context import AppTarget
+from home_idp.tui.dialogs import FormDialog, FormField, FormValues
+from home_idp.tui.results import (
+    APP_RELEASES,
+    CREATE_APP,
+    CREATE_PROJECT,
+    ME,
+    PROJECT_APPS,
+    PROJECTS,
+    AppResult,
+    CreateProjectResult,
+)
+from home_idp.tui.screens.dashboard_requests import DashboardRequests
+from home_idp.tui.screens.release import ReleaseScreen
 from home_idp.tui.widgets.app_view import AppView
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.project_tree import AppNode, ProjectNode, ProjectTree
 from home_idp.tui.widgets.project_view import ProjectVariables, ProjectView
 from home_idp.tui.widgets.releases_table import ReleasesTable
-
-if TYPE_CHECKING:
-    from home_idp.tui.app import AppTarget, HomeIdpApp
 
 __all__ = ["DashboardScreen"]
 
@@ -36,7 +49,7 @@ Pick an app or a project in the sidebar, or:
 """
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(DashboardRequests):
     """Where a developer lives: the sidebar and one app's tabs."""
 
     BINDINGS = [
@@ -62,10 +75,6 @@ class DashboardScreen(Screen[None]):
     def __init__(self, open_app: AppTarget | None = None) -> None:
         super().__init__()
         self.open_app = open_app
-
-    @property
-    def home(self) -> HomeIdpApp:
-        return cast("HomeIdpApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -102,7 +111,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(AppView).show_tab(tab)
 
     def action_history(self) -> None:
-        self.query_one(AppView).show_history()
+        self.show_history()
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one(ProjectTree)
@@ -112,16 +121,16 @@ class DashboardScreen(Screen[None]):
     async def load_projects(self) -> None:
         gateway = self.home.gateway
         with self.home.reporting():
-            me = (await gateway.execute("Me"))["me"]
-            self.home.is_admin = bool(me["isAdmin"])
+            me = (await gateway.execute(ME))["me"]
+            self.home.is_admin = me["isAdmin"]
+            self.query_one(AppView).is_admin = self.query_one(ProjectView).is_admin = me["isAdmin"]
             self.sub_title = f"{me['username']} @ {gateway.server_url}"
-            edges = (await gateway.execute("Projects"))["projects"]["edges"]
+            edges = (await gateway.execute(PROJECTS))["projects"]["edges"]
             projects = [
-                ProjectNode(str(e["node"]["id"]), str(e["node"]["name"]), e["node"]["myRole"])
-                for e in edges
+                ProjectNode(e["node"]["id"], e["node"]["name"], e["node"]["myRole"]) for e in edges
             ]
             app_lists = await asyncio.gather(
-                *(gateway.execute("ProjectApps", project=p.id) for p in projects)
+                *(gateway.execute(PROJECT_APPS, project=p.id) for p in projects)
             )
             tree = self.query_one(ProjectTree)
             tree.fill(
@@ -139,12 +148,14 @@ class DashboardScreen(Screen[None]):
 
     async def _open_running_release(self, app: AppNode) -> None:
         """Opened on an app (`home-idp tui --app`, the demo): show its release in progress."""
-        node = (await self.home.gateway.execute("AppReleases", id=app.id))["node"]
+        node = (await self.home.gateway.execute(APP_RELEASES, id=app.id))["node"]
         edges = node["releases"]["edges"] if node else []
         if edges and edges[0]["node"]["status"] == "RUNNING":
-            self.query_one(AppView).query_one(ReleasesTable).open_release(
-                str(edges[0]["node"]["id"])
-            )
+            self.app.push_screen(ReleaseScreen(edges[0]["node"]["id"]))
+
+    @on(ReleasesTable.ReleaseChosen)
+    def release_chosen(self, event: ReleasesTable.ReleaseChosen) -> None:
+        self.app.push_screen(ReleaseScreen(event.release_id))
 
     @on(ProjectTree.AppChosen)
     def app_chosen(self, event: ProjectTree.AppChosen) -> None:
@@ -177,8 +188,8 @@ class DashboardScreen(Screen[None]):
         self.query_one(AppView).live = self.query_one(ContentSwitcher).current == "app-view"
 
     def action_new_project(self) -> None:
-        async def create(values: dict[str, Any]) -> Any:
-            return await self.home.gateway.mutate("CreateProject", input=values)
+        async def create(values: FormValues) -> CreateProjectResult:
+            return await self.home.gateway.mutate(CREATE_PROJECT, input=values)
 
         dialog = FormDialog(
             "New project",
@@ -189,7 +200,7 @@ class DashboardScreen(Screen[None]):
             create,
             "Create",
         )
-        self.app.push_screen(dialog, lambda result: self._created(result, "project"))
+        self.app.push_screen(dialog, self._project_created)
 
     def action_new_app(self) -> None:
         project = self.query_one(ProjectTree).current_project
@@ -197,9 +208,9 @@ class DashboardScreen(Screen[None]):
             self.notify("Highlight a project in the sidebar first.", severity="warning")
             return
 
-        async def create(values: dict[str, Any]) -> Any:
+        async def create(values: FormValues) -> AppResult:
             return await self.home.gateway.mutate(
-                "CreateApp", input={"project": project.id, **values}
+                CREATE_APP, input={"project": project.id, **values}
             )
 
         dialog = FormDialog(
@@ -213,9 +224,16 @@ class DashboardScreen(Screen[None]):
             create,
             "Create",
         )
-        self.app.push_screen(dialog, lambda result: self._created(result, "app"))
+        self.app.push_screen(dialog, self._app_created)
 
-    def _created(self, result: Any, kind: str) -> None:
+    def _project_created(self, result: CreateProjectResult | None) -> None:
         if result:
-            self.notify(f"Created {kind} {result[kind]['name']}.", markup=False)
-            self.load_projects()
+            self._created(f"project {result['project']['name']}")
+
+    def _app_created(self, result: AppResult | None) -> None:
+        if result:
+            self._created(f"app {result['app']['name']}")
+
+    def _created(self, what: str) -> None:
+        self.notify(f"Created {what}.", markup=False)
+        self.load_projects()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,11 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from home_idp.tui.context import Home, home_of
 from home_idp.tui.errors import ActionFailed, GatewayError, ServerUnreachable
+from home_idp.tui.results import SIGN_UP
 from home_idp.tui.widgets.formatting import safe_text
-
-if TYPE_CHECKING:
-    from home_idp.tui.app import HomeIdpApp
 
 __all__ = ["LoginScreen"]
 
@@ -33,8 +31,8 @@ class LoginScreen(Screen[None]):
         self.message = message
 
     @property
-    def home(self) -> HomeIdpApp:
-        return cast("HomeIdpApp", self.app)
+    def home(self) -> Home:
+        return home_of(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
@@ -96,12 +94,12 @@ class LoginScreen(Screen[None]):
         password = self.query_one("#password", Input).value
         try:
             result = await gateway.mutate(
-                "SignUp", input={"username": username, "password": password}
+                SIGN_UP, input={"username": username, "password": password}
             )
         except GatewayError as error:
             self.say(str(error))
             return
-        self.say(str(result["message"]))
+        self.say(result["message"])
         await self.wait_for_approval(username, password)
 
     async def wait_for_approval(self, username: str, password: str) -> None:

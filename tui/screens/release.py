@@ -7,7 +7,7 @@ subscriptions. Every stream resumes after a dropped connection.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -18,8 +18,20 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from home_idp.tui.app import home_of
+from home_idp.tui.context import home_of
 from home_idp.tui.dialogs import ConfirmDialog
+from home_idp.tui.results import (
+    BUILD_LOG,
+    CANCEL_RELEASE,
+    RELEASE_DETAIL,
+    RELEASE_EVENTS,
+    RELEASE_PLAN,
+    RETRY_RELEASE,
+    ROLLBACK,
+    SPANS,
+    Mutation,
+    ReleaseDetail,
+)
 from home_idp.tui.widgets.build_log import BuildLogView
 from home_idp.tui.widgets.formatting import duration, safe_text, state_label
 from home_idp.tui.widgets.offline_banner import OfflineBanner
@@ -28,6 +40,8 @@ from home_idp.tui.widgets.steps_view import StepsView
 from home_idp.tui.widgets.waterfall import Waterfall
 
 __all__ = ["ReleaseScreen"]
+
+Payload = TypeVar("Payload")
 
 
 class ReleaseScreen(Screen[None]):
@@ -48,7 +62,7 @@ class ReleaseScreen(Screen[None]):
     def __init__(self, release_id: str) -> None:
         super().__init__()
         self.release_id = release_id
-        self.release: dict[str, Any] | None = None
+        self.release: ReleaseDetail | None = None
         self._trace_followed: str | None = None
         self._reload_due = False
         self.plan_text = ""
@@ -97,41 +111,42 @@ class ReleaseScreen(Screen[None]):
     async def load_release(self) -> None:
         home = home_of(self)
         with home.reporting():
-            release = (await home.gateway.execute("ReleaseDetail", id=self.release_id))["node"]
+            release = (await home.gateway.execute(RELEASE_DETAIL, id=self.release_id))["node"]
             if release is None:
                 self.query_one("#release-summary", Static).update("This release is gone.")
                 return
             self.show_release(release)
 
-    def show_release(self, release: dict[str, Any]) -> None:
+    def show_release(self, release: ReleaseDetail) -> None:
         self.release = release
         app = release["app"]
         self.title = f"{app['project']['name']} / {app['name']} — release #{release['number']}"
         parts = [
-            state_label(str(release["status"])),
+            state_label(release["status"]),
             safe_text(f"trigger {release['trigger']}"),
             safe_text(f"by {release['createdBy']}"),
-            safe_text(f"took {duration(release.get('durationMs'))}"),
+            safe_text(f"took {duration(release['durationMs'])}"),
         ]
-        if release.get("image"):
+        if release["image"]:
             parts.append(safe_text(f"image {release['image']}"))
-        if release.get("url"):
+        if release["url"]:
             parts.append(safe_text(release["url"]))
         summary = Text(" · ").join(parts)
-        if release.get("error"):
+        if release["error"]:
             summary.append("\n")
             summary.append_text(safe_text(release["error"], "bold red"))
         self.query_one("#release-summary", Static).update(summary)
         self.query_one(StepsView).show(release["steps"])
-        if release.get("traceId") and self._trace_followed != release["traceId"]:
-            self._trace_followed = release["traceId"]
-            self.follow_trace(str(release["traceId"]))
+        trace_id = release["traceId"]
+        if trace_id and self._trace_followed != trace_id:
+            self._trace_followed = trace_id
+            self.follow_trace(trace_id)
 
     @work(exclusive=True, group="events", exit_on_error=False)
     async def follow_events(self) -> None:
         home = home_of(self)
         with home.reporting():
-            async for _event in home.gateway.subscribe("ReleaseEvents", releaseId=self.release_id):
+            async for _event in home.gateway.subscribe(RELEASE_EVENTS, releaseId=self.release_id):
                 # Events come in bursts: the first one schedules a reload that covers them all.
                 if not self._reload_due:
                     self._reload_due = True
@@ -148,7 +163,7 @@ class ReleaseScreen(Screen[None]):
         view = self.query_one(BuildLogView)
         home = home_of(self)
         with home.reporting():
-            async for line in home.gateway.subscribe("BuildLog", releaseId=self.release_id):
+            async for line in home.gateway.subscribe(BUILD_LOG, releaseId=self.release_id):
                 view.append(f"[{line['step']}] {line['text']}")
 
     @on(TabbedContent.TabActivated, pane="#tab-plan")
@@ -159,7 +174,7 @@ class ReleaseScreen(Screen[None]):
     async def load_plan(self) -> None:
         home = home_of(self)
         with home.reporting():
-            plan = (await home.gateway.execute("ReleasePlan", releaseId=self.release_id))[
+            plan = (await home.gateway.execute(RELEASE_PLAN, releaseId=self.release_id))[
                 "releasePlan"
             ]
             files = ", ".join(plan["files"]) or "none yet"
@@ -172,7 +187,7 @@ class ReleaseScreen(Screen[None]):
         waterfall = self.query_one(Waterfall)
         home = home_of(self)
         with home.reporting():
-            async for span in home.gateway.subscribe("Spans", traceId=trace_id):
+            async for span in home.gateway.subscribe(SPANS, traceId=trace_id):
                 waterfall.add_span(span)
 
     @on(Waterfall.SpanHighlighted)
@@ -189,12 +204,12 @@ class ReleaseScreen(Screen[None]):
     async def action_cancel(self) -> None:
         if not await self.app.push_screen_wait(ConfirmDialog("Cancel this release?", "Cancel it")):
             return
-        await self._act("CancelRelease", "Cancelled.", input={"id": self.release_id})
+        await self._act(CANCEL_RELEASE, "Cancelled.", input={"id": self.release_id})
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_retry(self) -> None:
         if await self._act(
-            "RetryRelease", "Retrying from the failed step.", input={"id": self.release_id}
+            RETRY_RELEASE, "Retrying from the failed step.", input={"id": self.release_id}
         ):
             # The build log's stream ends with the build: start it again, from the top.
             self.query_one(BuildLogView).clear()
@@ -209,17 +224,19 @@ class ReleaseScreen(Screen[None]):
         if not await self.app.push_screen_wait(ConfirmDialog(question, "Roll back")):
             return
         result = await self._act(
-            "Rollback",
+            ROLLBACK,
             f"Rolling back to #{number}.",
             input={"app": self.release["app"]["id"], "release": self.release_id},
         )
         if result is not None:
-            self.app.switch_screen(ReleaseScreen(str(result["release"]["id"])))
+            self.app.switch_screen(ReleaseScreen(result["release"]["id"]))
 
-    async def _act(self, operation: str, done: str, **variables: Any) -> dict[str, Any] | None:
+    async def _act(
+        self, mutation: Mutation[Payload], done: str, **variables: object
+    ) -> Payload | None:
         home = home_of(self)
         with home.reporting():
-            result = await home.gateway.mutate(operation, **variables)
+            result = await home.gateway.mutate(mutation, **variables)
             self.notify(done, markup=False)
             self.load_release()
             return result

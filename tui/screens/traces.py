@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +9,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from home_idp.tui.app import home_of
+from home_idp.tui.context import home_of
+from home_idp.tui.results import SPANS, TRACES
 from home_idp.tui.widgets.formatting import ago, duration, safe_text
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.span_detail import SpanDetail, span_dialog
@@ -62,22 +61,22 @@ class TracesScreen(Screen[None]):
     async def load(self) -> None:
         home = home_of(self)
         with home.reporting():
-            page = (await home.gateway.execute("Traces", after=self.after))["traces"]
+            page = (await home.gateway.execute(TRACES, after=self.after))["traces"]
             table = self.query_one(DataTable)
             for edge in page["edges"]:
-                trace: dict[str, Any] = edge["node"]
-                if str(trace["traceId"]) in table.rows:
+                trace = edge["node"]
+                if trace["traceId"] in table.rows:
                     continue  # a trace that moved between pages while paging
-                where = "/".join(p for p in (trace.get("project"), trace.get("app")) if p)
+                where = "/".join(p for p in (trace["project"], trace["app"]) if p)
                 table.add_row(
                     safe_text(trace["name"]),
                     safe_text(where or "—"),
-                    str(trace["status"]).lower(),
+                    trace["status"].lower(),
                     str(trace["spanCount"]),
                     str(trace["errorCount"]),
-                    duration(float(trace["durationMs"])),
+                    duration(trace["durationMs"]),
                     ago(trace["startTime"]),
-                    key=str(trace["traceId"]),
+                    key=trace["traceId"],
                 )
             info = page["pageInfo"]
             self.after = info["endCursor"] if info["hasNextPage"] else None
@@ -113,7 +112,7 @@ class TraceScreen(Screen[None]):
         waterfall = self.query_one(Waterfall)
         home = home_of(self)
         with home.reporting():
-            async for span in home.gateway.subscribe("Spans", traceId=self.trace_id):
+            async for span in home.gateway.subscribe(SPANS, traceId=self.trace_id):
                 waterfall.add_span(span)
 
     @on(Waterfall.SpanHighlighted)

@@ -2,25 +2,22 @@
 
 The table holds the profile's components (Helm charts in the cluster, the
 local registry on a laptop) with their last known state. Installs run in the
-server's background; the `installProgress` subscription updates the rows and
-writes each step to the log panel as it happens.
+server's background; the screen follows their progress and hands each step to
+`progress`, which updates the row and writes the step to the log panel.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable, Label, RichLog
-from textual.worker import Worker
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog
+from home_idp.tui.results import Component, InstallProgress
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminComponents", "status_label"]
@@ -40,8 +37,36 @@ def status_label(status: str) -> Text:
     return safe_text(status.lower(), _STATUS_STYLE.get(status, ""))
 
 
-class AdminComponents(Vertical):
+def _component_key(component: Component) -> str:
+    return component["name"]
+
+
+def _component_cells(component: Component) -> tuple[Text, ...]:
+    revision = component["revision"]
+    return (
+        safe_text(component["name"]),
+        safe_text(component["chart"]),
+        safe_text(component["version"]),
+        safe_text(component["namespace"]),
+        status_label(component["status"]),
+        safe_text(component["message"]),
+        safe_text("—" if revision is None else revision),
+    )
+
+
+class AdminComponents(AdminTab, Vertical):
     """Components in a table with install actions and a live progress log."""
+
+    class InstallWanted(Message):
+        """The user asked to install, upgrade or uninstall a component (`name`).
+
+        `name` None means installing every component, dependencies first.
+        """
+
+        def __init__(self, name: str | None, uninstall: bool = False) -> None:
+            super().__init__()
+            self.name = name
+            self.uninstall = uninstall
 
     DEFAULT_CSS = """
     AdminComponents { height: 1fr; }
@@ -54,14 +79,12 @@ class AdminComponents(Vertical):
         Binding("i", "install", "Install/upgrade"),
         Binding("u", "uninstall", "Uninstall"),
         Binding("I", "install_all", "Install all"),
-        Binding("r", "reload", "Reload"),
+        RELOAD,
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.components: list[dict[str, Any]] = []
-        self._loaded = False
-        self._follower: Worker[None] | None = None
+        self.components: list[Component] = []
 
     def compose(self) -> ComposeResult:
         yield Label("Components of this profile", classes="admin-heading")
@@ -81,64 +104,18 @@ class AdminComponents(Vertical):
         ):
             table.add_column(label, key=key)
 
-    def on_show(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
-
-    def reload(self) -> None:
-        self.load()
-        follower = self._follower
-        if follower is None or follower.is_finished:
-            self._follower = self.follow()
-
-    def action_reload(self) -> None:
-        self.reload()
-
-    @work(exclusive=True, group="admin-components", exit_on_error=False)
-    async def load(self) -> None:
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("AdminComponents")
-            self.show(list(data["components"]))
-
-    def show(self, components: list[dict[str, Any]]) -> None:
+    def show(self, components: list[Component]) -> None:
         table = self.query_one(DataTable)
-        keep = self.selected()
         self.components = components
-        table.clear()
-        for component in components:
-            revision = component.get("revision")
-            table.add_row(
-                safe_text(component["name"]),
-                safe_text(component["chart"]),
-                safe_text(component["version"]),
-                safe_text(component["namespace"]),
-                status_label(str(component["status"])),
-                safe_text(component["message"]),
-                safe_text("—" if revision is None else revision),
-                key=str(component["name"]),
-            )
-        if keep is not None and any(c["name"] == keep["name"] for c in components):
-            table.move_cursor(row=table.get_row_index(str(keep["name"])))
+        refill(table, components, _component_key, _component_cells, keep=highlighted_key(table))
 
-    def selected(self) -> dict[str, Any] | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        return next((c for c in self.components if str(c["name"]) == key), None)
+    def selected(self) -> Component | None:
+        key = highlighted_key(self.query_one(DataTable))
+        return next((c for c in self.components if _component_key(c) == key), None)
 
-    @work(exclusive=True, group="admin-components-live", exit_on_error=False)
-    async def follow(self) -> None:
-        home = home_of(self)
-        with home.reporting():
-            async for event in home.gateway.subscribe("AdminInstallProgress"):
-                self.progress(event)
-
-    def progress(self, event: dict[str, Any]) -> None:
+    def progress(self, event: InstallProgress) -> None:
         """Show one install step in its row and in the log."""
-        name, status = str(event["component"]), str(event["status"])
+        name, status = event["component"], event["status"]
         self.query_one(RichLog).write(
             Text.assemble(
                 stamp(event["at"]),
@@ -151,41 +128,39 @@ class AdminComponents(Vertical):
             )
         )
         table = self.query_one(DataTable)
-        if name in {str(c["name"]) for c in self.components}:
+        if name in {c["name"] for c in self.components}:
             table.update_cell(name, "status", status_label(status))
             table.update_cell(name, "message", safe_text(event["message"]), update_width=True)
         if status in _SETTLED:
             # The revision and time come only with the component itself.
-            self.load()
+            self.reload()
 
     # -- actions ------------------------------------------------------------
 
     def action_install(self) -> None:
         component = self.selected()
         if component is not None:
-            self.start("AdminInstallComponent", {"name": component["name"]})
+            self.start(self.InstallWanted(component["name"]))
 
     def action_uninstall(self) -> None:
         component = self.selected()
         if component is not None:
             question = f"Uninstall {component['name']} from {component['namespace']}?"
-            self.start("AdminUninstallComponent", {"name": component["name"]}, question)
+            self.start(self.InstallWanted(component["name"], uninstall=True), question)
 
     def action_install_all(self) -> None:
         question = "Install or upgrade every component, dependencies first?"
-        self.start("AdminInstallAll", {"components": None}, question)
+        self.start(self.InstallWanted(None), question)
 
     @work(exclusive=True, group="admin-components-action", exit_on_error=False)
-    async def start(self, operation: str, values: dict[str, Any], question: str = "") -> None:
-        """Start an install operation; its progress arrives through the subscription."""
-        if question and not await self.app.push_screen_wait(ConfirmDialog(question, "Go")):
+    async def start(self, wanted: AdminComponents.InstallWanted, question: str = "") -> None:
+        """Ask the screen to start an operation, after a question if given."""
+        if question and not await self.confirmed(question, "Go"):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate(operation, input=values)
-            started = result.get("components") or [result["component"]]
-            names = ", ".join(str(c["name"]) for c in started)
-            self.query_one(RichLog).write(
-                safe_text(f"started: {operation.removeprefix('Admin')} {names}")
-            )
-            self.load()
+        self.post_message(wanted)
+
+    def started(self, what: str, components: list[Component]) -> None:
+        """Log an operation the server started; its progress arrives through `progress`."""
+        names = ", ".join(c["name"] for c in components)
+        self.query_one(RichLog).write(safe_text(f"started: {what} {names}"))
+        self.reload()

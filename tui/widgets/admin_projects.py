@@ -6,31 +6,71 @@ members are added, given another role, or removed.
 
 from __future__ import annotations
 
-from typing import Any
-
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable, Label
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
-from home_idp.tui.widgets.formatting import clean, safe_text, stamp
+from home_idp.tui.results import AdminProject, Member
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminProjects"]
 
 
-def _highlighted(table: DataTable[Any]) -> str | None:
-    """The row key under the cursor, or None for an empty table."""
-    if not table.row_count:
-        return None
-    return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+def _project_key(project: AdminProject) -> str:
+    return project["id"]
 
 
-class AdminProjects(Horizontal):
+def _project_cells(project: AdminProject) -> tuple[Text, ...]:
+    return (
+        safe_text(project["name"]),
+        safe_text(project["description"]),
+        safe_text(stamp(project["createdAt"])),
+    )
+
+
+def _member_key(member: Member) -> str:
+    return member["user"]["username"]
+
+
+def _member_cells(member: Member) -> tuple[Text, ...]:
+    return (
+        safe_text(member["user"]["username"]),
+        safe_text(member["role"]["name"]),
+        safe_text(stamp(member["createdAt"])),
+    )
+
+
+class AdminProjects(AdminTab, Horizontal):
     """Projects on the left, the highlighted project's members on the right."""
+
+    class MembersStale(Message):
+        """The highlighted project's members are to be fetched (again)."""
+
+        def __init__(self, project: AdminProject) -> None:
+            super().__init__()
+            self.project = project
+
+    class MemberFormWanted(Message):
+        """The user asked to add a member (`username` "") or to change a member's role."""
+
+        def __init__(self, project: AdminProject, username: str, role: str) -> None:
+            super().__init__()
+            self.project = project
+            self.username = username
+            self.role = role
+
+    class RemovalWanted(Message):
+        """The user confirmed removing a member from a project."""
+
+        def __init__(self, project: AdminProject, username: str) -> None:
+            super().__init__()
+            self.project = project
+            self.username = username
 
     DEFAULT_CSS = """
     AdminProjects { height: 1fr; }
@@ -43,14 +83,13 @@ class AdminProjects(Horizontal):
         Binding("a", "add_member", "Add member"),
         Binding("c", "change_role", "Change role"),
         Binding("x", "remove_member", "Remove member"),
-        Binding("r", "reload", "Reload"),
+        RELOAD,
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.projects: dict[str, dict[str, Any]] = {}
-        self.members: dict[str, dict[str, Any]] = {}
-        self._loaded = False
+        self.projects: dict[str, AdminProject] = {}
+        self.members: dict[str, Member] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -64,57 +103,31 @@ class AdminProjects(Horizontal):
         self.query_one("#projects-table", DataTable).add_columns("Name", "Description", "Created")
         self.query_one("#members-table", DataTable).add_columns("Username", "Role", "Since")
 
-    def on_show(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
-
-    def reload(self) -> None:
-        self.load()
-
-    def action_reload(self) -> None:
-        self.reload()
-
     @property
-    def project(self) -> dict[str, Any] | None:
+    def project(self) -> AdminProject | None:
         """The highlighted project."""
-        key = _highlighted(self.query_one("#projects-table", DataTable))
+        key = highlighted_key(self.query_one("#projects-table", DataTable))
         return self.projects.get(key) if key else None
 
     @property
-    def member(self) -> dict[str, Any] | None:
+    def member(self) -> Member | None:
         """The highlighted member of the highlighted project."""
-        key = _highlighted(self.query_one("#members-table", DataTable))
+        key = highlighted_key(self.query_one("#members-table", DataTable))
         return self.members.get(key) if key else None
 
-    @work(exclusive=True, group="admin-projects", exit_on_error=False)
-    async def load(self) -> None:
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("AdminProjects")
-            table = self.query_one("#projects-table", DataTable)
-            keep = _highlighted(table)
-            projects = [edge["node"] for edge in data["projects"]["edges"]]
-            self.projects = {str(p["id"]): p for p in projects}
-            table.clear()
-            for project in projects:
-                table.add_row(
-                    safe_text(project["name"]),
-                    safe_text(project["description"]),
-                    safe_text(stamp(project["createdAt"])),
-                    key=str(project["id"]),
-                )
-            if keep in self.projects:
-                table.move_cursor(row=table.get_row_index(keep))
-            # An emptied table highlights nothing, so no RowHighlighted comes.
-            self.load_members()
+    def show(self, projects: list[AdminProject]) -> None:
+        table = self.query_one("#projects-table", DataTable)
+        self.projects = {_project_key(p): p for p in projects}
+        refill(table, projects, _project_key, _project_cells, keep=highlighted_key(table))
+        # An emptied table highlights nothing, so no RowHighlighted comes.
+        self.load_members()
 
     @on(DataTable.RowHighlighted, "#projects-table")
     def project_highlighted(self) -> None:
         self.load_members()
 
-    @work(exclusive=True, group="admin-members", exit_on_error=False)
-    async def load_members(self) -> None:
+    def load_members(self) -> None:
+        """Show the highlighted project's members (asking the screen for them)."""
         project = self.project
         heading = self.query_one("#members-heading", Label)
         table = self.query_one("#members-table", DataTable)
@@ -124,70 +137,33 @@ class AdminProjects(Horizontal):
             table.clear()
             return
         heading.update(safe_text(f"Members of {project['name']}"))
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("AdminProjectMembers", project=project["name"])
-            found = data["project"] or {"members": {"edges": []}}
-            self.show_members([edge["node"] for edge in found["members"]["edges"]])
+        self.post_message(self.MembersStale(project))
 
-    def show_members(self, members: list[dict[str, Any]]) -> None:
+    def show_members(self, members: list[Member]) -> None:
         table = self.query_one("#members-table", DataTable)
-        keep = _highlighted(table)
+        keep = highlighted_key(table)
         # Keyed by username: mutations name members by it, and it is unique in a project.
-        self.members = {str(m["user"]["username"]): m for m in members}
-        table.clear()
-        for member in members:
-            table.add_row(
-                safe_text(member["user"]["username"]),
-                safe_text(member["role"]["name"]),
-                safe_text(stamp(member["createdAt"])),
-                key=str(member["user"]["username"]),
-            )
-        if keep in self.members:
-            table.move_cursor(row=table.get_row_index(keep))
+        self.members = {_member_key(m): m for m in members}
+        refill(table, members, _member_key, _member_cells, keep=keep)
 
     # -- actions ------------------------------------------------------------
 
-    def _member_form(self, title: str, username: str, role: str, action: str) -> None:
+    def _member_form(self, username: str, role: str) -> None:
         project = self.project
         if project is None:
             self.notify("Highlight a project first.", severity="warning")
             return
-        gateway = home_of(self).gateway
-        operation = "AdminAddProjectMember" if not username else "AdminSetProjectMemberRole"
-        fields = [FormField("role", "Role (maintainer, developer, viewer or a custom role)", role)]
-        if not username:
-            fields.insert(0, FormField("username", "Username"))
-
-        async def submit(values: dict[str, Any]) -> Any:
-            return await gateway.mutate(
-                operation,
-                input={"projectId": project["id"], "username": username, **values},
-            )
-
-        self.app.push_screen(FormDialog(title, fields, submit, action), self._member_changed)
+        self.post_message(self.MemberFormWanted(project, username, role))
 
     def action_add_member(self) -> None:
-        project = self.project
-        name = project["name"] if project else ""
-        self._member_form(f"Add a member to {name}", "", "developer", "Add")
+        self._member_form("", "developer")
 
     def action_change_role(self) -> None:
         member = self.member
         if member is None:
             self.notify("Highlight a member first.", severity="warning")
             return
-        username = str(member["user"]["username"])
-        self._member_form(f"New role of {username}", username, member["role"]["name"], "Change")
-
-    def _member_changed(self, result: Any) -> None:
-        if result:
-            member = result["member"]
-            self.notify(
-                clean(f"{member['user']['username']} is now {member['role']['name']}."),
-                markup=False,
-            )
-            self.load_members()
+        self._member_form(member["user"]["username"], member["role"]["name"])
 
     def action_remove_member(self) -> None:
         self.remove_member()
@@ -198,15 +174,8 @@ class AdminProjects(Horizontal):
         if project is None or member is None:
             self.notify("Highlight a member first.", severity="warning")
             return
-        username = str(member["user"]["username"])
+        username = member["user"]["username"]
         question = f"Remove {username} from {project['name']}?"
-        if not await self.app.push_screen_wait(ConfirmDialog(question, "Remove")):
+        if not await self.confirmed(question, "Remove"):
             return
-        home = home_of(self)
-        with home.reporting():
-            await home.gateway.mutate(
-                "AdminRemoveProjectMember",
-                input={"projectId": project["id"], "username": username},
-            )
-            self.notify(clean(f"Removed {username} from {project['name']}."), markup=False)
-            self.load_members()
+        self.post_message(self.RemovalWanted(project, username))

@@ -7,30 +7,29 @@ read-only (the server refuses to change them).
 
 from __future__ import annotations
 
-from typing import Any
-
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable, Label
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
 from home_idp.tui.errors import ActionFailed, FieldError
-from home_idp.tui.widgets.formatting import clean, safe_text
+from home_idp.tui.results import Policy, Role
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.formatting import safe_text
 
-__all__ = ["AdminRoles", "parse_policies"]
+__all__ = ["AdminRoles", "parse_policies", "policy_errors_on_one_field"]
 
 
-def parse_policies(text: str) -> list[dict[str, str]]:
+def parse_policies(text: str) -> list[Policy]:
     """Policies from 'effect resource action [project-pattern]', comma-separated.
 
     Raises ActionFailed with a field error, so the form shows it beside the input
     just as it shows the server's own validation errors.
     """
-    policies: list[dict[str, str]] = []
+    policies: list[Policy] = []
     for number, part in enumerate((p.strip() for p in text.split(",")), start=1):
         if not part:
             continue
@@ -53,7 +52,7 @@ def parse_policies(text: str) -> list[dict[str, str]]:
     return policies
 
 
-def _policy_errors_on_one_field(error: ActionFailed) -> ActionFailed:
+def policy_errors_on_one_field(error: ActionFailed) -> ActionFailed:
     """The server names each bad policy ("policies[1].resource"); the form has one input.
 
     The errors are gathered under "policies", numbered as the user typed them,
@@ -73,8 +72,31 @@ def _policy_errors_on_one_field(error: ActionFailed) -> ActionFailed:
     )
 
 
-class AdminRoles(Horizontal):
+def _role_key(role: Role) -> str:
+    return role["id"]
+
+
+def _role_cells(role: Role) -> tuple[Text | str, ...]:
+    return (
+        safe_text(role["name"]),
+        "built-in" if role["builtin"] else "custom",
+        str(len(role["policies"])),
+        safe_text(role["description"]),
+    )
+
+
+class AdminRoles(AdminTab, Horizontal):
     """Roles on the left, the highlighted role's policies on the right."""
+
+    class CreateWanted(Message):
+        """The user asked for a new role."""
+
+    class DeleteWanted(Message):
+        """The user confirmed deleting a custom role."""
+
+        def __init__(self, role: Role) -> None:
+            super().__init__()
+            self.role = role
 
     DEFAULT_CSS = """
     AdminRoles { height: 1fr; }
@@ -86,13 +108,12 @@ class AdminRoles(Horizontal):
     BINDINGS = [
         Binding("n", "new_role", "New role"),
         Binding("x", "delete_role", "Delete role"),
-        Binding("r", "reload", "Reload"),
+        RELOAD,
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.roles: dict[str, dict[str, Any]] = {}
-        self._loaded = False
+        self.roles: dict[str, Role] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -112,48 +133,16 @@ class AdminRoles(Horizontal):
             "Effect", "Resource", "Action", "Projects"
         )
 
-    def on_show(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
-
-    def reload(self) -> None:
-        self.load()
-
-    def action_reload(self) -> None:
-        self.reload()
-
     @property
-    def role(self) -> dict[str, Any] | None:
+    def role(self) -> Role | None:
         """The highlighted role."""
-        table = self.query_one("#roles-table", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        key = highlighted_key(self.query_one("#roles-table", DataTable))
         return self.roles.get(key) if key else None
 
-    @work(exclusive=True, group="admin-roles", exit_on_error=False)
-    async def load(self) -> None:
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("AdminRoles")
-            self.show([edge["node"] for edge in data["roles"]["edges"]])
-
-    def show(self, roles: list[dict[str, Any]]) -> None:
+    def show(self, roles: list[Role]) -> None:
         table = self.query_one("#roles-table", DataTable)
-        keep = self.role
-        self.roles = {str(role["id"]): role for role in roles}
-        table.clear()
-        for role in roles:
-            table.add_row(
-                safe_text(role["name"]),
-                "built-in" if role["builtin"] else "custom",
-                str(len(role["policies"])),
-                safe_text(role["description"]),
-                key=str(role["id"]),
-            )
-        if keep is not None and str(keep["id"]) in self.roles:
-            table.move_cursor(row=table.get_row_index(str(keep["id"])))
+        self.roles = {_role_key(role): role for role in roles}
+        refill(table, roles, _role_key, _role_cells, keep=highlighted_key(table))
         self.show_policies()
 
     @on(DataTable.RowHighlighted, "#roles-table")
@@ -167,7 +156,7 @@ class AdminRoles(Horizontal):
             return
         heading.update(safe_text(f"Policies of {role['name']} (deny wins over allow)"))
         for policy in role["policies"]:
-            effect = str(policy["effect"])
+            effect = policy["effect"]
             table.add_row(
                 safe_text(effect, "green" if effect == "allow" else "red"),
                 safe_text(policy["resource"]),
@@ -178,37 +167,7 @@ class AdminRoles(Horizontal):
     # -- actions ------------------------------------------------------------
 
     def action_new_role(self) -> None:
-        gateway = home_of(self).gateway
-
-        async def create(values: dict[str, Any]) -> Any:
-            policies = parse_policies(str(values.pop("policies")))
-            try:
-                return await gateway.mutate(
-                    "AdminCreateRole", input={**values, "policies": policies}
-                )
-            except ActionFailed as error:
-                raise _policy_errors_on_one_field(error) from None
-
-        dialog = FormDialog(
-            "New role",
-            [
-                FormField("name", "Name", placeholder="deployer"),
-                FormField("description", "Description"),
-                FormField(
-                    "policies",
-                    "Policies: effect resource action [projects], comma-separated",
-                    placeholder="allow app deploy shop-*, allow project read",
-                ),
-            ],
-            create,
-            "Create",
-        )
-        self.app.push_screen(dialog, self._created)
-
-    def _created(self, result: Any) -> None:
-        if result:
-            self.notify(clean(f"Created role {result['role']['name']}."), markup=False)
-            self.reload()
+        self.post_message(self.CreateWanted())
 
     def action_delete_role(self) -> None:
         self.delete_role()
@@ -222,10 +181,6 @@ class AdminRoles(Horizontal):
             self.notify("Built-in roles cannot be deleted.", severity="warning")
             return
         question = f"Delete the role {role['name']}? Nobody may hold it."
-        if not await self.app.push_screen_wait(ConfirmDialog(question, "Delete")):
+        if not await self.confirmed(question, "Delete"):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate("AdminDeleteRole", input={"id": role["id"]})
-            self.notify(clean(f"Deleted role {result['deletedName']}."), markup=False)
-            self.reload()
+        self.post_message(self.DeleteWanted(role))

@@ -1,23 +1,31 @@
 """The Users tab of the admin screen: approve, disable, enable, reset, grant admin.
 
-Every action works on the highlighted row and replaces that row with the user
-the server sends back, so the table shows the server's truth without a reload.
+Every action works on the highlighted row: the tab asks its screen for it, and
+the screen replaces that row with the user the server sends back (`replace`),
+so the table shows the server's truth without a reload.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable, Label, Select
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
-from home_idp.tui.widgets.formatting import clean, safe_text, stamp
+from home_idp.tui.results import (
+    ADMIN_APPROVE_USER,
+    ADMIN_DISABLE_USER,
+    ADMIN_ENABLE_USER,
+    ADMIN_SET_USER_ADMIN,
+    AdminUser,
+    Mutation,
+    UserResult,
+)
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminUsers"]
 
@@ -33,8 +41,45 @@ _STATUS_STYLE = {"PENDING": "yellow", "ACTIVE": "green", "DISABLED": "red"}
 _NEEDS_STATUS = {"approve": "PENDING", "disable": "ACTIVE", "enable": "DISABLED"}
 
 
-class AdminUsers(Vertical):
+def _user_key(user: AdminUser) -> str:
+    return user["id"]
+
+
+def _user_cells(user: AdminUser) -> tuple[Text, Text, str, Text]:
+    status = user["status"]
+    return (
+        safe_text(user["username"]),
+        safe_text(status.lower(), _STATUS_STYLE.get(status, "")),
+        "✓ admin" if user["isAdmin"] else "",
+        safe_text(stamp(user["createdAt"])),
+    )
+
+
+class AdminUsers(AdminTab, Vertical):
     """All users in a table with a status filter and the account actions."""
+
+    class ChangeWanted(Message):
+        """The user asked for `change` of an account; `done` says what it did, for a note."""
+
+        def __init__(
+            self,
+            user: AdminUser,
+            change: Mutation[UserResult],
+            done: str,
+            extra: dict[str, object],
+        ) -> None:
+            super().__init__()
+            self.user = user
+            self.change = change
+            self.done = done
+            self.extra = extra
+
+    class PasswordResetWanted(Message):
+        """The user asked to set a new password for an account."""
+
+        def __init__(self, user: AdminUser) -> None:
+            super().__init__()
+            self.user = user
 
     DEFAULT_CSS = """
     AdminUsers { height: 1fr; }
@@ -50,13 +95,12 @@ class AdminUsers(Vertical):
         Binding("e", "enable", "Enable"),
         Binding("p", "reset_password", "Reset password"),
         Binding("g", "toggle_admin", "Grant/revoke admin"),
-        Binding("r", "reload", "Reload"),
+        RELOAD,
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.users: list[dict[str, Any]] = []
-        self._loaded = False
+        self.users: list[AdminUser] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="admin-toolbar"):
@@ -69,18 +113,6 @@ class AdminUsers(Vertical):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("Username", "Status", "Admin", "Created")
-
-    def on_show(self) -> None:
-        # Loaded when the tab is first shown, not when the admin screen opens.
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
-
-    def reload(self) -> None:
-        self.load()
-
-    def action_reload(self) -> None:
-        self.reload()
 
     @on(Select.Changed, "#users-filter")
     def filter_changed(self) -> None:
@@ -97,39 +129,17 @@ class AdminUsers(Vertical):
         value = self.query_one("#users-filter", Select).value
         return None if value == _ALL or not isinstance(value, str) else value
 
-    @work(exclusive=True, group="admin-users", exit_on_error=False)
-    async def load(self) -> None:
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("AdminUsers", status=self.status_filter)
-            self.show([edge["node"] for edge in data["users"]["edges"]])
-
-    def show(self, users: list[dict[str, Any]]) -> None:
+    def show(self, users: list[AdminUser]) -> None:
         """Fill the table, keeping the highlight on the same user."""
         table = self.query_one(DataTable)
-        keep = self.selected()
         self.users = users
-        table.clear()
-        for user in users:
-            status = str(user["status"])
-            table.add_row(
-                safe_text(user["username"]),
-                safe_text(status.lower(), _STATUS_STYLE.get(status, "")),
-                "✓ admin" if user["isAdmin"] else "",
-                safe_text(stamp(user["createdAt"])),
-                key=str(user["id"]),
-            )
-        if keep is not None and any(u["id"] == keep["id"] for u in users):
-            table.move_cursor(row=table.get_row_index(str(keep["id"])))
+        refill(table, users, _user_key, _user_cells, keep=highlighted_key(table))
         self.refresh_bindings()
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> AdminUser | None:
         """The highlighted user, if the table has any."""
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        return next((user for user in self.users if str(user["id"]) == key), None)
+        key = highlighted_key(self.query_one(DataTable))
+        return next((user for user in self.users if _user_key(user) == key), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         user = self.selected()
@@ -142,7 +152,7 @@ class AdminUsers(Vertical):
         # None dims the binding in the footer rather than hiding it.
         return True if user is not None and user["status"] == needed else None
 
-    def replace(self, changed: dict[str, Any]) -> None:
+    def replace(self, changed: AdminUser) -> None:
         """Show a user the server sent back; drop it if the filter no longer fits."""
         wanted = self.status_filter
         users = [
@@ -155,16 +165,16 @@ class AdminUsers(Vertical):
     # -- actions ------------------------------------------------------------
 
     def action_approve(self) -> None:
-        self.change("AdminApproveUser", "approved")
+        self.change(ADMIN_APPROVE_USER, "approved")
 
     def action_disable(self) -> None:
         user = self.selected()
         if user is not None:
             question = f"Disable {user['username']}? Their sessions and tokens stop at once."
-            self.change("AdminDisableUser", "disabled", question=question, confirm="Disable")
+            self.change(ADMIN_DISABLE_USER, "disabled", question=question, confirm="Disable")
 
     def action_enable(self) -> None:
-        self.change("AdminEnableUser", "enabled")
+        self.change(ADMIN_ENABLE_USER, "enabled")
 
     def action_toggle_admin(self) -> None:
         user = self.selected()
@@ -176,7 +186,7 @@ class AdminUsers(Vertical):
             f"Make {name} an administrator?" if grant else f"Take the admin role from {name}?"
         )
         self.change(
-            "AdminSetUserAdmin",
+            ADMIN_SET_USER_ADMIN,
             "made an administrator" if grant else "no longer an administrator",
             question=question,
             confirm="Grant" if grant else "Revoke",
@@ -186,50 +196,25 @@ class AdminUsers(Vertical):
     @work(exclusive=True, group="admin-users-action", exit_on_error=False)
     async def change(
         self,
-        operation: str,
+        mutation: Mutation[UserResult],
         done: str,
         *,
         question: str | None = None,
         confirm: str = "Yes",
-        **extra: Any,
+        **extra: object,
     ) -> None:
-        """Run a user mutation on the highlighted user, after a question if given."""
+        """Ask for a user mutation on the highlighted user, after a question if given."""
         user = self.selected()
         if user is None:
             self.notify("Highlight a user first.", severity="warning")
             return
-        if question is not None and not await self.app.push_screen_wait(
-            ConfirmDialog(question, confirm)
-        ):
+        if question is not None and not await self.confirmed(question, confirm):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate(operation, input={"userId": user["id"], **extra})
-            self.replace(result["user"])
-            self.notify(clean(f"{user['username']}: {done}."), markup=False)
+        self.post_message(self.ChangeWanted(user, mutation, done, extra))
 
     def action_reset_password(self) -> None:
         user = self.selected()
         if user is None:
             self.notify("Highlight a user first.", severity="warning")
             return
-        gateway = home_of(self).gateway
-
-        async def reset(values: dict[str, Any]) -> Any:
-            return await gateway.mutate(
-                "AdminResetUserPassword",
-                input={"userId": user["id"], "newPassword": values["newPassword"]},
-            )
-
-        dialog = FormDialog(
-            f"New password for {user['username']} (their sessions end)",
-            [FormField("newPassword", "New password", password=True)],
-            reset,
-            "Reset password",
-        )
-        self.app.push_screen(dialog, self._password_reset)
-
-    def _password_reset(self, result: Any) -> None:
-        if result:
-            self.replace(result["user"])
-            self.notify(clean(f"Password of {result['user']['username']} reset."), markup=False)
+        self.post_message(self.PasswordResetWanted(user))

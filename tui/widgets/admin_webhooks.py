@@ -8,18 +8,20 @@ delivery again.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable, Label
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog, TextViewDialog
-from home_idp.tui.widgets.formatting import clean, safe_text, stamp
+from home_idp.tui.dialogs import TextViewDialog
+from home_idp.tui.results import WebhookDelivery
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminWebhooks", "delivery_text"]
 
@@ -32,10 +34,11 @@ _OUTCOME_STYLE = {
 }
 
 
-def delivery_text(delivery: dict[str, Any]) -> str:
+def delivery_text(delivery: WebhookDelivery) -> str:
     """A delivery as a readable document: its facts, what came of it, its headers."""
+    fields: Mapping[str, object] = delivery
     facts = {
-        key: delivery.get(key)
+        key: fields.get(key)
         for key in (
             "source",
             "event",
@@ -54,8 +57,31 @@ def delivery_text(delivery: dict[str, Any]) -> str:
     )
 
 
-class AdminWebhooks(Vertical):
-    """Webhook deliveries as a table; enter shows one, R redelivers it."""
+def _delivery_key(delivery: WebhookDelivery) -> str:
+    return delivery["id"]
+
+
+def _delivery_cells(delivery: WebhookDelivery) -> tuple[Text, ...]:
+    outcome = delivery["outcome"]
+    return (
+        safe_text(stamp(delivery["receivedAt"])),
+        safe_text(delivery["source"]),
+        safe_text(delivery["event"] or "—"),
+        safe_text(delivery["deliveryId"] or "—"),
+        safe_text("✓", "green") if delivery["signatureOk"] else safe_text("✗", "red"),
+        safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
+    )
+
+
+class AdminWebhooks(AdminTab, Vertical):
+    """Webhook deliveries as a table; enter shows one, R asks the screen to redeliver it."""
+
+    class RedeliveryWanted(Message):
+        """The user confirmed processing a delivery again."""
+
+        def __init__(self, delivery: WebhookDelivery) -> None:
+            super().__init__()
+            self.delivery = delivery
 
     DEFAULT_CSS = """
     AdminWebhooks { height: 1fr; }
@@ -66,13 +92,12 @@ class AdminWebhooks(Vertical):
     BINDINGS = [
         Binding("v", "detail", "View delivery"),
         Binding("R", "redeliver", "Redeliver"),
-        Binding("r", "reload", "Reload"),
+        RELOAD,
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.deliveries: list[dict[str, Any]] = []
-        self._loaded = False
+        self.deliveries: list[WebhookDelivery] = []
 
     def compose(self) -> ComposeResult:
         yield Label("Webhook deliveries, newest first (enter: detail)", classes="admin-heading")
@@ -83,49 +108,14 @@ class AdminWebhooks(Vertical):
             "Received", "Source", "Event", "Delivery id", "Signature", "Outcome"
         )
 
-    def on_show(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            self.reload()
-
-    def reload(self) -> None:
-        self.load()
-
-    def action_reload(self) -> None:
-        self.reload()
-
-    @work(exclusive=True, group="admin-webhooks", exit_on_error=False)
-    async def load(self) -> None:
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("AdminWebhookDeliveries")
-            self.show([edge["node"] for edge in data["webhookDeliveries"]["edges"]])
-
-    def show(self, deliveries: list[dict[str, Any]]) -> None:
+    def show(self, deliveries: list[WebhookDelivery]) -> None:
         table = self.query_one(DataTable)
-        keep = self.selected()
         self.deliveries = deliveries
-        table.clear()
-        for delivery in deliveries:
-            outcome = str(delivery["outcome"])
-            table.add_row(
-                safe_text(stamp(delivery["receivedAt"])),
-                safe_text(delivery["source"]),
-                safe_text(delivery["event"] or "—"),
-                safe_text(delivery["deliveryId"] or "—"),
-                safe_text("✓", "green") if delivery["signatureOk"] else safe_text("✗", "red"),
-                safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
-                key=str(delivery["id"]),
-            )
-        if keep is not None and any(d["id"] == keep["id"] for d in deliveries):
-            table.move_cursor(row=table.get_row_index(str(keep["id"])))
+        refill(table, deliveries, _delivery_key, _delivery_cells, keep=highlighted_key(table))
 
-    def selected(self) -> dict[str, Any] | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        return next((d for d in self.deliveries if str(d["id"]) == key), None)
+    def selected(self) -> WebhookDelivery | None:
+        key = highlighted_key(self.query_one(DataTable))
+        return next((d for d in self.deliveries if _delivery_key(d) == key), None)
 
     @on(DataTable.RowSelected)
     def action_detail(self) -> None:
@@ -149,12 +139,6 @@ class AdminWebhooks(Vertical):
             )
             return
         question = f"Process delivery {delivery['deliveryId']} ({delivery['event']}) again?"
-        if not await self.app.push_screen_wait(ConfirmDialog(question, "Redeliver")):
+        if not await self.confirmed(question, "Redeliver"):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate(
-                "AdminRedeliverWebhook", input={"id": delivery["id"]}
-            )
-            self.notify(clean(f"Redelivered: {result['delivery']['outcome']}."), markup=False)
-            self.reload()
+        self.post_message(self.RedeliveryWanted(delivery))

@@ -8,8 +8,6 @@ own variables and secrets are edited in the Settings tab.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -17,8 +15,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
-from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ChoiceDialog
+from home_idp.tui.results import AppConfig
 from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import safe_text
 
@@ -29,7 +27,7 @@ _HINT = "u: choose project variables · the app's own ones: Settings tab (alt+3)
 
 
 class AppEnv(EditableTab):
-    """The Env tab. Call `show(config)`; posts `Changed` after `u` saved a choice."""
+    """The Env tab. Call `show(config)`; posts `SharedEnvChosen` after `u` made a choice."""
 
     BINDINGS = [
         Binding("u", "choose_shared", "Use project vars"),
@@ -38,16 +36,17 @@ class AppEnv(EditableTab):
     EDIT_ACTIONS = frozenset({"choose_shared"})
     READ_ONLY_MESSAGE = "Viewers cannot change which variables an app uses."
 
-    class Changed(Message):
-        """The app's shared variables changed; `config` is the app's new config."""
+    class SharedEnvChosen(Message):
+        """The user chose the project variables app `app_id` uses."""
 
-        def __init__(self, config: dict[str, Any]) -> None:
+        def __init__(self, app_id: str, names: list[str]) -> None:
             super().__init__()
-            self.config = config
+            self.app_id = app_id
+            self.names = names
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.config: dict[str, Any] | None = None
+        self.config: AppConfig | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(_HINT, id="env-hint", classes="tab-hint")
@@ -60,14 +59,14 @@ class AppEnv(EditableTab):
     def table(self) -> DataTable[str | Text]:
         return self.query_one("#env-table", DataTable)
 
-    def show(self, config: dict[str, Any]) -> None:
+    def show(self, config: AppConfig) -> None:
         self.config = config
         table = self.table
         table.clear()
-        for entry in config.get("environment", []):
+        for entry in config["environment"]:
             value = (
                 safe_text(SECRET_DOTS, "dim")
-                if entry["isSecret"] or entry.get("value") is None
+                if entry["isSecret"] or entry["value"] is None
                 else safe_text(entry["value"])
             )
             note = (
@@ -79,7 +78,7 @@ class AppEnv(EditableTab):
                 value,
                 note,
             )
-        if not config.get("environment"):
+        if not config["environment"]:
             self.query_one("#env-hint", Label).update(f"No variables yet. {_HINT}")
         else:
             self.query_one("#env-hint", Label).update(_HINT)
@@ -90,10 +89,10 @@ class AppEnv(EditableTab):
         config = self.config
         if config is None:
             return
-        used = [str(name) for name in config.get("sharedEnv", [])]
-        variables = config["project"].get("variables", [])
-        names = [str(v["name"]) for v in variables]
-        secret = {str(v["name"]) for v in variables if v["isSecret"]}
+        used = config["sharedEnv"]
+        variables = config["project"]["variables"]
+        names = [v["name"] for v in variables]
+        secret = {v["name"] for v in variables if v["isSecret"]}
         choices = [
             (f"{name}  (secret)" if name in secret else name, name, name in used) for name in names
         ]
@@ -117,12 +116,4 @@ class AppEnv(EditableTab):
         )
         if chosen is None:
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate(
-                "UpdateAppSharedEnv", input={"id": config["id"], "sharedEnv": chosen}
-            )
-            self.notify(
-                f"The app uses {len(chosen)} project variable(s); the next release gets them."
-            )
-            self.post_message(self.Changed(result["app"]))
+        self.post_message(self.SharedEnvChosen(config["id"], chosen))

@@ -7,8 +7,6 @@ picks the change up. Viewers may open a file but not change one.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,10 +14,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog, FileDialog, TextViewDialog
+from home_idp.tui.dialogs import ConfirmDialog, TextViewDialog
+from home_idp.tui.results import AppConfig, AppFile
 from home_idp.tui.widgets.editable_tab import EditableTab
-from home_idp.tui.widgets.formatting import ago, releases_started, safe_text
+from home_idp.tui.widgets.formatting import ago, safe_text
 
 __all__ = ["AppFiles", "size_label"]
 
@@ -33,7 +31,7 @@ def size_label(size: int) -> str:
 
 
 class AppFiles(EditableTab):
-    """The Files tab. Set `read_only`, call `show(config)`; posts `Changed` after a change."""
+    """The Files tab. Set `read_only`, call `show(config)`; the screen writes and deletes."""
 
     BINDINGS = [
         Binding("n", "new_file", "New file"),
@@ -45,17 +43,26 @@ class AppFiles(EditableTab):
     EDIT_ACTIONS = frozenset({"new_file", "edit_file", "delete_file"})
     READ_ONLY_MESSAGE = "Viewers cannot change config files: ask a developer of the project."
 
-    class Changed(Message):
-        """A file was saved or deleted; `config` is the app's new config."""
+    class EditWanted(Message):
+        """The user asked to write a file of app `app_id`: a new one (`file` None) or `file`."""
 
-        def __init__(self, config: dict[str, Any]) -> None:
+        def __init__(self, app_id: str, file: AppFile | None) -> None:
             super().__init__()
-            self.config = config
+            self.app_id = app_id
+            self.file = file
+
+    class DeletionWanted(Message):
+        """The user confirmed deleting file `name` of app `app_id`."""
+
+        def __init__(self, app_id: str, name: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+            self.name = name
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.app_id: str | None = None
-        self.files: list[dict[str, Any]] = []
+        self.files: list[AppFile] = []
 
     def compose(self) -> ComposeResult:
         yield Label("", id="files-hint", classes="tab-hint")
@@ -68,9 +75,9 @@ class AppFiles(EditableTab):
     def table(self) -> DataTable[str | Text]:
         return self.query_one("#files-table", DataTable)
 
-    def show(self, config: dict[str, Any]) -> None:
-        self.app_id = str(config["id"])
-        self.files = sorted(config.get("files", []), key=lambda f: str(f["name"]))
+    def show(self, config: AppConfig) -> None:
+        self.app_id = config["id"]
+        self.files = sorted(config["files"], key=lambda f: f["name"])
         table = self.table
         keep = table.cursor_row
         table.clear()
@@ -78,10 +85,10 @@ class AppFiles(EditableTab):
             table.add_row(
                 safe_text(file["name"]),
                 safe_text(file["mountPath"]),
-                size_label(int(file["size"])),
+                size_label(file["size"]),
                 safe_text(file["updatedBy"]),
-                ago(file.get("updatedAt")),
-                key=str(file["name"]),
+                ago(file["updatedAt"]),
+                key=file["name"],
             )
         if self.files:
             table.move_cursor(row=min(keep, len(self.files) - 1))
@@ -92,7 +99,7 @@ class AppFiles(EditableTab):
         self.refresh_bindings()
 
     @property
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> AppFile | None:
         row = self.table.cursor_row
         return self.files[row] if self.files and 0 <= row < len(self.files) else None
 
@@ -102,7 +109,7 @@ class AppFiles(EditableTab):
             file = self.current
             if file is not None:
                 self.app.push_screen(
-                    TextViewDialog(f"{file['name']} → {file['mountPath']}", str(file["content"]))
+                    TextViewDialog(f"{file['name']} → {file['mountPath']}", file["content"])
                 )
             return
         self.action_edit_file()
@@ -117,38 +124,17 @@ class AppFiles(EditableTab):
             return
         self._open_dialog(file)
 
-    def _open_dialog(self, file: dict[str, Any] | None) -> None:
-        app_id = self.app_id
-        if app_id is None:
-            return
-
-        async def save(values: dict[str, str]) -> Any:
-            return await home_of(self).gateway.mutate("PutAppFile", input={"app": app_id, **values})
-
-        title = f"Edit {file['name']}" if file else "New config file"
-        self.app.push_screen(FileDialog(title, save, file), self._saved)
-
-    def _saved(self, result: dict[str, Any] | None) -> None:
-        if not result:
-            return
-        note = releases_started(
-            result["releases"], "no app runs yet: the file is used by the next release"
-        )
-        self.notify(f"File saved; {note}.", markup=False)
-        self.post_message(self.Changed(result["app"]))
+    def _open_dialog(self, file: AppFile | None) -> None:
+        if self.app_id is not None:
+            self.post_message(self.EditWanted(self.app_id, file))
 
     @work(exclusive=True, group="files", exit_on_error=False)
     async def action_delete_file(self) -> None:
         file, app_id = self.current, self.app_id
         if file is None or app_id is None:
             return
-        name = str(file["name"])
+        name = file["name"]
         question = f"Delete {name} (mounted at {file['mountPath']})?"
         if not await self.app.push_screen_wait(ConfirmDialog(question, "Delete")):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate("DeleteAppFile", input={"app": app_id, "name": name})
-            note = releases_started(result["releases"], "the next release goes without it")
-            self.notify(f"Deleted {name}; {note}.", markup=False)
-            self.post_message(self.Changed(result["app"]))
+        self.post_message(self.DeletionWanted(app_id, name))

@@ -1,27 +1,25 @@
 """An app's live output, followed only while the Logs tab is shown.
 
-Opening the tab subscribes to `appLogs` (the last lines of each running pod
-or container, then new ones); hiding it, choosing another app or leaving
-the screen cancels the worker, which closes the subscription and so the
-server's log streams. Each line reads `source │ text`, the source dimmed.
-The view keeps the newest `MAX_LINES` lines; `f` follows, `/` searches.
+Opening the tab asks the screen to follow the app: its worker subscribes to
+`appLogs` (the last lines of each running pod or container, then new ones)
+and writes here. Hiding the tab, choosing another app or leaving the screen
+cancels that worker, which closes the subscription and so the server's log
+streams. Each line reads `source │ text`, the source dimmed. The view keeps
+the newest `MAX_LINES` lines; `f` follows, `/` searches.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Label
 from textual.worker import Worker
 
-from home_idp.tui.app import home_of
+from home_idp.tui.results import AppResource
 from home_idp.tui.widgets.build_log import BuildLogView
 
-__all__ = ["MAX_LINES", "SEPARATOR", "AppLogs", "running_instances"]
+__all__ = ["MAX_LINES", "RETRY_SECONDS", "SEPARATOR", "TAIL_LINES", "AppLogs", "running_instances"]
 
 MAX_LINES = 10_000
 SEPARATOR = " │ "
@@ -30,21 +28,34 @@ TAIL_LINES = 100
 RETRY_SECONDS = 5.0
 
 
-def running_instances(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def running_instances(resources: list[AppResource]) -> list[AppResource]:
     """The pods (or, in local mode, containers) that run now."""
     return [
         r
         for r in resources
-        if r["kind"] in {"Pod", "Container"} and str(r.get("phase") or "").lower() == "running"
+        if r["kind"] in {"Pod", "Container"} and (r["phase"] or "").lower() == "running"
     ]
 
 
 class AppLogs(Vertical):
-    """The Logs tab: call `follow_app(app_id)` when shown and `stop()` when hidden."""
+    """The Logs tab: call `follow_app(app_id)` when shown and `stop()` when hidden.
+
+    The screen answers `FollowWanted` with a worker (`worker`) that writes the
+    lines to `view` and says what it does through `status`.
+    """
+
+    class FollowWanted(Message):
+        """The tab is shown: app `app_id`'s output is to be followed."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.app_id: str | None = None
+        self.wanted_app: str | None = None
+        """The app whose output is wanted now (None once stopped)."""
         self.worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -59,7 +70,7 @@ class AppLogs(Vertical):
     def following(self) -> bool:
         return self.worker is not None and not self.worker.is_finished
 
-    def _status(self, text: str) -> None:
+    def status(self, text: str) -> None:
         self.query_one("#logs-status", Label).update(text)
 
     def follow_app(self, app_id: str) -> None:
@@ -69,38 +80,14 @@ class AppLogs(Vertical):
         self.stop()
         if app_id != self.app_id:
             self.view.clear()  # another app's lines
-        self.app_id = app_id
-        self.worker = self._follow(app_id)
+        self.app_id = self.wanted_app = app_id
+        # Sent as from the tab itself, so it bubbles to the screen whoever calls.
+        self.post_message(self.FollowWanted(app_id).set_sender(self))
 
     def stop(self) -> None:
         """Cancel the worker: its subscription closes and the server stops reading logs."""
+        self.wanted_app = None
         if self.worker is not None:
             self.worker.cancel()
             self.worker = None
-            self._status("stopped (shown again when the tab is)")
-
-    @work(exclusive=True, group="app-logs", exit_on_error=False)
-    async def _follow(self, app_id: str) -> None:
-        home = home_of(self)
-        view = self.view
-        with home.reporting():
-            while True:
-                self._status("looking for running pods…")
-                found = (await home.gateway.execute("AppResources", app=app_id))["appResources"]
-                running = running_instances(found)
-                if not running:
-                    self._status(f"not running (looking again every {RETRY_SECONDS:.0f} s)")
-                    await asyncio.sleep(RETRY_SECONDS)
-                    continue
-                kind = "container" if running[0]["kind"] == "Container" else "pod"
-                count = len(running)
-                self._status(f"following {count} {kind}{'s' if count != 1 else ''}")
-                # Each stream starts with the last lines again: start from a clean view.
-                view.clear()
-                async for line in home.gateway.subscribe(
-                    "AppLogs", appId=app_id, follow=True, tailLines=TAIL_LINES
-                ):
-                    view.append(f"{line['source']}{SEPARATOR}{line['text']}")
-                # Every stream ended: the app stopped or was replaced by a new release.
-                self._status("the app's output ended; looking again…")
-                await asyncio.sleep(RETRY_SECONDS)
+            self.status("stopped (shown again when the tab is)")

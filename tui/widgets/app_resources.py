@@ -2,23 +2,23 @@
 local mode, its containers), reloaded every few seconds while the tab is shown.
 
 `x` deletes the pod under the cursor so it restarts; only maintainers (and
-administrators) get the key, and the server still has the last word.
+administrators) get the key, and the server still has the last word. The tab
+asks, the screen fetches (`show`) and deletes.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Label
 
-from home_idp.tui.app import home_of
 from home_idp.tui.dialogs import ConfirmDialog
+from home_idp.tui.results import AppResource
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["DELETABLE_KINDS", "RELOAD_SECONDS", "AppResources"]
@@ -36,6 +36,21 @@ def _ready(ready: bool | None) -> Text:
 class AppResources(Vertical):
     """The Resources tab: `watch_app(app_id)` while shown, `stop()` when hidden."""
 
+    class Stale(Message):
+        """The objects of app `app_id` are to be fetched (again)."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+
+    class PodDeletionWanted(Message):
+        """The user confirmed deleting a pod (or container) of app `app_id`."""
+
+        def __init__(self, app_id: str, name: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+            self.name = name
+
     BINDINGS = [
         Binding("r", "reload", "Reload"),
         Binding("x", "delete_pod", "Delete pod"),
@@ -46,7 +61,7 @@ class AppResources(Vertical):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.app_id: str | None = None
-        self.resources: list[dict[str, Any]] = []
+        self.resources: list[AppResource] = []
         self.may_delete_pods = False
         self._timer: Timer | None = None
 
@@ -74,31 +89,24 @@ class AppResources(Vertical):
             self.app_id = app_id
             self.resources = []
             self.table.clear()
-        self.load()
+        self.reload()
         if self._timer is None:
-            self._timer = self.set_interval(RELOAD_SECONDS, self.load)
+            self._timer = self.set_interval(RELOAD_SECONDS, self.reload)
 
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.workers.cancel_group(self, "resources")
 
     def action_reload(self) -> None:
-        self.load()
+        self.reload()
 
-    @work(exclusive=True, group="resources", exit_on_error=False)
-    async def load(self) -> None:
-        app_id = self.app_id
-        if app_id is None:
-            return
-        home = home_of(self)
-        with home.reporting():
-            found = (await home.gateway.execute("AppResources", app=app_id))["appResources"]
-            if app_id == self.app_id:
-                self.show(found)
+    def reload(self) -> None:
+        if self.app_id is not None:
+            # Sent as from the tab itself, so it bubbles to the screen whoever calls.
+            self.post_message(self.Stale(self.app_id).set_sender(self))
 
-    def show(self, resources: list[dict[str, Any]]) -> None:
+    def show(self, resources: list[AppResource]) -> None:
         table = self.table
         keep = table.cursor_row
         self.resources = resources
@@ -108,10 +116,10 @@ class AppResources(Vertical):
                 safe_text(r["kind"]),
                 safe_text(r["name"]),
                 safe_text(r["status"]),
-                _ready(r.get("ready")),
-                "" if r.get("restarts") is None else str(r["restarts"]),
-                "" if r.get("release") is None else f"#{r['release']}",
-                safe_text(", ".join(r.get("keys") or [])),
+                _ready(r["ready"]),
+                "" if r["restarts"] is None else str(r["restarts"]),
+                "" if r["release"] is None else f"#{r['release']}",
+                safe_text(", ".join(r["keys"])),
             )
         if resources:
             table.move_cursor(row=min(keep, len(resources) - 1))
@@ -132,14 +140,10 @@ class AppResources(Vertical):
         if chosen["kind"] not in DELETABLE_KINDS:
             self.notify("Put the cursor on a Pod (or Container) row first.", severity="warning")
             return
-        name = str(chosen["name"])
+        name = chosen["name"]
         what = "container (it restarts)" if chosen["kind"] == "Container" else "pod"
         if not await self.app.push_screen_wait(
             ConfirmDialog(f"Delete the {what} {name}?", "Delete")
         ):
             return
-        home = home_of(self)
-        with home.reporting():
-            await home.gateway.mutate("DeletePod", input={"app": self.app_id, "name": name})
-            self.notify(f"Deleted {name}; a new one starts.", markup=False)
-            self.load()
+        self.post_message(self.PodDeletionWanted(self.app_id, name))

@@ -3,14 +3,15 @@
 Secrets are write-only: the table shows which are set, by whom and when,
 never a value; "set" asks for the value in a password field. So is the
 source credential: a token (password field) or a deploy key read from a
-file on this machine.
+file on this machine. The tab posts what the user asked for; the screen
+sends it and hands back the app's new details (`show`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,12 +19,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, TextArea
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
+from home_idp.tui.dialogs import ConfirmDialog
 from home_idp.tui.errors import ActionFailed, FieldError
+from home_idp.tui.results import AppDetail, EnvVar
 from home_idp.tui.widgets.formatting import ago, safe_text
 
-__all__ = ["AppSettings", "parse_env"]
+__all__ = ["AppSettings", "parse_env", "read_deploy_key"]
 
 # (GraphQL field, label, integer?)
 FIELDS = (
@@ -37,9 +38,9 @@ FIELDS = (
 )
 
 
-def parse_env(text: str) -> list[dict[str, str]]:
+def parse_env(text: str) -> list[EnvVar]:
     """`NAME=value` lines; blank lines and `#` comments are skipped."""
-    result = []
+    result: list[EnvVar] = []
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -52,12 +53,43 @@ def parse_env(text: str) -> list[dict[str, str]]:
 
 
 class AppSettings(VerticalScroll):
-    """The Settings tab; posts `Saved` with the app's new details."""
+    """The Settings tab; posts what the user asked to change, for the screen to send."""
 
-    class Saved(Message):
-        def __init__(self, details: dict[str, Any]) -> None:
+    class SaveWanted(Message):
+        """The user asked to save the settings; `changes` is the `UpdateAppInput`."""
+
+        def __init__(self, changes: dict[str, object]) -> None:
             super().__init__()
-            self.details = details
+            self.changes = changes
+
+    class SecretWanted(Message):
+        """The user asked to set a secret of app `app_id`."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+
+    class SecretClearWanted(Message):
+        """The user confirmed clearing secret `name` of app `app_id`."""
+
+        def __init__(self, app_id: str, name: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+            self.name = name
+
+    class CredentialWanted(Message):
+        """The user asked to set the source credential of app `app_id`."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+
+    class CredentialClearWanted(Message):
+        """The user confirmed clearing the source credential of app `app_id`."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
 
     app_id: str | None = None
 
@@ -84,27 +116,28 @@ class AppSettings(VerticalScroll):
     def on_mount(self) -> None:
         self.query_one("#secrets", DataTable).add_columns("Name", "Set by", "When")
 
-    def show(self, details: dict[str, Any]) -> None:
-        self.app_id = str(details["id"])
+    def show(self, details: AppDetail) -> None:
+        self.app_id = details["id"]
+        settings: Mapping[str, object] = details
         for name, _label, _integer in FIELDS:
-            value = details.get(name)
+            value = settings[name]
             self.query_one(f"#set-{name}", Input).value = "" if value is None else str(value)
         self.query_one("#set-env", TextArea).text = "\n".join(
-            f"{e['name']}={e['value']}" for e in details.get("env", [])
+            f"{e['name']}={e['value']}" for e in details["env"]
         )
-        credential = details.get("sourceCredential")
+        credential = details["sourceCredential"]
         self.query_one("#source-credential", Label).update(
             "none: public sources only"
             if not credential
             else safe_text(
                 f"{credential['kind']}"
-                + (f" for {credential['username']}" if credential.get("username") else "")
+                + (f" for {credential['username']}" if credential["username"] else "")
                 + f", set by {credential['updatedBy']} {ago(credential['updatedAt'])}"
             )
         )
         table = self.query_one("#secrets", DataTable)
         table.clear()
-        for secret in details.get("secrets", []):
+        for secret in details["secrets"]:
             table.add_row(
                 safe_text(secret["name"]),
                 safe_text(secret["updatedBy"]),
@@ -112,8 +145,8 @@ class AppSettings(VerticalScroll):
                 key=secret["name"],
             )
 
-    def _changes(self) -> dict[str, Any]:
-        changes: dict[str, Any] = {"id": self.app_id}
+    def _changes(self) -> dict[str, object]:
+        changes: dict[str, object] = {"id": self.app_id}
         for name, _label, integer in FIELDS:
             text = self.query_one(f"#set-{name}", Input).value.strip()
             if integer:
@@ -127,8 +160,7 @@ class AppSettings(VerticalScroll):
     def _save_pressed(self) -> None:
         self.save()
 
-    @work(exclusive=True, group="settings", exit_on_error=False)
-    async def save(self) -> None:
+    def save(self) -> None:
         for label in self.query(".field-error").results(Label):
             label.update("")
         try:
@@ -136,38 +168,19 @@ class AppSettings(VerticalScroll):
         except ValueError as error:
             self.query_one("#error-env", Label).update(str(error))
             return
-        home = home_of(self)
-        with home.reporting():
-            try:
-                result = await home.gateway.mutate("UpdateApp", input=changes)
-            except ActionFailed as error:
-                for field_error in error.field_errors:
-                    target = self.query(f"#error-{field_error.field.split('.')[0]}")
-                    if target:
-                        target.first(Label).update(safe_text(field_error.message))
-                raise
-            self.notify("Settings saved; the next release uses them.")
-            self.post_message(self.Saved(result["app"]))
+        self.post_message(self.SaveWanted(changes))
+
+    def show_errors(self, error: ActionFailed) -> None:
+        """Put the server's field errors under their fields."""
+        for field_error in error.field_errors:
+            target = self.query(f"#error-{field_error.field.split('.')[0]}")
+            if target:
+                target.first(Label).update(safe_text(field_error.message))
 
     @on(Button.Pressed, "#set-secret")
     def set_secret(self) -> None:
-        app_id = self.app_id
-
-        async def submit(values: dict[str, Any]) -> Any:
-            return await home_of(self).gateway.mutate(
-                "SetAppSecret", input={"app": app_id, **values}
-            )
-
-        dialog = FormDialog(
-            "Set a secret",
-            [
-                FormField("name", "Name", placeholder="DATABASE_PASSWORD"),
-                FormField("value", "Value", password=True),
-            ],
-            submit,
-            "Set",
-        )
-        self.app.push_screen(dialog, self._secret_changed)
+        if self.app_id is not None:
+            self.post_message(self.SecretWanted(self.app_id))
 
     @on(Button.Pressed, "#clear-secret")
     def _clear_pressed(self) -> None:
@@ -181,36 +194,13 @@ class AppSettings(VerticalScroll):
         name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         if not await self.app.push_screen_wait(ConfirmDialog(f"Clear the secret {name}?", "Clear")):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate(
-                "DeleteAppSecret", input={"app": self.app_id, "name": name}
-            )
-            self._secret_changed(result)
+        if self.app_id is not None:
+            self.post_message(self.SecretClearWanted(self.app_id, name))
 
     @on(Button.Pressed, "#set-source-credential")
     def set_source_credential(self) -> None:
-        app_id = self.app_id
-
-        async def submit(values: dict[str, Any]) -> Any:
-            given: dict[str, Any] = {"app": app_id, "username": values["username"] or None}
-            if values["sshKeyFile"]:
-                given["sshPrivateKey"] = await _read_key(values["sshKeyFile"])
-            else:
-                given["token"] = values["token"]
-            return await home_of(self).gateway.mutate("SetSourceCredential", input=given)
-
-        dialog = FormDialog(
-            "Source credential: a token (https) or a deploy key file (ssh)",
-            [
-                FormField("username", "User name (optional)"),
-                FormField("token", "Token", password=True),
-                FormField("sshKeyFile", "or a deploy key file", placeholder="~/.ssh/deploy_key"),
-            ],
-            submit,
-            "Set",
-        )
-        self.app.push_screen(dialog, self._secret_changed)
+        if self.app_id is not None:
+            self.post_message(self.CredentialWanted(self.app_id))
 
     @on(Button.Pressed, "#clear-source-credential")
     def _clear_credential_pressed(self) -> None:
@@ -222,22 +212,15 @@ class AppSettings(VerticalScroll):
             ConfirmDialog("Clear the source credential?", "Clear")
         ):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate("DeleteSourceCredential", input={"app": self.app_id})
-            self._secret_changed(result)
-
-    def _secret_changed(self, result: dict[str, Any] | None) -> None:
-        if result:
-            self.notify("Secret saved; the next release uses it.")
-            self.post_message(self.Saved(result["app"]))
+        if self.app_id is not None:
+            self.post_message(self.CredentialClearWanted(self.app_id))
 
 
 def _read_text(path: str) -> str:
     return Path(path).expanduser().read_text()
 
 
-async def _read_key(path: str) -> str:
+async def read_deploy_key(path: str) -> str:
     """A deploy key from a file on this machine; a field error when it cannot be read."""
     try:
         return await asyncio.to_thread(_read_text, path)

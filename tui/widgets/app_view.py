@@ -3,20 +3,24 @@ live logs and the objects that run it.
 
 The Logs and Resources tabs talk to the running app; they do so only while
 shown (`live` and the tab active), so a hidden tab holds no log stream open.
+The view asks its screen for the app's details and config (`Stale`,
+`ConfigStale`) and shows what it is handed (`show_details`, `show_config`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static, TabbedContent, TabPane
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import FormDialog, FormField, TextViewDialog, VersionsDialog
+from home_idp.tui.results import (
+    AppConfig,
+    AppDetail,
+    SaveDockerfileResult,
+)
 from home_idp.tui.widgets.app_env import AppEnv
 from home_idp.tui.widgets.app_files import AppFiles
 from home_idp.tui.widgets.app_logs import AppLogs
@@ -51,7 +55,23 @@ class AppView(Vertical):
     app_node: reactive[AppNode | None] = reactive(None, init=False)
     live: reactive[bool] = reactive(False, init=False)
     """Whether the view is on screen: the Logs and Resources tabs follow the app only then."""
-    details: dict[str, Any] | None = None
+    details: AppDetail | None = None
+    is_admin = False
+    """Whether the user is an administrator, who may change any app."""
+
+    class Stale(Message):
+        """The details and config of app `app_id` are to be fetched (again)."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+
+    class ConfigStale(Message):
+        """The config (files, environment) of app `app_id` is to be fetched (again)."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
 
     def compose(self) -> ComposeResult:
         yield Static("", id="app-title")
@@ -119,42 +139,30 @@ class AppView(Vertical):
         self._show_title(event.dirty)
 
     def reload(self) -> None:
-        self.load_app()
-        self.load_config()
+        if self.app_node is not None:
+            # Sent as from the view itself, so it bubbles to the screen whoever calls.
+            self.post_message(self.Stale(self.app_node.id).set_sender(self))
         self.query_one(ReleasesTable).reload()
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
-    @work(exclusive=True, group="app", exit_on_error=False)
-    async def load_app(self) -> None:
-        if self.app_node is None:
-            return
-        home = home_of(self)
-        with home.reporting():
-            details = (await home.gateway.execute("AppDetail", id=self.app_node.id))["node"]
-            if details is None:
-                self.notify("This app is gone.", severity="warning")
-                return
-            self.show_details(details)
-
-    def show_details(self, details: dict[str, Any]) -> None:
+    def show_details(self, details: AppDetail) -> None:
         if self.app_node is None or details["id"] != self.app_node.id:
             return  # an answer about the app shown before
         self.details = details
         editor = self.query_one(DockerfileEditor)
-        dockerfile = details.get("dockerfile") or {}
+        dockerfile = details["dockerfile"]
         if not editor.is_dirty:
-            editor.load(
-                str(dockerfile.get("content", "")),
-                list(dockerfile.get("lintFindings", [])),
-                dockerfile.get("number"),
-            )
-        self._apply_role(details["project"].get("myRole"))
+            if dockerfile is None:
+                editor.load("", [], None)
+            else:
+                editor.load(dockerfile["content"], dockerfile["lintFindings"], dockerfile["number"])
+        self._apply_role(details["project"]["myRole"])
         self.query_one(AppSettings).show(details)
 
     def _apply_role(self, role: str | None) -> None:
-        admin = home_of(self).is_admin
+        admin = self.is_admin
         read_only = not admin and (role is None or role in _READ_ONLY_ROLES)
         self.query_one(DockerfileEditor).read_only = read_only
         self.query_one(AppFiles).read_only = read_only
@@ -163,61 +171,28 @@ class AppView(Vertical):
         for widget in (AppFiles, AppEnv, AppResources):
             self.query_one(widget).refresh_bindings()
 
-    @on(AppSettings.Saved)
-    def settings_saved(self, event: AppSettings.Saved) -> None:
-        self.show_details(event.details)
+    def settings_saved(self, details: AppDetail) -> None:
+        """Show the app's details as changed in the Settings tab."""
+        self.show_details(details)
         self.load_config()  # the Env tab lists the app's own variables too
 
-    @work(exclusive=True, group="config", exit_on_error=False)
-    async def load_config(self) -> None:
-        if self.app_node is None:
-            return
-        home = home_of(self)
-        with home.reporting():
-            config = (await home.gateway.execute("AppConfig", id=self.app_node.id))["node"]
-            if config is not None:
-                self.show_config(config)
+    def load_config(self) -> None:
+        if self.app_node is not None:
+            self.post_message(self.ConfigStale(self.app_node.id).set_sender(self))
 
-    @on(AppFiles.Changed)
-    @on(AppEnv.Changed)
-    def config_changed(self, event: AppFiles.Changed | AppEnv.Changed) -> None:
-        self.show_config(event.config)
-
-    def show_config(self, config: dict[str, Any]) -> None:
+    def show_config(self, config: AppConfig) -> None:
         if self.app_node is None or config["id"] != self.app_node.id:
             return  # an answer about the app shown before
-        self._apply_role(config["project"].get("myRole"))
+        self._apply_role(config["project"]["myRole"])
         self.query_one(AppFiles).show(config)
         self.query_one(AppEnv).show(config)
 
-    @on(DockerfileEditor.SaveRequested)
-    def save_requested(self, event: DockerfileEditor.SaveRequested) -> None:
-        app = self.app_node
-        if app is None:
-            return
-        content = event.content
-
-        async def save(values: dict[str, Any]) -> Any:
-            return await home_of(self).gateway.mutate(
-                "SaveDockerfile",
-                input={"app": app.id, "content": content, "message": values["message"]},
-            )
-
-        dialog = FormDialog(
-            "Save the Dockerfile and release it",
-            [FormField("message", "What changed?", placeholder="Bump the base image")],
-            save,
-            "Save and release",
-        )
-        self.app.push_screen(dialog, self._saved)
-
-    def _saved(self, result: dict[str, Any] | None) -> None:
-        if not result:
-            return
+    def dockerfile_saved(self, result: SaveDockerfileResult) -> None:
+        """Show a saved Dockerfile version and open the release it started."""
         version = result["dockerfileVersion"]
         release = result["release"]
         self.query_one(DockerfileEditor).load(
-            str(version["content"]), list(version["lintFindings"]), version["number"]
+            version["content"], version["lintFindings"], version["number"]
         )
         findings = len(version["lintFindings"])
         note = f" with {findings} lint warning(s)" if findings else ""
@@ -225,29 +200,4 @@ class AppView(Vertical):
             f"Saved v{version['number']}{note}; release #{release['number']} started.",
             markup=False,
         )
-        self.query_one(ReleasesTable).open_release(str(release["id"]))
-
-    @work(exclusive=True, group="history", exit_on_error=False)
-    async def show_history(self) -> None:
-        app, details = self.app_node, self.details
-        if app is None or details is None:
-            return
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("DockerfileVersions", id=app.id)
-            versions = [e["node"] for e in data["node"]["dockerfileVersions"]["edges"]]
-            if not versions:
-                self.notify("No saved versions yet.")
-                return
-            chosen = await self.app.push_screen_wait(VersionsDialog(versions))
-            current = (details.get("dockerfile") or {}).get("id")
-            if chosen is None or current is None:
-                return
-            diff = await home.gateway.execute(
-                "DockerfileDiff", **{"from": chosen["id"], "to": current}
-            )
-            await self.app.push_screen_wait(
-                TextViewDialog(
-                    f"v{chosen['number']} → current", str(diff["dockerfileDiff"]), "diff"
-                )
-            )
+        self.query_one(ReleasesTable).open_release(release["id"])

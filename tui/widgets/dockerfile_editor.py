@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -27,6 +27,8 @@ from textual.geometry import Offset
 from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import OptionList, TextArea
+
+from home_idp.tui.results import LintFinding
 
 if TYPE_CHECKING:
     from tree_sitter import Language
@@ -90,7 +92,7 @@ def _dockerfile_language() -> tuple[Language, str] | None:
 
 @dataclass(frozen=True)
 class Finding:
-    """One hadolint finding, normalised from the server's dict."""
+    """One hadolint finding, normalised from the server's."""
 
     line: int  # 1-based, in the text the findings were computed for.
     code: str
@@ -98,7 +100,7 @@ class Finding:
     message: str
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+    def from_dict(cls, data: LintFinding) -> Finding:
         level = str(data.get("level") or "info").lower()
         return cls(
             line=int(data.get("line") or 0),
@@ -243,9 +245,7 @@ class DockerfileEditor(Vertical):
         self._text_area.read_only = value
         self.refresh_bindings()  # Hide "Save" from the footer.
 
-    def load(
-        self, content: str, findings: Sequence[Mapping[str, Any]], version: int | None
-    ) -> None:
+    def load(self, content: str, findings: Sequence[LintFinding], version: int | None) -> None:
         """Show `content` as the saved version, with the findings computed for it."""
         self._saved = content
         self._version = version
@@ -253,8 +253,8 @@ class DockerfileEditor(Vertical):
         self.set_findings(findings)
         self._sync_dirty()
 
-    def set_findings(self, findings: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the lint findings (dicts with line, code, level, message)."""
+    def set_findings(self, findings: Sequence[LintFinding]) -> None:
+        """Replace the lint findings."""
         self._findings = sorted(
             (Finding.from_dict(f) for f in findings), key=lambda f: (f.line, f.code)
         )

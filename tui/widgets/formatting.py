@@ -9,10 +9,13 @@ reach the terminal.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
 from rich.text import Text
+
+from home_idp.tui.results import StartedRelease
 
 __all__ = [
     "STATE_STYLE",
@@ -70,15 +73,23 @@ def state_label(state: str) -> Text:
 
 
 def duration(milliseconds: float | None) -> str:
+    """A short human duration: "850 µs", "12 ms", "1.4 s", "2m05s", "1h02m"; "—" if unknown."""
     if milliseconds is None:
         return "—"
-    seconds = milliseconds / 1000
-    if seconds < 1:
+    if not math.isfinite(milliseconds) or milliseconds <= 0:
+        return "0 ms"
+    # Each unit is chosen on the rounded value, so 999.7 ms reads "1.0 s", not "1000 ms".
+    if round(milliseconds * 1000) < 1000:
+        return f"{milliseconds * 1000:.0f} µs"
+    if round(milliseconds) < 1000:
         return f"{milliseconds:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m{rest:02d}s"
+    if round(milliseconds / 1000, 1) < 60:
+        return f"{milliseconds / 1000:.1f} s"
+    seconds = round(milliseconds / 1000)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def ago(timestamp: str | None, now: datetime | None = None) -> str:
@@ -95,7 +106,7 @@ def ago(timestamp: str | None, now: datetime | None = None) -> str:
     return f"{seconds}s ago"
 
 
-def releases_started(releases: list[dict[str, object]], idle: str) -> str:
+def releases_started(releases: list[StartedRelease], idle: str) -> str:
     """What a config change set off: "release #4 started", or `idle` when nothing runs."""
     if not releases:
         return idle

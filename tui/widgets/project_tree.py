@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 from textual.widgets import Tree
 
+from home_idp.tui.results import ProjectApp
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["AppNode", "ProjectNode", "ProjectTree"]
@@ -58,16 +58,16 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
         # Choosing a project opens its pane; its apps stay listed (space folds them).
         self.auto_expand = False
 
-    def fill(self, projects: list[tuple[ProjectNode, list[dict[str, Any]]]]) -> None:
+    def fill(self, projects: list[tuple[ProjectNode, list[ProjectApp]]]) -> None:
         """Replace the tree, keeping the highlighted row where it was."""
         keep = self.cursor_node.data if self.cursor_node else None
         self.clear()
         for project, apps in projects:
             branch = self.root.add(safe_text(project.name, "bold"), data=project, expand=True)
             for app in apps:
-                node = AppNode(str(app["id"]), str(app["name"]), project)
-                live = app.get("liveRelease") or {}
-                mark = _STATUS_MARK.get(str(live.get("status", "")), " ")
+                node = AppNode(app["id"], app["name"], project)
+                live = app["liveRelease"]
+                mark = _STATUS_MARK.get(live["status"], " ") if live else " "
                 leaf = branch.add_leaf(safe_text(f"{mark} {node.name}"), data=node)
                 if keep is not None and getattr(keep, "id", None) == node.id:
                     self.move_cursor(leaf)

@@ -9,18 +9,17 @@ deleted (the server says which apps use it).
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
-from home_idp.tui.app import home_of
-from home_idp.tui.dialogs import ConfirmDialog, FormDialog, FormField
+from home_idp.tui.dialogs import ConfirmDialog
+from home_idp.tui.results import ProjectConfigResult, ProjectVariableDetail, ProjectWithVariables
 from home_idp.tui.widgets.app_env import SECRET_DOTS
 from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import ago, releases_started, safe_text
@@ -32,7 +31,39 @@ _READ_ONLY_ROLES = {"viewer"}
 
 
 class ProjectVariables(EditableTab):
-    """The Env/Secrets tab of a project. Set `project_id` and call `reload()`."""
+    """The Env/Secrets tab of a project. Set `project_id` and call `reload()`.
+
+    The screen fetches and changes the variables the tab asks about in its
+    messages, and hands back the project (`show`) or a change (`changed`).
+    """
+
+    class Stale(Message):
+        """The variables of `project_id` are to be fetched (again)."""
+
+        def __init__(self, project_id: str) -> None:
+            super().__init__()
+            self.project_id = project_id
+
+    class EditWanted(Message):
+        """The user asked to write a variable: a new one (`name` None) or `name`'s value."""
+
+        def __init__(
+            self, project_id: str, title: str, *, secret: bool, name: str | None, value: str | None
+        ) -> None:
+            super().__init__()
+            self.project_id = project_id
+            self.title = title
+            self.secret = secret
+            self.name = name
+            self.value = value
+
+    class DeleteWanted(Message):
+        """The user confirmed deleting a variable."""
+
+        def __init__(self, project_id: str, name: str) -> None:
+            super().__init__()
+            self.project_id = project_id
+            self.name = name
 
     BINDINGS = [
         Binding("n", "new_variable", "New var"),
@@ -47,7 +78,7 @@ class ProjectVariables(EditableTab):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.project_id: str | None = None
-        self.variables: list[dict[str, Any]] = []
+        self.variables: list[ProjectVariableDetail] = []
 
     def compose(self) -> ComposeResult:
         yield Label("", id="variables-hint", classes="tab-hint")
@@ -60,37 +91,29 @@ class ProjectVariables(EditableTab):
     def table(self) -> DataTable[str | Text]:
         return self.query_one("#variables-table", DataTable)
 
-    @work(exclusive=True, group="variables", exit_on_error=False)
-    async def reload(self) -> None:
-        project_id = self.project_id
-        if project_id is None:
-            return
-        home = home_of(self)
-        with home.reporting():
-            node = (await home.gateway.execute("ProjectVariables", id=project_id))["node"]
-            if node is None:
-                self.notify("This project is gone.", severity="warning")
-            elif project_id == self.project_id:
-                self.show(node)
+    def reload(self) -> None:
+        if self.project_id is not None:
+            # Sent as from the tab itself, so it bubbles to the screen whoever calls.
+            self.post_message(self.Stale(self.project_id).set_sender(self))
 
-    def show(self, project: dict[str, Any]) -> None:
-        self.variables = sorted(project.get("variables", []), key=lambda v: str(v["name"]))
+    def show(self, project: ProjectWithVariables) -> None:
+        self.variables = sorted(project["variables"], key=lambda v: v["name"])
         table = self.table
         keep = table.cursor_row
         table.clear()
         for variable in self.variables:
-            secret = bool(variable["isSecret"])
-            used_by = ", ".join(variable.get("usedBy") or [])
+            secret = variable["isSecret"]
+            used_by = ", ".join(variable["usedBy"])
             table.add_row(
                 safe_text(variable["name"]),
                 "secret" if secret else "",
                 safe_text(SECRET_DOTS, "dim")
-                if secret or variable.get("value") is None
+                if secret or variable["value"] is None
                 else safe_text(variable["value"]),
                 safe_text(used_by or "—", "" if used_by else "dim"),
                 safe_text(variable["updatedBy"]),
-                ago(variable.get("updatedAt")),
-                key=str(variable["name"]),
+                ago(variable["updatedAt"]),
+                key=variable["name"],
             )
         if self.variables:
             table.move_cursor(row=min(keep, len(self.variables) - 1))
@@ -102,7 +125,7 @@ class ProjectVariables(EditableTab):
         self.query_one("#variables-hint", Label).update(hint)
 
     @property
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> ProjectVariableDetail | None:
         row = self.table.cursor_row
         return self.variables[row] if self.variables and 0 <= row < len(self.variables) else None
 
@@ -117,44 +140,22 @@ class ProjectVariables(EditableTab):
         if variable is None:
             self.notify("No variable to edit: press n or s to add one.", severity="warning")
             return
-        secret = bool(variable["isSecret"])
+        secret = variable["isSecret"]
         title = (
             f"New value of the secret {variable['name']}" if secret else f"Edit {variable['name']}"
         )
-        self._ask(title, secret=secret, name=str(variable["name"]), value=variable.get("value"))
+        self._ask(title, secret=secret, name=variable["name"], value=variable["value"])
 
-    def _ask(self, title: str, *, secret: bool, name: str | None = None, value: Any = None) -> None:
-        project_id = self.project_id
-        if project_id is None:
-            return
-
-        async def submit(values: dict[str, Any]) -> Any:
-            return await home_of(self).gateway.mutate(
-                "SetProjectVariable",
-                input={
-                    "project": project_id,
-                    "name": name if name is not None else values["name"],
-                    "value": values["value"],
-                    "isSecret": secret,
-                },
+    def _ask(
+        self, title: str, *, secret: bool, name: str | None = None, value: str | None = None
+    ) -> None:
+        if self.project_id is not None:
+            self.post_message(
+                self.EditWanted(self.project_id, title, secret=secret, name=name, value=value)
             )
 
-        example = "DB_PASSWORD" if secret else "LOG_LEVEL"
-        fields = [] if name is not None else [FormField("name", "Name", placeholder=example)]
-        fields.append(
-            FormField(
-                "value",
-                "Value (typed, never shown again)" if secret else "Value",
-                # A secret's value never comes back, so there is nothing to fill in.
-                value="" if secret or value is None else str(value),
-                password=secret,
-            )
-        )
-        self.app.push_screen(FormDialog(title, fields, submit, "Save"), self._changed)
-
-    def _changed(self, result: dict[str, Any] | None) -> None:
-        if not result:
-            return
+    def changed(self, result: ProjectConfigResult) -> None:
+        """Show a saved variable and what its change set off."""
         note = releases_started(
             result["releases"], "no release started (nothing runs that uses it now)"
         )
@@ -166,20 +167,17 @@ class ProjectVariables(EditableTab):
         variable, project_id = self.current, self.project_id
         if variable is None or project_id is None:
             return
-        name = str(variable["name"])
+        name = variable["name"]
         if not await self.app.push_screen_wait(ConfirmDialog(f"Delete {name}?", "Delete")):
             return
-        home = home_of(self)
-        with home.reporting():
-            result = await home.gateway.mutate(
-                "DeleteProjectVariable", input={"project": project_id, "name": name}
-            )
-            self.notify(f"Deleted {name}.", markup=False)
-            self.show(result["project"])
+        self.post_message(self.DeleteWanted(project_id, name))
 
 
 class ProjectView(Vertical):
     """Set `project_node` and the pane shows that project."""
+
+    is_admin = False
+    """Whether the user is an administrator, who may change any project."""
 
     project_node: reactive[ProjectNode | None] = reactive(None, init=False, always_update=True)
 
@@ -199,7 +197,7 @@ class ProjectView(Vertical):
             variables.variables = []
             variables.table.clear()
         variables.project_id = project.id
-        variables.read_only = not home_of(self).is_admin and (
+        variables.read_only = not self.is_admin and (
             project.role is None or project.role in _READ_ONLY_ROLES
         )
         variables.refresh_bindings()

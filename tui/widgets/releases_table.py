@@ -1,15 +1,13 @@
-"""An app's releases as a table that follows the app's release events live."""
+"""An app's releases as a table; its screen keeps it current as releases change."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
-from textual import work
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
-from home_idp.tui.app import home_of
+from home_idp.tui.results import Release
 from home_idp.tui.widgets.formatting import ago, duration, safe_text, state_label
 
 __all__ = ["ReleasesTable"]
@@ -18,41 +16,47 @@ COLUMNS = ("#", "Status", "Trigger", "Image", "By", "When", "Took")
 
 
 class ReleasesTable(DataTable[str | Text]):
-    """Set `app_id`, call `reload()`; enter opens a release."""
+    """Set `app_id` and call `reload()`: the screen answers with `show(releases)` and
+    follows the app's release events. Enter posts `ReleaseChosen` for the screen to open.
+    """
+
+    class Stale(Message):
+        """The releases of `app_id` are to be fetched (again) and followed."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+
+    class ReleaseChosen(Message):
+        """The user (or a just-saved Dockerfile) asks to open a release."""
+
+        def __init__(self, release_id: str) -> None:
+            super().__init__()
+            self.release_id = release_id
 
     BINDINGS = [Binding("enter", "open", "Open release", show=True)]
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.app_id: str | None = None
-        self.releases: list[dict[str, Any]] = []
-        self._reload_due = False
+        self.releases: list[Release] = []
 
     def on_mount(self) -> None:
         self.add_columns(*COLUMNS)
 
     def reload(self) -> None:
-        self.load()
-        self.follow()
+        if self.app_id is not None:
+            # Sent as from the table itself, so it bubbles to the screen whoever calls.
+            self.post_message(self.Stale(self.app_id).set_sender(self))
 
-    @work(exclusive=True, group="releases", exit_on_error=False)
-    async def load(self) -> None:
-        if self.app_id is None:
-            return
-        home = home_of(self)
-        with home.reporting():
-            data = await home.gateway.execute("AppReleases", id=self.app_id)
-            node = data["node"] or {"releases": {"edges": []}}
-            self.show([e["node"] for e in node["releases"]["edges"]])
-
-    def show(self, releases: list[dict[str, Any]]) -> None:
+    def show(self, releases: list[Release]) -> None:
         self.releases = releases
         keep = self.cursor_row
         self.clear()
         for release in releases:
-            image = str(release.get("image") or "—").rsplit("/", 1)[-1]
-            status = state_label(str(release["status"]))
-            if release.get("isLive"):
+            image = (release["image"] or "—").rsplit("/", 1)[-1]
+            status = state_label(release["status"])
+            if release["isLive"]:
                 status.append(" (live)", "bold")
             self.add_row(
                 f"{release['number']}",
@@ -60,35 +64,17 @@ class ReleasesTable(DataTable[str | Text]):
                 safe_text(release["trigger"]),
                 safe_text(image),
                 safe_text(release["createdBy"]),
-                ago(release.get("createdAt")),
-                duration(release.get("durationMs")),
-                key=str(release["id"]),
+                ago(release["createdAt"]),
+                duration(release["durationMs"]),
+                key=release["id"],
             )
         if releases:
             self.move_cursor(row=min(keep, len(releases) - 1))
 
-    @work(exclusive=True, group="release-events", exit_on_error=False)
-    async def follow(self) -> None:
-        """Reload when any release of the app changes (events are the trigger, rows the truth)."""
-        if self.app_id is None:
-            return
-        home = home_of(self)
-        with home.reporting():
-            async for _event in home.gateway.subscribe("ReleaseEvents", appId=self.app_id):
-                # Events come in bursts: the first one schedules a reload that covers them all.
-                if not self._reload_due:
-                    self._reload_due = True
-                    self.set_timer(0.1, self._reload_now)
-
-    def _reload_now(self) -> None:
-        self._reload_due = False
-        self.load()
-
     def action_open(self) -> None:
         if self.releases and self.cursor_row < len(self.releases):
-            self.open_release(str(self.releases[self.cursor_row]["id"]))
+            self.open_release(self.releases[self.cursor_row]["id"])
 
     def open_release(self, release_id: str) -> None:
-        from home_idp.tui.screens.release import ReleaseScreen
-
-        self.app.push_screen(ReleaseScreen(release_id))
+        """Ask the screen to open a release."""
+        self.post_message(self.ReleaseChosen(release_id).set_sender(self))

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from home_idp.tui.dialogs import TextViewDialog
+from home_idp.tui.results import TraceSpan
 from home_idp.tui.widgets.formatting import duration, safe_text
 
 __all__ = ["SpanDetail", "span_dialog"]
 
 
 class SpanDetail(Static):
-    """Set `span` (a GraphQL Span as a dict) to show it."""
+    """Set `span` to show it."""
 
-    span: reactive[dict[str, Any] | None] = reactive(None)
+    span: reactive[TraceSpan | None] = reactive(None)
 
-    def watch_span(self, span: dict[str, Any] | None) -> None:
+    def watch_span(self, span: TraceSpan | None) -> None:
         if span is None:
             self.update("Highlight a span to see it here.")
             return
@@ -33,12 +33,13 @@ class SpanDetail(Static):
         ]
         if span.get("statusMessage"):
             lines.append(safe_text(span["statusMessage"], "red"))
-        for key, value in sorted((span.get("attributes") or {}).items()):
+        attributes = span.get("attributes")
+        for key, value in sorted(attributes.items() if isinstance(attributes, dict) else []):
             text = value if isinstance(value, str) else json.dumps(value)
             lines.append(Text.assemble(safe_text(key, "dim"), " ", safe_text(text)))
         self.update(Text("\n").join(lines))
 
 
-def span_dialog(span: dict[str, Any]) -> TextViewDialog:
+def span_dialog(span: TraceSpan) -> TextViewDialog:
     """All of a span (enter on a waterfall row), as JSON."""
     return TextViewDialog(str(span.get("name", "span")), json.dumps(span, indent=2), "json")

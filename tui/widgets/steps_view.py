@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
+from home_idp.tui.results import ReleaseStep
 from home_idp.tui.widgets.formatting import duration, safe_text, state_label
 
 __all__ = ["StepRow", "StepsView"]
@@ -30,12 +29,12 @@ class StepRow(Horizontal):
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, classes="step-bar")
         yield Label("", classes="step-time")
 
-    def update_step(self, step: dict[str, Any]) -> None:
-        self.state = str(step["state"])
+    def update_step(self, step: ReleaseStep) -> None:
+        self.state = step["state"]
         self.query_one(".step-state", Label).update(state_label(self.state))
-        attempts = int(step.get("attempts") or 0)
+        attempts = step["attempts"]
         tries = f" · try {attempts}" if attempts > 1 else ""
-        self.query_one(".step-time", Label).update(duration(step.get("durationMs")) + tries)
+        self.query_one(".step-time", Label).update(duration(step["durationMs"]) + tries)
         bar = self.query_one(ProgressBar)
         if self.state in _DONE:
             bar.update(total=1, progress=1)
@@ -44,7 +43,7 @@ class StepRow(Horizontal):
         else:
             bar.update(total=1, progress=0)
         self.set_class(self.state == "FAILED", "failed")
-        self.tooltip = safe_text(step["error"]) if step.get("error") else None
+        self.tooltip = safe_text(step["error"]) if step["error"] else None
 
 
 class StepsView(Vertical):
@@ -53,23 +52,23 @@ class StepsView(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("", id="steps-error")
 
-    def show(self, steps: list[dict[str, Any]]) -> None:
+    def show(self, steps: list[ReleaseStep]) -> None:
         rows = {row.step_name: row for row in self.query(StepRow).results(StepRow)}
         for step in steps:
-            row = rows.get(str(step["name"]))
+            row = rows.get(step["name"])
             if row is None:
-                row = StepRow(str(step["name"]))
+                row = StepRow(step["name"])
                 self.mount(row, before="#steps-error")
                 rows[row.step_name] = row
                 self.call_after_refresh(row.update_step, step)
             else:
                 row.update_step(step)
-        failed = [s for s in steps if s.get("error")]
         errors = Text()
-        for step in failed:
-            errors.append_text(safe_text(f"{step['name']}: ", "bold red"))
-            errors.append_text(safe_text(step["error"]))
-            errors.append("\n")
+        for step in steps:
+            if step["error"]:
+                errors.append_text(safe_text(f"{step['name']}: ", "bold red"))
+                errors.append_text(safe_text(step["error"]))
+                errors.append("\n")
         errors.rstrip()
         self.query_one("#steps-error", Label).update(errors)
 

@@ -1,15 +1,14 @@
 """A trace as a waterfall: one row per span, each a bar on the trace's time axis.
 
-Spans are GraphQL `Span` objects as plain dicts (camelCase keys). The widget
+Spans are as the `Trace` query and the `Spans` subscription answer them. The widget
 draws with the Line API, one `Strip` per visible line, so a trace of
 thousands of spans costs no more to show than the rows on screen.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar, TypeAlias
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -21,11 +20,13 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from home_idp.tui.widgets.formatting import clean
+from home_idp.tui.results import TraceSpan
+from home_idp.tui.widgets.formatting import clean, duration
 
-__all__ = ["Waterfall", "format_duration", "tree_order"]
+__all__ = ["Waterfall", "tree_order"]
 
-Span = dict[str, Any]
+Span: TypeAlias = TraceSpan
+"""A span; the subscription's also carry a cursor, which the waterfall does not need."""
 
 _INDENT = "  "
 _BAR = "█"
@@ -33,27 +34,11 @@ _LABEL_WIDTH = 8  # a space, then "1000 ms" / "59.9 s" / "850 µs" right-aligned
 _MIN_NAME_WIDTH = 12
 
 
-def format_duration(ms: float) -> str:
-    """A short human duration: "850 µs", "12 ms", "1.4 s", "2m05s", "1h02m"."""
-    if not math.isfinite(ms) or ms <= 0:
-        return "0 ms"
-    # Each unit is chosen on the rounded value, so 999.7 ms reads "1.0 s", not "1000 ms".
-    if round(ms * 1000) < 1000:
-        return f"{ms * 1000:.0f} µs"
-    if round(ms) < 1000:
-        return f"{ms:.0f} ms"
-    if round(ms / 1000, 1) < 60:
-        return f"{ms / 1000:.1f} s"
-    seconds = round(ms / 1000)
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-def _nanos(value: Any) -> int:
+def _nanos(value: str | None) -> int:
     # Nanosecond times come as decimal strings so they stay exact; a missing or
     # malformed one (a span still running) must not break the whole trace.
+    if value is None:
+        return 0
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -328,7 +313,7 @@ class Waterfall(ScrollView, can_focus=True):
 
     def _header(self, width: int, base: Style) -> Strip:
         name_width, bar_width = self._columns(width)
-        total = format_duration(self._total / 1e6)
+        total = duration(self._total / 1e6)
         scale = "0" + total.rjust(bar_width - 1) if bar_width > cell_len(total) else "0"
         text = set_cell_size("span", name_width + 1) + set_cell_size(scale, bar_width)
         style = base + self.get_component_rich_style("waterfall--header", partial=True)
@@ -354,14 +339,14 @@ class Waterfall(ScrollView, can_focus=True):
         length = max(1, min(last, bar_width) - first)  # even an instant span shows
         bar_class = "waterfall--error-bar" if span.get("status") == "ERROR" else "waterfall--bar"
 
-        duration = float(span["durationMs"]) if "durationMs" in span else (end - start) / 1e6
+        took = float(span["durationMs"]) if "durationMs" in span else (end - start) / 1e6
         segments = [
             Segment(label, base),
             Segment(" " * first, base),
             Segment(_BAR * length, base + self.get_component_rich_style(bar_class, partial=True)),
             Segment(" " * (bar_width - first - length), base),
             Segment(
-                format_duration(duration).rjust(_LABEL_WIDTH),
+                duration(took).rjust(_LABEL_WIDTH),
                 base + self.get_component_rich_style("waterfall--duration", partial=True),
             ),
         ]

@@ -1,0 +1,16 @@
+"""What plugins of every kind share, apart from their contracts.
+
+- `masking`: the one masker that hides secrets in any text shown;
+- `options`: typed plugin options (`PluginOptions`), read from the settings'
+  strings and refused with an error that names the option;
+- `kube_config`, `kube_api`, `kube_logs`: one way to reach a Kubernetes API
+  server, one client wrapper (calls in threads, failures as the plugin's own
+  errors) and log streams read in threads;
+- `tracing`: how a plugin's spans join the trace of the release step that
+  called it;
+- `repo_paths`: which paths may name a file in a git tree.
+
+Plugin implementations import only their kind's contract, `plugins.errors`,
+this package and their own SDKs. Each module is imported on its own, so a
+plugin loads only the SDKs it uses.
+"""

@@ -1,0 +1,418 @@
+"""The object types of identity and access: users, projects, members, roles, tokens,
+sessions and audit events."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Self, cast
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from home_idp.schema.core.context import Info
+from home_idp.schema.core.loaders import Loaders, resolve_loaded
+from home_idp.schema.core.relay import (
+    Connection,
+    connection,
+    connection_from_list,
+    encode_cursor,
+    list_window,
+    resolve_visible_nodes,
+)
+from home_idp.schema.core.selection import selected_node_fields
+from home_idp.server.apps import models as app_models
+from home_idp.server.apps.project_variables import apps_by_shared_name
+from home_idp.server.errors import PermissionDenied
+from home_idp.server.rbac import models
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Member",
+    "Policy",
+    "Project",
+    "ProjectVariable",
+    "Role",
+    "Session",
+    "User",
+    "UserStatus",
+]
+
+
+@strawberry.enum(description="Where a user stands: pending approval, active, or disabled.")
+class UserStatus(Enum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+@strawberry.type(description="A person who uses home-idp.")
+class User(relay.Node):
+    id: relay.NodeID[int]
+    username: str
+    status: UserStatus
+    is_admin: bool = strawberry.field(description="Holds the global admin role.")
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, user: models.User) -> Self:
+        return cls(
+            id=user.id,
+            username=user.username,
+            status=UserStatus(user.status.value),
+            is_admin=user.is_admin,
+            created_at=user.created_at,
+        )
+
+    @connection(description="Projects this user belongs to (admins, or the user).")
+    async def memberships(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[Member]:
+        principal = info.context.principal
+        if not (principal.is_admin or principal.user_id == self.id):
+            raise PermissionDenied("only administrators may see another user's projects")
+        memberships = await info.context.loaders.memberships_of_user.load(self.id)
+        return await Member.connection(info, memberships, first, after)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        principal = info.context.principal
+
+        async def allowed(user: models.User) -> bool:
+            return principal.is_admin or principal.user_id == user.id
+
+        return await resolve_visible_nodes(models.User, node_ids, cls.from_model, allowed)
+
+
+@strawberry.type(description="A team's space: a namespace and a registry project.")
+class Project(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, project: models.Project) -> Self:
+        return cls(
+            id=project.id,
+            name=project.name,
+            description=project.description,
+            created_at=project.created_at,
+        )
+
+    @connection(description="Who belongs to the project, with their role.")
+    async def members(
+        self, info: Info, first: int = 100, after: str | None = None
+    ) -> Connection[Member]:
+        await info.context.rbac.authz.require("member", "read", self.name)
+        memberships = await info.context.loaders.members_of_project.load(self.id)
+        return await Member.connection(info, memberships, first, after)
+
+    @strawberry.field(
+        description="Variables and secrets the project's apps may use (secrets without values)."
+    )
+    async def variables(self, info: Info) -> list[ProjectVariable]:
+        project = await info.context.rbac.projects.get(self.id)
+        variables = await info.context.apps.project_variables.of_project(project)
+        users = await apps_by_shared_name(project.id)
+        return [ProjectVariable.from_model(v, users.get(v.name, [])) for v in variables]
+
+    @strawberry.field(description="The caller's role in this project, if a member.")
+    async def my_role(self, info: Info) -> str | None:
+        principal = info.context.principal
+        for membership in await info.context.loaders.members_of_project.load(self.id):
+            if membership.user_id == principal.user_id:
+                role = await info.context.loaders.role.load(membership.role_id)
+                return role.name if role else None
+        return None
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        authz = info.context.rbac.authz
+
+        async def allowed(project: models.Project) -> bool:
+            return await authz.can("project", "read", project.name)
+
+        return await resolve_visible_nodes(models.Project, node_ids, cls.from_model, allowed)
+
+
+@strawberry.type(
+    description="A variable or secret of a project that its apps may use; a secret's "
+    "value is never returned."
+)
+class ProjectVariable:
+    name: str
+    is_secret: bool
+    value: str | None = strawberry.field(description="Null for a secret.")
+    used_by: list[str] = strawberry.field(description="The names of the apps that use it.")
+    updated_by: str
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, variable: app_models.ProjectVariable, used_by: list[str]) -> Self:
+        return cls(
+            name=variable.name,
+            is_secret=variable.is_secret,
+            value=None if variable.is_secret else variable.value,
+            used_by=used_by,
+            updated_by=variable.updated_by,
+            updated_at=variable.updated_at,
+        )
+
+
+@strawberry.type(description="One rule of a role. Deny wins over allow.")
+class Policy:
+    effect: str = strawberry.field(description="allow or deny")
+    resource: str = strawberry.field(description="project, member, app, … or *")
+    action: str = strawberry.field(description="read, create, update, delete, deploy or *")
+    project_pattern: str = strawberry.field(description="Projects it applies to (glob).")
+
+
+@strawberry.type(description="A named set of policies, granted per project.")
+class Role(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    description: str
+    builtin: bool
+
+    @classmethod
+    def from_model(cls, role: models.Role) -> Self:
+        return cls(id=role.id, name=role.name, description=role.description, builtin=role.builtin)
+
+    @strawberry.field
+    async def policies(self, info: Info) -> list[Policy]:
+        return [
+            Policy(
+                effect=p.effect.value,
+                resource=p.resource,
+                action=p.action,
+                project_pattern=p.project_pattern,
+            )
+            for p in await info.context.loaders.policies_of_role.load(self.id)
+        ]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        principal = info.context.principal
+
+        async def allowed(_: models.Role) -> bool:
+            return principal.is_authenticated
+
+        return await resolve_visible_nodes(models.Role, node_ids, cls.from_model, allowed)
+
+
+@strawberry.type(description="A user's membership of a project, with a role.")
+class Member(relay.Node):
+    id: relay.NodeID[int]
+    user_id: strawberry.Private[int]
+    project_id: strawberry.Private[int]
+    role_id: strawberry.Private[int]
+    created_at: datetime
+    # Plain fields rather than resolvers: each holds its node when the loader
+    # already has it, else a `Deferred` that loads it through the loader when the
+    # query asks. A page of 250 members then resolves its users and roles without
+    # 500 resolver calls. See `Member.connection`; `tests/bench/api.py` measures it.
+    user: User | Awaitable[User] = strawberry.field(graphql_type=User)
+    project: Project | Awaitable[Project] = strawberry.field(graphql_type=Project)
+    role: Role | Awaitable[Role] = strawberry.field(graphql_type=Role)
+
+    @classmethod
+    def from_model(cls, membership: models.Membership, loaders: Loaders) -> Self:
+        return cls(
+            id=membership.id,
+            user_id=membership.user_id,
+            project_id=membership.project_id,
+            role_id=membership.role_id,
+            created_at=membership.created_at,
+            user=resolve_loaded(loaders.user, membership.user_id, _user_node),
+            project=resolve_loaded(loaders.project, membership.project_id, _project_node),
+            role=resolve_loaded(loaders.role, membership.role_id, _role_node),
+        )
+
+    @classmethod
+    async def connection(
+        cls, info: Info, memberships: Sequence[models.Membership], first: int, after: str | None
+    ) -> Connection[Member]:
+        """A page of members, with the users, roles and projects the query selects on
+        them loaded ahead: one batch per loader, the queries the fields would make."""
+        await cls.load_related(info, list_window(memberships, first, after))
+        loaders = info.context.loaders
+        return connection_from_list(
+            memberships, first, after, lambda membership: cls.from_model(membership, loaders)
+        )
+
+    @staticmethod
+    async def load_related(info: Info, memberships: Sequence[models.Membership]) -> None:
+        wanted = selected_node_fields(info)
+        loaders = info.context.loaders
+        # Every key joins its loader's batch before anything is awaited, so the
+        # pages of all projects share one batch per loader.
+        pending: list[Awaitable[object]] = []
+        if "user" in wanted:
+            pending.extend(loaders.user.load(m.user_id) for m in memberships)
+        if "role" in wanted:
+            pending.extend(loaders.role.load(m.role_id) for m in memberships)
+        if "project" in wanted:
+            pending.extend(loaders.project.load(m.project_id) for m in memberships)
+        for loaded in pending:  # once the batches are in, these do not suspend
+            await loaded
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        authz = info.context.rbac.authz
+
+        async def allowed(membership: models.Membership) -> bool:
+            project = await info.context.loaders.project.load(membership.project_id)
+            return project is not None and await authz.can("member", "read", project.name)
+
+        loaders = info.context.loaders
+        return await resolve_visible_nodes(
+            models.Membership,
+            list(node_ids),
+            lambda membership: cls.from_model(membership, loaders),
+            allowed,
+        )
+
+
+@strawberry.type(description="A long-lived bearer token. Its secret is never shown again.")
+class ApiToken(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    prefix: str = strawberry.field(description="The first characters, to tell tokens apart.")
+    scopes: list[str]
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, token: models.ApiToken) -> Self:
+        return cls(
+            id=token.id,
+            name=token.name,
+            prefix=token.prefix,
+            scopes=list(token.scopes),
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+            created_at=token.created_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        principal = info.context.principal
+
+        async def allowed(token: models.ApiToken) -> bool:
+            return principal.is_authenticated and token.user_id == principal.user_id
+
+        return await resolve_visible_nodes(models.ApiToken, node_ids, cls.from_model, allowed)
+
+
+@strawberry.type(
+    description="A login on one client. Its refresh token changes at every renewal; "
+    "an old one presented again ends the session."
+)
+class Session(relay.Node):
+    id: relay.NodeID[int]
+    client_address: str = strawberry.field(description="Where the login came from.")
+    user_agent: str
+    created_at: datetime
+    last_used_at: datetime = strawberry.field(description="When its token was last renewed.")
+    expires_at: datetime = strawberry.field(description="When it ends unless renewed.")
+    current: bool = strawberry.field(description="Whether this request belongs to it.")
+
+    @classmethod
+    def from_model(cls, session: models.UserSession, current_id: int | None) -> Self:
+        return cls(
+            id=session.id,
+            client_address=session.client_address,
+            user_agent=session.user_agent,
+            created_at=session.created_at,
+            last_used_at=session.last_used_at,
+            expires_at=session.expires_at,
+            current=session.id == current_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        principal = info.context.principal
+
+        async def allowed(session: models.UserSession) -> bool:
+            return principal.is_authenticated and session.user_id == principal.user_id
+
+        return await resolve_visible_nodes(
+            models.UserSession,
+            node_ids,
+            lambda session: cls.from_model(session, principal.session_id),
+            allowed,
+        )
+
+
+@strawberry.type(description="One recorded action: who did what to which target, and when.")
+class AuditEvent(relay.Node):
+    id: relay.NodeID[int]
+    actor: str
+    action: str
+    target: str
+    project: str | None
+    outcome: str = strawberry.field(description="ok, denied or failed")
+    detail: JSON
+    created_at: datetime
+
+    @strawberry.field(description="Pass as `after` to resume a subscription from here.")
+    def cursor(self) -> str:
+        return encode_cursor(self.id)
+
+    @classmethod
+    def from_model(cls, event: models.AuditEvent) -> Self:
+        return cls(
+            id=event.id,
+            actor=event.actor,
+            action=event.action,
+            target=event.target,
+            project=event.project,
+            outcome=event.outcome,
+            detail=cast(JSON, event.detail),
+            created_at=event.created_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        principal = info.context.principal
+
+        async def allowed(_: models.AuditEvent) -> bool:
+            return principal.is_admin
+
+        return await resolve_visible_nodes(models.AuditEvent, node_ids, cls.from_model, allowed)
+
+
+def _user_node(user: models.User | None) -> User:
+    assert user is not None  # memberships are deleted with their user
+    return User.from_model(user)
+
+
+def _project_node(project: models.Project | None) -> Project:
+    assert project is not None  # and with their project
+    return Project.from_model(project)
+
+
+def _role_node(role: models.Role | None) -> Role:
+    assert role is not None  # a role in use cannot be deleted
+    return Role.from_model(role)

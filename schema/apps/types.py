@@ -1,0 +1,317 @@
+"""The object types of apps: an app, its Dockerfile versions, secrets, files,
+variables and source credential."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Self, cast
+
+import strawberry
+from strawberry import relay
+from strawberry.types.base import StrawberryObjectDefinition
+
+from home_idp.schema.access.types import Project
+from home_idp.schema.core.context import Info
+from home_idp.schema.core.relay import (
+    Connection,
+    connection,
+    connection_from_queryset,
+    decode_id,
+    resolve_visible_nodes,
+)
+from home_idp.server.apps import config as app_config
+from home_idp.server.apps import models as app_models
+from home_idp.server.apps.fields import without_credentials
+from home_idp.server.errors import NotFound
+
+if TYPE_CHECKING:
+    from home_idp.schema.releases.types import Release
+
+__all__ = [
+    "App",
+    "AppFile",
+    "DockerfileVersion",
+    "EnvEntry",
+    "EnvVar",
+    "LintFinding",
+    "SecretStatus",
+    "SourceCredentialStatus",
+    "app_id",
+]
+
+# A release names its app, so the releases room imports this one; here its types
+# are named lazily (strawberry.lazy) and taken from the schema when resolved.
+_RELEASES = "home_idp.schema.releases.types"
+
+
+@strawberry.type(description="A plain environment variable of an app.")
+class EnvVar:
+    name: str
+    value: str
+
+
+@strawberry.type(description="A secret of an app: only whether it is set, never its value.")
+class SecretStatus:
+    name: str
+    is_set: bool
+    updated_by: str
+    updated_at: datetime
+
+
+@strawberry.type(description="A hadolint finding; a warning that never blocks a save.")
+class LintFinding:
+    line: int
+    code: str
+    level: str
+    message: str
+
+
+@strawberry.type(
+    description="How builds sign in to the app's source repository; its secret is never shown."
+)
+class SourceCredentialStatus:
+    kind: str = strawberry.field(description="`token` (https) or `ssh-key` (a deploy key).")
+    username: str | None
+    updated_by: str
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, credential: app_models.SourceCredential) -> Self:
+        return cls(
+            kind=credential.kind,
+            username=credential.username,
+            updated_by=credential.updated_by,
+            updated_at=credential.updated_at,
+        )
+
+
+@strawberry.type(description="A config file the app's containers see read-only at mountPath.")
+class AppFile:
+    name: str = strawberry.field(description="The file name (the ConfigMap key).")
+    mount_path: str = strawberry.field(description="The file's absolute path in the container.")
+    size: int = strawberry.field(description="In bytes.")
+    content: str
+    updated_by: str
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, file: app_models.AppFile) -> Self:
+        return cls(
+            name=file.name,
+            mount_path=file.mount_path,
+            size=file.size,
+            content=file.content,
+            updated_by=file.updated_by,
+            updated_at=file.updated_at,
+        )
+
+
+@strawberry.type(description="A variable the app names, and where its value comes from.")
+class EnvEntry:
+    name: str
+    source: str = strawberry.field(description="`app` or `project`.")
+    is_secret: bool
+    value: str | None = strawberry.field(description="Null for a secret.")
+    overridden: bool = strawberry.field(
+        description="A project variable the app overrides with its own value."
+    )
+
+    @classmethod
+    def from_entry(cls, entry: app_config.EnvEntry) -> Self:
+        return cls(
+            name=entry.name,
+            source=entry.source,
+            is_secret=entry.secret,
+            value=entry.value,
+            overridden=entry.overridden,
+        )
+
+
+@strawberry.type(description="One saved Dockerfile; versions never change.")
+class DockerfileVersion(relay.Node):
+    id: relay.NodeID[int]
+    number: int
+    content: str
+    author: str
+    message: str
+    created_at: datetime
+    lint_findings: list[LintFinding]
+
+    @classmethod
+    def from_model(cls, version: app_models.DockerfileVersion) -> Self:
+        return cls(
+            id=version.id,
+            number=version.number,
+            content=version.content,
+            author=version.author,
+            message=version.message,
+            created_at=version.created_at,
+            lint_findings=[LintFinding(**finding) for finding in version.lint_findings],
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        authz = info.context.rbac.authz
+
+        async def allowed(version: app_models.DockerfileVersion) -> bool:
+            await version.fetch_related("app__project")
+            return await authz.can("dockerfile", "read", version.app.project.name)
+
+        return await resolve_visible_nodes(
+            app_models.DockerfileVersion, node_ids, cls.from_model, allowed
+        )
+
+
+@strawberry.type(description="Something a project runs: built from a Dockerfile, deployed.")
+class App(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    source_repo: str = strawberry.field(description="The repo the image is built from.")
+    source_ref: str
+    context_path: str = strawberry.field(description="The build context inside the repo.")
+    port: int
+    replicas: int
+    health_path: str
+    env: list[EnvVar]
+    ingress_host: str | None = strawberry.field(
+        description="The host name of the app's Ingress (cluster mode), if any."
+    )
+    shared_env: list[str] = strawberry.field(
+        description="The project variables and secrets the app uses; its own value of the "
+        "same name wins."
+    )
+    created_at: datetime
+    updated_at: datetime
+    project_id: strawberry.Private[int]
+    live_release_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, app: app_models.App) -> Self:
+        return cls(
+            id=app.id,
+            name=app.name,
+            source_repo=without_credentials(app.source_repo),
+            source_ref=app.source_ref,
+            context_path=app.context_path,
+            port=app.port,
+            replicas=app.replicas,
+            health_path=app.health_path,
+            env=[EnvVar(name=k, value=v) for k, v in sorted(app.env.items())],
+            ingress_host=app.ingress_host or None,
+            shared_env=list(app.shared_env),
+            created_at=app.created_at,
+            updated_at=app.updated_at,
+            project_id=app.project_id,  # type: ignore[attr-defined]
+            live_release_id=app.live_release_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> Project:
+        project = await info.context.loaders.project.load(self.project_id)
+        if project is None:
+            raise NotFound("the app's project is gone")
+        return Project.from_model(project)
+
+    async def _require(self, info: Info, resource: str) -> None:
+        """Read access to `resource` in the app's project, checked through the loaders."""
+        project = await info.context.loaders.project.load(self.project_id)
+        if project is None:
+            raise NotFound("no such app")
+        await info.context.rbac.authz.require(resource, "read", project.name)
+
+    async def _model(self, info: Info) -> app_models.App:
+        return await info.context.apps.apps.get(self.id)
+
+    @strawberry.field(description="Which secrets are set; values are never returned.")
+    async def secrets(self, info: Info) -> list[SecretStatus]:
+        await self._require(info, "secret")
+        secrets = await info.context.loaders.secrets_of_app.load(self.id)
+        return [
+            SecretStatus(name=s.name, is_set=True, updated_by=s.updated_by, updated_at=s.updated_at)
+            for s in secrets
+        ]
+
+    @strawberry.field(
+        description="How builds sign in to the source repository, if set (setSourceCredential)."
+    )
+    async def source_credential(self, info: Info) -> SourceCredentialStatus | None:
+        app = await self._model(info)
+        credential = await info.context.apps.source_credentials.info(app)
+        return SourceCredentialStatus.from_model(credential) if credential else None
+
+    @strawberry.field(description="The config files mounted into the app's containers.")
+    async def files(self, info: Info) -> list[AppFile]:
+        await self._require(info, "config")
+        files = await info.context.loaders.files_of_app.load(self.id)
+        return [AppFile.from_model(f) for f in files]
+
+    @strawberry.field(
+        description="Every variable the app names, its own and its project's, with where "
+        "each comes from; secrets without values."
+    )
+    async def environment(self, info: Info) -> list[EnvEntry]:
+        await self._require(info, "config")
+        model = await self._model(info)
+        return [EnvEntry.from_entry(e) for e in await app_config.environment(model)]
+
+    @strawberry.field(description="The newest Dockerfile version, if any was saved.")
+    async def dockerfile(self, info: Info) -> DockerfileVersion | None:
+        await self._require(info, "dockerfile")
+        version = await info.context.loaders.latest_dockerfile.load(self.id)
+        return DockerfileVersion.from_model(version) if version else None
+
+    @connection(description="Every saved Dockerfile version, newest first.")
+    async def dockerfile_versions(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[DockerfileVersion]:
+        query = await info.context.apps.dockerfiles.versions(await self._model(info))
+        return await connection_from_queryset(
+            query, first, after, DockerfileVersion.from_model, newest_first=True
+        )
+
+    @strawberry.field(description="The release that serves now, if one rolled out.")
+    async def live_release(
+        self, info: Info
+    ) -> Annotated[Release, strawberry.lazy(_RELEASES)] | None:
+        if self.live_release_id is None:
+            return None
+        await self._require(info, "release")
+        release = await info.context.loaders.release.load(self.live_release_id)
+        if release is None:
+            raise NotFound("no such release")
+        return _release_type(info).from_model(release)
+
+    @connection(description="The app's releases, newest first.")
+    async def releases(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[Annotated[Release, strawberry.lazy(_RELEASES)]]:
+        query = await info.context.deploy.releases.of_app(await self._model(info))
+        return await connection_from_queryset(
+            query, first, after, _release_type(info).from_model, newest_first=True
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        authz = info.context.rbac.authz
+
+        async def allowed(app: app_models.App) -> bool:
+            await app.fetch_related("project")
+            return await authz.can("app", "read", app.project.name)
+
+        return await resolve_visible_nodes(app_models.App, node_ids, cls.from_model, allowed)
+
+
+def _release_type(info: Info) -> type[Release]:
+    """The `Release` type of the schema being executed."""
+    definition = info.schema.get_type_by_name("Release")
+    assert isinstance(definition, StrawberryObjectDefinition)
+    return cast("type[Release]", definition.origin)
+
+
+def app_id(global_id: relay.GlobalID, field: str = "app") -> int:
+    return decode_id(global_id, "App", field)

@@ -1,0 +1,329 @@
+"""The object types of releases: a release and its steps and events, build logs,
+webhook deliveries, and what runs an app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+from typing import Self, cast
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from home_idp.plugins.deployer import contract as deployer_contract
+from home_idp.schema.apps.types import App, DockerfileVersion
+from home_idp.schema.core.context import Info
+from home_idp.schema.core.relay import encode_cursor, resolve_visible_nodes
+from home_idp.schema.traces.types import CriticalPathSegment, Trace, load_trace
+from home_idp.server.apps import models as app_models
+from home_idp.server.deploy import models as deploy_models
+from home_idp.server.errors import NotFound
+from home_idp.server.pipeline import models
+
+__all__ = [
+    "AppLogLine",
+    "AppResource",
+    "BuildLogLine",
+    "Release",
+    "ReleaseEvent",
+    "ReleasePlan",
+    "ReleaseStep",
+    "WebhookDelivery",
+]
+
+
+def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start).total_seconds() * 1000)
+
+
+@strawberry.enum(description="Where a release stands.")
+class ReleaseStatus(Enum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@strawberry.enum(description="Where a step stands; WAITING means it waits for a webhook.")
+class StepState(Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@strawberry.type(description="One step of a release.")
+class ReleaseStep:
+    name: str
+    state: StepState
+    attempts: int
+    deadline: datetime | None
+    error: str | None = strawberry.field(description="Why it failed, or the last retry's error.")
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    span_id: str | None = strawberry.field(description="The step's span in the release's trace.")
+
+    @classmethod
+    def from_model(cls, step: models.ReleaseStep) -> Self:
+        return cls(
+            span_id=step.span_id,
+            name=step.name,
+            state=StepState(step.state.value),
+            attempts=step.attempts,
+            deadline=step.deadline,
+            error=step.error,
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+            duration_ms=_duration_ms(step.started_at, step.finished_at),
+        )
+
+
+@strawberry.type(description="One run of an app's flow, from a Dockerfile save to the end.")
+class Release(relay.Node):
+    id: relay.NodeID[int]
+    number: int = strawberry.field(description="Counts up per app.")
+    status: ReleaseStatus
+    trigger: str
+    created_by: str
+    commit_sha: str | None = strawberry.field(description="The platform-repo commit.")
+    image: str | None
+    digest: str | None
+    trace_id: str | None
+    manifests_sha: str | None = strawberry.field(
+        description="The platform-repo commit of the release's manifests."
+    )
+    url: str | None = strawberry.field(description="Where the app answers, once rolled out.")
+    error: str | None = strawberry.field(description="Which step failed, and why.")
+    created_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    app_id: strawberry.Private[int]
+    version_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, release: models.Release) -> Self:
+        return cls(
+            id=release.id,
+            number=release.number,
+            status=ReleaseStatus(release.status.value),
+            trigger=release.trigger,
+            created_by=release.created_by,
+            commit_sha=release.commit_sha,
+            image=release.image,
+            digest=release.digest,
+            trace_id=release.trace_id,
+            manifests_sha=release.manifests_sha,
+            url=release.url,
+            error=release.error,
+            created_at=release.created_at,
+            finished_at=release.finished_at,
+            duration_ms=_duration_ms(release.created_at, release.finished_at),
+            app_id=release.app_id,  # type: ignore[attr-defined]
+            version_id=release.dockerfile_version_id,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.field(description="Whether this release is the one that serves now.")
+    async def is_live(self, info: Info) -> bool:
+        return await info.context.loaders.live_release_of_app.load(self.app_id) == self.id
+
+    @strawberry.field(
+        description="The release as a trace: a root span, a span per step, and the work "
+        "inside them; null when you may not read traces."
+    )
+    async def trace(self, info: Info) -> Trace | None:
+        return await load_trace(info, self.trace_id) if self.trace_id else None
+
+    @strawberry.field(
+        description="The steps and spans that made the release as long as it was, in order."
+    )
+    async def critical_path(self, info: Info) -> list[CriticalPathSegment]:
+        trace = await self.trace(info)
+        return trace.critical_path() if trace is not None else []
+
+    @strawberry.field(description="The steps in order.")
+    async def steps(self, info: Info) -> list[ReleaseStep]:
+        steps = await info.context.loaders.steps_of_release.load(self.id)
+        return [ReleaseStep.from_model(step) for step in steps]
+
+    @strawberry.field
+    async def app(self, info: Info) -> App:
+        app = await _readable_app(info, self.app_id, "app")
+        if app is None:
+            raise NotFound("no such app")
+        return App.from_model(app)
+
+    @strawberry.field(description="The Dockerfile version this release ships.")
+    async def dockerfile_version(self, info: Info) -> DockerfileVersion:
+        version = await info.context.loaders.dockerfile_version.load(self.version_id)
+        if version is None or await _readable_app(info, version.app_id, "dockerfile") is None:  # type: ignore[attr-defined]
+            raise NotFound("no such Dockerfile version")
+        return DockerfileVersion.from_model(version)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        authz = info.context.rbac.authz
+
+        async def allowed(release: models.Release) -> bool:
+            await release.fetch_related("app__project")
+            return await authz.can("release", "read", release.app.project.name)
+
+        return await resolve_visible_nodes(models.Release, node_ids, cls.from_model, allowed)
+
+
+@strawberry.type(description="A change of a release or one of its steps.")
+class ReleaseEvent:
+    release_id: relay.GlobalID
+    step: str | None = strawberry.field(description="Null for the release's own status.")
+    state: str
+    message: str
+    created_at: datetime
+    sequence: strawberry.Private[int]
+
+    @strawberry.field(description="Pass as `after` to resume from here.")
+    def cursor(self) -> str:
+        return encode_cursor(self.sequence)
+
+    @classmethod
+    def from_model(cls, event: models.ReleaseEvent) -> Self:
+        return cls(
+            release_id=relay.GlobalID("Release", str(event.release_id)),  # type: ignore[attr-defined]
+            step=event.step,
+            state=event.state,
+            message=event.message,
+            created_at=event.created_at,
+            sequence=event.id,
+        )
+
+
+@strawberry.type(description="What a release changes in its app's manifests in git.")
+class ReleasePlan:
+    folder: str = strawberry.field(description="The manifests folder in the platform repo.")
+    diff: str = strawberry.field(description="A unified diff; empty when nothing changes.")
+    files: list[str] = strawberry.field(description="The files the release renders.")
+
+
+@strawberry.type(description="One line a build printed; secrets are masked.")
+class BuildLogLine:
+    seq: int = strawberry.field(description="Counts up per release, across retries.")
+    step: str
+    text: str
+    created_at: datetime
+
+    @strawberry.field(description="Pass as `after` to resume from here.")
+    def cursor(self) -> str:
+        return encode_cursor(self.seq)
+
+    @classmethod
+    def from_model(cls, line: deploy_models.BuildLogLine) -> Self:
+        return cls(seq=line.seq, step=line.step, text=line.text, created_at=line.created_at)
+
+
+@strawberry.type(description="One webhook request as received, and what came of it.")
+class WebhookDelivery(relay.Node):
+    id: relay.NodeID[int]
+    source: str = strawberry.field(description="git or registry.")
+    event: str
+    delivery_id: str = strawberry.field(description="The sender's delivery id.")
+    signature_ok: bool
+    outcome: str = strawberry.field(description="accepted, duplicate, ignored, rejected or failed.")
+    detail: str
+    headers: JSON
+    received_at: datetime
+    processed_at: datetime | None
+    redelivery_of_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The delivery this one repeats, if it is a redelivery.")
+    def redelivery_of(self) -> relay.GlobalID | None:
+        if self.redelivery_of_id is None:
+            return None
+        return relay.GlobalID("WebhookDelivery", str(self.redelivery_of_id))
+
+    @classmethod
+    def from_model(cls, delivery: deploy_models.WebhookDelivery) -> Self:
+        return cls(
+            id=delivery.id,
+            source=delivery.source,
+            event=delivery.event,
+            delivery_id=delivery.delivery_id,
+            signature_ok=delivery.signature_ok,
+            outcome=delivery.outcome.value,
+            detail=delivery.detail,
+            headers=cast(JSON, delivery.headers),
+            received_at=delivery.received_at,
+            processed_at=delivery.processed_at,
+            redelivery_of_id=delivery.redelivery_of_id,  # type: ignore[attr-defined]
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        principal = info.context.principal
+
+        async def allowed(_: deploy_models.WebhookDelivery) -> bool:
+            return principal.is_admin
+
+        return await resolve_visible_nodes(
+            deploy_models.WebhookDelivery, node_ids, cls.from_model, allowed
+        )
+
+
+@strawberry.type(
+    description="An object that runs an app: Deployment, Pod, Service, Ingress, ConfigMap, "
+    "Secret, or a Container in local mode."
+)
+class AppResource:
+    kind: str
+    name: str
+    status: str = strawberry.field(description="A short summary of its state.")
+    ready: bool | None
+    phase: str | None = strawberry.field(description="A pod's phase or a container's state.")
+    restarts: int | None
+    release: int | None = strawberry.field(description="The release it belongs to, if known.")
+    keys: list[str] = strawberry.field(
+        description="A ConfigMap's or Secret's keys (never a Secret's values); a container's "
+        "mounted files."
+    )
+    created_at: str | None
+
+    @classmethod
+    def from_plugin(cls, found: deployer_contract.AppResource) -> Self:
+        return cls(
+            kind=found.kind,
+            name=found.name,
+            status=found.status,
+            ready=found.ready,
+            phase=found.phase,
+            restarts=found.restarts,
+            release=found.release,
+            keys=list(found.keys),
+            created_at=found.created_at,
+        )
+
+
+@strawberry.type(description="One line an app wrote; secrets are masked.")
+class AppLogLine:
+    source: str = strawberry.field(description="The pod (or container) that wrote it.")
+    text: str
+
+
+async def _readable_app(info: Info, app_id: int, resource: str) -> app_models.App | None:
+    """The app, if it exists and the caller may read `resource` in its project.
+
+    Through the loaders, so a page of releases costs one query per hop, not per row.
+    """
+    loaders = info.context.loaders
+    app = await loaders.app.load(app_id)
+    project = await loaders.project.load(app.project_id) if app is not None else None  # type: ignore[attr-defined]
+    if project is None or not await info.context.rbac.authz.can(resource, "read", project.name):
+        return None
+    return app

@@ -1,0 +1,183 @@
+"""An in-memory deployer: what is synced runs at once, with instances, logs and resources."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+from home_idp.plugins.deployer.contract import (
+    AppDeployment,
+    AppLogLine,
+    AppResource,
+    DeployerConfig,
+    DeployError,
+    InstanceNotFound,
+    RolloutState,
+    RolloutStatus,
+    RunningApp,
+)
+
+__all__ = ["FakeDeployer"]
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _check(*names: str) -> None:
+    for name in names:
+        if not _LABEL.fullmatch(name):
+            raise DeployError(f"not a DNS label: {name!r}")
+
+
+@dataclass
+class _Running:
+    deployment: AppDeployment
+    instances: list[str]
+    restarts: int = 0
+    logs: dict[str, list[str]] = field(default_factory=dict)
+
+
+class FakeDeployer:
+    """Runs each synced release at once; `fail_rollout` makes the next rollout of an app fail."""
+
+    def __init__(self, config: DeployerConfig) -> None:
+        self._config = config
+        self._apps: dict[tuple[str, str], _Running] = {}
+        self._failing: dict[tuple[str, str], str] = {}
+        self._failed: dict[tuple[str, str, int], str] = {}
+        self._written = asyncio.Condition()
+        self.synced: list[AppDeployment] = []
+
+    def fail_rollout(self, project: str, app: str, reason: str) -> None:
+        """The next release of the app synced fails its rollout with `reason`."""
+        self._failing[(project, app)] = reason
+
+    async def write_log(self, project: str, app: str, text: str) -> None:
+        """Every instance of the app writes `text` (what a running app would print)."""
+        running = self._apps[(project, app)]
+        async with self._written:
+            for name in running.instances:
+                running.logs[name].append(text)
+            self._written.notify_all()
+
+    async def sync(self, deployment: AppDeployment) -> None:
+        _check(deployment.project, deployment.app)
+        self.synced.append(deployment)
+        key = (deployment.project, deployment.app)
+        now = self._apps.get(key)
+        if now is not None and now.deployment.release == deployment.release:
+            now.deployment = deployment  # the same release again: nothing restarts
+            return
+        if key in self._failing:
+            # The release before keeps running, as a failed rollout leaves it.
+            self._failed[(*key, deployment.release)] = self._failing.pop(key)
+            return
+        names = [f"{deployment.app}-{deployment.release}-{n}" for n in range(deployment.replicas)]
+        logs = {name: [f"starting {deployment.image}"] for name in names}
+        self._apps[key] = _Running(deployment, names, logs=logs)
+
+    async def rollout_status(self, deployment: AppDeployment) -> RolloutStatus:
+        _check(deployment.project, deployment.app)
+        key = (deployment.project, deployment.app)
+        failed = self._failed.get((*key, deployment.release))
+        if failed is not None:
+            return RolloutStatus(RolloutState.FAILED, failed)
+        running = self._apps.get(key)
+        if (
+            running is not None
+            and running.deployment.release == deployment.release
+            and running.deployment.commit_sha != deployment.commit_sha
+        ):
+            return RolloutStatus(RolloutState.PROGRESSING, "another commit is synced")
+        # Each release runs on its own once synced, as the container deployer runs a
+        # container per release: one that a newer release overtook still comes up.
+        wanted = (deployment.release, deployment.commit_sha)
+        if not any(
+            (synced.project, synced.app) == key and (synced.release, synced.commit_sha) == wanted
+            for synced in self.synced
+        ):
+            return RolloutStatus(RolloutState.PROGRESSING, "not synced yet")
+        return RolloutStatus(RolloutState.READY, url=self._url(deployment.project, deployment.app))
+
+    async def undeploy(self, project: str, app: str) -> None:
+        _check(project, app)
+        self._apps.pop((project, app), None)
+
+    async def list_running(self, project: str | None = None) -> list[RunningApp]:
+        return [
+            RunningApp(
+                project=key[0],
+                app=key[1],
+                release=running.deployment.release,
+                image=running.deployment.image,
+                state=RolloutState.READY,
+                url=self._url(*key),
+            )
+            for key, running in sorted(self._apps.items())
+            if project is None or key[0] == project
+        ]
+
+    async def app_resources(self, project: str, app: str) -> list[AppResource]:
+        _check(project, app)
+        running = self._apps.get((project, app))
+        if running is None:
+            return []
+        deployment = running.deployment
+        ready = f"{len(running.instances)}/{deployment.replicas} ready"
+        resources = [AppResource("Deployment", app, ready, ready=True, release=deployment.release)]
+        resources += [
+            AppResource(
+                "Pod",
+                name,
+                "Running",
+                ready=True,
+                phase="Running",
+                restarts=running.restarts,
+                release=deployment.release,
+            )
+            for name in running.instances
+        ]
+        if deployment.secrets:
+            keys = tuple(sorted(deployment.secrets))
+            resources.append(AppResource("Secret", f"{app}-env", "Opaque", keys=keys))
+        return resources
+
+    async def app_logs(
+        self, project: str, app: str, *, follow: bool, tail_lines: int
+    ) -> AsyncGenerator[AppLogLine, None]:
+        _check(project, app)
+        running = self._apps.get((project, app))
+        if running is None:
+            return
+        seen = {name: max(len(lines) - tail_lines, 0) for name, lines in running.logs.items()}
+        while True:
+            for name, lines in running.logs.items():
+                for text in lines[seen[name] :]:
+                    yield AppLogLine(name, text)
+                seen[name] = len(lines)
+            if not follow:
+                return
+            async with self._written:
+                await self._written.wait_for(
+                    lambda: any(len(running.logs[n]) > seen[n] for n in running.logs)
+                )
+
+    async def delete_instance(self, project: str, app: str, name: str) -> None:
+        _check(project, app)
+        running = self._apps.get((project, app))
+        if running is None or name not in running.instances:
+            raise InstanceNotFound(f"{name!r} is not an instance of {project}/{app}")
+        # Its Deployment starts a fresh one, with a new name.
+        running.restarts += 1
+        fresh = f"{name.rsplit('-', 1)[0]}-r{running.restarts}"
+        running.instances[running.instances.index(name)] = fresh
+        running.logs[fresh] = [f"starting {running.deployment.image}"]
+        del running.logs[name]
+
+    async def aclose(self) -> None:
+        return None
+
+    @staticmethod
+    def _url(project: str, app: str) -> str:
+        return f"http://{app}.{project}.apps.fake.test/"

@@ -1,0 +1,118 @@
+"""A whole release through the GraphQL API on the fakes: no build, no container, no registry."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from strawberry.relay import from_base64, to_base64
+
+from home_idp.plugins.deployer.contract import RolloutState
+from home_idp.server.apps.models import App
+from home_idp.server.deploy.models import WebhookDelivery
+from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
+from tests.factories import Factory
+from tests.fakes.server import FakeServer
+from tests.graphql import GraphQLClient
+
+DOCKERFILE = 'FROM busybox\nCOPY . /app\nCMD ["/app/run"]\n'
+SAVE = """
+mutation($input: SaveDockerfileInput!) {
+  saveDockerfile(input: $input) {
+    __typename
+    ... on SaveDockerfileSuccess { release { id status } }
+    ... on Error { message }
+  }
+}
+"""
+RELEASE = "query($id: ID!) { node(id: $id) { ... on Release { status url image digest } } }"
+
+
+# What the real plugins run; the Dockerfile linter (hadolint) is no plugin's.
+PLUGIN_PROGRAMS = {"buildah", "podman", "runc", "docker-registry", "registry", "git", "helm"}
+
+
+@pytest.fixture
+def no_plugin_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything starts a program that a real plugin runs."""
+    popen, create_exec = subprocess.Popen, asyncio.create_subprocess_exec
+
+    def check(program: object) -> None:
+        name = Path(str(program[0] if isinstance(program, list) else program)).name
+        assert name not in PLUGIN_PROGRAMS, f"{name} was started on the fakes"
+
+    def checked_popen(args: Any, *rest: Any, **kwargs: Any) -> Any:
+        check(args)
+        return popen(args, *rest, **kwargs)
+
+    async def checked_exec(program: str, *args: Any, **kwargs: Any) -> Any:
+        check(program)
+        return await create_exec(program, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", checked_popen)
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", checked_exec)
+
+
+@pytest.fixture
+def server(
+    app: Starlette, http: httpx.AsyncClient, real_components: bool, no_plugin_processes: None
+) -> FakeServer:
+    """The session's app, which runs on the fakes in the fast tier."""
+    if real_components:
+        pytest.skip("the session's app runs on the real components (a system test is in it)")
+    return FakeServer(app, app.state.fakes, http)
+
+
+async def wait_for_release(release_id: int) -> Release:
+    async with asyncio.timeout(20):
+        while True:
+            release = await Release.get(id=release_id)
+            if release.status is not ReleaseStatus.RUNNING:
+                return release
+            await asyncio.sleep(0.02)
+
+
+async def test_a_saved_dockerfile_becomes_a_running_release(server: FakeServer) -> None:
+    factory = Factory(server.runtime)
+    dev = await factory.user("dev")
+    project = await factory.project("shop", dev="developer")
+    web = await App.create(project=project, name="web", source_repo="http://127.0.0.1:9/web.git")
+    gql = GraphQLClient(server.http)
+
+    saved = await gql(
+        SAVE,
+        {"input": {"app": to_base64("App", web.id), "content": DOCKERFILE, "message": "first"}},
+        token=dev.token,
+    )
+
+    payload = saved["saveDockerfile"]
+    assert payload["__typename"] == "SaveDockerfileSuccess", payload
+    release = await wait_for_release(int(from_base64(payload["release"]["id"])[1]))
+    assert release.status is ReleaseStatus.SUCCEEDED, release.error
+    fakes = server.plugins
+    # Built from the committed Dockerfile, pushed, pinned by digest, running.
+    assert release.commit_sha is not None and release.digest is not None
+    assert await fakes.git.read_file("projects/shop/apps/web/Dockerfile", release.commit_sha) == (
+        DOCKERFILE.encode()
+    )
+    repository, _, tag = (release.image or "").partition("/")[2].rpartition(":")
+    assert await fakes.registry.tag_digest(repository, tag) == release.digest
+    (running,) = await fakes.deployer.list_running("shop")
+    assert (running.app, running.release, running.state) == ("web", 1, RolloutState.READY)
+    assert running.image.endswith(f"@{release.digest}")
+    # Each wait was ended by the fakes' webhooks, verified by the server.
+    steps = {step.name: step for step in await ReleaseStep.filter(release_id=release.id)}
+    for wait in ("await-push", "await-image", "await-manifest-push"):
+        assert steps[wait].detail.get("advanced_by") == "webhook", (wait, steps[wait].detail)
+    deliveries = await WebhookDelivery.filter(outcome="accepted")
+    assert sorted(d.source for d in deliveries) == ["git", "git", "registry"]
+    assert all(d.signature_ok for d in deliveries)
+    # The build's lines were kept, and the API shows the release as it ended.
+    shown = await gql(RELEASE, {"id": payload["release"]["id"]}, token=dev.token)
+    assert shown["node"]["status"] == "SUCCEEDED"
+    assert shown["node"]["url"] == running.url
