@@ -13,6 +13,7 @@ from home_idp.server.apps.models import App, DockerfileVersion
 from home_idp.server.pipeline.models import Release, ReleaseStatus
 from home_idp.server.rbac.models import Project
 from home_idp.tui.app import HomeIdpApp
+from home_idp.tui.screens.dashboard import DashboardScreen
 from home_idp.tui.screens.release import ReleaseScreen
 from home_idp.tui.widgets.app_view import AppView
 from home_idp.tui.widgets.build_log import BuildLogView
@@ -230,4 +231,7 @@ async def test_a_bad_project_name_shows_the_field_error_and_creates_nothing(
             what="the field error",
         )
         assert not await Project.exists()
+        # Escape closes the dialog: back on the dashboard, still with no project.
         await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+        assert not await Project.exists()
