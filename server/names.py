@@ -26,13 +26,13 @@ USERNAME = re.compile(r"^[a-z0-9]([-_.a-z0-9]{0,38}[a-z0-9])?$")
 
 def validate_dns_label(value: str, field: str = "name") -> str:
     """Return `value` if it is a DNS-1123 label, else raise ValidationFailed."""
-    if not DNS1123_LABEL.fullmatch(value):
-        raise ValidationFailed.for_field(
-            field,
-            "must be a DNS-1123 label: 1-63 lower-case letters, digits or '-', "
-            "starting and ending with a letter or digit",
-        )
-    return value
+    return _matching(
+        DNS1123_LABEL,
+        value,
+        field,
+        "must be a DNS-1123 label: 1-63 lower-case letters, digits or '-', "
+        "starting and ending with a letter or digit",
+    )
 
 
 def validate_dns_subdomain(value: str, field: str = "name") -> str:
@@ -63,10 +63,17 @@ def validate_project_name(value: str, field: str = "name") -> str:
 
 def validate_username(value: str, field: str = "username") -> str:
     """Usernames: 1-40 lower-case letters, digits, '-', '_' or '.'."""
-    if not USERNAME.fullmatch(value):
-        raise ValidationFailed.for_field(
-            field,
-            "must be 1-40 lower-case letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit",
-        )
+    return _matching(
+        USERNAME,
+        value,
+        field,
+        "must be 1-40 lower-case letters, digits, '-', '_' or '.', "
+        "starting and ending with a letter or digit",
+    )
+
+
+def _matching(pattern: re.Pattern[str], value: str, field: str, rule: str) -> str:
+    """Return `value` if `pattern` matches all of it, else raise ValidationFailed with `rule`."""
+    if not pattern.fullmatch(value):
+        raise ValidationFailed.for_field(field, rule)
     return value

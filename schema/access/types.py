@@ -13,6 +13,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.loaders import Loaders, resolve_loaded
 from home_idp.schema.core.relay import (
     Connection,
@@ -59,13 +60,7 @@ class User(relay.Node):
 
     @classmethod
     def from_model(cls, user: models.User) -> Self:
-        return cls(
-            id=user.id,
-            username=user.username,
-            status=UserStatus(user.status.value),
-            is_admin=user.is_admin,
-            created_at=user.created_at,
-        )
+        return from_row(cls, user, status=UserStatus(user.status.value))
 
     @connection(description="Projects this user belongs to (admins, or the user).")
     async def memberships(
@@ -98,12 +93,7 @@ class Project(relay.Node):
 
     @classmethod
     def from_model(cls, project: models.Project) -> Self:
-        return cls(
-            id=project.id,
-            name=project.name,
-            description=project.description,
-            created_at=project.created_at,
-        )
+        return from_row(cls, project)
 
     @connection(description="Who belongs to the project, with their role.")
     async def members(
@@ -157,13 +147,8 @@ class ProjectVariable:
 
     @classmethod
     def from_model(cls, variable: app_models.ProjectVariable, used_by: list[str]) -> Self:
-        return cls(
-            name=variable.name,
-            is_secret=variable.is_secret,
-            value=None if variable.is_secret else variable.value,
-            used_by=used_by,
-            updated_by=variable.updated_by,
-            updated_at=variable.updated_at,
+        return from_row(
+            cls, variable, value=None if variable.is_secret else variable.value, used_by=used_by
         )
 
 
@@ -184,7 +169,7 @@ class Role(relay.Node):
 
     @classmethod
     def from_model(cls, role: models.Role) -> Self:
-        return cls(id=role.id, name=role.name, description=role.description, builtin=role.builtin)
+        return from_row(cls, role)
 
     @strawberry.field
     async def policies(self, info: Info) -> list[Policy]:
@@ -227,12 +212,9 @@ class Member(relay.Node):
 
     @classmethod
     def from_model(cls, membership: models.Membership, loaders: Loaders) -> Self:
-        return cls(
-            id=membership.id,
-            user_id=membership.user_id,
-            project_id=membership.project_id,
-            role_id=membership.role_id,
-            created_at=membership.created_at,
+        return from_row(
+            cls,
+            membership,
             user=resolve_loaded(loaders.user, membership.user_id, _user_node),
             project=resolve_loaded(loaders.project, membership.project_id, _project_node),
             role=resolve_loaded(loaders.role, membership.role_id, _role_node),
@@ -298,16 +280,7 @@ class ApiToken(relay.Node):
 
     @classmethod
     def from_model(cls, token: models.ApiToken) -> Self:
-        return cls(
-            id=token.id,
-            name=token.name,
-            prefix=token.prefix,
-            scopes=list(token.scopes),
-            expires_at=token.expires_at,
-            last_used_at=token.last_used_at,
-            revoked_at=token.revoked_at,
-            created_at=token.created_at,
-        )
+        return from_row(cls, token, scopes=list(token.scopes))
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -336,15 +309,7 @@ class Session(relay.Node):
 
     @classmethod
     def from_model(cls, session: models.UserSession, current_id: int | None) -> Self:
-        return cls(
-            id=session.id,
-            client_address=session.client_address,
-            user_agent=session.user_agent,
-            created_at=session.created_at,
-            last_used_at=session.last_used_at,
-            expires_at=session.expires_at,
-            current=session.id == current_id,
-        )
+        return from_row(cls, session, current=session.id == current_id)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -380,16 +345,7 @@ class AuditEvent(relay.Node):
 
     @classmethod
     def from_model(cls, event: models.AuditEvent) -> Self:
-        return cls(
-            id=event.id,
-            actor=event.actor,
-            action=event.action,
-            target=event.target,
-            project=event.project,
-            outcome=event.outcome,
-            detail=cast(JSON, event.detail),
-            created_at=event.created_at,
-        )
+        return from_row(cls, event, detail=cast(JSON, event.detail))
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

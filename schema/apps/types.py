@@ -13,6 +13,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from home_idp.schema.access.types import Project
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.relay import (
     Connection,
     connection,
@@ -78,12 +79,7 @@ class SourceCredentialStatus:
 
     @classmethod
     def from_model(cls, credential: app_models.SourceCredential) -> Self:
-        return cls(
-            kind=credential.kind,
-            username=credential.username,
-            updated_by=credential.updated_by,
-            updated_at=credential.updated_at,
-        )
+        return from_row(cls, credential)
 
 
 @strawberry.type(description="A config file the app's containers see read-only at mountPath.")
@@ -97,14 +93,7 @@ class AppFile:
 
     @classmethod
     def from_model(cls, file: app_models.AppFile) -> Self:
-        return cls(
-            name=file.name,
-            mount_path=file.mount_path,
-            size=file.size,
-            content=file.content,
-            updated_by=file.updated_by,
-            updated_at=file.updated_at,
-        )
+        return from_row(cls, file)
 
 
 @strawberry.type(description="A variable the app names, and where its value comes from.")
@@ -140,13 +129,9 @@ class DockerfileVersion(relay.Node):
 
     @classmethod
     def from_model(cls, version: app_models.DockerfileVersion) -> Self:
-        return cls(
-            id=version.id,
-            number=version.number,
-            content=version.content,
-            author=version.author,
-            message=version.message,
-            created_at=version.created_at,
+        return from_row(
+            cls,
+            version,
             lint_findings=[LintFinding(**finding) for finding in version.lint_findings],
         )
 
@@ -190,22 +175,13 @@ class App(relay.Node):
 
     @classmethod
     def from_model(cls, app: app_models.App) -> Self:
-        return cls(
-            id=app.id,
-            name=app.name,
+        return from_row(
+            cls,
+            app,
             source_repo=without_credentials(app.source_repo),
-            source_ref=app.source_ref,
-            context_path=app.context_path,
-            port=app.port,
-            replicas=app.replicas,
-            health_path=app.health_path,
             env=[EnvVar(name=k, value=v) for k, v in sorted(app.env.items())],
             ingress_host=app.ingress_host or None,
             shared_env=list(app.shared_env),
-            created_at=app.created_at,
-            updated_at=app.updated_at,
-            project_id=app.project_id,  # type: ignore[attr-defined]
-            live_release_id=app.live_release_id,
         )
 
     @strawberry.field

@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from home_idp.plugins.deployer import contract as deployer_contract
 from home_idp.schema.apps.types import App, DockerfileVersion
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.relay import encode_cursor, resolve_visible_nodes
 from home_idp.schema.traces.types import CriticalPathSegment, Trace, load_trace
 from home_idp.server.apps import models as app_models
@@ -72,15 +73,10 @@ class ReleaseStep:
 
     @classmethod
     def from_model(cls, step: models.ReleaseStep) -> Self:
-        return cls(
-            span_id=step.span_id,
-            name=step.name,
+        return from_row(
+            cls,
+            step,
             state=StepState(step.state.value),
-            attempts=step.attempts,
-            deadline=step.deadline,
-            error=step.error,
-            started_at=step.started_at,
-            finished_at=step.finished_at,
             duration_ms=_duration_ms(step.started_at, step.finished_at),
         )
 
@@ -109,23 +105,11 @@ class Release(relay.Node):
 
     @classmethod
     def from_model(cls, release: models.Release) -> Self:
-        return cls(
-            id=release.id,
-            number=release.number,
+        return from_row(
+            cls,
+            release,
             status=ReleaseStatus(release.status.value),
-            trigger=release.trigger,
-            created_by=release.created_by,
-            commit_sha=release.commit_sha,
-            image=release.image,
-            digest=release.digest,
-            trace_id=release.trace_id,
-            manifests_sha=release.manifests_sha,
-            url=release.url,
-            error=release.error,
-            created_at=release.created_at,
-            finished_at=release.finished_at,
             duration_ms=_duration_ms(release.created_at, release.finished_at),
-            app_id=release.app_id,  # type: ignore[attr-defined]
             version_id=release.dockerfile_version_id,  # type: ignore[attr-defined]
         )
 
@@ -194,12 +178,10 @@ class ReleaseEvent:
 
     @classmethod
     def from_model(cls, event: models.ReleaseEvent) -> Self:
-        return cls(
+        return from_row(
+            cls,
+            event,
             release_id=relay.GlobalID("Release", str(event.release_id)),  # type: ignore[attr-defined]
-            step=event.step,
-            state=event.state,
-            message=event.message,
-            created_at=event.created_at,
             sequence=event.id,
         )
 
@@ -224,7 +206,7 @@ class BuildLogLine:
 
     @classmethod
     def from_model(cls, line: deploy_models.BuildLogLine) -> Self:
-        return cls(seq=line.seq, step=line.step, text=line.text, created_at=line.created_at)
+        return from_row(cls, line)
 
 
 @strawberry.type(description="One webhook request as received, and what came of it.")
@@ -249,18 +231,8 @@ class WebhookDelivery(relay.Node):
 
     @classmethod
     def from_model(cls, delivery: deploy_models.WebhookDelivery) -> Self:
-        return cls(
-            id=delivery.id,
-            source=delivery.source,
-            event=delivery.event,
-            delivery_id=delivery.delivery_id,
-            signature_ok=delivery.signature_ok,
-            outcome=delivery.outcome.value,
-            detail=delivery.detail,
-            headers=cast(JSON, delivery.headers),
-            received_at=delivery.received_at,
-            processed_at=delivery.processed_at,
-            redelivery_of_id=delivery.redelivery_of_id,  # type: ignore[attr-defined]
+        return from_row(
+            cls, delivery, outcome=delivery.outcome.value, headers=cast(JSON, delivery.headers)
         )
 
     @classmethod

@@ -238,21 +238,25 @@ def _hex_ids_to_base64(document: dict[str, Any]) -> None:
     for resource in _items(document, "resourceSpans"):
         for scope in _items(resource, "scopeSpans"):
             for span in _items(scope, "spans"):
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    value = span.get(key)
-                    if isinstance(value, str) and value:
-                        try:
-                            span[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                        except ValueError:
-                            raise OtlpRefused(400, f"{key} {value[:40]!r} is not hex") from None
+                if refused := _encode_ids(span, ("traceId", "spanId", "parentSpanId")):
+                    key, value = refused
+                    raise OtlpRefused(400, f"{key} {value[:40]!r} is not hex")
                 for link in _items(span, "links"):
-                    for key in ("traceId", "spanId"):
-                        value = link.get(key)
-                        if isinstance(value, str) and value:
-                            try:
-                                link[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                            except ValueError:
-                                raise OtlpRefused(400, f"link {key} is not hex") from None
+                    if refused := _encode_ids(link, ("traceId", "spanId")):
+                        raise OtlpRefused(400, f"link {refused[0]} is not hex")
+
+
+def _encode_ids(item: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, str] | None:
+    """Rewrites `item`'s hex ids under `keys` in base64, stopping at the first
+    one that is not hex: that key and its value are returned."""
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            try:
+                item[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                return key, value
+    return None
 
 
 def _items(parent: dict[str, Any], key: str) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ server's background; the screen follows their progress and hands each step to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -57,16 +59,15 @@ def _component_cells(component: Component) -> tuple[Text, ...]:
 class AdminComponents(AdminTab, Vertical):
     """Components in a table with install actions and a live progress log."""
 
+    @dataclass
     class InstallWanted(Message):
         """The user asked to install, upgrade or uninstall a component (`name`).
 
         `name` None means installing every component, dependencies first.
         """
 
-        def __init__(self, name: str | None, uninstall: bool = False) -> None:
-            super().__init__()
-            self.name = name
-            self.uninstall = uninstall
+        name: str | None
+        uninstall: bool = False
 
     DEFAULT_CSS = """
     AdminComponents { height: 1fr; }

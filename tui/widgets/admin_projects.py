@@ -6,6 +6,8 @@ members are added, given another role, or removed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -48,29 +50,26 @@ def _member_cells(member: Member) -> tuple[Text, ...]:
 class AdminProjects(AdminTab, Horizontal):
     """Projects on the left, the highlighted project's members on the right."""
 
+    @dataclass
     class MembersStale(Message):
         """The highlighted project's members are to be fetched (again)."""
 
-        def __init__(self, project: AdminProject) -> None:
-            super().__init__()
-            self.project = project
+        project: AdminProject
 
+    @dataclass
     class MemberFormWanted(Message):
         """The user asked to add a member (`username` "") or to change a member's role."""
 
-        def __init__(self, project: AdminProject, username: str, role: str) -> None:
-            super().__init__()
-            self.project = project
-            self.username = username
-            self.role = role
+        project: AdminProject
+        username: str
+        role: str
 
+    @dataclass
     class RemovalWanted(Message):
         """The user confirmed removing a member from a project."""
 
-        def __init__(self, project: AdminProject, username: str) -> None:
-            super().__init__()
-            self.project = project
-            self.username = username
+        project: AdminProject
+        username: str
 
     DEFAULT_CSS = """
     AdminProjects { height: 1fr; }

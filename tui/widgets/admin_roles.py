@@ -7,6 +7,8 @@ read-only (the server refuses to change them).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -91,12 +93,11 @@ class AdminRoles(AdminTab, Horizontal):
     class CreateWanted(Message):
         """The user asked for a new role."""
 
+    @dataclass
     class DeleteWanted(Message):
         """The user confirmed deleting a custom role."""
 
-        def __init__(self, role: Role) -> None:
-            super().__init__()
-            self.role = role
+        role: Role
 
     DEFAULT_CSS = """
     AdminRoles { height: 1fr; }

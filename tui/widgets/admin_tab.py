@@ -8,6 +8,7 @@ fetches the data and hands it to the tab's `show`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rich.console import RenderableType
@@ -55,12 +56,11 @@ def refill(
 class AdminTab(Widget):
     """A tab of the admin screen: its data loads the first time it is shown, not before."""
 
+    @dataclass
     class Stale(Message):
         """The tab's data is to be fetched (again); `control` is the tab."""
 
-        def __init__(self, tab: AdminTab) -> None:
-            super().__init__()
-            self.tab = tab
+        tab: AdminTab
 
         @property
         def control(self) -> AdminTab:

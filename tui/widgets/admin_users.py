@@ -7,6 +7,8 @@ so the table shows the server's truth without a reload.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -58,28 +60,20 @@ def _user_cells(user: AdminUser) -> tuple[Text, Text, str, Text]:
 class AdminUsers(AdminTab, Vertical):
     """All users in a table with a status filter and the account actions."""
 
+    @dataclass
     class ChangeWanted(Message):
         """The user asked for `change` of an account; `done` says what it did, for a note."""
 
-        def __init__(
-            self,
-            user: AdminUser,
-            change: Mutation[UserResult],
-            done: str,
-            extra: dict[str, object],
-        ) -> None:
-            super().__init__()
-            self.user = user
-            self.change = change
-            self.done = done
-            self.extra = extra
+        user: AdminUser
+        change: Mutation[UserResult]
+        done: str
+        extra: dict[str, object]
 
+    @dataclass
     class PasswordResetWanted(Message):
         """The user asked to set a new password for an account."""
 
-        def __init__(self, user: AdminUser) -> None:
-            super().__init__()
-            self.user = user
+        user: AdminUser
 
     DEFAULT_CSS = """
     AdminUsers { height: 1fr; }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -76,12 +77,11 @@ def _delivery_cells(delivery: WebhookDelivery) -> tuple[Text, ...]:
 class AdminWebhooks(AdminTab, Vertical):
     """Webhook deliveries as a table; enter shows one, R asks the screen to redeliver it."""
 
+    @dataclass
     class RedeliveryWanted(Message):
         """The user confirmed processing a delivery again."""
 
-        def __init__(self, delivery: WebhookDelivery) -> None:
-            super().__init__()
-            self.delivery = delivery
+        delivery: WebhookDelivery
 
     DEFAULT_CSS = """
     AdminWebhooks { height: 1fr; }

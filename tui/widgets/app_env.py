@@ -8,6 +8,8 @@ own variables and secrets are edited in the Settings tab.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -36,13 +38,12 @@ class AppEnv(EditableTab):
     EDIT_ACTIONS = frozenset({"choose_shared"})
     READ_ONLY_MESSAGE = "Viewers cannot change which variables an app uses."
 
+    @dataclass
     class SharedEnvChosen(Message):
         """The user chose the project variables app `app_id` uses."""
 
-        def __init__(self, app_id: str, names: list[str]) -> None:
-            super().__init__()
-            self.app_id = app_id
-            self.names = names
+        app_id: str
+        names: list[str]
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -7,6 +7,8 @@ picks the change up. Viewers may open a file but not change one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -43,21 +45,19 @@ class AppFiles(EditableTab):
     EDIT_ACTIONS = frozenset({"new_file", "edit_file", "delete_file"})
     READ_ONLY_MESSAGE = "Viewers cannot change config files: ask a developer of the project."
 
+    @dataclass
     class EditWanted(Message):
         """The user asked to write a file of app `app_id`: a new one (`file` None) or `file`."""
 
-        def __init__(self, app_id: str, file: AppFile | None) -> None:
-            super().__init__()
-            self.app_id = app_id
-            self.file = file
+        app_id: str
+        file: AppFile | None
 
+    @dataclass
     class DeletionWanted(Message):
         """The user confirmed deleting file `name` of app `app_id`."""
 
-        def __init__(self, app_id: str, name: str) -> None:
-            super().__init__()
-            self.app_id = app_id
-            self.name = name
+        app_id: str
+        name: str
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -10,6 +10,8 @@ the newest `MAX_LINES` lines; `f` follows, `/` searches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -44,12 +46,11 @@ class AppLogs(Vertical):
     lines to `view` and says what it does through `status`.
     """
 
+    @dataclass
     class FollowWanted(Message):
         """The tab is shown: app `app_id`'s output is to be followed."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)

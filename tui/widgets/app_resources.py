@@ -8,6 +8,8 @@ asks, the screen fetches (`show`) and deletes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -36,20 +38,18 @@ def _ready(ready: bool | None) -> Text:
 class AppResources(Vertical):
     """The Resources tab: `watch_app(app_id)` while shown, `stop()` when hidden."""
 
+    @dataclass
     class Stale(Message):
         """The objects of app `app_id` are to be fetched (again)."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
+    @dataclass
     class PodDeletionWanted(Message):
         """The user confirmed deleting a pod (or container) of app `app_id`."""
 
-        def __init__(self, app_id: str, name: str) -> None:
-            super().__init__()
-            self.app_id = app_id
-            self.name = name
+        app_id: str
+        name: str
 
     BINDINGS = [
         Binding("r", "reload", "Reload"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
@@ -55,41 +56,36 @@ def parse_env(text: str) -> list[EnvVar]:
 class AppSettings(VerticalScroll):
     """The Settings tab; posts what the user asked to change, for the screen to send."""
 
+    @dataclass
     class SaveWanted(Message):
         """The user asked to save the settings; `changes` is the `UpdateAppInput`."""
 
-        def __init__(self, changes: dict[str, object]) -> None:
-            super().__init__()
-            self.changes = changes
+        changes: dict[str, object]
 
+    @dataclass
     class SecretWanted(Message):
         """The user asked to set a secret of app `app_id`."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
+    @dataclass
     class SecretClearWanted(Message):
         """The user confirmed clearing secret `name` of app `app_id`."""
 
-        def __init__(self, app_id: str, name: str) -> None:
-            super().__init__()
-            self.app_id = app_id
-            self.name = name
+        app_id: str
+        name: str
 
+    @dataclass
     class CredentialWanted(Message):
         """The user asked to set the source credential of app `app_id`."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
+    @dataclass
     class CredentialClearWanted(Message):
         """The user confirmed clearing the source credential of app `app_id`."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
     app_id: str | None = None
 

@@ -9,6 +9,8 @@ The view asks its screen for the app's details and config (`Stale`,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -59,19 +61,17 @@ class AppView(Vertical):
     is_admin = False
     """Whether the user is an administrator, who may change any app."""
 
+    @dataclass
     class Stale(Message):
         """The details and config of app `app_id` are to be fetched (again)."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
+    @dataclass
     class ConfigStale(Message):
         """The config (files, environment) of app `app_id` is to be fetched (again)."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
     def compose(self) -> ComposeResult:
         yield Static("", id="app-title")

@@ -181,19 +181,17 @@ class DockerfileEditor(Vertical):
 
     BINDINGS = [Binding("ctrl+s", "save", "Save")]
 
+    @dataclass
     class Changed(Message):
         """Posted when the text starts or stops differing from the loaded version."""
 
-        def __init__(self, dirty: bool) -> None:
-            super().__init__()
-            self.dirty = dirty
+        dirty: bool
 
+    @dataclass
     class SaveRequested(Message):
         """Posted on ctrl+s; the screen saves `content` (this widget has no network)."""
 
-        def __init__(self, content: str) -> None:
-            super().__init__()
-            self.content = content
+        content: str
 
     def __init__(self, *, read_only: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -37,19 +37,17 @@ _STATUS_MARK = {"RUNNING": "◐", "SUCCEEDED": "●", "FAILED": "✖", "CANCELLE
 class ProjectTree(Tree[ProjectNode | AppNode]):
     """Projects with their apps; choosing an app posts `AppChosen`, a project `ProjectChosen`."""
 
+    @dataclass
     class AppChosen(Message):
         """The user picked an app."""
 
-        def __init__(self, app: AppNode) -> None:
-            super().__init__()
-            self.app_node = app
+        app_node: AppNode
 
+    @dataclass
     class ProjectChosen(Message):
         """The user picked a project (its pane opens)."""
 
-        def __init__(self, project: ProjectNode) -> None:
-            super().__init__()
-            self.project_node = project
+        project_node: ProjectNode
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__("Projects", id=id)

@@ -9,6 +9,8 @@ deleted (the server says which apps use it).
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -37,33 +39,29 @@ class ProjectVariables(EditableTab):
     messages, and hands back the project (`show`) or a change (`changed`).
     """
 
+    @dataclass
     class Stale(Message):
         """The variables of `project_id` are to be fetched (again)."""
 
-        def __init__(self, project_id: str) -> None:
-            super().__init__()
-            self.project_id = project_id
+        project_id: str
 
+    @dataclass
     class EditWanted(Message):
         """The user asked to write a variable: a new one (`name` None) or `name`'s value."""
 
-        def __init__(
-            self, project_id: str, title: str, *, secret: bool, name: str | None, value: str | None
-        ) -> None:
-            super().__init__()
-            self.project_id = project_id
-            self.title = title
-            self.secret = secret
-            self.name = name
-            self.value = value
+        project_id: str
+        title: str
+        _: KW_ONLY
+        secret: bool
+        name: str | None
+        value: str | None
 
+    @dataclass
     class DeleteWanted(Message):
         """The user confirmed deleting a variable."""
 
-        def __init__(self, project_id: str, name: str) -> None:
-            super().__init__()
-            self.project_id = project_id
-            self.name = name
+        project_id: str
+        name: str
 
     BINDINGS = [
         Binding("n", "new_variable", "New var"),

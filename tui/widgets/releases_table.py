@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -20,19 +22,17 @@ class ReleasesTable(DataTable[str | Text]):
     follows the app's release events. Enter posts `ReleaseChosen` for the screen to open.
     """
 
+    @dataclass
     class Stale(Message):
         """The releases of `app_id` are to be fetched (again) and followed."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
+    @dataclass
     class ReleaseChosen(Message):
         """The user (or a just-saved Dockerfile) asks to open a release."""
 
-        def __init__(self, release_id: str) -> None:
-            super().__init__()
-            self.release_id = release_id
+        release_id: str
 
     BINDINGS = [Binding("enter", "open", "Open release", show=True)]
 

@@ -8,6 +8,7 @@ thousands of spans costs no more to show than the rows on screen.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
 
 from rich.cells import cell_len, set_cell_size
@@ -93,13 +94,12 @@ def tree_order(spans: Iterable[Span]) -> list[tuple[Span, int]]:
     return result
 
 
+@dataclass
 class _SpanMessage(Message):
     """A message about one span; `control` is the waterfall that sent it."""
 
-    def __init__(self, span: Span, waterfall: Waterfall | None = None) -> None:
-        super().__init__()
-        self.span = span
-        self.waterfall = waterfall
+    span: Span
+    waterfall: Waterfall | None = None
 
     @property
     def control(self) -> Waterfall | None:
