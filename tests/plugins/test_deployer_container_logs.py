@@ -241,10 +241,11 @@ out.write("last, without a line break")
 
 
 async def test_the_stream_is_paced_by_its_reader_and_interleaves_containers() -> None:
-    # 10 MB in all: far more than the queue and the pipes hold.
+    # Endless, as a followed log is: far more than the queue and the pipes hold, and
+    # no writer can end on its own, however the machine schedules the two.
     script = """
-import sys
-for n in range(100000):
+import itertools, sys
+for n in itertools.count():
     print(sys.argv[-1], sys.argv[1:-1], n, "x" * 80)
 """
     engine = ScriptEngine(script)
