@@ -1,0 +1,1 @@
+"""The deploy-manager and the apps room: apps, Dockerfiles, config, webhooks, the release flow."""

@@ -1,0 +1,1 @@
+"""The plugins: one contract suite per kind, and each plugin's own tests."""

@@ -1,0 +1,1 @@
+"""The attacks of the security model, each made against the real server or component."""

@@ -1,0 +1,1 @@
+"""The server's core: settings, keys, the CLI, migrations, git over HTTP, health."""

@@ -1,0 +1,1 @@
+"""The trace-manager: OTLP ingest, trace queries and the trace of each release."""

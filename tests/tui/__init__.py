@@ -1,0 +1,1 @@
+"""The terminal dashboard, driven with Textual's Pilot (and tmux) against a real server."""
