@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,10 +33,10 @@ from home_idp.plugins.git.contract import CommitAuthor, GitConfig
 from home_idp.plugins.registry.contract import RegistryConfig, RegistryPlugin
 from tests.doubles.kubernetes import kubernetes_stand_in
 from tests.fakes import FakeBuilder, FakeGit, FakeRegistry
+from tests.plugins.test_builder_buildah import DOCKERFILE_PATH, platform_repo
 
 PLUGINS = ["buildah", "kaniko"]
 SUBJECTS = [pytest.param("buildah", marks=pytest.mark.system), "kaniko", "fake"]
-DOCKERFILE_PATH = "projects/shop/apps/web/Dockerfile"
 KUBE_TOKEN = "k8s-ContractToken-0123456789abcdefABCDEF"
 KANIKO_DIGEST = "sha256:" + "ab" * 32
 AUTHOR = CommitAuthor("Ada Lovelace", "ada@example.test")
@@ -165,7 +164,7 @@ async def _buildah(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
 
     async def platform(dockerfile: str) -> GitSource:
         directory = repos / f"r{len(list(repos.glob('r*'))) if repos.exists() else 0}"
-        return GitSource(*await asyncio.to_thread(_platform_repo, directory, dockerfile))
+        return GitSource(*await asyncio.to_thread(platform_repo, directory, dockerfile))
 
     try:
         yield Subject(
@@ -180,20 +179,6 @@ async def _buildah(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
     finally:
         await plugin.aclose()
         await registry.aclose()
-
-
-def _platform_repo(directory: Path, dockerfile: str) -> tuple[str, str]:
-    """A git repo holding the Dockerfile at its platform path: (path, commit sha)."""
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.test", "-C", str(directory)]
-    (directory / DOCKERFILE_PATH).parent.mkdir(parents=True)
-    (directory / DOCKERFILE_PATH).write_text(dockerfile)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(directory)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "dockerfile"], check=True)
-    sha = subprocess.run(
-        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return str(directory), sha
 
 
 async def collect(handle: BuildHandle) -> list[str]:
