@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
@@ -12,22 +11,14 @@ from home_idp.plugins.deployer.contract import (
     AppLogLine,
     AppResource,
     DeployerConfig,
-    DeployError,
     InstanceNotFound,
     RolloutState,
     RolloutStatus,
     RunningApp,
 )
+from home_idp.plugins.deployer.labels import check_names
 
 __all__ = ["FakeDeployer"]
-
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-
-
-def _check(*names: str) -> None:
-    for name in names:
-        if not _LABEL.fullmatch(name):
-            raise DeployError(f"not a DNS label: {name!r}")
 
 
 @dataclass
@@ -62,7 +53,7 @@ class FakeDeployer:
             self._written.notify_all()
 
     async def sync(self, deployment: AppDeployment) -> None:
-        _check(deployment.project, deployment.app)
+        check_names(deployment.project, deployment.app)
         self.synced.append(deployment)
         key = (deployment.project, deployment.app)
         now = self._apps.get(key)
@@ -78,7 +69,7 @@ class FakeDeployer:
         self._apps[key] = _Running(deployment, names, logs=logs)
 
     async def rollout_status(self, deployment: AppDeployment) -> RolloutStatus:
-        _check(deployment.project, deployment.app)
+        check_names(deployment.project, deployment.app)
         key = (deployment.project, deployment.app)
         failed = self._failed.get((*key, deployment.release))
         if failed is not None:
@@ -101,7 +92,7 @@ class FakeDeployer:
         return RolloutStatus(RolloutState.READY, url=self._url(deployment.project, deployment.app))
 
     async def undeploy(self, project: str, app: str) -> None:
-        _check(project, app)
+        check_names(project, app)
         self._apps.pop((project, app), None)
 
     async def list_running(self, project: str | None = None) -> list[RunningApp]:
@@ -119,7 +110,7 @@ class FakeDeployer:
         ]
 
     async def app_resources(self, project: str, app: str) -> list[AppResource]:
-        _check(project, app)
+        check_names(project, app)
         running = self._apps.get((project, app))
         if running is None:
             return []
@@ -146,7 +137,7 @@ class FakeDeployer:
     async def app_logs(
         self, project: str, app: str, *, follow: bool, tail_lines: int
     ) -> AsyncGenerator[AppLogLine, None]:
-        _check(project, app)
+        check_names(project, app)
         running = self._apps.get((project, app))
         if running is None:
             return
@@ -164,7 +155,7 @@ class FakeDeployer:
                 )
 
     async def delete_instance(self, project: str, app: str, name: str) -> None:
-        _check(project, app)
+        check_names(project, app)
         running = self._apps.get((project, app))
         if running is None or name not in running.instances:
             raise InstanceNotFound(f"{name!r} is not an instance of {project}/{app}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,12 +17,12 @@ from home_idp.plugins.git.contract import (
     GitError,
     PushEvent,
 )
+from home_idp.plugins.git.paths import check_repo_path
 from home_idp.plugins.git.webhooks import parse_push_event, sign, verify_signature
 from tests.fakes.webhooks import WebhookOutbox
 
 __all__ = ["FakeGit"]
 
-_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 _ZERO_SHA = "0" * 40
 
 
@@ -32,15 +31,6 @@ class _Commit:
     sha: str
     parent: str | None
     tree: Mapping[str, bytes]
-
-
-def _check_path(path: str) -> str:
-    segments = path.split("/")
-    if not path or any(
-        not _SEGMENT.fullmatch(s) or s in {".", ".."} or s.lower() == ".git" for s in segments
-    ):
-        raise GitError(f"refusing the repository path {path!r}")
-    return path
 
 
 class FakeGit:
@@ -73,7 +63,7 @@ class FakeGit:
         self, files: Mapping[str, bytes | None], author: CommitAuthor, message: str
     ) -> CommitResult:
         for path in files:
-            _check_path(path)
+            check_repo_path(path)
         async with self._lock:  # one writer at a time: every commit lands on the last
             before = self._head
             tree = dict(self._commits[before].tree) if before else {}
@@ -95,7 +85,7 @@ class FakeGit:
         return CommitResult(sha, changed=True)
 
     async def read_file(self, path: str, sha: str) -> bytes | None:
-        _check_path(path)
+        check_repo_path(path)
         commit = self._commits.get(sha)
         return None if commit is None else commit.tree.get(path)
 

@@ -16,6 +16,7 @@ from home_idp.plugins.registry.contract import (
     RegistryError,
     RegistryWebhook,
 )
+from home_idp.plugins.registry.distribution import check_repository
 from home_idp.plugins.registry.webhooks import (
     authorization_value,
     parse_registry_webhook,
@@ -26,17 +27,7 @@ from tests.fakes.webhooks import WebhookOutbox
 __all__ = ["FakeRegistry"]
 
 _PROJECT = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def _check(repository: str, tag: str | None = None) -> None:
-    if len(repository) > 255 or not _REPOSITORY.fullmatch(repository):
-        raise RegistryError(f"not a repository name: {repository!r}")
-    if tag is not None and not _TAG.fullmatch(tag):
-        raise RegistryError(f"not a tag: {tag!r}")
 
 
 class FakeRegistry:
@@ -73,7 +64,7 @@ class FakeRegistry:
 
     def push(self, repository: str, tag: str, digest: str) -> None:
         """Record an image as a finished push, and notify as the registry would."""
-        _check(repository, tag)
+        check_repository(repository, tag)
         self._tags.setdefault(repository, {})[tag] = digest
         event = {
             "id": str(uuid.uuid4()),
@@ -101,11 +92,11 @@ class FakeRegistry:
         return parse_registry_webhook(body)
 
     async def tag_digest(self, repository: str, tag: str) -> str | None:
-        _check(repository, tag)
+        check_repository(repository, tag)
         return self._tags.get(repository, {}).get(tag)
 
     async def list_tags(self, repository: str) -> list[str]:
-        _check(repository)
+        check_repository(repository)
         return sorted(self._tags.get(repository, {}))
 
     async def aclose(self) -> None:
