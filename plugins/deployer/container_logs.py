@@ -3,7 +3,8 @@
 One `podman logs` process per container, each read by a task of its own
 into one bounded queue: while the consumer does not take lines, the queue
 fills, the readers wait, the pipes fill and the engine waits in its write.
-So a slow consumer paces the processes instead of growing memory.
+So a slow consumer paces the processes instead of growing memory. The
+readers take turns line by line, so every container is heard.
 
 `podman logs` reads the container's log file itself (k8s-file) and starts
 no helper, unlike `run --detach` (conmon, slirp4netns): its pipe reaches
@@ -110,6 +111,11 @@ async def _read(
     try:
         while (line := await _next_line(stream)) is not None:
             await queue.put(AppLogLine(source, line))
+            # Neither a put into a queue with room nor a read of buffered
+            # lines lets the other readers run: without this turn, a chatty
+            # container that keeps its buffer full would fill the queue each
+            # time the consumer empties it, and the others would never get in.
+            await asyncio.sleep(0)
         read_out = True
     except Exception:
         # A stream that breaks ends; the others go on.

@@ -241,12 +241,16 @@ out.write("last, without a line break")
 
 
 async def test_the_stream_is_paced_by_its_reader_and_interleaves_containers() -> None:
-    # Endless, as a followed log is: far more than the queue and the pipes hold, and
-    # no writer can end on its own, however the machine schedules the two.
+    # Endless, as a followed log is, and written in large blocks: far more than
+    # the queue and the pipes hold, and each reader always has lines buffered,
+    # so no writer ends and no reader waits on its own, however the machine
+    # schedules them.
     script = """
-import itertools, sys
-for n in itertools.count():
-    print(sys.argv[-1], sys.argv[1:-1], n, "x" * 80)
+import sys
+name, args = sys.argv[-1], sys.argv[1:-1]
+block = "".join(f"{name} {args} {n} {'x' * 80}\\n" for n in range(5000))
+while True:
+    sys.stdout.write(block)
 """
     engine = ScriptEngine(script)
     lines = engine.stream(["one", "two"], follow=True, tail_lines=7)
@@ -257,12 +261,14 @@ for n in itertools.count():
         await asyncio.sleep(1)
         # Nobody reads: the writers wait instead of filling memory.
         assert [p.returncode for p in engine.processes] == [None, None]
-        seen = {first.source: 1}
+        seen = {"one": 0, "two": 0}
         async with asyncio.timeout(20):
             async for line in lines:
-                seen[line.source] = seen.get(line.source, 0) + 1
-                if min(seen.values()) >= 500 and len(seen) == 2:
+                seen[line.source] += 1
+                if sum(seen.values()) == 20000:
                     break
+        # Both are heard, in turns: a chatty container does not drown the other.
+        assert min(seen.values()) >= 8000, seen
     finally:
         async with asyncio.timeout(20):
             await lines.aclose()
