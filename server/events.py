@@ -9,11 +9,11 @@ subscription replays from the database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-__all__ = ["EventBus", "Notifier", "SubscriberLagged", "merged"]
+__all__ = ["EventBus", "KeyedBroadcast", "Notifier", "SubscriberLagged", "merged"]
 
 _QUEUE_SIZE = 1000
 
@@ -75,6 +75,38 @@ class EventBus:
 
     def subscriber_count(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
+
+
+class KeyedBroadcast:
+    """Wakes the subscribers of some keys: on this replica's bus, or on every replica's.
+
+    A wake-up names keys only, comma-separated (one NOTIFY payload across
+    replicas); each key's subscribers get the key itself, and read what
+    changed from the database.
+    """
+
+    def __init__(self, bus: EventBus, channel: str, topic: Callable[[str], str]) -> None:
+        self._bus = bus
+        self._channel = channel
+        self._topic = topic
+        self._notifier: Notifier | None = None
+
+    def share_through(self, notifier: Notifier) -> None:
+        """Reach every replica through `notifier` (register before it starts)."""
+        self._notifier = notifier
+        notifier.on_notification(self._channel, self._on_notification)
+
+    @property
+    def _shared_notifier(self) -> Notifier | None:
+        """The notifier, when replicas share one; None: this replica is the only one."""
+        return self._notifier if self._notifier is not None and self._notifier.shared else None
+
+    def _deliver(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._bus.publish(self._topic(key), key)
+
+    async def _on_notification(self, payload: str) -> None:
+        self._deliver(payload.split(","))
 
 
 @asynccontextmanager

@@ -27,6 +27,7 @@ __all__ = [
     "GraphQLLimits",
     "InstallSettings",
     "PipelineSettings",
+    "PluginSettings",
     "RegistrySettings",
     "Settings",
     "SourceSettings",
@@ -80,46 +81,63 @@ def _long_enough(value: SecretStr | None) -> SecretStr | None:
 WebhookSecret = Annotated[SecretStr | None, AfterValidator(_long_enough)]
 
 
-class GitSettings(BaseModel):
-    """The platform git repo: which plugin holds it, and its webhook secret."""
+class PluginSettings(BaseModel):
+    """Which plugin of one kind to use, and the plugin's own settings."""
+
+    plugin: str
+    # Passed to the plugin as they are; any of them may be a token or a password.
+    options: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def plain_options(self) -> dict[str, str]:
+        """The options as the plugin takes them: plain text."""
+        return {name: value.get_secret_value() for name, value in self.options.items()}
+
+
+class GitSettings(PluginSettings):
+    """The platform git repo: which plugin holds it, and its webhook secret.
+
+    The plugin's options are e.g. {"token": ..., "owner": ...} for GitHub.
+    """
 
     plugin: str = "local"
     repo_name: str = Field(default="platform", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     branch: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
     # Signs push webhooks; generated into the data dir when not set.
     webhook_secret: WebhookSecret = None
-    # The plugin's own settings, e.g. {"token": ..., "owner": ...} for GitHub.
-    options: dict[str, SecretStr] = Field(default_factory=dict)
 
 
-class BuilderSettings(BaseModel):
-    """Which plugin builds images, and its own settings."""
+class BuilderSettings(PluginSettings):
+    """Which plugin builds images, and its own settings.
+
+    buildah's options: {"storage_driver": "vfs", "network": "none", "root": ...};
+    kaniko's: {"api_url": ..., "token": ..., "executor_image": ...}.
+    """
 
     plugin: str = "buildah"
-    # buildah: {"storage_driver": "vfs", "network": "none", "root": ...};
-    # kaniko: {"api_url": ..., "token": ..., "executor_image": ...}.
-    options: dict[str, SecretStr] = Field(default_factory=dict)
 
 
-class RegistrySettings(BaseModel):
-    """The image registry: which plugin talks to it, where it is, its webhook secret."""
+class RegistrySettings(PluginSettings):
+    """The image registry: which plugin talks to it, where it is, its webhook secret.
+
+    Harbor's options: {"username": ..., "password": ...}; distribution's: optional
+    push credentials.
+    """
 
     plugin: str = "distribution"
     url: str = Field(default="http://127.0.0.1:5000", pattern=r"^https?://[^\s/]+/?$")
     # Sent by the registry in the Authorization header of its webhooks;
     # generated into the data dir when not set.
     webhook_secret: WebhookSecret = None
-    # Harbor: {"username": ..., "password": ...}; distribution: optional push credentials.
-    options: dict[str, SecretStr] = Field(default_factory=dict)
 
 
-class DeployerSettings(BaseModel):
-    """Which plugin runs the apps, and its own settings."""
+class DeployerSettings(PluginSettings):
+    """Which plugin runs the apps, and its own settings.
+
+    container's options: {"engine": "podman", "root": ...}; kubernetes's:
+    {"api_url", "token"}; argocd's: {"url", "token", "mode"}.
+    """
 
     plugin: str = "container"
-    # container: {"engine": "podman", "root": ...}; kubernetes: {"api_url", "token"};
-    # argocd: {"url", "token", "mode"}.
-    options: dict[str, SecretStr] = Field(default_factory=dict)
     # Live app log streams open at once on one server (each holds a cluster
     # connection or a process).
     max_log_streams: int = Field(default=64, ge=1, le=10_000)
@@ -203,15 +221,16 @@ class ComponentOverride(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
-class InstallSettings(BaseModel):
-    """The install-manager: which installer, its options, and the components' overrides."""
+class InstallSettings(PluginSettings):
+    """The install-manager: which installer, its options, and the components' overrides.
+
+    helm's options: {"helm": path, "kubeconfig": ..., "kube_context": ..., "timeout":
+    "10m", "dry_run": "client"}; local's: {"check_seconds": "2"}. The Kubernetes API
+    for the components' Secrets: {"kubeconfig": ...} or {"api_url": ..., "token": ...}.
+    """
 
     # Empty: "local" in the local profile, "helm" in the cluster profile.
     plugin: str = ""
-    # helm: {"helm": path, "kubeconfig": ..., "kube_context": ..., "timeout": "10m",
-    # "dry_run": "client"}; local: {"check_seconds": "2"}. The Kubernetes API for
-    # the components' Secrets: {"kubeconfig": ...} or {"api_url": ..., "token": ...}.
-    options: dict[str, SecretStr] = Field(default_factory=dict)
     # Per component: {"chart": ..., "repo_url": ..., "version": ..., "namespace": ...,
     # "values": {...}} on top of the pinned defaults, e.g.
     # {"harbor": {"values": {"expose": {"type": "ingress"}}}}.

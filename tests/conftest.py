@@ -21,6 +21,7 @@ from tortoise import Tortoise
 from tortoise.connection import get_connection
 
 from home_idp.server.app import create_app
+from home_idp.server.rbac.models import Policy, Role
 from home_idp.server.rbac.roles import ensure_builtin_roles
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import (
@@ -173,34 +174,50 @@ def runtime(app: Starlette) -> Runtime:
 
 
 async def _empty_all_tables() -> None:
-    connection = get_connection("default")
+    # DELETE, not TRUNCATE, on Postgres too: on a few small tables it takes a
+    # few milliseconds where TRUNCATE's new files take a hundred times as long.
+    # The models' order deletes rows before the rows they point at (or cascades).
     tables = [model._meta.db_table for model in Tortoise.apps["home_idp"].values()]
-    if connection.capabilities.dialect == "postgres":
-        joined = ", ".join(f'"{table}"' for table in tables)
-        for attempt in range(5):
-            try:
-                await connection.execute_script(f"TRUNCATE {joined} RESTART IDENTITY CASCADE")
-                return
-            except Exception as error:
-                # Work the last test left running (an engine worker, a stream
-                # closing) may hold a lock that TRUNCATE waits for while it waits
-                # for ours; Postgres then aborts one of the two, and here that is
-                # this statement: try again once the other has gone on.
-                if "deadlock detected" not in str(error) or attempt == 4:
-                    raise
-                await asyncio.sleep(0.1 * (attempt + 1))
-    else:
-        await connection.execute_script("".join(f'DELETE FROM "{table}";' for table in tables))
+    await get_connection("default").execute_script(
+        "".join(f'DELETE FROM "{table}";' for table in tables)
+    )
+
+
+def _copies(rows: list[Any]) -> list[Any]:
+    """Unsaved copies of `rows`, ids included, to insert again."""
+    return [
+        type(row)(**{name: getattr(row, name) for name in row._meta.fields_db_projection})
+        for row in rows
+    ]
+
+
+# The built-in roles and their policies, as `ensure_builtin_roles` first made
+# them in this process's database.
+_seeded_rows: list[list[Any]] = []
+
+
+async def _put_back_the_seed() -> None:
+    if not _seeded_rows:
+        await ensure_builtin_roles()
+        _seeded_rows.extend([await Role.all(), await Policy.all()])
+        return
+    for rows in _seeded_rows:
+        await type(rows[0]).bulk_create(_copies(rows))
 
 
 @pytest.fixture(autouse=True)
 async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Every test that touches the app starts from an empty, seeded database."""
+    """Every test that touches the app starts from an empty, seeded database.
+
+    The seed is put back as rows (two inserts) rather than made again by
+    `ensure_builtin_roles`, which reads and compares every role's rules: a
+    few milliseconds instead of twenty, on each of some two thousand tests.
+    """
     if not _uses_the_app(request.node):
         yield
         return
     await _empty_all_tables()
-    await ensure_builtin_roles()
+    await _put_back_the_seed()
     yield
 
 

@@ -30,7 +30,7 @@ from home_idp.plugins.builder import kaniko_manifests as manifests
 from home_idp.plugins.builder.contract import BuilderConfig, BuildError, BuildRequest, BuildResult
 from home_idp.plugins.support.kube_api import KubeApi, KubeErrors
 from home_idp.plugins.support.kube_config import KubeOptions, client_configuration
-from home_idp.plugins.support.kube_logs import MAX_STREAMS, LogStreams, StreamEnd, StreamLimiter
+from home_idp.plugins.support.kube_logs import MAX_STREAMS, OpenLogStreams, StreamEnd, StreamLimiter
 from home_idp.plugins.support.options import Between
 
 __all__ = ["KanikoBuild", "KanikoBuilder"]
@@ -285,7 +285,7 @@ class KanikoBuild:
         self._cancelled = False
         self._result: BuildResult | None = None
         self._result_lock = asyncio.Lock()
-        self._streams: set[LogStreams] = set()
+        self._streams = OpenLogStreams()
 
     def __repr__(self) -> str:
         return f"KanikoBuild({self.namespace}/{self.name})"
@@ -327,7 +327,7 @@ class KanikoBuild:
         of a later start with the same build id.
         """
         self._cancelled = True
-        self._close_streams()
+        self._streams.close()
         self._forget(self)
         await _delete(
             self._api, "Job", self.namespace, self.name, uid=self.job_uid, propagation="Background"
@@ -458,21 +458,19 @@ class KanikoBuild:
     async def _follow(self, pod_name: str, container: str) -> AsyncIterator[str]:
         """The container's log, read in a thread as it is written, until the stream ends."""
         api = self._api
-        streams = LogStreams(api.stream_limiter.get())
-        self._streams.add(streams)
-        streams.start(
-            container,
-            lambda: api.core.read_namespaced_pod_log(
-                pod_name,
-                self.namespace,
-                container=container,
-                follow=True,
-                _preload_content=False,
-                # A quiet build (a long push) is no reason to drop the stream.
-                _request_timeout=(api.timeouts[0], 3600),
-            ),
-        )
-        try:
+        async with self._streams.opened(api.stream_limiter.get()) as streams:
+            streams.start(
+                container,
+                lambda: api.core.read_namespaced_pod_log(
+                    pod_name,
+                    self.namespace,
+                    container=container,
+                    follow=True,
+                    _preload_content=False,
+                    # A quiet build (a long push) is no reason to drop the stream.
+                    _request_timeout=(api.timeouts[0], 3600),
+                ),
+            )
             while (item := await streams.get()) is not None:
                 if isinstance(item, StreamEnd):
                     if item.error is not None and not self._cancelled:
@@ -485,13 +483,6 @@ class KanikoBuild:
                         )
                     return
                 yield item[1]
-        finally:
-            self._streams.discard(streams)
-            await streams.aclose()
-
-    def _close_streams(self) -> None:
-        for streams in list(self._streams):
-            streams.close()
 
     async def _delete_secrets(self, *, strict: bool = False) -> None:
         for name, uid in self._secrets.items():

@@ -1,8 +1,4 @@
-"""The deployer contract: sync an app, report its rollout, logs and resources, and their data.
-
-Plugins of this kind import this module and their own SDKs; the managers hold
-them through these Protocols, so a plugin can be swapped by a setting.
-"""
+"""The deployer contract: sync an app, report its rollout, logs and resources, and their data."""
 
 from __future__ import annotations
 

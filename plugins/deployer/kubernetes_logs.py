@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from home_idp.plugins.deployer.contract import AppLogLine, DeployError
 from home_idp.plugins.support.kube_api import KubeApi, api_message
-from home_idp.plugins.support.kube_logs import LogStreams, StreamEnd, StreamLimiter
+from home_idp.plugins.support.kube_logs import OpenLogStreams, StreamEnd, StreamLimiter
 
 __all__ = ["FOLLOW_READ_TIMEOUT", "PodLogs", "log_containers"]
 
@@ -63,7 +63,7 @@ class PodLogs:
         self._core = k8s.CoreV1Api(api.client)
         self._connect, self._read = api.timeouts
         self._limiter = StreamLimiter()
-        self._active: set[LogStreams] = set()
+        self._active = OpenLogStreams()
 
     async def lines(
         self,
@@ -83,24 +83,22 @@ class PodLogs:
         if not wanted:
             return
         timeouts = (self._connect, FOLLOW_READ_TIMEOUT if follow else self._read)
-        streams = LogStreams(self._limiter.get())
-        self._active.add(streams)
-        for pod, container in wanted:
-            streams.start(
-                pod,
-                functools.partial(
-                    self._core.read_namespaced_pod_log,
+        async with self._active.opened(self._limiter.get()) as streams:
+            for pod, container in wanted:
+                streams.start(
                     pod,
-                    namespace,
-                    container=container,
-                    follow=follow,
-                    tail_lines=tail_lines,
-                    _preload_content=False,
-                    _request_timeout=timeouts,
-                ),
-            )
-        open_streams = len(wanted)
-        try:
+                    functools.partial(
+                        self._core.read_namespaced_pod_log,
+                        pod,
+                        namespace,
+                        container=container,
+                        follow=follow,
+                        tail_lines=tail_lines,
+                        _preload_content=False,
+                        _request_timeout=timeouts,
+                    ),
+                )
+            open_streams = len(wanted)
             while open_streams and (item := await streams.get()) is not None:
                 if isinstance(item, StreamEnd):
                     open_streams -= 1
@@ -110,14 +108,10 @@ class PodLogs:
                             raise failure
                     continue
                 yield AppLogLine(source=item[0], text=item[1])
-        finally:
-            self._active.discard(streams)
-            await streams.aclose()
 
     def close(self) -> None:
         """Shut every stream still being read down (at shutdown: no thread is left reading)."""
-        for streams in list(self._active):
-            streams.close()
+        self._active.close()
 
     def _failure(self, error: Exception, namespace: str, pod: str) -> Exception | None:
         """What a failed stream means for the reader; None to go on without that pod."""

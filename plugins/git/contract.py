@@ -1,8 +1,4 @@
-"""The git contract: what a platform-repo plugin does (commit, read, push webhooks), and its data.
-
-Plugins of this kind import this module and their own SDKs; the managers hold
-them through these Protocols, so a plugin can be swapped by a setting.
-"""
+"""The git contract: what a platform-repo plugin does (commit, read, webhooks), and its data."""
 
 from __future__ import annotations
 

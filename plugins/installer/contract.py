@@ -1,8 +1,4 @@
-"""The installer contract: install a component idempotently and report its state, and its data.
-
-Plugins of this kind import this module and their own SDKs; the managers hold
-them through these Protocols, so a plugin can be swapped by a setting.
-"""
+"""The installer contract: install a component idempotently and report its state, and its data."""
 
 from __future__ import annotations
 

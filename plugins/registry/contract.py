@@ -1,8 +1,4 @@
-"""The registry contract: projects, robot accounts, pushes and their webhooks, and their data.
-
-Plugins of this kind import this module and their own SDKs; the managers hold
-them through these Protocols, so a plugin can be swapped by a setting.
-"""
+"""The registry contract: projects, robot accounts, pushes and their webhooks, and their data."""
 
 from __future__ import annotations
 

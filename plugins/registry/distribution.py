@@ -20,9 +20,8 @@ from home_idp.plugins.registry.contract import (
     RegistryCredentials,
     RegistryError,
     RegistryUnavailable,
-    RegistryWebhook,
 )
-from home_idp.plugins.registry.webhooks import parse_registry_webhook, verify_shared_secret
+from home_idp.plugins.registry.endpoint import RegistryEndpoint
 
 __all__ = ["MANIFEST_TYPES", "DistributionRegistry", "check_repository"]
 
@@ -51,18 +50,16 @@ def check_repository(repository: str, tag: str | None = None) -> None:
         raise RegistryError(f"{tag[:80]!r} is not a valid tag")
 
 
-class DistributionRegistry:
+class DistributionRegistry(RegistryEndpoint):
     """A CNCF distribution registry reached over its v2 HTTP API."""
 
     def __init__(self, config: RegistryConfig) -> None:
-        self._config = config
         parts = urlsplit(config.url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RegistryError(
                 f"the registry URL must be http(s)://host[:port], not {config.url!r}"
             )
-        self._host = parts.netloc
-        self._insecure = parts.scheme == "http"
+        super().__init__(config.url, config.webhook_secret)
         username = config.options.get("username")
         password = config.options.get("password")
         # Optional: a registry behind htpasswd gives home-idp one account,
@@ -74,14 +71,6 @@ class DistributionRegistry:
             timeout=httpx.Timeout(10.0, connect=3.0),
         )
 
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def insecure(self) -> bool:
-        return self._insecure
-
     async def ensure_project(self, project: str, known: ProjectAccess | None) -> ProjectAccess:
         if not _PROJECT.fullmatch(project):
             raise RegistryError(f"the project name {project[:80]!r} is not a DNS-1123 label")
@@ -90,12 +79,6 @@ class DistributionRegistry:
         # retryable error before a build is started in vain.
         await self._get("/v2/")
         return ProjectAccess(push=self._account, pull=self._account)
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return verify_shared_secret(self._config.webhook_secret, headers)
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> RegistryWebhook:
-        return parse_registry_webhook(body)
 
     async def tag_digest(self, repository: str, tag: str) -> str | None:
         check_repository(repository, tag)

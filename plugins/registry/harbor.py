@@ -30,13 +30,9 @@ from home_idp.plugins.registry.contract import (
     RegistryCredentials,
     RegistryError,
     RegistryUnavailable,
-    RegistryWebhook,
 )
-from home_idp.plugins.registry.webhooks import (
-    authorization_value,
-    parse_registry_webhook,
-    verify_shared_secret,
-)
+from home_idp.plugins.registry.endpoint import RegistryEndpoint
+from home_idp.plugins.registry.webhooks import authorization_value
 from home_idp.plugins.support.masking import mask_secrets
 from home_idp.plugins.support.options import Between, Flag, PluginOptions
 
@@ -86,7 +82,7 @@ class HarborOptions(PluginOptions):
     timeout: Annotated[float, Between(0, 600, above_low=True)] = 10.0
 
 
-class HarborRegistry:
+class HarborRegistry(RegistryEndpoint):
     """A Harbor registry reached over its API v2.0, with basic auth.
 
     Options (`config.options`): `username` and `password` (required: a Harbor
@@ -99,13 +95,10 @@ class HarborRegistry:
         options = HarborOptions.read(config.options, "the harbor registry plugin", RegistryError)
         username, password = options.username, options.password
         self._url = _base_url(config.url)
-        parts = urlsplit(self._url)
-        self._host = parts.netloc
-        self._insecure = parts.scheme == "http"
+        super().__init__(self._url, config.webhook_secret)
         self._username = username
         self._password = password  # kept only to mask it out of messages
         self._webhook_url = config.webhook_url
-        self._webhook_secret = config.webhook_secret
         timeout = options.timeout
         self._client = httpx.AsyncClient(
             base_url=self._url + API_PATH,
@@ -117,16 +110,6 @@ class HarborRegistry:
 
     def __repr__(self) -> str:
         return f"HarborRegistry(url={self._url!r}, username={self._username!r})"
-
-    @property
-    def host(self) -> str:
-        """The registry's host (and port) as image references start."""
-        return self._host
-
-    @property
-    def insecure(self) -> bool:
-        """Whether Harbor is reached over plain HTTP."""
-        return self._insecure
 
     async def aclose(self) -> None:
         """Close the HTTP connections to Harbor."""
@@ -326,11 +309,7 @@ class HarborRegistry:
         if "authorization" not in headers:
             # A plain dict may spell the name as it came; header names are case-insensitive.
             headers = {name.lower(): value for name, value in headers.items()}
-        return verify_shared_secret(self._webhook_secret, headers)
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> RegistryWebhook:
-        """The pushes in a Harbor event body; raises WebhookRejected for another format."""
-        return parse_registry_webhook(body)
+        return super().verify_webhook(headers, body)
 
     # Tags.
 

@@ -24,14 +24,14 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import anyio
 from anyio import to_thread
 
-__all__ = ["MAX_LINE", "MAX_STREAMS", "LogStreams", "StreamEnd", "StreamLimiter"]
+__all__ = ["MAX_LINE", "MAX_STREAMS", "LogStreams", "OpenLogStreams", "StreamEnd", "StreamLimiter"]
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +245,32 @@ class LogStreams:
             with self._lock:
                 self._pending.discard(future)
         return not self._closed
+
+
+class OpenLogStreams:
+    """The LogStreams being read now, so that one call can stop them all.
+
+    A reader takes its LogStreams from `opened()`, which closes it when the
+    reader is done with it (or is itself closed); `close()`, at a shutdown or
+    a cancel, ends every stream still open, whatever task reads it.
+    """
+
+    def __init__(self) -> None:
+        self._open: set[LogStreams] = set()
+
+    @contextlib.asynccontextmanager
+    async def opened(self, limiter: anyio.CapacityLimiter) -> AsyncIterator[LogStreams]:
+        streams = LogStreams(limiter)
+        self._open.add(streams)
+        try:
+            yield streams
+        finally:
+            self._open.discard(streams)
+            await streams.aclose()
+
+    def close(self) -> None:
+        for streams in list(self._open):
+            streams.close()
 
 
 def _dispose(response: Any, *, clean: bool) -> None:

@@ -11,6 +11,7 @@ from home_idp.schema.access.types import User
 from home_idp.schema.core.client_info import client_info
 from home_idp.schema.core.context import Info
 from home_idp.schema.core.errors import Error, ErrorTypes
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.mutations import mutation
 from home_idp.server import errors as domain
 from home_idp.server.rbac.auth import TokenPair
@@ -27,11 +28,7 @@ class Tokens:
 
     @classmethod
     def from_pair(cls, pair: TokenPair) -> Tokens:
-        return cls(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            expires_in=pair.expires_in,
-        )
+        return from_row(cls, pair)
 
 
 @strawberry.type(description="Too many attempts from this username or address; wait, then retry.")

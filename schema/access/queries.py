@@ -17,6 +17,7 @@ from home_idp.schema.access.types import (
     UserStatus,
 )
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.permissions import IsAdmin, IsAuthenticated
 from home_idp.schema.core.relay import Connection, connection, connection_from_queryset
 from home_idp.server.errors import NotFound
@@ -39,15 +40,7 @@ class AuditEventFilter:
     until: datetime | None = None
 
     def to_domain(self) -> AuditFilter:
-        return AuditFilter(
-            actor=self.actor,
-            action=self.action,
-            target=self.target,
-            project=self.project,
-            outcome=self.outcome,
-            since=self.since,
-            until=self.until,
-        )
+        return from_row(AuditFilter, self)
 
 
 @strawberry.type

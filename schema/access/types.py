@@ -3,7 +3,7 @@ sessions and audit events."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Self, cast
@@ -17,11 +17,11 @@ from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.loaders import Loaders, resolve_loaded
 from home_idp.schema.core.relay import (
     Connection,
+    VisibleNode,
     connection,
     connection_from_list,
     encode_cursor,
     list_window,
-    resolve_visible_nodes,
 )
 from home_idp.schema.core.selection import selected_node_fields
 from home_idp.server.apps import models as app_models
@@ -51,7 +51,7 @@ class UserStatus(Enum):
 
 
 @strawberry.type(description="A person who uses home-idp.")
-class User(relay.Node):
+class User(VisibleNode):
     id: relay.NodeID[int]
     username: str
     status: UserStatus
@@ -72,28 +72,20 @@ class User(relay.Node):
         memberships = await info.context.loaders.memberships_of_user.load(self.id)
         return await Member.connection(info, memberships, first, after)
 
+    row_model = models.User
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
+    async def visible_to(cls, info: Info, user: models.User) -> bool:
         principal = info.context.principal
-
-        async def allowed(user: models.User) -> bool:
-            return principal.is_admin or principal.user_id == user.id
-
-        return await resolve_visible_nodes(models.User, node_ids, cls.from_model, allowed)
+        return principal.is_admin or principal.user_id == user.id
 
 
 @strawberry.type(description="A team's space: a namespace and a registry project.")
-class Project(relay.Node):
+class Project(VisibleNode):
     id: relay.NodeID[int]
     name: str
     description: str
     created_at: datetime
-
-    @classmethod
-    def from_model(cls, project: models.Project) -> Self:
-        return from_row(cls, project)
 
     @connection(description="Who belongs to the project, with their role.")
     async def members(
@@ -121,16 +113,11 @@ class Project(relay.Node):
                 return role.name if role else None
         return None
 
+    row_model = models.Project
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        authz = info.context.rbac.authz
-
-        async def allowed(project: models.Project) -> bool:
-            return await authz.can("project", "read", project.name)
-
-        return await resolve_visible_nodes(models.Project, node_ids, cls.from_model, allowed)
+    async def visible_to(cls, info: Info, project: models.Project) -> bool:
+        return await info.context.rbac.authz.can("project", "read", project.name)
 
 
 @strawberry.type(
@@ -161,42 +148,28 @@ class Policy:
 
 
 @strawberry.type(description="A named set of policies, granted per project.")
-class Role(relay.Node):
+class Role(VisibleNode):
     id: relay.NodeID[int]
     name: str
     description: str
     builtin: bool
 
-    @classmethod
-    def from_model(cls, role: models.Role) -> Self:
-        return from_row(cls, role)
-
     @strawberry.field
     async def policies(self, info: Info) -> list[Policy]:
         return [
-            Policy(
-                effect=p.effect.value,
-                resource=p.resource,
-                action=p.action,
-                project_pattern=p.project_pattern,
-            )
-            for p in await info.context.loaders.policies_of_role.load(self.id)
+            from_row(Policy, policy, effect=policy.effect.value)
+            for policy in await info.context.loaders.policies_of_role.load(self.id)
         ]
 
+    row_model = models.Role
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        principal = info.context.principal
-
-        async def allowed(_: models.Role) -> bool:
-            return principal.is_authenticated
-
-        return await resolve_visible_nodes(models.Role, node_ids, cls.from_model, allowed)
+    async def visible_to(cls, info: Info, role: models.Role) -> bool:
+        return info.context.principal.is_authenticated
 
 
 @strawberry.type(description="A user's membership of a project, with a role.")
-class Member(relay.Node):
+class Member(VisibleNode):
     id: relay.NodeID[int]
     user_id: strawberry.Private[int]
     project_id: strawberry.Private[int]
@@ -211,7 +184,9 @@ class Member(relay.Node):
     role: Role | Awaitable[Role] = strawberry.field(graphql_type=Role)
 
     @classmethod
-    def from_model(cls, membership: models.Membership, loaders: Loaders) -> Self:
+    def from_model(  # type: ignore[override]  # a member's node needs the loaders too
+        cls, membership: models.Membership, loaders: Loaders
+    ) -> Self:
         return from_row(
             cls,
             membership,
@@ -248,27 +223,22 @@ class Member(relay.Node):
         for loaded in pending:  # once the batches are in, these do not suspend
             await loaded
 
+    row_model = models.Membership
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        authz = info.context.rbac.authz
-
-        async def allowed(membership: models.Membership) -> bool:
-            project = await info.context.loaders.project.load(membership.project_id)
-            return project is not None and await authz.can("member", "read", project.name)
-
-        loaders = info.context.loaders
-        return await resolve_visible_nodes(
-            models.Membership,
-            list(node_ids),
-            lambda membership: cls.from_model(membership, loaders),
-            allowed,
+    async def visible_to(cls, info: Info, membership: models.Membership) -> bool:
+        project = await info.context.loaders.project.load(membership.project_id)
+        return project is not None and await info.context.rbac.authz.can(
+            "member", "read", project.name
         )
+
+    @classmethod
+    def node_of(cls, info: Info, membership: models.Membership) -> Self:
+        return cls.from_model(membership, info.context.loaders)
 
 
 @strawberry.type(description="A long-lived bearer token. Its secret is never shown again.")
-class ApiToken(relay.Node):
+class ApiToken(VisibleNode):
     id: relay.NodeID[int]
     name: str
     prefix: str = strawberry.field(description="The first characters, to tell tokens apart.")
@@ -282,23 +252,18 @@ class ApiToken(relay.Node):
     def from_model(cls, token: models.ApiToken) -> Self:
         return from_row(cls, token, scopes=list(token.scopes))
 
+    row_model = models.ApiToken
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        principal = info.context.principal
-
-        async def allowed(token: models.ApiToken) -> bool:
-            return principal.is_authenticated and token.user_id == principal.user_id
-
-        return await resolve_visible_nodes(models.ApiToken, node_ids, cls.from_model, allowed)
+    async def visible_to(cls, info: Info, token: models.ApiToken) -> bool:
+        return _is_callers(info, token.user_id)
 
 
 @strawberry.type(
     description="A login on one client. Its refresh token changes at every renewal; "
     "an old one presented again ends the session."
 )
-class Session(relay.Node):
+class Session(VisibleNode):
     id: relay.NodeID[int]
     client_address: str = strawberry.field(description="Where the login came from.")
     user_agent: str
@@ -308,28 +273,24 @@ class Session(relay.Node):
     current: bool = strawberry.field(description="Whether this request belongs to it.")
 
     @classmethod
-    def from_model(cls, session: models.UserSession, current_id: int | None) -> Self:
+    def from_model(  # type: ignore[override]  # whether it is current depends on the request
+        cls, session: models.UserSession, current_id: int | None
+    ) -> Self:
         return from_row(cls, session, current=session.id == current_id)
 
+    row_model = models.UserSession
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        principal = info.context.principal
+    async def visible_to(cls, info: Info, session: models.UserSession) -> bool:
+        return _is_callers(info, session.user_id)
 
-        async def allowed(session: models.UserSession) -> bool:
-            return principal.is_authenticated and session.user_id == principal.user_id
-
-        return await resolve_visible_nodes(
-            models.UserSession,
-            node_ids,
-            lambda session: cls.from_model(session, principal.session_id),
-            allowed,
-        )
+    @classmethod
+    def node_of(cls, info: Info, session: models.UserSession) -> Self:
+        return cls.from_model(session, info.context.principal.session_id)
 
 
 @strawberry.type(description="One recorded action: who did what to which target, and when.")
-class AuditEvent(relay.Node):
+class AuditEvent(VisibleNode):
     id: relay.NodeID[int]
     actor: str
     action: str
@@ -347,16 +308,17 @@ class AuditEvent(relay.Node):
     def from_model(cls, event: models.AuditEvent) -> Self:
         return from_row(cls, event, detail=cast(JSON, event.detail))
 
+    row_model = models.AuditEvent
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        principal = info.context.principal
+    async def visible_to(cls, info: Info, event: models.AuditEvent) -> bool:
+        return info.context.principal.is_admin
 
-        async def allowed(_: models.AuditEvent) -> bool:
-            return principal.is_admin
 
-        return await resolve_visible_nodes(models.AuditEvent, node_ids, cls.from_model, allowed)
+def _is_callers(info: Info, owner_id: int) -> bool:
+    """Whether a row of `owner_id`'s (a token, a session) belongs to the caller."""
+    principal = info.context.principal
+    return principal.is_authenticated and owner_id == principal.user_id
 
 
 def _user_node(user: models.User | None) -> User:

@@ -11,6 +11,7 @@ from strawberry import relay
 from home_idp.schema.apps.types import App, app_id
 from home_idp.schema.core.context import Info
 from home_idp.schema.core.errors import ErrorTypes
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.mutations import mutation
 from home_idp.schema.core.relay import decode_id
 from home_idp.server.apps.service import AppChanges
@@ -131,17 +132,7 @@ def _env(items: list[EnvVarInput] | None) -> dict[str, str] | None:
 
 
 def _changes(input: CreateAppInput | UpdateAppInput) -> AppChanges:
-    return AppChanges(
-        source_repo=input.source_repo,
-        source_ref=input.source_ref,
-        context_path=input.context_path,
-        port=input.port,
-        replicas=input.replicas,
-        health_path=input.health_path,
-        env=_env(input.env),
-        ingress_host=input.ingress_host,
-        shared_env=input.shared_env,
-    )
+    return from_row(AppChanges, input, env=_env(input.env))
 
 
 @strawberry.type
@@ -178,12 +169,7 @@ class AppMutation:
         description="Set (or replace) how builds sign in to the app's source repository.",
     )
     async def set_source_credential(self, info: Info, input: SetSourceCredentialInput) -> AppResult:
-        given = SourceCredentialInput(
-            username=input.username,
-            token=input.token,
-            ssh_private_key=input.ssh_private_key,
-            ssh_known_hosts=input.ssh_known_hosts,
-        )
+        given = from_row(SourceCredentialInput, input)
         app = await info.context.apps.source_credentials.set(app_id(input.app), given)
         return AppSuccess(app=App.from_model(app))
 

@@ -3,7 +3,6 @@ variables and source credential."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Self, cast
 
@@ -13,13 +12,13 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from home_idp.schema.access.types import Project
 from home_idp.schema.core.context import Info
-from home_idp.schema.core.from_row import from_row
+from home_idp.schema.core.from_row import FromRow, from_row
 from home_idp.schema.core.relay import (
     Connection,
+    VisibleNode,
     connection,
     connection_from_queryset,
     decode_id,
-    resolve_visible_nodes,
 )
 from home_idp.server.apps import config as app_config
 from home_idp.server.apps import models as app_models
@@ -39,6 +38,7 @@ __all__ = [
     "SecretStatus",
     "SourceCredentialStatus",
     "app_id",
+    "readable_app",
 ]
 
 # A release names its app, so the releases room imports this one; here its types
@@ -71,29 +71,21 @@ class LintFinding:
 @strawberry.type(
     description="How builds sign in to the app's source repository; its secret is never shown."
 )
-class SourceCredentialStatus:
+class SourceCredentialStatus(FromRow):
     kind: str = strawberry.field(description="`token` (https) or `ssh-key` (a deploy key).")
     username: str | None
     updated_by: str
     updated_at: datetime
 
-    @classmethod
-    def from_model(cls, credential: app_models.SourceCredential) -> Self:
-        return from_row(cls, credential)
-
 
 @strawberry.type(description="A config file the app's containers see read-only at mountPath.")
-class AppFile:
+class AppFile(FromRow):
     name: str = strawberry.field(description="The file name (the ConfigMap key).")
     mount_path: str = strawberry.field(description="The file's absolute path in the container.")
     size: int = strawberry.field(description="In bytes.")
     content: str
     updated_by: str
     updated_at: datetime
-
-    @classmethod
-    def from_model(cls, file: app_models.AppFile) -> Self:
-        return from_row(cls, file)
 
 
 @strawberry.type(description="A variable the app names, and where its value comes from.")
@@ -108,17 +100,11 @@ class EnvEntry:
 
     @classmethod
     def from_entry(cls, entry: app_config.EnvEntry) -> Self:
-        return cls(
-            name=entry.name,
-            source=entry.source,
-            is_secret=entry.secret,
-            value=entry.value,
-            overridden=entry.overridden,
-        )
+        return from_row(cls, entry, is_secret=entry.secret)
 
 
 @strawberry.type(description="One saved Dockerfile; versions never change.")
-class DockerfileVersion(relay.Node):
+class DockerfileVersion(VisibleNode):
     id: relay.NodeID[int]
     number: int
     content: str
@@ -135,23 +121,15 @@ class DockerfileVersion(relay.Node):
             lint_findings=[LintFinding(**finding) for finding in version.lint_findings],
         )
 
+    row_model = app_models.DockerfileVersion
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        authz = info.context.rbac.authz
-
-        async def allowed(version: app_models.DockerfileVersion) -> bool:
-            await version.fetch_related("app__project")
-            return await authz.can("dockerfile", "read", version.app.project.name)
-
-        return await resolve_visible_nodes(
-            app_models.DockerfileVersion, node_ids, cls.from_model, allowed
-        )
+    async def visible_to(cls, info: Info, version: app_models.DockerfileVersion) -> bool:
+        return await readable_app(info, version.app_id, "dockerfile") is not None  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="Something a project runs: built from a Dockerfile, deployed.")
-class App(relay.Node):
+class App(VisibleNode):
     id: relay.NodeID[int]
     name: str
     source_repo: str = strawberry.field(description="The repo the image is built from.")
@@ -205,10 +183,7 @@ class App(relay.Node):
     async def secrets(self, info: Info) -> list[SecretStatus]:
         await self._require(info, "secret")
         secrets = await info.context.loaders.secrets_of_app.load(self.id)
-        return [
-            SecretStatus(name=s.name, is_set=True, updated_by=s.updated_by, updated_at=s.updated_at)
-            for s in secrets
-        ]
+        return [from_row(SecretStatus, secret, is_set=True) for secret in secrets]
 
     @strawberry.field(
         description="How builds sign in to the source repository, if set (setSourceCredential)."
@@ -269,17 +244,12 @@ class App(relay.Node):
             query, first, after, _release_type(info).from_model, newest_first=True
         )
 
+    row_model = app_models.App
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        authz = info.context.rbac.authz
-
-        async def allowed(app: app_models.App) -> bool:
-            await app.fetch_related("project")
-            return await authz.can("app", "read", app.project.name)
-
-        return await resolve_visible_nodes(app_models.App, node_ids, cls.from_model, allowed)
+    async def visible_to(cls, info: Info, app: app_models.App) -> bool:
+        await app.fetch_related("project")
+        return await info.context.rbac.authz.can("app", "read", app.project.name)
 
 
 def _release_type(info: Info) -> type[Release]:
@@ -291,3 +261,16 @@ def _release_type(info: Info) -> type[Release]:
 
 def app_id(global_id: relay.GlobalID, field: str = "app") -> int:
     return decode_id(global_id, "App", field)
+
+
+async def readable_app(info: Info, app_id: int, resource: str) -> app_models.App | None:
+    """The app, if it exists and the caller may read `resource` in its project.
+
+    Through the loaders, so a page of releases costs one query per hop, not per row.
+    """
+    loaders = info.context.loaders
+    app = await loaders.app.load(app_id)
+    project = await loaders.project.load(app.project_id) if app is not None else None  # type: ignore[attr-defined]
+    if project is None or not await info.context.rbac.authz.can(resource, "read", project.name):
+        return None
+    return app

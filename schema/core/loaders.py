@@ -1,5 +1,9 @@
 """Per-request DataLoaders: related objects cost one query per batch, not per row."""
 
+# `_per_request` gives each field of `Loaders` a default factory, not a shared
+# default, which is what RUF009 looks for.
+# ruff: noqa: RUF009
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -133,43 +137,28 @@ def resolve_loaded(loader: DataLoader[K, T], key: K, convert: Callable[[T], R]) 
     return Deferred(loader, key, convert)
 
 
+def _per_request(load: Callable[[list[K]], Awaitable[Sequence[T]]]) -> DataLoader[K, T]:
+    """A field of `Loaders`: a new DataLoader of `load` for every request."""
+    return field(default_factory=lambda: DataLoader(load))
+
+
 @dataclass
 class Loaders:
     """Made fresh for every request, so nothing is cached across callers."""
 
-    user: DataLoader[int, User | None] = field(default_factory=lambda: DataLoader(_by_id(User)))
-    role: DataLoader[int, Role | None] = field(default_factory=lambda: DataLoader(_by_id(Role)))
-    project: DataLoader[int, Project | None] = field(
-        default_factory=lambda: DataLoader(_by_id(Project))
+    user: DataLoader[int, User | None] = _per_request(_by_id(User))
+    role: DataLoader[int, Role | None] = _per_request(_by_id(Role))
+    project: DataLoader[int, Project | None] = _per_request(_by_id(Project))
+    app: DataLoader[int, App | None] = _per_request(_by_id(App))
+    dockerfile_version: DataLoader[int, DockerfileVersion | None] = _per_request(
+        _by_id(DockerfileVersion)
     )
-    app: DataLoader[int, App | None] = field(default_factory=lambda: DataLoader(_by_id(App)))
-    dockerfile_version: DataLoader[int, DockerfileVersion | None] = field(
-        default_factory=lambda: DataLoader(_by_id(DockerfileVersion))
-    )
-    release: DataLoader[int, Release | None] = field(
-        default_factory=lambda: DataLoader(_by_id(Release))
-    )
-    steps_of_release: DataLoader[int, list[ReleaseStep]] = field(
-        default_factory=lambda: DataLoader(_steps_of_releases)
-    )
-    members_of_project: DataLoader[int, list[Membership]] = field(
-        default_factory=lambda: DataLoader(_members_of_projects)
-    )
-    memberships_of_user: DataLoader[int, list[Membership]] = field(
-        default_factory=lambda: DataLoader(_memberships_of_users)
-    )
-    policies_of_role: DataLoader[int, list[Policy]] = field(
-        default_factory=lambda: DataLoader(_policies_of_roles)
-    )
-    secrets_of_app: DataLoader[int, list[AppSecret]] = field(
-        default_factory=lambda: DataLoader(_secrets_of_apps)
-    )
-    files_of_app: DataLoader[int, list[AppFile]] = field(
-        default_factory=lambda: DataLoader(_files_of_apps)
-    )
-    latest_dockerfile: DataLoader[int, DockerfileVersion | None] = field(
-        default_factory=lambda: DataLoader(_latest_dockerfiles)
-    )
-    live_release_of_app: DataLoader[int, int | None] = field(
-        default_factory=lambda: DataLoader(_live_releases)
-    )
+    release: DataLoader[int, Release | None] = _per_request(_by_id(Release))
+    steps_of_release: DataLoader[int, list[ReleaseStep]] = _per_request(_steps_of_releases)
+    members_of_project: DataLoader[int, list[Membership]] = _per_request(_members_of_projects)
+    memberships_of_user: DataLoader[int, list[Membership]] = _per_request(_memberships_of_users)
+    policies_of_role: DataLoader[int, list[Policy]] = _per_request(_policies_of_roles)
+    secrets_of_app: DataLoader[int, list[AppSecret]] = _per_request(_secrets_of_apps)
+    files_of_app: DataLoader[int, list[AppFile]] = _per_request(_files_of_apps)
+    latest_dockerfile: DataLoader[int, DockerfileVersion | None] = _per_request(_latest_dockerfiles)
+    live_release_of_app: DataLoader[int, int | None] = _per_request(_live_releases)

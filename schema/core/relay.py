@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -17,6 +17,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import FromRow
 from home_idp.server.errors import ValidationFailed
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Edge",
     "PageInfo",
     "PageSizeLimit",
+    "VisibleNode",
     "connection",
     "connection_from_list",
     "connection_from_queryset",
@@ -32,7 +34,6 @@ __all__ = [
     "encode_cursor",
     "list_window",
     "page",
-    "resolve_visible_nodes",
 ]
 
 NodeT = TypeVar("NodeT")
@@ -179,18 +180,38 @@ def _is_object_id(node_id: str) -> bool:
     return node_id.isascii() and node_id.isdigit() and 0 < int(node_id) <= MAX_OBJECT_ID
 
 
-async def resolve_visible_nodes(
-    model: type[M],
-    node_ids: Iterable[str],
-    to_node: Callable[[M], NodeT],
-    allowed: Callable[[M], Awaitable[bool]],
-) -> list[NodeT | None]:
-    """Nodes for `node(id:)`: null for ids that do not exist or the caller may not see."""
-    ids = list(node_ids)
-    wanted = [int(i) for i in ids if _is_object_id(i)]
-    found = {row.pk: row for row in await model.filter(id__in=wanted)}
-    result: list[NodeT | None] = []
-    for node_id in ids:
-        row = found.get(int(node_id)) if _is_object_id(node_id) else None
-        result.append(to_node(row) if row is not None and await allowed(row) else None)
-    return result
+class VisibleNode(relay.Node, FromRow):
+    """A node made from a row of `row_model`, which `node(id:)` answers only to the
+    callers `visible_to` lets see that row (null for the others, as for an id that
+    does not exist).
+
+    Not a GraphQL type of its own: the types built on it implement `Node`.
+    """
+
+    row_model: ClassVar[type[Model]]
+
+    @classmethod
+    def node_of(cls, info: Info, row: Any) -> Self:
+        """The node of `row`; a type that needs more than the row to make one overrides this."""
+        return cls.from_model(row)
+
+    @classmethod
+    async def visible_to(cls, info: Info, row: Any) -> bool:
+        """Whether the caller may see `row`: each type built on this one says."""
+        raise NotImplementedError
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = list(node_ids)
+        wanted = [int(i) for i in ids if _is_object_id(i)]
+        found = {row.pk: row for row in await cls.row_model.filter(id__in=wanted)}
+        result: list[Self | None] = []
+        for node_id in ids:
+            row = found.get(int(node_id)) if _is_object_id(node_id) else None
+            if row is not None and await cls.visible_to(info, row):
+                result.append(cls.node_of(info, row))
+            else:
+                result.append(None)
+        return result

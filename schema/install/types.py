@@ -8,6 +8,7 @@ from typing import Self
 
 import strawberry
 
+from home_idp.schema.core.from_row import from_row
 from home_idp.server.install.manager import InstallEvent
 from home_idp.server.install.service import ComponentView
 
@@ -61,9 +62,4 @@ class InstallProgress:
 
     @classmethod
     def of(cls, event: InstallEvent) -> Self:
-        return cls(
-            component=event.component,
-            status=ComponentStatus(event.status.value),
-            message=event.message,
-            at=event.at,
-        )
+        return from_row(cls, event, status=ComponentStatus(event.status.value))

@@ -10,6 +10,7 @@ from strawberry import relay
 
 from home_idp.schema.apps.types import app_id
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.permissions import IsAdmin, IsAuthenticated
 from home_idp.schema.core.relay import (
     Connection,
@@ -61,17 +62,8 @@ class ReleaseQuery:
         after: str | None = None,
         filter: WebhookDeliveryFilter | None = None,
     ) -> Connection[WebhookDelivery]:
-        chosen = filter or WebhookDeliveryFilter()
-        query = info.context.deploy.deliveries.list(
-            DeliveryFilter(
-                source=chosen.source,
-                event=chosen.event,
-                outcome=chosen.outcome,
-                delivery_id=chosen.delivery_id,
-                signature_ok=chosen.signature_ok,
-                since=chosen.since,
-            )
-        )
+        chosen = from_row(DeliveryFilter, filter or WebhookDeliveryFilter())
+        query = info.context.deploy.deliveries.list(chosen)
         return await connection_from_queryset(
             query, first, after, WebhookDelivery.from_model, newest_first=True
         )
@@ -104,4 +96,4 @@ class ReleaseQuery:
         plan = await info.context.deploy.releases.plan(
             decode_id(release_id, "Release", "releaseId")
         )
-        return ReleasePlan(folder=plan.folder, diff=plan.diff, files=plan.files)
+        return from_row(ReleasePlan, plan)

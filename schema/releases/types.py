@@ -3,7 +3,6 @@ webhook deliveries, and what runs an app."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
 from typing import Self, cast
@@ -13,12 +12,11 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from home_idp.plugins.deployer import contract as deployer_contract
-from home_idp.schema.apps.types import App, DockerfileVersion
+from home_idp.schema.apps.types import App, DockerfileVersion, readable_app
 from home_idp.schema.core.context import Info
-from home_idp.schema.core.from_row import from_row
-from home_idp.schema.core.relay import encode_cursor, resolve_visible_nodes
+from home_idp.schema.core.from_row import FromRow, from_row
+from home_idp.schema.core.relay import VisibleNode, encode_cursor
 from home_idp.schema.traces.types import CriticalPathSegment, Trace, load_trace
-from home_idp.server.apps import models as app_models
 from home_idp.server.deploy import models as deploy_models
 from home_idp.server.errors import NotFound
 from home_idp.server.pipeline import models
@@ -82,7 +80,7 @@ class ReleaseStep:
 
 
 @strawberry.type(description="One run of an app's flow, from a Dockerfile save to the end.")
-class Release(relay.Node):
+class Release(VisibleNode):
     id: relay.NodeID[int]
     number: int = strawberry.field(description="Counts up per app.")
     status: ReleaseStatus
@@ -138,7 +136,7 @@ class Release(relay.Node):
 
     @strawberry.field
     async def app(self, info: Info) -> App:
-        app = await _readable_app(info, self.app_id, "app")
+        app = await readable_app(info, self.app_id, "app")
         if app is None:
             raise NotFound("no such app")
         return App.from_model(app)
@@ -146,21 +144,15 @@ class Release(relay.Node):
     @strawberry.field(description="The Dockerfile version this release ships.")
     async def dockerfile_version(self, info: Info) -> DockerfileVersion:
         version = await info.context.loaders.dockerfile_version.load(self.version_id)
-        if version is None or await _readable_app(info, version.app_id, "dockerfile") is None:  # type: ignore[attr-defined]
+        if version is None or not await DockerfileVersion.visible_to(info, version):
             raise NotFound("no such Dockerfile version")
         return DockerfileVersion.from_model(version)
 
+    row_model = models.Release
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        authz = info.context.rbac.authz
-
-        async def allowed(release: models.Release) -> bool:
-            await release.fetch_related("app__project")
-            return await authz.can("release", "read", release.app.project.name)
-
-        return await resolve_visible_nodes(models.Release, node_ids, cls.from_model, allowed)
+    async def visible_to(cls, info: Info, release: models.Release) -> bool:
+        return await readable_app(info, release.app_id, "release") is not None  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="A change of a release or one of its steps.")
@@ -194,7 +186,7 @@ class ReleasePlan:
 
 
 @strawberry.type(description="One line a build printed; secrets are masked.")
-class BuildLogLine:
+class BuildLogLine(FromRow):
     seq: int = strawberry.field(description="Counts up per release, across retries.")
     step: str
     text: str
@@ -204,13 +196,9 @@ class BuildLogLine:
     def cursor(self) -> str:
         return encode_cursor(self.seq)
 
-    @classmethod
-    def from_model(cls, line: deploy_models.BuildLogLine) -> Self:
-        return from_row(cls, line)
-
 
 @strawberry.type(description="One webhook request as received, and what came of it.")
-class WebhookDelivery(relay.Node):
+class WebhookDelivery(VisibleNode):
     id: relay.NodeID[int]
     source: str = strawberry.field(description="git or registry.")
     event: str
@@ -235,18 +223,11 @@ class WebhookDelivery(relay.Node):
             cls, delivery, outcome=delivery.outcome.value, headers=cast(JSON, delivery.headers)
         )
 
+    row_model = deploy_models.WebhookDelivery
+
     @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        principal = info.context.principal
-
-        async def allowed(_: deploy_models.WebhookDelivery) -> bool:
-            return principal.is_admin
-
-        return await resolve_visible_nodes(
-            deploy_models.WebhookDelivery, node_ids, cls.from_model, allowed
-        )
+    async def visible_to(cls, info: Info, delivery: deploy_models.WebhookDelivery) -> bool:
+        return info.context.principal.is_admin
 
 
 @strawberry.type(
@@ -269,33 +250,10 @@ class AppResource:
 
     @classmethod
     def from_plugin(cls, found: deployer_contract.AppResource) -> Self:
-        return cls(
-            kind=found.kind,
-            name=found.name,
-            status=found.status,
-            ready=found.ready,
-            phase=found.phase,
-            restarts=found.restarts,
-            release=found.release,
-            keys=list(found.keys),
-            created_at=found.created_at,
-        )
+        return from_row(cls, found, keys=list(found.keys))
 
 
 @strawberry.type(description="One line an app wrote; secrets are masked.")
 class AppLogLine:
     source: str = strawberry.field(description="The pod (or container) that wrote it.")
     text: str
-
-
-async def _readable_app(info: Info, app_id: int, resource: str) -> app_models.App | None:
-    """The app, if it exists and the caller may read `resource` in its project.
-
-    Through the loaders, so a page of releases costs one query per hop, not per row.
-    """
-    loaders = info.context.loaders
-    app = await loaders.app.load(app_id)
-    project = await loaders.project.load(app.project_id) if app is not None else None  # type: ignore[attr-defined]
-    if project is None or not await info.context.rbac.authz.can(resource, "read", project.name):
-        return None
-    return app

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.permissions import IsAuthenticated
 from home_idp.schema.core.relay import Connection, Edge, connection, page
 from home_idp.schema.traces.types import Trace, TraceStatus, TraceSummary, load_trace
@@ -50,12 +51,10 @@ class TraceQuery:
     ) -> Connection[TraceSummary]:
         wanted = filter or TraceFilter()
         found = await info.context.trace.traces(
-            trace_service.TraceFilter(
-                project=wanted.project,
-                app=wanted.app,
+            from_row(
+                trace_service.TraceFilter,
+                wanted,
                 status=wanted.status.value if wanted.status else None,
-                since=wanted.since,
-                until=wanted.until,
             ),
             first,
             after,

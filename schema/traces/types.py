@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from home_idp.schema.core.context import Info
+from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.relay import encode_cursor
 from home_idp.server.trace import models
 from home_idp.server.trace import service as trace_service
@@ -101,11 +102,9 @@ class Span:
 
     @classmethod
     def of(cls, span: models.Span, tree: SpanTree | None = None) -> Self:
-        return cls(
-            trace_id=span.trace_id,
-            span_id=span.span_id,
-            parent_span_id=span.parent_span_id,
-            name=span.name,
+        return from_row(
+            cls,
+            span,
             kind=SpanKind(span.kind),
             start_time=_time(span.start_ns),
             end_time=_time(span.end_ns),
@@ -113,7 +112,6 @@ class Span:
             end_time_unix_nano=str(span.end_ns),
             duration_ms=_ms(span.end_ns - span.start_ns),
             status=SpanStatus(span.status),
-            status_message=span.status_message,
             attributes=cast(JSON, span.attributes),
             events=[
                 SpanEvent(
@@ -124,9 +122,6 @@ class Span:
                 )
                 for event in span.events
             ],
-            service_name=span.service_name,
-            project=span.project,
-            app=span.app,
             depth=tree.depth.get(span.span_id, 0) if tree else 0,
             row=span.id,
             tree=tree,
@@ -211,18 +206,13 @@ class TraceSummary:
 
     @classmethod
     def of(cls, summary: trace_service.TraceSummary) -> Self:
-        return cls(
-            trace_id=summary.trace_id,
-            name=summary.name,
+        return from_row(
+            cls,
+            summary,
             start_time=_time(summary.start_ns),
             end_time=_time(summary.end_ns),
             duration_ms=_ms(summary.end_ns - summary.start_ns),
-            span_count=summary.span_count,
-            error_count=summary.error_count,
             status=TraceStatus.ERROR if summary.error_count else TraceStatus.OK,
-            project=summary.project,
-            app=summary.app,
-            service_name=summary.service_name,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from home_idp.server.model_fields import EditedByUser, owned_by
 from home_idp.server.rbac.models import Project
 
 __all__ = [
@@ -22,9 +23,7 @@ __all__ = [
 
 class App(Model):
     id = fields.IntField(primary_key=True)
-    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
-        "home_idp.Project", related_name="apps", on_delete=fields.CASCADE
-    )
+    project: fields.ForeignKeyRelation[Project] = owned_by("home_idp.Project", "apps")
     name = fields.CharField(max_length=63)
     source_repo = fields.CharField(max_length=500)
     source_ref = fields.CharField(max_length=255, default="main")
@@ -49,23 +48,19 @@ class App(Model):
         unique_together = (("project", "name"),)
 
 
-class AppSecret(Model):
+class AppSecret(EditedByUser):
     id = fields.IntField(primary_key=True)
-    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
-        "home_idp.App", related_name="secrets", on_delete=fields.CASCADE
-    )
+    app: fields.ForeignKeyRelation[App] = owned_by("home_idp.App", "secrets")
     name = fields.CharField(max_length=253)
     # Fernet token; the plaintext never leaves the server through the API.
     ciphertext = fields.TextField()
-    updated_by = fields.CharField(max_length=40)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "app_secret"
         unique_together = (("app", "name"),)
 
 
-class SourceCredential(Model):
+class SourceCredential(EditedByUser):
     # How builds sign in to the app's source repository: a token for HTTPS or a
     # deploy key for ssh, never the server's own keys. Encrypted at rest (a
     # Fernet token of a JSON object); only its kind and user name are shown.
@@ -78,26 +73,20 @@ class SourceCredential(Model):
     origin = fields.CharField(max_length=300)
     username = fields.CharField(max_length=100, null=True)
     ciphertext = fields.TextField()
-    updated_by = fields.CharField(max_length=40)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "app_source_credential"
 
 
-class AppFile(Model):
+class AppFile(EditedByUser):
     # A config file the app's containers see read-only at `mount_path`
     # (a ConfigMap in cluster mode, a bind mount in local mode).
     id = fields.IntField(primary_key=True)
-    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
-        "home_idp.App", related_name="files", on_delete=fields.CASCADE
-    )
+    app: fields.ForeignKeyRelation[App] = owned_by("home_idp.App", "files")
     name = fields.CharField(max_length=253)
     mount_path = fields.CharField(max_length=1024)
     content = fields.TextField()
     size = fields.IntField()
-    updated_by = fields.CharField(max_length=40)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     app_id: int
 
@@ -106,18 +95,14 @@ class AppFile(Model):
         unique_together = (("app", "name"),)
 
 
-class ProjectVariable(Model):
+class ProjectVariable(EditedByUser):
     # An environment variable or secret every app of the project may use.
     id = fields.IntField(primary_key=True)
-    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
-        "home_idp.Project", related_name="variables", on_delete=fields.CASCADE
-    )
+    project: fields.ForeignKeyRelation[Project] = owned_by("home_idp.Project", "variables")
     name = fields.CharField(max_length=253)
     is_secret = fields.BooleanField()
     # The plain value, or for a secret its Fernet token (never returned).
     value = fields.TextField()
-    updated_by = fields.CharField(max_length=40)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     project_id: int
 
@@ -129,9 +114,7 @@ class ProjectVariable(Model):
 class DockerfileVersion(Model):
     # One saved Dockerfile; never changed after it is written.
     id = fields.IntField(primary_key=True)
-    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
-        "home_idp.App", related_name="dockerfile_versions", on_delete=fields.CASCADE
-    )
+    app: fields.ForeignKeyRelation[App] = owned_by("home_idp.App", "dockerfile_versions")
     number = fields.IntField()
     content = fields.TextField()
     author = fields.CharField(max_length=40)

@@ -35,7 +35,7 @@ from home_idp.server.deploy.registry_access import RegistryAccounts, image_tag
 from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.errors import ValidationFailed
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
-from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
+from home_idp.server.pipeline.steps import Done, Fail, NeverParks, Outcome, Retry, StepContext, Wait
 from home_idp.server.secret_box import SecretBox
 
 __all__ = ["AwaitImageStep", "BuildStep", "steps_waiting_for_image"]
@@ -50,7 +50,7 @@ def _repository(context: StepContext) -> str:
 
 
 @dataclass(frozen=True)
-class BuildStep:
+class BuildStep(NeverParks):
     """Builds the app's image from its source repo with the committed Dockerfile, and pushes it.
 
     Idempotent: the tag is unique to the release, and a registry only shows
@@ -184,9 +184,6 @@ class BuildStep:
                 log.info("build step %s was cancelled: stopping its build", step.id)
                 await handle.cancel()
                 return
-
-    async def check(self, context: StepContext) -> Outcome | None:
-        return None
 
     def deadline_reason(self, context: StepContext) -> str:
         return (

@@ -20,11 +20,12 @@ from home_idp.plugins.deployer.contract import (
     DeployUnavailable,
     RolloutState,
 )
-from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin, GitUnavailable
+from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin
 from home_idp.plugins.registry.contract import RegistryError, RegistryUnavailable
 from home_idp.plugins.support.tracing import tracer
 from home_idp.server.apps.config import app_config, app_secret_values
 from home_idp.server.apps.models import App
+from home_idp.server.deploy.git_steps import PlatformCommitStep
 from home_idp.server.deploy.manifests import (
     MANIFEST_FILES,
     AppManifestInput,
@@ -34,7 +35,7 @@ from home_idp.server.deploy.manifests import (
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
-from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext
+from home_idp.server.pipeline.steps import Done, Fail, NeverParks, Outcome, Retry, StepContext
 from home_idp.server.secret_box import SecretBox
 
 __all__ = [
@@ -120,12 +121,11 @@ async def _make_live(release: Release) -> None:
 
 
 @dataclass(frozen=True)
-class ManifestsStep:
+class ManifestsStep(PlatformCommitStep):
     """Renders the app's manifests with the image pinned by digest and commits what changed."""
 
-    git: GitPlugin
-    timeout_seconds: float
     name: str = "manifests"
+    commits = "the manifests"
 
     async def run(self, context: StepContext) -> Outcome:
         release = context.release
@@ -165,25 +165,14 @@ class ManifestsStep:
                     result = await self.git.commit_files(changes, _AUTHOR, message)
                     span.set_attribute("home_idp.git.sha", result.sha)
             sha = result.sha if result else await self.git.head()
-        except GitUnavailable as error:
-            return Retry(f"the platform repo is unreachable: {error}")
         except GitError as error:
-            return Retry(f"git refused the commit: {error}")
+            return self.retry(error)
         if sha is None:
             return Retry("the platform branch has no commit yet")
         await Release.filter(id=release.id).update(manifests_sha=sha, manifests=rendered)
         release.manifests_sha = sha
         return Done(
             {"sha": sha, "new_commit": bool(result and result.changed), "files": sorted(changes)}
-        )
-
-    async def check(self, context: StepContext) -> Outcome | None:
-        return None
-
-    def deadline_reason(self, context: StepContext) -> str:
-        return (
-            f"could not commit the manifests to the platform repo within "
-            f"{self.timeout_seconds:g}s; check that the git server is reachable"
         )
 
 
@@ -221,7 +210,7 @@ class DeploymentSource:
 
 
 @dataclass(frozen=True)
-class SyncStep:
+class SyncStep(NeverParks):
     """Hands the release to the deployer (Argo CD sync, server-side apply, a container)."""
 
     deployer: DeployerPlugin
@@ -246,9 +235,6 @@ class SyncStep:
             return Fail(f"the deployer refused: {error}")
         return Done({"image": deployment.image, "commit": deployment.commit_sha})
 
-    async def check(self, context: StepContext) -> Outcome | None:
-        return None
-
     def deadline_reason(self, context: StepContext) -> str:
         return (
             f"could not hand the release to the deployer within {self.timeout_seconds:g}s; "
@@ -257,7 +243,7 @@ class SyncStep:
 
 
 @dataclass(frozen=True)
-class RolloutStep:
+class RolloutStep(NeverParks):
     """Waits until the release is ready; then it is the app's live release.
 
     A failed rollout fails the release with the deployer's reason; the
@@ -304,9 +290,6 @@ class RolloutStep:
             if live is not None:
                 return f"{reason}; release #{live.number} keeps serving"
         return reason
-
-    async def check(self, context: StepContext) -> Outcome | None:
-        return None
 
     def deadline_reason(self, context: StepContext) -> str:
         return (

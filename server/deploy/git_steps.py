@@ -6,6 +6,7 @@ The same wait serves the manifests' commit (`await-manifest-push`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin, GitUnavailable
 from home_idp.plugins.support.tracing import tracer
@@ -14,18 +15,46 @@ from home_idp.server.deploy.models import GitPush
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
-from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, StepContext, Wait
+from home_idp.server.pipeline.steps import Done, Fail, NeverParks, Outcome, Retry, StepContext, Wait
 
-__all__ = ["PUSH_WAITS", "AwaitPushStep", "CommitDockerfileStep", "steps_waiting_for"]
+__all__ = [
+    "PUSH_WAITS",
+    "AwaitPushStep",
+    "CommitDockerfileStep",
+    "PlatformCommitStep",
+    "steps_waiting_for",
+]
 
 
 @dataclass(frozen=True)
-class CommitDockerfileStep:
-    """Commits the release's Dockerfile version to the platform repo and pushes it."""
+class PlatformCommitStep(NeverParks):
+    """A step that commits files to the platform repo and pushes them."""
 
     git: GitPlugin
     timeout_seconds: float
+    # What the step commits, as its deadline's message names it.
+    commits: ClassVar[str]
+
+    @staticmethod
+    def retry(error: GitError) -> Retry:
+        """The commit failed: the git server may be away, or it refused the commit."""
+        if isinstance(error, GitUnavailable):
+            return Retry(f"the platform repo is unreachable: {error}")
+        return Retry(f"git refused the commit: {error}")
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return (
+            f"could not commit {self.commits} to the platform repo within "
+            f"{self.timeout_seconds:g}s; check that the git server is reachable"
+        )
+
+
+@dataclass(frozen=True)
+class CommitDockerfileStep(PlatformCommitStep):
+    """Commits the release's Dockerfile version to the platform repo and pushes it."""
+
     name: str = "commit"
+    commits = "the Dockerfile"
 
     async def run(self, context: StepContext) -> Outcome:
         release = context.release
@@ -46,22 +75,11 @@ class CommitDockerfileStep:
                     {path: version.content.encode()}, author, message
                 )
                 span.set_attribute("home_idp.git.sha", result.sha)
-        except GitUnavailable as error:
-            return Retry(f"the platform repo is unreachable: {error}")
         except GitError as error:
-            return Retry(f"git refused the commit: {error}")
+            return self.retry(error)
         await Release.filter(id=release.id).update(commit_sha=result.sha)
         release.commit_sha = result.sha
         return Done({"sha": result.sha, "path": path, "new_commit": result.changed})
-
-    async def check(self, context: StepContext) -> Outcome | None:
-        return None
-
-    def deadline_reason(self, context: StepContext) -> str:
-        return (
-            f"could not commit the Dockerfile to the platform repo within "
-            f"{self.timeout_seconds:g}s; check that the git server is reachable"
-        )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from home_idp.server.model_fields import owned_by
 from home_idp.server.pipeline.models import Release
 from home_idp.server.rbac.models import Project
 
@@ -111,9 +112,7 @@ class BuildLogLine(Model):
     # One line a build printed, secrets masked; `seq` counts per release and
     # is the resume cursor of the build log subscription.
     id = fields.BigIntField(primary_key=True)
-    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
-        "home_idp.Release", related_name="log_lines", on_delete=fields.CASCADE
-    )
+    release: fields.ForeignKeyRelation[Release] = owned_by("home_idp.Release", "log_lines")
     step = fields.CharField(max_length=40)
     seq = fields.IntField()
     text = fields.TextField()

@@ -34,7 +34,7 @@ def webhook_secret(settings: Settings) -> str:
 
 def make_git_plugin(settings: Settings) -> GitPlugin:
     """The git plugin the settings name, configured; PluginNotFound lists the installed ones."""
-    options = {name: value.get_secret_value() for name, value in settings.git.options.items()}
+    options = settings.git.plain_options()
     if settings.git.plugin == "local":
         options.setdefault("clone_url", f"{settings.base_url}/git/{settings.git.repo_name}.git")
     config = GitConfig(

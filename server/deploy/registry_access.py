@@ -43,9 +43,7 @@ def make_registry_plugin(settings: Settings) -> RegistryPlugin:
         url=settings.registry.url.rstrip("/"),
         webhook_url=f"{settings.base_url}/webhooks/registry",
         webhook_secret=registry_webhook_secret(settings),
-        options={
-            name: value.get_secret_value() for name, value in settings.registry.options.items()
-        },
+        options=settings.registry.plain_options(),
     )
     plugin: RegistryPlugin = load_plugin("registry", settings.registry.plugin)(config)
     return plugin

@@ -212,9 +212,7 @@ def make_deployer_plugin(settings: Settings, repo_url: str) -> DeployerPlugin:
         data_dir=settings.data_dir,
         repo_url=repo_url,
         branch=settings.git.branch,
-        options={
-            name: value.get_secret_value() for name, value in settings.deployer.options.items()
-        },
+        options=settings.deployer.plain_options(),
     )
     plugin: DeployerPlugin = load_plugin("deployer", settings.deployer.plugin)(config)
     return plugin
@@ -224,9 +222,7 @@ def make_builder_plugin(settings: Settings) -> BuilderPlugin:
     """The builder plugin the settings name; PluginNotFound lists the installed ones."""
     config = BuilderConfig(
         data_dir=settings.data_dir,
-        options={
-            name: value.get_secret_value() for name, value in settings.builder.options.items()
-        },
+        options=settings.builder.plain_options(),
     )
     plugin: BuilderPlugin = load_plugin("builder", settings.builder.plugin)(config)
     return plugin

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def install_options(settings: Settings) -> dict[str, str]:
     """The installer's options (and the Kubernetes API's for the components' Secrets)."""
-    return {key: value.get_secret_value() for key, value in settings.install.options.items()}
+    return settings.install.plain_options()
 
 
 def make_installer(settings: Settings) -> InstallerPlugin:

@@ -9,6 +9,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from home_idp.server.apps.models import App, DockerfileVersion
+from home_idp.server.model_fields import owned_by
 
 __all__ = ["Job", "Release", "ReleaseEvent", "ReleaseStatus", "ReleaseStep", "StepState"]
 
@@ -31,12 +32,10 @@ class StepState(StrEnum):
 
 class Release(Model):
     id = fields.IntField(primary_key=True)
-    app: fields.ForeignKeyRelation[App] = fields.ForeignKeyField(
-        "home_idp.App", related_name="releases", on_delete=fields.CASCADE
-    )
+    app: fields.ForeignKeyRelation[App] = owned_by("home_idp.App", "releases")
     number = fields.IntField()
-    dockerfile_version: fields.ForeignKeyRelation[DockerfileVersion] = fields.ForeignKeyField(
-        "home_idp.DockerfileVersion", related_name="releases", on_delete=fields.CASCADE
+    dockerfile_version: fields.ForeignKeyRelation[DockerfileVersion] = owned_by(
+        "home_idp.DockerfileVersion", "releases"
     )
     trigger = fields.CharField(max_length=32)
     created_by = fields.CharField(max_length=40)
@@ -66,9 +65,7 @@ class Release(Model):
 
 class ReleaseStep(Model):
     id = fields.IntField(primary_key=True)
-    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
-        "home_idp.Release", related_name="steps", on_delete=fields.CASCADE
-    )
+    release: fields.ForeignKeyRelation[Release] = owned_by("home_idp.Release", "steps")
     position = fields.IntField()
     name = fields.CharField(max_length=40)
     state = fields.CharEnumField(StepState, max_length=16, default=StepState.PENDING, db_index=True)
@@ -108,9 +105,7 @@ class Job(Model):
 class ReleaseEvent(Model):
     # Every state change of a release or a step; the id is the resume cursor.
     id = fields.BigIntField(primary_key=True)
-    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
-        "home_idp.Release", related_name="events", on_delete=fields.CASCADE
-    )
+    release: fields.ForeignKeyRelation[Release] = owned_by("home_idp.Release", "events")
     app_id = fields.IntField(db_index=True)
     project = fields.CharField(max_length=63)
     step = fields.CharField(max_length=40, null=True)

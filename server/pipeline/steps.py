@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from home_idp.server.pipeline.models import Release, ReleaseStep
 
-__all__ = ["Done", "Fail", "Outcome", "Retry", "Step", "StepContext", "Wait"]
+__all__ = ["Done", "Fail", "NeverParks", "Outcome", "Retry", "Step", "StepContext", "Wait"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,13 @@ class Fail:
 
 
 Outcome = Done | Wait | Retry | Fail
+
+
+class NeverParks:
+    """For a step whose `run` never returns Wait: there is no parked state to check."""
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        return None
 
 
 class Step(Protocol):

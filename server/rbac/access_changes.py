@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 
-from home_idp.server.events import EventBus, Notifier, merged
+from home_idp.server.events import EventBus, KeyedBroadcast, merged
 
 __all__ = ["ACCESS_CHANNEL", "AccessChanges"]
 
@@ -31,17 +31,11 @@ def _topic(who: int | str) -> str:
     return f"access:{who}"
 
 
-class AccessChanges:
+class AccessChanges(KeyedBroadcast):
     """Tells live subscriptions, on every replica, whose rights may have changed."""
 
     def __init__(self, bus: EventBus) -> None:
-        self._bus = bus
-        self._notifier: Notifier | None = None
-
-    def share_through(self, notifier: Notifier) -> None:
-        """Announce through `notifier` to every replica (register before it starts)."""
-        self._notifier = notifier
-        notifier.on_notification(ACCESS_CHANNEL, self._on_notification)
+        super().__init__(bus, ACCESS_CHANNEL, _topic)
 
     async def announce(self, user_ids: Iterable[int] | None) -> None:
         """Call after the change has committed; `None` means anyone may be concerned."""
@@ -52,20 +46,14 @@ class AccessChanges:
             payload = _EVERYONE
         if not payload:
             return
-        if self._notifier is not None and self._notifier.shared:
+        notifier = self._shared_notifier
+        if notifier is not None:
             try:
-                await self._notifier.notify(ACCESS_CHANNEL, payload)
+                await notifier.notify(ACCESS_CHANNEL, payload)
                 return
             except Exception:  # the database may be briefly away: tell this replica at least
                 log.exception("could not announce an access change through the database")
-        self._deliver(payload)
-
-    async def _on_notification(self, payload: str) -> None:
-        self._deliver(payload)
-
-    def _deliver(self, payload: str) -> None:
-        for who in payload.split(","):
-            self._bus.publish(_topic(who), who)
+        self._deliver(payload.split(","))
 
     @contextlib.asynccontextmanager
     async def watch(self, user_id: int) -> AsyncIterator[AsyncIterator[object]]:

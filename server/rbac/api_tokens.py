@@ -10,9 +10,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
-from home_idp.server.rbac.access_changes import AccessChanges
-from home_idp.server.rbac.audit import AuditLog
-from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.caller_service import CallerService
 from home_idp.server.rbac.models import ApiToken
 from home_idp.server.rbac.principal import SCOPES
 from home_idp.server.rbac.tokens import hash_api_token, new_api_token
@@ -31,13 +29,8 @@ class NewApiToken:
     secret: str
 
 
-class ApiTokens:
+class ApiTokens(CallerService):
     """A user's own API tokens."""
-
-    def __init__(self, authz: Authorizer, audit: AuditLog, access: AccessChanges) -> None:
-        self._authz = authz
-        self._audit = audit
-        self._access = access
 
     def mine(self) -> QuerySet[ApiToken]:
         principal = self._authz.require_user()

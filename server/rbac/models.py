@@ -7,6 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from home_idp.server.model_fields import owned_by
+
 __all__ = [
     "ApiToken",
     "AuditEvent",
@@ -50,9 +52,7 @@ class User(Model):
 
 class ApiToken(Model):
     id = fields.IntField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "home_idp.User", related_name="api_tokens", on_delete=fields.CASCADE
-    )
+    user: fields.ForeignKeyRelation[User] = owned_by("home_idp.User", "api_tokens")
     name = fields.CharField(max_length=64)
     # Only the SHA-256 of the secret is kept; the prefix helps users tell tokens apart.
     token_hash = fields.CharField(max_length=64, unique=True)
@@ -78,9 +78,7 @@ class UserSession(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "home_idp.User", related_name="sessions", on_delete=fields.CASCADE
-    )
+    user: fields.ForeignKeyRelation[User] = owned_by("home_idp.User", "sessions")
     generation = fields.IntField(default=1)
     client_address = fields.CharField(max_length=64, default="")
     user_agent = fields.CharField(max_length=200, default="")
@@ -129,9 +127,7 @@ class Role(Model):
 
 class Policy(Model):
     id = fields.IntField(primary_key=True)
-    role: fields.ForeignKeyRelation[Role] = fields.ForeignKeyField(
-        "home_idp.Role", related_name="policies", on_delete=fields.CASCADE
-    )
+    role: fields.ForeignKeyRelation[Role] = owned_by("home_idp.Role", "policies")
     effect = fields.CharEnumField(PolicyEffect, max_length=8)
     resource = fields.CharField(max_length=32)
     action = fields.CharField(max_length=32)
@@ -155,12 +151,8 @@ class Project(Model):
 
 class Membership(Model):
     id = fields.IntField(primary_key=True)
-    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "home_idp.User", related_name="memberships", on_delete=fields.CASCADE
-    )
-    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
-        "home_idp.Project", related_name="memberships", on_delete=fields.CASCADE
-    )
+    user: fields.ForeignKeyRelation[User] = owned_by("home_idp.User", "memberships")
+    project: fields.ForeignKeyRelation[Project] = owned_by("home_idp.Project", "memberships")
     role: fields.ForeignKeyRelation[Role] = fields.ForeignKeyField(
         "home_idp.Role", related_name="memberships", on_delete=fields.RESTRICT
     )

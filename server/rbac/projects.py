@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label, validate_project_name
-from home_idp.server.rbac.access_changes import AccessChanges
-from home_idp.server.rbac.audit import AuditLog
-from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.caller_service import CallerService
 from home_idp.server.rbac.models import Membership, Project, Role, User, UserStatus
 from home_idp.server.rbac.roles import ADMIN_ROLE
 
@@ -28,13 +28,8 @@ def _validate_description(description: str) -> str:
     return description
 
 
-class ProjectService:
+class ProjectService(CallerService):
     """Create, read, change and delete projects, and manage who belongs to them."""
-
-    def __init__(self, authz: Authorizer, audit: AuditLog, access: AccessChanges) -> None:
-        self._authz = authz
-        self._audit = audit
-        self._access = access
 
     async def visible(self) -> QuerySet[Project]:
         """Projects the caller may read: all for admins, their own for others."""
@@ -48,10 +43,15 @@ class ProjectService:
         ]
         return Project.filter(name__in=names)
 
-    async def get(self, project_id: int) -> Project:
+    async def get(
+        self, project_id: int, action: str = "read", resource: str = "project"
+    ) -> Project:
+        """The project, if the caller may read it (NotFound otherwise) and do `action`."""
         project = await Project.get_or_none(id=project_id)
         if project is None or not await self._authz.can("project", "read", project.name):
             raise NotFound("no such project")
+        if action != "read" or resource != "project":
+            await self._authz.require(resource, action, project.name)
         return project
 
     async def get_by_name(self, name: str) -> Project:
@@ -83,32 +83,20 @@ class ProjectService:
         return project
 
     async def update(self, project_id: int, description: str) -> Project:
-        project = await self.get(project_id)
-        await self._authz.require("project", "update", project.name)
+        project = await self.get(project_id, "update")
         _validate_description(description)
         async with in_transaction():
             project.description = description
             await project.save(update_fields=["description"])
-            await self._audit.record(
-                self._authz.principal,
-                "project.update",
-                f"project:{project.name}",
-                project=project.name,
-            )
+            await self._record("project.update", f"project:{project.name}", project)
         return project
 
     async def delete(self, project_id: int) -> str:
-        project = await self.get(project_id)
-        await self._authz.require("project", "delete", project.name)
+        project = await self.get(project_id, "delete")
         members = [m.user_id for m in await Membership.filter(project_id=project.id)]
         async with in_transaction():
             await project.delete()  # memberships cascade
-            await self._audit.record(
-                self._authz.principal,
-                "project.delete",
-                f"project:{project.name}",
-                project=project.name,
-            )
+            await self._record("project.delete", f"project:{project.name}", project)
         self._authz.forget()
         await self._access.announce(members)
         return project.name
@@ -118,20 +106,15 @@ class ProjectService:
         return Membership.filter(project_id=project.id)
 
     async def add_member(self, project_id: int, username: str, role_name: str) -> Membership:
-        project = await self.get(project_id)
-        await self._authz.require("member", "create", project.name)
+        project = await self.get(project_id, "create", "member")
         user, role = await _member_user(username), await _assignable_role(role_name)
         try:
             async with in_transaction():
                 if await Membership.exists(user=user, project=project):
                     raise Conflict(f"{username!r} is already a member of {project.name!r}")
                 membership = await Membership.create(user=user, project=project, role=role)
-                await self._audit.record(
-                    self._authz.principal,
-                    "project.add_member",
-                    f"user:{username}",
-                    project=project.name,
-                    detail={"role": role.name},
+                await self._record(
+                    "project.add_member", f"user:{username}", project, {"role": role.name}
                 )
         except IntegrityError as error:
             raise Conflict(f"{username!r} is already a member of {project.name!r}") from error
@@ -139,39 +122,35 @@ class ProjectService:
         return membership
 
     async def set_member_role(self, project_id: int, username: str, role_name: str) -> Membership:
-        project = await self.get(project_id)
-        await self._authz.require("member", "update", project.name)
+        project = await self.get(project_id, "update", "member")
         role = await _assignable_role(role_name)
         async with in_transaction():
             membership = await _membership(project, username)
             membership.role = role
             await membership.save(update_fields=["role_id"])
-            await self._audit.record(
-                self._authz.principal,
-                "project.set_member_role",
-                f"user:{username}",
-                project=project.name,
-                detail={"role": role.name},
+            await self._record(
+                "project.set_member_role", f"user:{username}", project, {"role": role.name}
             )
         self._authz.forget()
         await self._access.announce([membership.user_id])
         return membership
 
     async def remove_member(self, project_id: int, username: str) -> str:
-        project = await self.get(project_id)
-        await self._authz.require("member", "delete", project.name)
+        project = await self.get(project_id, "delete", "member")
         async with in_transaction():
             membership = await _membership(project, username)
             await membership.delete()
-            await self._audit.record(
-                self._authz.principal,
-                "project.remove_member",
-                f"user:{username}",
-                project=project.name,
-            )
+            await self._record("project.remove_member", f"user:{username}", project)
         self._authz.forget()
         await self._access.announce([membership.user_id])
         return username
+
+    async def _record(
+        self, action: str, target: str, project: Project, detail: dict[str, Any] | None = None
+    ) -> None:
+        await self._audit.record(
+            self._authz.principal, action, target, project=project.name, detail=detail
+        )
 
 
 async def _member_user(username: str) -> User:

@@ -9,9 +9,7 @@ from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, FieldError, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label
-from home_idp.server.rbac.access_changes import AccessChanges
-from home_idp.server.rbac.audit import AuditLog
-from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.caller_service import CallerService
 from home_idp.server.rbac.models import Membership, Role
 from home_idp.server.rbac.policy import Rule, parse_rule
 from home_idp.server.rbac.roles import replace_rules
@@ -37,13 +35,8 @@ def _parse_rules(raw_rules: Sequence[Mapping[str, object]]) -> list[Rule]:
     return rules
 
 
-class RoleAdmin:
+class RoleAdmin(CallerService):
     """Any user may read roles (to pick one); only admins change them."""
-
-    def __init__(self, authz: Authorizer, audit: AuditLog, access: AccessChanges) -> None:
-        self._authz = authz
-        self._audit = audit
-        self._access = access
 
     def list(self) -> QuerySet[Role]:
         self._authz.require_user()

@@ -16,9 +16,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict, NotFound
-from home_idp.server.rbac.access_changes import AccessChanges
-from home_idp.server.rbac.audit import AuditLog
-from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.caller_service import CallerService
 from home_idp.server.rbac.models import User, UserSession
 
 __all__ = [
@@ -138,13 +136,8 @@ async def end_sessions(user_id: int, reason: str) -> int:
     )
 
 
-class Sessions:
+class Sessions(CallerService):
     """The caller's own login sessions: list them, end one."""
-
-    def __init__(self, authz: Authorizer, audit: AuditLog, access: AccessChanges) -> None:
-        self._authz = authz
-        self._audit = audit
-        self._access = access
 
     def mine(self) -> QuerySet[UserSession]:
         principal = self._authz.require_user()

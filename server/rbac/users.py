@@ -11,6 +11,7 @@ from home_idp.server.rbac.access_changes import AccessChanges
 from home_idp.server.rbac.api_tokens import revoke_all_api_tokens
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
+from home_idp.server.rbac.caller_service import CallerService
 from home_idp.server.rbac.models import User, UserStatus
 from home_idp.server.rbac.passwords import PasswordHashing, validate_password
 from home_idp.server.rbac.sessions import SessionReason, end_sessions
@@ -18,7 +19,7 @@ from home_idp.server.rbac.sessions import SessionReason, end_sessions
 __all__ = ["UserAdmin", "create_admin"]
 
 
-class UserAdmin:
+class UserAdmin(CallerService):
     """Administrator-only operations on users."""
 
     def __init__(
@@ -28,10 +29,8 @@ class UserAdmin:
         audit: AuditLog,
         access: AccessChanges,
     ) -> None:
-        self._authz = authz
+        super().__init__(authz, audit, access)
         self._hashing = hashing
-        self._audit = audit
-        self._access = access
 
     def list(self, status: UserStatus | None = None) -> QuerySet[User]:
         self._authz.require_admin()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from home_idp.server.events import EventBus
+from home_idp.server.events import EventBus, Notifier
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.settings import TraceSettings
 from home_idp.server.trace.retention import Retention
 from home_idp.server.trace.service import TraceService
-from home_idp.server.trace.store import Notifier, SpanStore
+from home_idp.server.trace.store import SpanStore
 from home_idp.server.trace.tracing import Tracing
 
 __all__ = ["TraceManager"]

@@ -11,21 +11,19 @@ readers read what they have not seen from the database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from home_idp.server.events import EventBus
+from home_idp.server.events import EventBus, KeyedBroadcast
 from home_idp.server.trace.models import Span
 from home_idp.server.trace.records import SPAN_COLUMNS, SpanRecord
 
 __all__ = [
     "SPAN_CHANNEL",
-    "Notifier",
     "SpanStore",
     "insert_rows",
     "trace_topic",
@@ -80,28 +78,11 @@ def trace_topic(trace_id: str) -> str:
     return f"trace:{trace_id}"
 
 
-class Notifier(Protocol):
-    """Reaches every replica's listener (Postgres NOTIFY), when replicas share one."""
-
-    @property
-    def shared(self) -> bool: ...
-
-    async def notify(self, channel: str, payload: str) -> None: ...
-
-    def on_notification(self, channel: str, handler: Callable[[str], Awaitable[None]]) -> None: ...
-
-
-class SpanStore:
+class SpanStore(KeyedBroadcast):
     """Stores spans and tells live readers of their traces."""
 
     def __init__(self, bus: EventBus) -> None:
-        self._bus = bus
-        self._notifier: Notifier | None = None
-
-    def share_through(self, notifier: Notifier) -> None:
-        """Wake readers on every replica through `notifier` (register before it starts)."""
-        self._notifier = notifier
-        notifier.on_notification(SPAN_CHANNEL, self._on_notification)
+        super().__init__(bus, SPAN_CHANNEL, trace_topic)
 
     async def write(self, records: Sequence[SpanRecord]) -> None:
         """Store `records` in one transaction, replacing spans stored before with the same ids."""
@@ -115,17 +96,13 @@ class SpanStore:
 
     async def wake(self, trace_ids: Iterable[str]) -> None:
         ids = sorted(trace_ids)
-        if self._notifier is not None and self._notifier.shared:
+        notifier = self._shared_notifier
+        if notifier is not None:
             for start in range(0, len(ids), _IDS_PER_NOTIFY):
                 chunk = ",".join(ids[start : start + _IDS_PER_NOTIFY])
-                await self._notifier.notify(SPAN_CHANNEL, chunk)
+                await notifier.notify(SPAN_CHANNEL, chunk)
             return
-        for trace_id in ids:
-            self._bus.publish(trace_topic(trace_id), trace_id)
-
-    async def _on_notification(self, payload: str) -> None:
-        for trace_id in payload.split(","):
-            self._bus.publish(trace_topic(trace_id), trace_id)
+        self._deliver(ids)
 
     @staticmethod
     def spans_of(trace_id: str) -> QuerySet[Span]:

@@ -26,7 +26,7 @@ from home_idp.tui.widgets.admin_projects import AdminProjects
 from home_idp.tui.widgets.admin_users import AdminUsers
 from home_idp.tui.widgets.admin_webhooks import AdminWebhooks
 from tests.factories import PASSWORD, Factory
-from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.conftest import dashboard, log_in, type_text, wait_for
 
 SIZE = (120, 36)
 NEW_PASSWORD = "a brand new password"
@@ -83,7 +83,8 @@ async def test_an_admin_resets_a_password(
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="password form")
         await pilot.click("#field-newPassword")
-        await pilot.press(*NEW_PASSWORD, "enter")
+        await type_text(pilot, NEW_PASSWORD)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, AdminScreen), what="form closed")
 
     gateway = Gateway(server_url)
@@ -125,7 +126,8 @@ async def test_an_admin_adds_a_project_member(
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="member form")
         await pilot.click("#field-username")
-        await pilot.press(*"carol", "enter")
+        await type_text(pilot, "carol")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: "carol" in projects.members, what="carol listed")
         assert projects.members["carol"]["role"]["name"] == "developer"
 

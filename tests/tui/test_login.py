@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
+from textual.pilot import Pilot
 from textual.widgets import Label
 
 from home_idp.server.rbac.models import User, UserStatus
@@ -19,7 +20,7 @@ from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.project_tree import ProjectTree
 from tests.factories import PASSWORD, Factory
 from tests.liveserver import live_server
-from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.conftest import dashboard, log_in, type_text, wait_for
 
 
 def _message(app: object) -> str:
@@ -64,11 +65,12 @@ async def test_a_wrong_password_says_so_and_remembers_nothing(
     assert SessionStore(config_dir).load() is None
 
 
-async def log_in_expecting_failure(pilot: object, username: str, password: str) -> None:
-    await pilot.click("#username")  # type: ignore[attr-defined]
-    await pilot.press(*username)  # type: ignore[attr-defined]
-    await pilot.click("#password")  # type: ignore[attr-defined]
-    await pilot.press(*password, "enter")  # type: ignore[attr-defined]
+async def log_in_expecting_failure(pilot: Pilot[None], username: str, password: str) -> None:
+    await pilot.click("#username")
+    await type_text(pilot, username)
+    await pilot.click("#password")
+    await type_text(pilot, password)
+    await pilot.press("enter")
 
 
 async def test_sign_up_waits_for_approval_then_enters(
@@ -78,9 +80,9 @@ async def test_sign_up_waits_for_approval_then_enters(
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen))
         await pilot.click("#username")
-        await pilot.press(*"newcomer")
+        await type_text(pilot, "newcomer")
         await pilot.click("#password")
-        await pilot.press(*PASSWORD)
+        await type_text(pilot, PASSWORD)
         await pilot.click("#signup")
         await wait_for(pilot, lambda: "approval" in _message(app).lower(), what="waiting message")
         assert (await User.get(username="newcomer")).status is UserStatus.PENDING
@@ -143,7 +145,8 @@ async def test_an_api_token_logs_in_too(
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen))
         await pilot.click("#token")
-        await pilot.press(*secret, "enter")
+        await type_text(pilot, secret)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: "alice" in str(app.screen.sub_title), what="the user's name")
 
 

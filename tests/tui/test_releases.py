@@ -23,17 +23,18 @@ from home_idp.tui.widgets.steps_view import StepsView
 from tests.components import BASE_IMAGE, SOURCE_REPO
 from tests.deploy.flow import make_app
 from tests.factories import Factory
-from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.conftest import dashboard, log_in, type_text, wait_for
 from tests.tui.snapshots import screen_text
 
 END_STATES = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 async def fill(pilot: Pilot[None], selector: str, text: str) -> None:
+    await wait_for(pilot, lambda: pilot.app.screen.query(selector), what=selector)
     field = pilot.app.screen.query_one(selector, Input)
     field.value = ""
     await pilot.click(selector)
-    await pilot.press(*text)
+    await type_text(pilot, text)
 
 
 async def open_app(pilot: Pilot[None], project: str, app: str) -> AppView:
@@ -51,11 +52,13 @@ async def type_dockerfile_and_save(pilot: Pilot[None], content: str, message: st
     editor.focus()
     await pilot.press("f7", "delete")  # select all, then clear
     for line in content.splitlines():
-        await pilot.press(*line, "enter")
+        await type_text(pilot, line)
+        await pilot.press("enter")
     assert "modified, not saved" in screen_text(pilot.app)
     await pilot.press("ctrl+s")
     await pilot.pause()
-    await pilot.press(*message, "enter")
+    await type_text(pilot, message)
+    await pilot.press("enter")
 
 
 def release_screen(app: HomeIdpApp) -> ReleaseScreen | None:

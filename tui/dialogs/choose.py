@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, SelectionList
 from textual.widgets.selection_list import Selection
 
+from home_idp.tui.dialogs.box import dialog_box
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["ChoiceDialog"]
@@ -35,8 +36,7 @@ class ChoiceDialog(ModalScreen[list[str] | None]):
         self.action_label = action
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(safe_text(self.title_text), classes="dialog-title")
+        with dialog_box(self.title_text):
             if self.hint:
                 yield Label(safe_text(self.hint), classes="field-label")
             yield SelectionList[str](

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button
 
-from home_idp.tui.widgets.formatting import safe_text
+from home_idp.tui.dialogs.box import dialog_box
 
 __all__ = ["ConfirmDialog"]
 
@@ -27,11 +27,9 @@ class ConfirmDialog(ModalScreen[bool]):
         self.confirm_label = confirm_label
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(safe_text(self.question), classes="dialog-title")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(self.confirm_label, variant="warning", id="confirm")
-                yield Button("Cancel", id="cancel")
+        with dialog_box(self.question), Horizontal(classes="dialog-buttons"):
+            yield Button(self.confirm_label, variant="warning", id="confirm")
+            yield Button("Cancel", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, TextArea
 
+from home_idp.tui.dialogs.box import dialog_box
 from home_idp.tui.dialogs.submitting import FormValues, Result, Submit, SubmittingDialog
 from home_idp.tui.results import AppFile
 from home_idp.tui.widgets.formatting import safe_text
@@ -63,8 +64,7 @@ class FileDialog(SubmittingDialog[Result]):
 
     def compose(self) -> ComposeResult:
         editing = self.file is not None
-        with Vertical(classes="dialog file-dialog"):
-            yield Label(safe_text(self.title_text), classes="dialog-title")
+        with dialog_box(self.title_text, "file-dialog"):
             with Horizontal(classes="file-names"):
                 with Vertical():
                     yield Label("Name", classes="field-label")

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label
 
+from home_idp.tui.dialogs.box import dialog_box
 from home_idp.tui.dialogs.submitting import FormValues, Result, Submit, SubmittingDialog
-from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["FormDialog", "FormField"]
 
@@ -52,8 +52,7 @@ class FormDialog(SubmittingDialog[Result]):
         return tuple(spec.name for spec in self.fields)
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(safe_text(self.title_text), classes="dialog-title")
+        with dialog_box(self.title_text):
             with VerticalScroll(classes="dialog-body"):
                 for spec in self.fields:
                     yield Label(spec.label, classes="field-label")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Static
 
-from home_idp.tui.widgets.formatting import safe_text
+from home_idp.tui.dialogs.box import dialog_box
 
 __all__ = ["TextViewDialog"]
 
@@ -26,10 +26,8 @@ class TextViewDialog(ModalScreen[None]):
         self.language = language
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Label(safe_text(self.title_text), classes="dialog-title")
-            with VerticalScroll(classes="dialog-body"):
-                yield Static(
-                    Syntax(self.text or "(empty)", self.language, word_wrap=True),
-                    id="text-view",
-                )
+        with dialog_box(self.title_text, "wide"), VerticalScroll(classes="dialog-body"):
+            yield Static(
+                Syntax(self.text or "(empty)", self.language, word_wrap=True),
+                id="text-view",
+            )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from home_idp.tui.dialogs.box import dialog_box
 from home_idp.tui.results import DockerfileVersionSummary
 from home_idp.tui.widgets.formatting import safe_text
 
@@ -25,10 +25,7 @@ class VersionsDialog(ModalScreen[DockerfileVersionSummary | None]):
         self.versions = versions
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Label(
-                "Dockerfile versions (enter: diff against the current one)", classes="dialog-title"
-            )
+        with dialog_box("Dockerfile versions (enter: diff against the current one)", "wide"):
             yield OptionList(
                 *(
                     Option(

@@ -29,7 +29,7 @@ from home_idp.tui.results import (
 )
 from home_idp.tui.screens.dashboard_requests import DashboardRequests
 from home_idp.tui.screens.release import ReleaseScreen
-from home_idp.tui.widgets.app_view import AppView
+from home_idp.tui.widgets.app_view import APP_TABS, AppView
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.project_tree import AppNode, ProjectNode, ProjectTree
@@ -60,13 +60,10 @@ class DashboardScreen(DashboardRequests):
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
         # Alt+digit: the editor keeps the function keys (F6 selects a line, F7 all).
         # The tabs show their names already, so these stay out of the footer.
-        Binding("alt+1", "app_tab('tab-dockerfile')", "Dockerfile tab", show=False),
-        Binding("alt+2", "app_tab('tab-releases')", "Releases tab", show=False),
-        Binding("alt+3", "app_tab('tab-settings')", "Settings tab", show=False),
-        Binding("alt+4", "app_tab('tab-files')", "Files tab", show=False),
-        Binding("alt+5", "app_tab('tab-env')", "Env tab", show=False),
-        Binding("alt+6", "app_tab('tab-logs')", "Logs tab", show=False),
-        Binding("alt+7", "app_tab('tab-resources')", "Resources tab", show=False),
+        *(
+            Binding(f"alt+{number}", f"app_tab('{pane}')", f"{title} tab", show=False)
+            for number, (pane, title, _widget, _widget_id) in enumerate(APP_TABS, start=1)
+        ),
         Binding("ctrl+g", "history", "Versions"),
     ]
     # Below 100 columns the sidebar and the app's tabs get tighter (see app.tcss).

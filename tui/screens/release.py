@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
@@ -28,16 +28,15 @@ from home_idp.tui.results import (
     RELEASE_PLAN,
     RETRY_RELEASE,
     ROLLBACK,
-    SPANS,
     Mutation,
     ReleaseDetail,
 )
+from home_idp.tui.screens.traces import follow_spans
 from home_idp.tui.widgets.build_log import BuildLogView
 from home_idp.tui.widgets.formatting import duration, safe_text, state_label
 from home_idp.tui.widgets.offline_banner import OfflineBanner
-from home_idp.tui.widgets.span_detail import SpanDetail, span_dialog
 from home_idp.tui.widgets.steps_view import StepsView
-from home_idp.tui.widgets.waterfall import Waterfall
+from home_idp.tui.widgets.trace_view import TraceView
 
 __all__ = ["ReleaseScreen"]
 
@@ -78,9 +77,8 @@ class ReleaseScreen(Screen[None]):
                 yield BuildLogView(id="build-log")
             with TabPane("Plan", id="tab-plan"), VerticalScroll():
                 yield Static("", id="plan")
-            with TabPane("Trace", id="tab-trace"), Horizontal():
-                yield Waterfall(id="waterfall")
-                yield SpanDetail(id="span-detail")
+            with TabPane("Trace", id="tab-trace"):
+                yield TraceView()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -184,19 +182,7 @@ class ReleaseScreen(Screen[None]):
 
     @work(exclusive=True, group="trace", exit_on_error=False)
     async def follow_trace(self, trace_id: str) -> None:
-        waterfall = self.query_one(Waterfall)
-        home = home_of(self)
-        with home.reporting():
-            async for span in home.gateway.subscribe(SPANS, traceId=trace_id):
-                waterfall.add_span(span)
-
-    @on(Waterfall.SpanHighlighted)
-    def span_highlighted(self, event: Waterfall.SpanHighlighted) -> None:
-        self.query_one(SpanDetail).span = event.span
-
-    @on(Waterfall.SpanSelected)
-    def span_selected(self, event: Waterfall.SpanSelected) -> None:
-        self.app.push_screen(span_dialog(event.span))
+        await follow_spans(self, trace_id)
 
     # -- actions ------------------------------------------------------------
 

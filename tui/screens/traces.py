@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
@@ -13,10 +12,18 @@ from home_idp.tui.context import home_of
 from home_idp.tui.results import SPANS, TRACES
 from home_idp.tui.widgets.formatting import ago, duration, safe_text
 from home_idp.tui.widgets.offline_banner import OfflineBanner
-from home_idp.tui.widgets.span_detail import SpanDetail, span_dialog
-from home_idp.tui.widgets.waterfall import Waterfall
+from home_idp.tui.widgets.trace_view import TraceView
 
-__all__ = ["TraceScreen", "TracesScreen"]
+__all__ = ["TraceScreen", "TracesScreen", "follow_spans"]
+
+
+async def follow_spans(screen: Screen[None], trace_id: str) -> None:
+    """Hand the screen's trace view each span of trace `trace_id` as it arrives."""
+    view = screen.query_one(TraceView)
+    home = home_of(screen)
+    with home.reporting():
+        async for span in home.gateway.subscribe(SPANS, traceId=trace_id):
+            view.add_span(span)
 
 
 class TracesScreen(Screen[None]):
@@ -98,9 +105,7 @@ class TraceScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield OfflineBanner(id="offline")
-        with Horizontal():
-            yield Waterfall(id="waterfall")
-            yield SpanDetail(id="span-detail")
+        yield TraceView()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -109,16 +114,4 @@ class TraceScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False)
     async def follow(self) -> None:
-        waterfall = self.query_one(Waterfall)
-        home = home_of(self)
-        with home.reporting():
-            async for span in home.gateway.subscribe(SPANS, traceId=self.trace_id):
-                waterfall.add_span(span)
-
-    @on(Waterfall.SpanHighlighted)
-    def span_highlighted(self, event: Waterfall.SpanHighlighted) -> None:
-        self.query_one(SpanDetail).span = event.span
-
-    @on(Waterfall.SpanSelected)
-    def span_selected(self, event: Waterfall.SpanSelected) -> None:
-        self.app.push_screen(span_dialog(event.span))
+        await follow_spans(self, self.trace_id)

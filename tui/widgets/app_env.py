@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Label
 
 from home_idp.tui.dialogs import ChoiceDialog
 from home_idp.tui.results import AppConfig
 from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import safe_text
+from home_idp.tui.widgets.table_tab import TableTab
 
 __all__ = ["SECRET_DOTS", "AppEnv"]
 
@@ -28,7 +26,7 @@ SECRET_DOTS = "••••••"  # noqa: S105 (what shows instead of a secret
 _HINT = "u: choose project variables · the app's own ones: Settings tab (alt+3)"
 
 
-class AppEnv(EditableTab):
+class AppEnv(EditableTab, TableTab):
     """The Env tab. Call `show(config)`; posts `SharedEnvChosen` after `u` made a choice."""
 
     BINDINGS = [
@@ -37,6 +35,10 @@ class AppEnv(EditableTab):
     ]
     EDIT_ACTIONS = frozenset({"choose_shared"})
     READ_ONLY_MESSAGE = "Viewers cannot change which variables an app uses."
+    TABLE_ID = "env-table"
+    HINT_ID = "env-hint"
+    HINT = _HINT
+    COLUMNS = ("Name", "From", "Value", "")
 
     @dataclass
     class SharedEnvChosen(Message):
@@ -48,17 +50,6 @@ class AppEnv(EditableTab):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.config: AppConfig | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Label(_HINT, id="env-hint", classes="tab-hint")
-        yield DataTable[str | Text](id="env-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.table.add_columns("Name", "From", "Value", "")
-
-    @property
-    def table(self) -> DataTable[str | Text]:
-        return self.query_one("#env-table", DataTable)
 
     def show(self, config: AppConfig) -> None:
         self.config = config
@@ -79,10 +70,7 @@ class AppEnv(EditableTab):
                 value,
                 note,
             )
-        if not config["environment"]:
-            self.query_one("#env-hint", Label).update(f"No variables yet. {_HINT}")
-        else:
-            self.query_one("#env-hint", Label).update(_HINT)
+        self.hint(_HINT if config["environment"] else f"No variables yet. {_HINT}")
         self.refresh_bindings()
 
     @work(exclusive=True, group="env", exit_on_error=False)

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable
 
 from home_idp.tui.dialogs import ConfirmDialog, TextViewDialog
 from home_idp.tui.results import AppConfig, AppFile
 from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import ago, safe_text
+from home_idp.tui.widgets.table_tab import TableTab
 
 __all__ = ["AppFiles", "size_label"]
 
@@ -32,7 +32,21 @@ def size_label(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
-class AppFiles(EditableTab):
+def _file_cells(file: AppFile) -> tuple[str | Text, ...]:
+    return (
+        safe_text(file["name"]),
+        safe_text(file["mountPath"]),
+        size_label(file["size"]),
+        safe_text(file["updatedBy"]),
+        ago(file["updatedAt"]),
+    )
+
+
+def _file_key(file: AppFile) -> str:
+    return file["name"]
+
+
+class AppFiles(EditableTab, TableTab):
     """The Files tab. Set `read_only`, call `show(config)`; the screen writes and deletes."""
 
     BINDINGS = [
@@ -44,6 +58,9 @@ class AppFiles(EditableTab):
     ]
     EDIT_ACTIONS = frozenset({"new_file", "edit_file", "delete_file"})
     READ_ONLY_MESSAGE = "Viewers cannot change config files: ask a developer of the project."
+    TABLE_ID = "files-table"
+    HINT_ID = "files-hint"
+    COLUMNS = ("Name", "Mount path", "Size", "By", "When")
 
     @dataclass
     class EditWanted(Message):
@@ -64,44 +81,19 @@ class AppFiles(EditableTab):
         self.app_id: str | None = None
         self.files: list[AppFile] = []
 
-    def compose(self) -> ComposeResult:
-        yield Label("", id="files-hint", classes="tab-hint")
-        yield DataTable[str | Text](id="files-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.table.add_columns("Name", "Mount path", "Size", "By", "When")
-
-    @property
-    def table(self) -> DataTable[str | Text]:
-        return self.query_one("#files-table", DataTable)
-
     def show(self, config: AppConfig) -> None:
         self.app_id = config["id"]
         self.files = sorted(config["files"], key=lambda f: f["name"])
-        table = self.table
-        keep = table.cursor_row
-        table.clear()
-        for file in self.files:
-            table.add_row(
-                safe_text(file["name"]),
-                safe_text(file["mountPath"]),
-                size_label(file["size"]),
-                safe_text(file["updatedBy"]),
-                ago(file["updatedAt"]),
-                key=file["name"],
-            )
-        if self.files:
-            table.move_cursor(row=min(keep, len(self.files) - 1))
+        self.fill(self.files, _file_cells, _file_key)
         hint = "Read-only files mounted into the app's containers."
         if not self.files:
             hint = "No config files yet." + ("" if self.read_only else " Press n to add one.")
-        self.query_one("#files-hint", Label).update(hint)
+        self.hint(hint)
         self.refresh_bindings()
 
     @property
     def current(self) -> AppFile | None:
-        row = self.table.cursor_row
-        return self.files[row] if self.files and 0 <= row < len(self.files) else None
+        return self.at_cursor(self.files)
 
     @on(DataTable.RowSelected, "#files-table")
     def row_chosen(self) -> None:

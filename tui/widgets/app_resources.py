@@ -12,16 +12,14 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Label
 
 from home_idp.tui.dialogs import ConfirmDialog
 from home_idp.tui.results import AppResource
 from home_idp.tui.widgets.formatting import safe_text
+from home_idp.tui.widgets.table_tab import TableTab
 
 __all__ = ["DELETABLE_KINDS", "RELOAD_SECONDS", "AppResources"]
 
@@ -35,7 +33,19 @@ def _ready(ready: bool | None) -> Text:
     return safe_text("✓", "green") if ready else safe_text("✗", "bold red")
 
 
-class AppResources(Vertical):
+def _resource_cells(resource: AppResource) -> tuple[str | Text, ...]:
+    return (
+        safe_text(resource["kind"]),
+        safe_text(resource["name"]),
+        safe_text(resource["status"]),
+        _ready(resource["ready"]),
+        "" if resource["restarts"] is None else str(resource["restarts"]),
+        "" if resource["release"] is None else f"#{resource['release']}",
+        safe_text(", ".join(resource["keys"])),
+    )
+
+
+class AppResources(TableTab):
     """The Resources tab: `watch_app(app_id)` while shown, `stop()` when hidden."""
 
     @dataclass
@@ -57,6 +67,9 @@ class AppResources(Vertical):
         # Hidden from non-maintainers; the press still gets an answer.
         Binding("x", "explain_delete_pod", show=False),
     ]
+    TABLE_ID = "resources-table"
+    HINT_ID = "resources-status"
+    COLUMNS = ("Kind", "Name", "Status", "Ready", "Restarts", "Release", "Keys")
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -64,17 +77,6 @@ class AppResources(Vertical):
         self.resources: list[AppResource] = []
         self.may_delete_pods = False
         self._timer: Timer | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Label("", id="resources-status", classes="tab-hint")
-        yield DataTable[str | Text](id="resources-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.table.add_columns("Kind", "Name", "Status", "Ready", "Restarts", "Release", "Keys")
-
-    @property
-    def table(self) -> DataTable[str | Text]:
-        return self.query_one("#resources-table", DataTable)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "delete_pod":
@@ -107,36 +109,19 @@ class AppResources(Vertical):
             self.post_message(self.Stale(self.app_id).set_sender(self))
 
     def show(self, resources: list[AppResource]) -> None:
-        table = self.table
-        keep = table.cursor_row
         self.resources = resources
-        table.clear()
-        for r in resources:
-            table.add_row(
-                safe_text(r["kind"]),
-                safe_text(r["name"]),
-                safe_text(r["status"]),
-                _ready(r["ready"]),
-                "" if r["restarts"] is None else str(r["restarts"]),
-                "" if r["release"] is None else f"#{r['release']}",
-                safe_text(", ".join(r["keys"])),
-            )
-        if resources:
-            table.move_cursor(row=min(keep, len(resources) - 1))
+        self.fill(resources, _resource_cells)
         status = f"{len(resources)} object(s)" if resources else "Nothing runs for this app yet."
-        self.query_one("#resources-status", Label).update(
-            f"{status} · reloaded every {RELOAD_SECONDS:.0f} s"
-        )
+        self.hint(f"{status} · reloaded every {RELOAD_SECONDS:.0f} s")
 
     def action_explain_delete_pod(self) -> None:
         self.notify("Only maintainers of the project may delete pods.", severity="warning")
 
     @work(exclusive=True, group="delete-pod", exit_on_error=False)
     async def action_delete_pod(self) -> None:
-        row = self.table.cursor_row
-        if not self.resources or not 0 <= row < len(self.resources) or self.app_id is None:
+        chosen = self.at_cursor(self.resources)
+        if chosen is None or self.app_id is None:
             return
-        chosen = self.resources[row]
         if chosen["kind"] not in DELETABLE_KINDS:
             self.notify("Put the cursor on a Pod (or Container) row first.", severity="warning")
             return

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
 from home_idp.tui.results import (
@@ -33,12 +34,23 @@ from home_idp.tui.widgets.formatting import safe_text
 from home_idp.tui.widgets.project_tree import AppNode
 from home_idp.tui.widgets.releases_table import ReleasesTable
 
-__all__ = ["AppView"]
+__all__ = ["APP_TABS", "AppView"]
 
 # Viewers get a read-only editor. Any other role may try: the server has the
 # last word (a custom role without the right gets its typed refusal).
 _READ_ONLY_ROLES = {"viewer"}
 _POD_DELETERS = {"maintainer", "admin"}
+APP_TABS: list[tuple[str, str, type[Widget], str]] = [
+    ("tab-dockerfile", "Dockerfile", DockerfileEditor, "editor"),
+    ("tab-releases", "Releases", ReleasesTable, "releases"),
+    ("tab-settings", "Settings", AppSettings, "settings"),
+    ("tab-files", "Files", AppFiles, "files"),
+    ("tab-env", "Env", AppEnv, "env"),
+    ("tab-logs", "Logs", AppLogs, "logs"),
+    ("tab-resources", "Resources", AppResources, "resources"),
+]
+"""(pane id, title, widget class, widget id) of each tab, in order; on the dashboard
+alt+1, alt+2, ... open them."""
 # What takes the keys when one of the newer tabs opens.
 _TAB_FOCUS = {
     "tab-files": "#files-table",
@@ -76,20 +88,9 @@ class AppView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="app-title")
         with TabbedContent(id="app-tabs"):
-            with TabPane("Dockerfile", id="tab-dockerfile"):
-                yield DockerfileEditor(id="editor")
-            with TabPane("Releases", id="tab-releases"):
-                yield ReleasesTable(id="releases")
-            with TabPane("Settings", id="tab-settings"):
-                yield AppSettings(id="settings")
-            with TabPane("Files", id="tab-files"):
-                yield AppFiles(id="files")
-            with TabPane("Env", id="tab-env"):
-                yield AppEnv(id="env")
-            with TabPane("Logs", id="tab-logs"):
-                yield AppLogs(id="logs")
-            with TabPane("Resources", id="tab-resources"):
-                yield AppResources(id="resources")
+            for pane, title, widget, widget_id in APP_TABS:
+                with TabPane(title, id=pane):
+                    yield widget(id=widget_id)
 
     def watch_app_node(self, app: AppNode | None) -> None:
         if app is not None:

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from home_idp.tui.dialogs import ConfirmDialog
 from home_idp.tui.results import ProjectConfigResult, ProjectVariableDetail, ProjectWithVariables
@@ -26,13 +26,33 @@ from home_idp.tui.widgets.app_env import SECRET_DOTS
 from home_idp.tui.widgets.editable_tab import EditableTab
 from home_idp.tui.widgets.formatting import ago, releases_started, safe_text
 from home_idp.tui.widgets.project_tree import ProjectNode
+from home_idp.tui.widgets.table_tab import TableTab
 
 __all__ = ["ProjectVariables", "ProjectView"]
 
 _READ_ONLY_ROLES = {"viewer"}
 
 
-class ProjectVariables(EditableTab):
+def _variable_cells(variable: ProjectVariableDetail) -> tuple[str | Text, ...]:
+    secret = variable["isSecret"]
+    used_by = ", ".join(variable["usedBy"])
+    return (
+        safe_text(variable["name"]),
+        "secret" if secret else "",
+        safe_text(SECRET_DOTS, "dim")
+        if secret or variable["value"] is None
+        else safe_text(variable["value"]),
+        safe_text(used_by or "—", "" if used_by else "dim"),
+        safe_text(variable["updatedBy"]),
+        ago(variable["updatedAt"]),
+    )
+
+
+def _variable_key(variable: ProjectVariableDetail) -> str:
+    return variable["name"]
+
+
+class ProjectVariables(EditableTab, TableTab):
     """The Env/Secrets tab of a project. Set `project_id` and call `reload()`.
 
     The screen fetches and changes the variables the tab asks about in its
@@ -72,22 +92,14 @@ class ProjectVariables(EditableTab):
     ]
     EDIT_ACTIONS = frozenset({"new_variable", "new_secret", "edit_variable", "delete_variable"})
     READ_ONLY_MESSAGE = "Viewers cannot change project variables."
+    TABLE_ID = "variables-table"
+    HINT_ID = "variables-hint"
+    COLUMNS = ("Name", "Secret", "Value", "Used by", "By", "When")
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.project_id: str | None = None
         self.variables: list[ProjectVariableDetail] = []
-
-    def compose(self) -> ComposeResult:
-        yield Label("", id="variables-hint", classes="tab-hint")
-        yield DataTable[str | Text](id="variables-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.table.add_columns("Name", "Secret", "Value", "Used by", "By", "When")
-
-    @property
-    def table(self) -> DataTable[str | Text]:
-        return self.query_one("#variables-table", DataTable)
 
     def reload(self) -> None:
         if self.project_id is not None:
@@ -96,36 +108,17 @@ class ProjectVariables(EditableTab):
 
     def show(self, project: ProjectWithVariables) -> None:
         self.variables = sorted(project["variables"], key=lambda v: v["name"])
-        table = self.table
-        keep = table.cursor_row
-        table.clear()
-        for variable in self.variables:
-            secret = variable["isSecret"]
-            used_by = ", ".join(variable["usedBy"])
-            table.add_row(
-                safe_text(variable["name"]),
-                "secret" if secret else "",
-                safe_text(SECRET_DOTS, "dim")
-                if secret or variable["value"] is None
-                else safe_text(variable["value"]),
-                safe_text(used_by or "—", "" if used_by else "dim"),
-                safe_text(variable["updatedBy"]),
-                ago(variable["updatedAt"]),
-                key=variable["name"],
-            )
-        if self.variables:
-            table.move_cursor(row=min(keep, len(self.variables) - 1))
+        self.fill(self.variables, _variable_cells, _variable_key)
         hint = "Apps pick the variables they use in their Env tab (u)."
         if not self.variables:
             hint = "No project variables yet." + (
                 "" if self.read_only else " n: new variable · s: new secret."
             )
-        self.query_one("#variables-hint", Label).update(hint)
+        self.hint(hint)
 
     @property
     def current(self) -> ProjectVariableDetail | None:
-        row = self.table.cursor_row
-        return self.variables[row] if self.variables and 0 <= row < len(self.variables) else None
+        return self.at_cursor(self.variables)
 
     def action_new_variable(self) -> None:
         self._ask("New project variable", secret=False)
