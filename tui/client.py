@@ -73,6 +73,11 @@ _FORBIDDEN = 4403
 # expires (what `Session.expires_soon` counts as soon), so no event waits for
 # the server to close the socket.
 _RENEW_AHEAD_SECONDS = 30.0
+# How long an idle connection is kept for the next request. Servers close idle
+# connections too (uvicorn after 5 s, httpx's own default as well): a request
+# sent on one just as the server closes it fails as if the server were gone, so
+# the dashboard lets go of it well before.
+_KEEPALIVE_SECONDS = 2.0
 # Transport failures that mean "the server is not there right now".
 _OFFLINE = (OSError, httpx.TransportError, TransportConnectionFailed, TransportClosed)
 
@@ -151,7 +156,11 @@ class Gateway:
         self._on_connection = on_connection
         self._on_session = on_session
         self._client = Client(
-            transport=HTTPXAsyncTransport(url=_http_url(server_url), timeout=timeout),
+            transport=HTTPXAsyncTransport(
+                url=_http_url(server_url),
+                timeout=timeout,
+                limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_SECONDS),
+            ),
             execute_timeout=timeout,
         )
         self._http: Any = None
