@@ -333,16 +333,22 @@ class BuildahHandle:
                 ],
                 env=env,
             )
-            try:
-                await self._command(
-                    f"check out {source.ref[:40]} in the {label}",
-                    [git, "-C", str(target), "checkout", "--quiet", "--detach", source.ref],
-                    env=env,
-                    show=False,
-                )
-            except _StepFailed:
-                raise _StepFailed(f"the {label} has no ref {source.ref[:80]!r}") from None
-            return
+            # The branches were fetched as origin's: `main` names a commit
+            # only as refs/remotes/origin/main (given alone, git would take
+            # it for a path). The `^{commit}` and the `--` keep it a commit.
+            checkout = [git, "-C", str(target), "checkout", "--quiet", "--detach"]
+            for name in _fetched_names(source.ref):
+                try:
+                    await self._command(
+                        f"check out {source.ref[:40]} in the {label}",
+                        [*checkout, f"{name}^{{commit}}", "--"],
+                        env=env,
+                        show=False,
+                    )
+                    return
+                except _StepFailed:
+                    continue
+            raise _StepFailed(f"the {label} has no ref {source.ref[:80]!r}") from None
         await self._command(
             f"check out the {label}",
             [git, "-C", str(target), "checkout", "--quiet", "--detach", "FETCH_HEAD"],
@@ -544,6 +550,17 @@ def _ssh_command(source: GitSource, host: str, ssh_dir: Path) -> str:
     if source.address and host:
         options += ["-o", f"HostName={source.address}", "-o", f"HostKeyAlias={host}"]
     return shlex.join(["ssh", *options])
+
+
+def _fetched_names(ref: str) -> list[str]:
+    """Where a ref can be found after fetching every branch (as origin's) and tag."""
+    for prefix, fetched_as in (
+        ("refs/heads/", "refs/remotes/origin/"),
+        ("refs/tags/", "refs/tags/"),
+    ):
+        if ref.startswith(prefix):
+            return [fetched_as + ref.removeprefix(prefix)]
+    return [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", ref]
 
 
 def _fetch_url(source: GitSource) -> str:

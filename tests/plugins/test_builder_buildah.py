@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -44,7 +50,11 @@ def request(
     return BuildRequest(
         build_id=changes.get("build_id", f"test-{tag}"),
         namespace="shop",
-        source=GitSource(SOURCE_REPO, changes.get("ref", "main"), changes.get("context", ".")),
+        source=GitSource(
+            changes.get("source", SOURCE_REPO),
+            changes.get("ref", "main"),
+            changes.get("context", "."),
+        ),
         platform=GitSource(path, sha),
         dockerfile_path=changes.get("dockerfile_path", DOCKERFILE_PATH),
         image=f"{registry}/shop/plugin-test:{tag}",
@@ -78,6 +88,87 @@ async def test_a_build_that_cannot_push_is_a_retryable_failure(
     assert not result.succeeded
     assert result.retryable
     assert "push failed" in result.reason
+
+
+@pytest.fixture
+def dumb_http_source(
+    tmp_path: Path, build_components: BuildComponents
+) -> Iterator[tuple[str, str]]:
+    """The source repo served as plain files ("dumb" HTTP), as a static web server
+    serves a bare repo after `git update-server-info`, with a tag `v1` too:
+    its URL and the sha of `main`."""
+    served = tmp_path / "served"
+    shutil.copytree(build_components.source.root / "web.git", served / "web.git")
+    subprocess.run(["git", "-C", str(served / "web.git"), "tag", "v1", "main"], check=True)
+    subprocess.run(["git", "-C", str(served / "web.git"), "update-server-info"], check=True)
+    main_sha = subprocess.run(
+        ["git", "-C", str(served / "web.git"), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/web.git", main_sha
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture
+def git_protocol_source(tmp_path: Path, build_components: BuildComponents) -> Iterator[str]:
+    """The source repo served by `git daemon` over the git:// protocol."""
+    served = tmp_path / "daemon"
+    shutil.copytree(build_components.source.root / "web.git", served / "web.git")
+    port = free_port()
+    where = [f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}", str(served)]
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", *where],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"git://127.0.0.1:{port}/web.git"
+    try:
+        for _ in range(100):  # until it listens
+            if subprocess.run(["git", "ls-remote", url], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.05)
+        yield url
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+
+
+async def test_a_source_served_over_the_git_protocol_builds(
+    builder: BuildahBuilder, tmp_path: Path, git_protocol_source: str
+) -> None:
+    dockerfile = f"FROM {BASE_IMAGE}\nCOPY msg.txt /msg.txt\nRUN cat /msg.txt\n"
+    platform = platform_repo(tmp_path / "platform", dockerfile)
+    handle = await builder.start(request(platform, "git", source=git_protocol_source))
+    lines = [line async for line in handle.log_lines()]
+    result = await handle.result()
+    assert result.succeeded, (result.reason, lines[-10:])
+    assert "hello" in lines
+
+
+@pytest.mark.parametrize("ref", ["main", "refs/heads/main", "v1", "sha"])
+async def test_a_source_served_over_dumb_http_builds_at_a_branch_a_tag_or_a_sha(
+    builder: BuildahBuilder, tmp_path: Path, dumb_http_source: tuple[str, str], ref: str
+) -> None:
+    url, main_sha = dumb_http_source
+    ref = main_sha if ref == "sha" else ref
+    dockerfile = f"FROM {BASE_IMAGE}\nCOPY msg.txt /msg.txt\nRUN cat /msg.txt\n"
+    platform = platform_repo(tmp_path / "platform", dockerfile)
+    handle = await builder.start(request(platform, "dumb", source=url, ref=ref))
+    lines = [line async for line in handle.log_lines()]
+    result = await handle.result()
+    assert result.succeeded, (result.reason, lines[-10:])
+    assert "hello" in lines
 
 
 @pytest.mark.parametrize(
