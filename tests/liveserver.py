@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
-__all__ = ["free_port", "live_server"]
+__all__ = ["free_port", "live_server", "threaded_http_server"]
 
 
 def free_port() -> int:
@@ -40,3 +43,19 @@ async def live_server(app: Starlette, port: int | None = None) -> AsyncIterator[
     finally:
         server.should_exit = True
         await task
+
+
+@contextmanager
+def threaded_http_server(
+    handler: type[BaseHTTPRequestHandler] | Any,
+) -> Iterator[ThreadingHTTPServer]:
+    """A plain HTTP server on 127.0.0.1 (a free port), in a thread of its own."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

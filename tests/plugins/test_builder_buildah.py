@@ -6,10 +6,9 @@ import asyncio
 import functools
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from home_idp.plugins.builder.buildah import BuildahBuilder
 from home_idp.plugins.builder.contract import BuilderConfig, BuildError, BuildRequest, GitSource
 from tests.components import BASE_IMAGE, REGISTRY_HOST, SOURCE_REPO, BuildComponents
-from tests.liveserver import free_port
+from tests.liveserver import free_port, threaded_http_server
 
 DOCKERFILE_PATH = "projects/shop/apps/web/Dockerfile"
 
@@ -109,15 +108,8 @@ def dumb_http_source(
     ).stdout.strip()
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with threaded_http_server(handler) as server:
         yield f"http://127.0.0.1:{server.server_port}/web.git", main_sha
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 @pytest.fixture

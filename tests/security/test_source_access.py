@@ -9,9 +9,8 @@ import contextlib
 import os
 import shlex
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from home_idp.server.settings import Settings, SourceSettings
 from tests.components import BASE_IMAGE, REGISTRY_HOST, SOURCE_REPO, BuildComponents
 from tests.factories import Factory, Person, project_gid
 from tests.graphql import GraphQLClient
+from tests.liveserver import threaded_http_server
 
 RESULT = """
     __typename
@@ -407,15 +407,8 @@ class _Recorder(BaseHTTPRequestHandler):
 def _http_server(target: str | None) -> Iterator[tuple[str, list[str]]]:
     hits: list[str] = []
     handler = type("Handler", (_Recorder,), {"target": target, "hits": hits})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with threaded_http_server(handler) as server:
+        yield f"http://127.0.0.1:{server.server_port}", hits
 
 
 async def test_a_fetch_does_not_follow_a_redirect_to_an_unchecked_host(
