@@ -15,10 +15,12 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
+from textual.pilot import Pilot
 
 __all__ = ["assert_snapshot", "screen_text"]
 
@@ -68,19 +70,29 @@ def _normalise(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def assert_snapshot(app: App[None], name: str) -> None:
-    actual = _normalise(screen_text(app))
+async def assert_snapshot(pilot: Pilot[None], name: str, seconds: float = 10.0) -> None:
+    """The screen settles on the snapshot `name` within `seconds`.
+
+    A screen that has its data can still be laying it out (a table sizes its
+    columns to new rows when it is next idle, and a reload refills it): the
+    comparison is made again until the screen matches, and fails with the
+    last difference if it never does.
+    """
     path = FOLDER / f"{name}.txt"
     if os.environ.get("HOME_IDP_UPDATE_SNAPSHOTS") == "1":
+        await pilot.pause(0.5)
         FOLDER.mkdir(exist_ok=True)
-        path.write_text(actual)
+        path.write_text(_normalise(screen_text(pilot.app)))
         return
     assert path.exists(), f"no snapshot {path.name}; run with HOME_IDP_UPDATE_SNAPSHOTS=1"
     expected = path.read_text()
-    if actual != expected:
-        diff = "\n".join(
-            difflib.unified_diff(
-                expected.splitlines(), actual.splitlines(), "snapshot", "screen", lineterm=""
+    deadline = time.monotonic() + seconds
+    while (actual := _normalise(screen_text(pilot.app))) != expected:
+        if time.monotonic() > deadline:
+            diff = "\n".join(
+                difflib.unified_diff(
+                    expected.splitlines(), actual.splitlines(), "snapshot", "screen", lineterm=""
+                )
             )
-        )
-        raise AssertionError(f"the screen differs from {path.name}:\n{diff}")
+            raise AssertionError(f"the screen differs from {path.name}:\n{diff}")
+        await pilot.pause(0.1)

@@ -155,7 +155,7 @@ async def test_login_screen(config_dir: Path, size: tuple[int, int]) -> None:
         server = app.screen.query_one("#server", Input)
         await wait_for(pilot, lambda: server.value == "http://127.0.0.1:8080")
         await pilot.pause()
-        assert_snapshot(app, snapshot_name("login", size))
+        await assert_snapshot(pilot, snapshot_name("login", size))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -170,7 +170,7 @@ async def test_dashboard_with_projects(
         web = next(leaf for leaf in tree.root.children[0].children if leaf.data)
         assert str(web.label) == "● web"  # The live release's mark.
         await pilot.pause()
-        assert_snapshot(app, snapshot_name("dashboard", size))
+        await assert_snapshot(pilot, snapshot_name("dashboard", size))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -191,7 +191,7 @@ async def test_dockerfile_tab_with_lint_findings(
         assert editor.text == DOCKERFILE and not editor.is_dirty
         editor.text_area.focus()
         await pilot.pause()
-        assert_snapshot(app, snapshot_name("dockerfile", size))
+        await assert_snapshot(pilot, snapshot_name("dockerfile", size))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -216,7 +216,7 @@ async def test_settings_tab(
             what="the app's settings",
         )
         await pilot.pause()
-        assert_snapshot(app, snapshot_name("settings", size))
+        await assert_snapshot(pilot, snapshot_name("settings", size))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -238,4 +238,4 @@ async def test_admin_users_tab(
         await wait_for(pilot, lambda: table.row_count == 4, what="the users")
         await wait_for(pilot, lambda: table.has_focus, what="the table's focus")
         await pilot.pause()
-        assert_snapshot(app, snapshot_name("admin-users", size))
+        await assert_snapshot(pilot, snapshot_name("admin-users", size))
