@@ -363,6 +363,9 @@ def test_the_client_address_believes_only_trusted_proxies(
 
 def test_an_administrator_unlocks_a_user_whose_logins_are_slowed_down(tmp_path: Path) -> None:
     env = home_idp_env(tmp_path / "data", f"sqlite://{tmp_path / 'data' / 'home-idp.sqlite3'}")
+    # Waits far longer than a guess takes, however slow the machine: every
+    # guess after the free ones lands inside the wait the last one set.
+    env["HOME_IDP_AUTH__BASE_DELAY_SECONDS"] = "120"
     server = ServerProcess(env)
     server.create_admin("root")
     server.start()

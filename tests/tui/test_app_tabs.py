@@ -91,6 +91,7 @@ async def test_a_secret_is_set_and_cleared_and_its_value_never_shows(
         await set_input(pilot, "#field-value", value)
         assert value not in screen_text(app)  # a password field
         await pilot.click("#submit")
+        await wait_for(pilot, lambda: bool(app.screen.query("#secrets")), what="the form to close")
         secrets = app.screen.query_one("#secrets", DataTable)
         await wait_for(pilot, lambda: secrets.row_count == 1, what="the secret's row")
         row = [str(cell) for cell in secrets.get_row_at(0)]
