@@ -195,6 +195,91 @@ def _tui(args: argparse.Namespace) -> int:
     return dashboard.return_code or 0
 
 
+def _client(args: argparse.Namespace) -> int:
+    """The commands for scripts (login, releases, logs, rollback), through the GraphQL API."""
+    from home_idp.tui import commands
+
+    output = commands.Output(as_json=args.output == "json")
+    if args.command == "login":
+        password = _read_login_password(args)
+        return commands.run(
+            lambda gateway: commands.log_in(gateway, args.username, password, output),
+            server=args.server,
+            as_user=False,
+        )
+    path = args.app
+    if args.command == "releases":
+        return commands.run(
+            lambda gateway: commands.show_releases(gateway, path, output), server=args.server
+        )
+    if args.command == "logs":
+        return commands.run(
+            lambda gateway: commands.show_logs(
+                gateway, path, follow=args.follow, tail_lines=args.tail, output=output
+            ),
+            server=args.server,
+        )
+    return commands.run(
+        lambda gateway: commands.roll_back(gateway, path, args.number, output),
+        server=args.server,
+    )
+
+
+def _read_login_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise SystemExit("home-idp: no terminal for the password prompt; use --password-stdin")
+    return getpass.getpass("Password: ")
+
+
+def _app_path(text: str) -> object:
+    from home_idp.tui.commands import AppPath
+
+    try:
+        return AppPath.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """login, releases, logs and rollback: the API's client for scripts and CI."""
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--server",
+        help="the server's URL (default: $HOME_IDP_SERVER, else the dashboard's last one)",
+    )
+    where.add_argument(
+        "--output", choices=("text", "json"), default="text", help="text for people, or JSON"
+    )
+    login = commands.add_parser(
+        "login", parents=[where], help="log in, for the commands below and the dashboard"
+    )
+    login.add_argument("username")
+    login.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    login.set_defaults(func=_client)
+    releases = commands.add_parser(
+        "releases", parents=[where], help="an app's releases, newest first"
+    )
+    releases.add_argument("app", type=_app_path, help="<project>/<app>")
+    releases.set_defaults(func=_client)
+    logs = commands.add_parser("logs", parents=[where], help="the running app's output")
+    logs.add_argument("app", type=_app_path, help="<project>/<app>")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument(
+        "--tail", type=int, default=100, help="lines from the end of each (default 100)"
+    )
+    logs.set_defaults(func=_client)
+    rollback = commands.add_parser(
+        "rollback", parents=[where], help="run an earlier release's image again, as a new release"
+    )
+    rollback.add_argument("app", type=_app_path, help="<project>/<app>")
+    rollback.add_argument("number", type=int, help="the release to go back to")
+    rollback.set_defaults(func=_client)
+
+
 def _schema_export(_: argparse.Namespace) -> int:
     from home_idp.schema.schema import build_schema
 
@@ -255,6 +340,8 @@ def _parser() -> argparse.ArgumentParser:
     tui.add_argument("--project", help="open this project's app (with --app) once logged in")
     tui.add_argument("--app", help="the app to open")
     tui.set_defaults(func=_tui)
+
+    _add_client_commands(commands)
 
     schema = commands.add_parser("schema", help="GraphQL schema").add_subparsers(
         dest="schema_command", required=True
