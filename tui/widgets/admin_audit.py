@@ -9,7 +9,6 @@ subscription is replayed rather than lost; ids already shown are skipped.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -20,7 +19,7 @@ from textual.widgets import DataTable, Label
 
 from home_idp.tui.dialogs import TextViewDialog
 from home_idp.tui.results import AuditEvent
-from home_idp.tui.widgets.admin_tab import RELOAD, RowsTab, highlighted_key, row_table
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminAudit"]
@@ -30,17 +29,43 @@ MAX_ROWS = 500
 _OUTCOME_STYLE = {"ok": "green", "denied": "yellow", "failed": "red"}
 
 
-class AdminAudit(RowsTab[AuditEvent], Vertical):
+def _event_key(event: AuditEvent) -> str:
+    return event["id"]
+
+
+def _event_cells(event: AuditEvent) -> tuple[Text, ...]:
+    outcome = event["outcome"]
+    return (
+        safe_text(stamp(event["createdAt"])),
+        safe_text(event["actor"]),
+        safe_text(event["action"]),
+        safe_text(event["target"]),
+        safe_text(event["project"] or ""),
+        safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
+    )
+
+
+class AdminAudit(AdminTab, Vertical):
     """The audit log as a table; enter shows an event's detail."""
+
+    DEFAULT_CSS = """
+    AdminAudit { height: 1fr; }
+    AdminAudit .admin-heading { padding: 0 1; text-style: bold; }
+    AdminAudit DataTable { height: 1fr; }
+    """
 
     BINDINGS = [
         Binding("v", "detail", "View detail"),
         RELOAD,
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.events: list[AuditEvent] = []
+
     def compose(self) -> ComposeResult:
         yield Label("Audit log, newest first, live (enter: detail)", classes="admin-heading")
-        yield row_table("audit-table")
+        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(
@@ -48,28 +73,9 @@ class AdminAudit(RowsTab[AuditEvent], Vertical):
         )
 
     @property
-    def events(self) -> list[AuditEvent]:
-        """The events shown, newest first."""
-        return self.rows
-
-    @property
     def newest_cursor(self) -> str | None:
         """Where the live feed goes on from."""
         return self.events[0]["cursor"] if self.events else None
-
-    def row_key(self, event: AuditEvent) -> str:
-        return event["id"]
-
-    def row_cells(self, event: AuditEvent) -> tuple[Text, ...]:
-        outcome = event["outcome"]
-        return (
-            safe_text(stamp(event["createdAt"])),
-            safe_text(event["actor"]),
-            safe_text(event["action"]),
-            safe_text(event["target"]),
-            safe_text(event["project"] or ""),
-            safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
-        )
 
     def add(self, event: AuditEvent) -> None:
         """Put a new event at the top, unless it is shown already."""
@@ -77,14 +83,17 @@ class AdminAudit(RowsTab[AuditEvent], Vertical):
             return
         self.show([event, *self.events])
 
-    def kept_key(self, table: DataTable[Any]) -> str | None:
-        # On the top row the highlight stays on top, with the newest event.
-        return highlighted_key(table) if table.cursor_row > 0 else None
-
-    def show(self, rows: list[AuditEvent]) -> None:
-        """Fill the table with the newest events; a highlight below the top stays on its event."""
+    def show(self, events: list[AuditEvent]) -> None:
+        """Fill the table; a highlight below the top stays on its event."""
+        table = self.query_one(DataTable)
+        keep = highlighted_key(table) if table.cursor_row > 0 else None
+        self.events = events[:MAX_ROWS]
         # DataTable cannot insert at the top, so it is refilled; 500 rows is cheap.
-        super().show(rows[:MAX_ROWS])
+        refill(table, self.events, _event_key, _event_cells, keep=keep)
+
+    def selected(self) -> AuditEvent | None:
+        key = highlighted_key(self.query_one(DataTable))
+        return next((e for e in self.events if _event_key(e) == key), None)
 
     @on(DataTable.RowSelected)
     def action_detail(self) -> None:

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, RichLog
 
 from home_idp.tui.results import Component, InstallProgress
-from home_idp.tui.widgets.admin_tab import RELOAD, RowsTab, row_table
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminComponents", "status_label"]
@@ -39,7 +39,24 @@ def status_label(status: str) -> Text:
     return safe_text(status.lower(), _STATUS_STYLE.get(status, ""))
 
 
-class AdminComponents(RowsTab[Component], Vertical):
+def _component_key(component: Component) -> str:
+    return component["name"]
+
+
+def _component_cells(component: Component) -> tuple[Text, ...]:
+    revision = component["revision"]
+    return (
+        safe_text(component["name"]),
+        safe_text(component["chart"]),
+        safe_text(component["version"]),
+        safe_text(component["namespace"]),
+        status_label(component["status"]),
+        safe_text(component["message"]),
+        safe_text("—" if revision is None else revision),
+    )
+
+
+class AdminComponents(AdminTab, Vertical):
     """Components in a table with install actions and a live progress log."""
 
     @dataclass
@@ -53,6 +70,9 @@ class AdminComponents(RowsTab[Component], Vertical):
         uninstall: bool = False
 
     DEFAULT_CSS = """
+    AdminComponents { height: 1fr; }
+    AdminComponents .admin-heading { padding: 0 1; text-style: bold; }
+    AdminComponents DataTable { height: 1fr; }
     AdminComponents RichLog { height: 10; border-top: solid $primary; }
     """
 
@@ -63,9 +83,13 @@ class AdminComponents(RowsTab[Component], Vertical):
         RELOAD,
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.components: list[Component] = []
+
     def compose(self) -> ComposeResult:
         yield Label("Components of this profile", classes="admin-heading")
-        yield row_table("components-table")
+        yield DataTable(id="components-table", cursor_type="row", zebra_stripes=True)
         yield RichLog(id="install-log", markup=False, wrap=True, max_lines=1000)
 
     def on_mount(self) -> None:
@@ -81,25 +105,14 @@ class AdminComponents(RowsTab[Component], Vertical):
         ):
             table.add_column(label, key=key)
 
-    @property
-    def components(self) -> list[Component]:
-        """The components shown, as the server lists them."""
-        return self.rows
+    def show(self, components: list[Component]) -> None:
+        table = self.query_one(DataTable)
+        self.components = components
+        refill(table, components, _component_key, _component_cells, keep=highlighted_key(table))
 
-    def row_key(self, component: Component) -> str:
-        return component["name"]
-
-    def row_cells(self, component: Component) -> tuple[Text, ...]:
-        revision = component["revision"]
-        return (
-            safe_text(component["name"]),
-            safe_text(component["chart"]),
-            safe_text(component["version"]),
-            safe_text(component["namespace"]),
-            status_label(component["status"]),
-            safe_text(component["message"]),
-            safe_text("—" if revision is None else revision),
-        )
+    def selected(self) -> Component | None:
+        key = highlighted_key(self.query_one(DataTable))
+        return next((c for c in self.components if _component_key(c) == key), None)
 
     def progress(self, event: InstallProgress) -> None:
         """Show one install step in its row and in the log."""

@@ -12,18 +12,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.results import AdminProject, Member
-from home_idp.tui.widgets.admin_tab import (
-    RELOAD,
-    AdminTab,
-    headed_table,
-    highlighted_key,
-    refill,
-)
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminProjects"]
@@ -77,6 +71,13 @@ class AdminProjects(AdminTab, Horizontal):
         project: AdminProject
         username: str
 
+    DEFAULT_CSS = """
+    AdminProjects { height: 1fr; }
+    AdminProjects > Vertical { width: 1fr; height: 1fr; }
+    AdminProjects .admin-heading { padding: 0 1; text-style: bold; }
+    AdminProjects DataTable { height: 1fr; }
+    """
+
     BINDINGS = [
         Binding("a", "add_member", "Add member"),
         Binding("c", "change_role", "Change role"),
@@ -90,8 +91,12 @@ class AdminProjects(AdminTab, Horizontal):
         self.members: dict[str, Member] = {}
 
     def compose(self) -> ComposeResult:
-        yield headed_table("Projects", "projects-table")
-        yield headed_table("Members", "members-table", heading_id="members-heading")
+        with Vertical():
+            yield Label("Projects", classes="admin-heading")
+            yield DataTable(id="projects-table", cursor_type="row", zebra_stripes=True)
+        with Vertical():
+            yield Label("Members", classes="admin-heading", id="members-heading")
+            yield DataTable(id="members-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.query_one("#projects-table", DataTable).add_columns("Name", "Description", "Created")

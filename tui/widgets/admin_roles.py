@@ -13,19 +13,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.errors import ActionFailed, FieldError
 from home_idp.tui.results import Policy, Role
-from home_idp.tui.widgets.admin_tab import (
-    RELOAD,
-    AdminTab,
-    headed_table,
-    highlighted_key,
-    refill,
-)
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["AdminRoles", "parse_policies", "policy_errors_on_one_field"]
@@ -105,6 +99,13 @@ class AdminRoles(AdminTab, Horizontal):
 
         role: Role
 
+    DEFAULT_CSS = """
+    AdminRoles { height: 1fr; }
+    AdminRoles > Vertical { width: 1fr; height: 1fr; }
+    AdminRoles .admin-heading { padding: 0 1; text-style: bold; }
+    AdminRoles DataTable { height: 1fr; }
+    """
+
     BINDINGS = [
         Binding("n", "new_role", "New role"),
         Binding("x", "delete_role", "Delete role"),
@@ -116,10 +117,14 @@ class AdminRoles(AdminTab, Horizontal):
         self.roles: dict[str, Role] = {}
 
     def compose(self) -> ComposeResult:
-        yield headed_table("Roles", "roles-table")
-        yield headed_table(
-            "Policies (deny wins over allow)", "policies-table", heading_id="policies-heading"
-        )
+        with Vertical():
+            yield Label("Roles", classes="admin-heading")
+            yield DataTable(id="roles-table", cursor_type="row", zebra_stripes=True)
+        with Vertical():
+            yield Label(
+                "Policies (deny wins over allow)", classes="admin-heading", id="policies-heading"
+            )
+            yield DataTable(id="policies-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.query_one("#roles-table", DataTable).add_columns(

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Label
 
 from home_idp.tui.dialogs import TextViewDialog
 from home_idp.tui.results import WebhookDelivery
-from home_idp.tui.widgets.admin_tab import RELOAD, RowsTab, row_table
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminWebhooks", "delivery_text"]
@@ -58,7 +58,23 @@ def delivery_text(delivery: WebhookDelivery) -> str:
     )
 
 
-class AdminWebhooks(RowsTab[WebhookDelivery], Vertical):
+def _delivery_key(delivery: WebhookDelivery) -> str:
+    return delivery["id"]
+
+
+def _delivery_cells(delivery: WebhookDelivery) -> tuple[Text, ...]:
+    outcome = delivery["outcome"]
+    return (
+        safe_text(stamp(delivery["receivedAt"])),
+        safe_text(delivery["source"]),
+        safe_text(delivery["event"] or "—"),
+        safe_text(delivery["deliveryId"] or "—"),
+        safe_text("✓", "green") if delivery["signatureOk"] else safe_text("✗", "red"),
+        safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
+    )
+
+
+class AdminWebhooks(AdminTab, Vertical):
     """Webhook deliveries as a table; enter shows one, R asks the screen to redeliver it."""
 
     @dataclass
@@ -67,39 +83,39 @@ class AdminWebhooks(RowsTab[WebhookDelivery], Vertical):
 
         delivery: WebhookDelivery
 
+    DEFAULT_CSS = """
+    AdminWebhooks { height: 1fr; }
+    AdminWebhooks .admin-heading { padding: 0 1; text-style: bold; }
+    AdminWebhooks DataTable { height: 1fr; }
+    """
+
     BINDINGS = [
         Binding("v", "detail", "View delivery"),
         Binding("R", "redeliver", "Redeliver"),
         RELOAD,
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.deliveries: list[WebhookDelivery] = []
+
     def compose(self) -> ComposeResult:
         yield Label("Webhook deliveries, newest first (enter: detail)", classes="admin-heading")
-        yield row_table("webhooks-table")
+        yield DataTable(id="webhooks-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(
             "Received", "Source", "Event", "Delivery id", "Signature", "Outcome"
         )
 
-    @property
-    def deliveries(self) -> list[WebhookDelivery]:
-        """The deliveries shown, newest first."""
-        return self.rows
+    def show(self, deliveries: list[WebhookDelivery]) -> None:
+        table = self.query_one(DataTable)
+        self.deliveries = deliveries
+        refill(table, deliveries, _delivery_key, _delivery_cells, keep=highlighted_key(table))
 
-    def row_key(self, delivery: WebhookDelivery) -> str:
-        return delivery["id"]
-
-    def row_cells(self, delivery: WebhookDelivery) -> tuple[Text, ...]:
-        outcome = delivery["outcome"]
-        return (
-            safe_text(stamp(delivery["receivedAt"])),
-            safe_text(delivery["source"]),
-            safe_text(delivery["event"] or "—"),
-            safe_text(delivery["deliveryId"] or "—"),
-            safe_text("✓", "green") if delivery["signatureOk"] else safe_text("✗", "red"),
-            safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
-        )
+    def selected(self) -> WebhookDelivery | None:
+        key = highlighted_key(self.query_one(DataTable))
+        return next((d for d in self.deliveries if _delivery_key(d) == key), None)
 
     @on(DataTable.RowSelected)
     def action_detail(self) -> None:
