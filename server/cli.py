@@ -44,7 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_password(args: argparse.Namespace) -> str:
+def _read_password(args: argparse.Namespace, *, repeat: bool = True) -> str:
+    """From standard input (`--password-stdin`), else a prompt (twice when `repeat`)."""
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
@@ -53,7 +54,7 @@ def _read_password(args: argparse.Namespace) -> str:
     if not sys.stdin.isatty():
         raise SystemExit("home-idp: no terminal for the password prompt; use --password-stdin")
     first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Repeat password: "):
+    if repeat and first != getpass.getpass("Repeat password: "):
         raise SystemExit("home-idp: the passwords differ")
     return first
 
@@ -201,7 +202,7 @@ def _client(args: argparse.Namespace) -> int:
 
     output = commands.Output(as_json=args.output == "json")
     if args.command == "login":
-        password = _read_login_password(args)
+        password = _read_password(args, repeat=False)
         return commands.run(
             lambda gateway: commands.log_in(gateway, args.username, password, output),
             server=args.server,
@@ -223,14 +224,6 @@ def _client(args: argparse.Namespace) -> int:
         lambda gateway: commands.roll_back(gateway, path, args.number, output),
         server=args.server,
     )
-
-
-def _read_login_password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        raise SystemExit("home-idp: no terminal for the password prompt; use --password-stdin")
-    return getpass.getpass("Password: ")
 
 
 def _app_path(text: str) -> object:

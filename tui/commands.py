@@ -27,7 +27,7 @@ from home_idp.tui.results import (
     ROLLBACK,
     Release,
 )
-from home_idp.tui.session import DEFAULT_SERVER, Session, SessionStore
+from home_idp.tui.session import Session, SessionStore
 
 __all__ = [
     "AppPath",
@@ -86,7 +86,7 @@ def run(
     """
     store = SessionStore()
     remembered = store.load()
-    url = server or os.environ.get("HOME_IDP_SERVER") or _server_of(remembered)
+    url = server or os.environ.get("HOME_IDP_SERVER") or store.last_server()
 
     def remember(session: Session | None) -> None:
         # A new or renewed session is kept where the dashboard keeps its own.
@@ -117,10 +117,6 @@ def run(
         return 1
     except KeyboardInterrupt:  # Ctrl-C ends `logs -f`: no traceback
         return 130
-
-
-def _server_of(session: Session | None) -> str:
-    return session.server_url if session is not None else DEFAULT_SERVER
 
 
 async def log_in(gateway: Gateway, username: str, password: str, output: Output) -> int:
