@@ -62,7 +62,11 @@ def create_app(
             *health.routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *webhook_routes(runtime.deploy.webhooks, runtime.deploy.registry_webhooks),
+            *webhook_routes(
+                runtime.deploy.webhooks,
+                runtime.deploy.registry_webhooks,
+                runtime.deploy.source_webhooks,
+            ),
             *otlp_routes(runtime.trace),
             # The local platform repo is served by home-idp itself.
             *(

@@ -12,6 +12,7 @@ from home_idp.plugins.registry.contract import RegistryPlugin
 from home_idp.server.apps import AppsManager
 from home_idp.server.apps.source_hosts import SourceHostPolicy
 from home_idp.server.deploy.service import DeployManager
+from home_idp.server.deploy.source_reader import SourceReader
 from home_idp.server.events import EventBus
 from home_idp.server.install.service import InstallRuntime
 from home_idp.server.rbac import RbacManager
@@ -36,6 +37,9 @@ class PluginOverrides:
     registry: RegistryPlugin | None = None
     deployer: DeployerPlugin | None = None
     installer: InstallerPlugin | None = None
+    # How the server reads apps' source repositories (git ls-remote and a fetch
+    # without blobs, by default).
+    source: SourceReader | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Runtime:
             builder=plugins.builder,
             registry=plugins.registry,
             deployer=plugins.deployer,
+            source=plugins.source,
         )
         # Rights changes reach live subscriptions on every replica through the
         # same listener as release events.

@@ -279,6 +279,11 @@ class SourceSettings(BaseModel):
     # listed here, e.g. ["192.168.1.0/24"] for a git server on the home network.
     # Link-local addresses (cloud metadata services) are refused whatever is listed.
     allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list, max_length=100)
+    # How often each auto-deploy app's branch is asked for its newest commit
+    # (git ls-remote), for git servers that send no webhooks; 0 turns it off.
+    poll_seconds: float = Field(default=60.0, ge=0)
+    # How many apps are asked at once.
+    poll_concurrency: int = Field(default=4, ge=1, le=64)
 
 
 class Settings(BaseSettings):

@@ -19,12 +19,10 @@ import logging
 import os
 import re
 import secrets
-import shlex
 import shutil
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from home_idp.plugins.builder.contract import (
     BuilderConfig,
@@ -35,6 +33,13 @@ from home_idp.plugins.builder.contract import (
 )
 from home_idp.plugins.builder.isolation import BuildIsolation
 from home_idp.plugins.registry.contract import RegistryCredentials
+from home_idp.plugins.support.git_source import (
+    UNREACHABLE,
+    base_env,
+    fetch_url,
+    fetched_names,
+    git_env,
+)
 from home_idp.plugins.support.repo_paths import is_repo_path
 from home_idp.plugins.support.tracing import tracer
 
@@ -45,12 +50,6 @@ log = logging.getLogger(__name__)
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 _MAX_LINE = 4000
-# git's words for a server it could not reach, as opposed to a ref it refused.
-_UNREACHABLE = re.compile(
-    r"could not resolve host|connection refused|connection timed out|failed to connect|"
-    r"unable to access|connection reset|502|503|504",
-    re.IGNORECASE,
-)
 _END = object()
 _PGID_FILE = "running.pgid"
 # The server process that runs the build: its pid and start time (pids are reused).
@@ -306,8 +305,8 @@ class BuildahHandle:
     async def _fetch(self, source: GitSource, target: Path, label: str) -> None:
         """Fetch one commit (a ref or a sha) without history, and check it out."""
         git = self._builder.git
-        env = await asyncio.to_thread(_git_env, source, self._work_dir / f"{target.name}.ssh")
-        url = _fetch_url(source)
+        env = await asyncio.to_thread(git_env, source, self._work_dir / f"{target.name}.ssh")
+        url = fetch_url(source)
         await self._command(f"fetch the {label}", [git, "init", "--quiet", str(target)], env=env)
         fetch = [git, "-C", str(target), "fetch", "--quiet", "--depth", "1", "--", url]
         try:
@@ -337,7 +336,7 @@ class BuildahHandle:
             # only as refs/remotes/origin/main (given alone, git would take
             # it for a path). The `^{commit}` and the `--` keep it a commit.
             checkout = [git, "-C", str(target), "checkout", "--quiet", "--detach"]
-            for name in _fetched_names(source.ref):
+            for name in fetched_names(source.ref):
                 try:
                     await self._command(
                         f"check out {source.ref[:40]} in the {label}",
@@ -376,7 +375,7 @@ class BuildahHandle:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd=self._work_dir,
-            env={**_base_env(), **self._request.env, **(env or {})},
+            env={**base_env(), **self._request.env, **(env or {})},
             # Its own process group, so a cancel stops buildah's children too.
             start_new_session=True,
         )
@@ -397,7 +396,7 @@ class BuildahHandle:
             reason = explain(tail) if explain is not None else None
             raise _StepFailed(
                 reason or f"{label} failed (exit code {code})",
-                retryable=retryable or bool(_UNREACHABLE.search(text)),
+                retryable=retryable or bool(UNREACHABLE.search(text)),
             )
 
     def _emit(self, line: str) -> None:
@@ -485,101 +484,3 @@ def _check_request(request: BuildRequest) -> None:
 def _check_repo_path(path: str) -> None:
     if not is_repo_path(path):
         raise BuildError(f"refusing the repository path {path!r}")
-
-
-def _base_env() -> dict[str, str]:
-    # Nothing of the server's environment leaks into a build but PATH.
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LC_ALL": "C",
-        "HOME": "/nonexistent",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-
-
-def _git_env(source: GitSource, ssh_dir: Path) -> dict[str, str]:
-    """How git fetches `source`, in its environment only: credentials as an extra
-    HTTP header, a deploy key for ssh, and the connection pinned to the checked
-    address."""
-    # A redirect would lead the fetch to a host nobody checked.
-    config: list[tuple[str, str]] = [("http.followRedirects", "false")]
-    if source.password:
-        basic = base64.b64encode(f"{source.username or 'x'}:{source.password}".encode()).decode()
-        config.append((f"http.{source.url}.extraHeader", f"Authorization: Basic {basic}"))
-    host, port = _host_and_port(source.url)
-    if source.address and host and "://" in source.url and source.url.startswith("http"):
-        address = f"[{source.address}]" if ":" in source.address else source.address
-        config.append(("http.curloptResolve", f"{host}:{port}:{address}"))
-    env = {"GIT_CONFIG_COUNT": str(len(config))}
-    for number, (key, value) in enumerate(config):
-        env[f"GIT_CONFIG_KEY_{number}"] = key
-        env[f"GIT_CONFIG_VALUE_{number}"] = value
-    env["GIT_SSH_COMMAND"] = _ssh_command(source, host, ssh_dir)
-    return env
-
-
-def _ssh_command(source: GitSource, host: str, ssh_dir: Path) -> str:
-    """ssh with the source's deploy key and nothing of this machine's: no config,
-    no agent, no keys from the server user's ~/.ssh."""
-    options = [
-        "-F", os.devnull,
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-    ]  # fmt: skip
-    if source.ssh_key:
-        ssh_dir.mkdir(mode=0o700)
-        key = ssh_dir / "deploy-key"
-        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(source.ssh_key)
-        known_hosts = ssh_dir / "known_hosts"
-        known_hosts.write_text(source.ssh_known_hosts or "")
-        # Known host keys are enforced; without them the key is taken on first use.
-        checking = "yes" if source.ssh_known_hosts else "accept-new"
-        options += [
-            "-o", f"IdentityFile={key}",
-            "-o", f"UserKnownHostsFile={known_hosts}",
-            "-o", f"StrictHostKeyChecking={checking}",
-        ]  # fmt: skip
-    else:
-        # No key of the source's own: ssh gets none at all.
-        options += ["-o", "IdentityFile=none", "-o", "PubkeyAuthentication=no"]
-    if source.address and host:
-        options += ["-o", f"HostName={source.address}", "-o", f"HostKeyAlias={host}"]
-    return shlex.join(["ssh", *options])
-
-
-def _fetched_names(ref: str) -> list[str]:
-    """Where a ref can be found after fetching every branch (as origin's) and tag."""
-    for prefix, fetched_as in (
-        ("refs/heads/", "refs/remotes/origin/"),
-        ("refs/tags/", "refs/tags/"),
-    ):
-        if ref.startswith(prefix):
-            return [fetched_as + ref.removeprefix(prefix)]
-    return [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", ref]
-
-
-def _fetch_url(source: GitSource) -> str:
-    """The URL git fetches: a git:// URL goes to the checked address itself (the
-    git protocol has no other way to pin one; http and ssh are pinned in _git_env)."""
-    parts = urlsplit(source.url)
-    if "://" not in source.url or parts.scheme != "git" or not source.address:
-        return source.url
-    address = f"[{source.address}]" if ":" in source.address else source.address
-    port = f":{parts.port}" if parts.port else ""
-    return parts._replace(netloc=f"{address}{port}").geturl()
-
-
-def _host_and_port(url: str) -> tuple[str, int]:
-    if "://" not in url:
-        return url.partition("@")[2].partition(":")[0], 22
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80, "ssh": 22, "git": 9418}.get(parts.scheme, 443)
-    try:
-        return parts.hostname or "", parts.port or default
-    except ValueError:
-        return parts.hostname or "", default

@@ -8,7 +8,9 @@
   errors) and log streams read in threads;
 - `tracing`: how a plugin's spans join the trace of the release step that
   called it;
-- `repo_paths`: which paths may name a file in a git tree.
+- `repo_paths`: which paths may name a file in a git tree;
+- `git_source`: how git fetches a source safely: in a bare environment,
+  with its credential in a header, pinned to the checked address.
 
 Plugin implementations import only their kind's contract, `plugins.errors`,
 this package and their own SDKs. Each module is imported on its own, so a

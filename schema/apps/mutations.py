@@ -42,6 +42,14 @@ class CreateAppInput:
     shared_env: list[str] | None = strawberry.field(
         default=None, description="Names of project variables and secrets the app uses."
     )
+    auto_deploy: bool = strawberry.field(
+        default=True, description="Whether a new commit on the branch starts a release."
+    )
+    watch_paths: list[str] | None = strawberry.field(
+        default=None,
+        description="gitignore-style globs relative to the repository; a commit touching "
+        "none of them starts no release. Null or empty: every path.",
+    )
 
 
 @strawberry.input(description="Only the fields given are changed.")
@@ -61,6 +69,12 @@ class UpdateAppInput:
     )
     shared_env: list[str] | None = strawberry.field(
         default=None, description="Replaces the names of the project variables the app uses."
+    )
+    auto_deploy: bool | None = strawberry.field(
+        default=None, description="Whether a new commit on the branch starts a release."
+    )
+    watch_paths: list[str] | None = strawberry.field(
+        default=None, description="Replaces the globs; an empty list watches every path."
     )
 
 
@@ -107,9 +121,22 @@ class DeleteSourceCredentialInput:
     app: relay.GlobalID
 
 
+@strawberry.input
+class NewSourceWebhookSecretInput:
+    app: relay.GlobalID
+
+
 @strawberry.type
 class AppSuccess:
     app: App
+
+
+@strawberry.type(description="The new secret, shown this once; the old one stops working.")
+class SourceWebhookSecretSuccess:
+    app: App
+    secret: str = strawberry.field(
+        description="Give it to the git host with the webhook's URL (app.sourceWebhook.url)."
+    )
 
 
 @strawberry.type
@@ -118,6 +145,9 @@ class DeleteAppSuccess:
 
 
 AppResult = Annotated[AppSuccess | ErrorTypes, strawberry.union("AppResult")]
+SourceWebhookSecretResult = Annotated[
+    SourceWebhookSecretSuccess | ErrorTypes, strawberry.union("SourceWebhookSecretResult")
+]
 DeleteAppResult = Annotated[DeleteAppSuccess | ErrorTypes, strawberry.union("DeleteAppResult")]
 
 
@@ -172,6 +202,17 @@ class AppMutation:
         given = from_row(SourceCredentialInput, input)
         app = await info.context.apps.source_credentials.set(app_id(input.app), given)
         return AppSuccess(app=App.from_model(app))
+
+    @mutation(
+        "app.source_webhook_secret",
+        description="Make a new secret for the app's source push webhooks (shown once).",
+    )
+    async def new_source_webhook_secret(
+        self, info: Info, input: NewSourceWebhookSecretInput
+    ) -> SourceWebhookSecretResult:
+        app, secret = await info.context.apps.apps.new_webhook_secret(app_id(input.app))
+        app_type = App.from_model(await info.context.apps.apps.get(app.id))
+        return SourceWebhookSecretSuccess(app=app_type, secret=secret)
 
     @mutation("app.delete_source_credential", description="Remove the app's source credential.")
     async def delete_source_credential(

@@ -37,6 +37,7 @@ __all__ = [
     "LintFinding",
     "SecretStatus",
     "SourceCredentialStatus",
+    "SourceWebhook",
     "app_id",
     "readable_app",
 ]
@@ -76,6 +77,18 @@ class SourceCredentialStatus(FromRow):
     username: str | None
     updated_by: str
     updated_at: datetime
+
+
+@strawberry.type(
+    description="The push webhook of an app's source repository: GitHub, Gitea, Forgejo "
+    "and GitLab formats."
+)
+class SourceWebhook:
+    url: str = strawberry.field(description="The payload URL to give the git host.")
+    secret_set: bool = strawberry.field(
+        description="Whether a secret was made (newSourceWebhookSecret); pushes are "
+        "accepted only when signed with it."
+    )
 
 
 @strawberry.type(description="A config file the app's containers see read-only at mountPath.")
@@ -146,10 +159,25 @@ class App(VisibleNode):
         description="The project variables and secrets the app uses; its own value of the "
         "same name wins."
     )
+    auto_deploy: bool = strawberry.field(
+        description="Whether a new commit on the app's branch starts a release."
+    )
+    watch_paths: list[str] = strawberry.field(
+        description="gitignore-style globs: a commit touching none of them starts no "
+        "release. Empty means every path."
+    )
+    source_error: str | None = strawberry.field(
+        description="Why the source repository could not be read the last time it was "
+        "asked for its newest commit; null when it could."
+    )
+    source_checked_at: datetime | None = strawberry.field(
+        description="When the source repository was last asked for its newest commit."
+    )
     created_at: datetime
     updated_at: datetime
     project_id: strawberry.Private[int]
     live_release_id: strawberry.Private[int | None]
+    webhook_secret_set: strawberry.Private[bool]
 
     @classmethod
     def from_model(cls, app: app_models.App) -> Self:
@@ -160,6 +188,8 @@ class App(VisibleNode):
             env=[EnvVar(name=k, value=v) for k, v in sorted(app.env.items())],
             ingress_host=app.ingress_host or None,
             shared_env=list(app.shared_env),
+            watch_paths=list(app.watch_paths),
+            webhook_secret_set=app.source_webhook_ciphertext is not None,
         )
 
     @strawberry.field
@@ -192,6 +222,13 @@ class App(VisibleNode):
         app = await self._model(info)
         credential = await info.context.apps.source_credentials.info(app)
         return SourceCredentialStatus.from_model(credential) if credential else None
+
+    @strawberry.field(description="Where the source repository's host sends push webhooks.")
+    def source_webhook(self, info: Info) -> SourceWebhook:
+        return SourceWebhook(
+            url=f"{info.context.runtime.settings.base_url}/webhooks/source",
+            secret_set=self.webhook_secret_set,
+        )
 
     @strawberry.field(description="The config files mounted into the app's containers.")
     async def files(self, info: Info) -> list[AppFile]:

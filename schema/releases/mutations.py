@@ -127,6 +127,14 @@ class RollbackInput:
     )
 
 
+@strawberry.input
+class DeployAppInput:
+    app: relay.GlobalID
+    ref: str | None = strawberry.field(
+        default=None, description="A branch, tag or commit; the app's branch when not given."
+    )
+
+
 @strawberry.type(description="The new version (with lint warnings) and the release it started.")
 class SaveDockerfileSuccess:
     dockerfile_version: DockerfileVersion
@@ -217,6 +225,15 @@ class ReleaseMutation:
             dockerfile_version=DockerfileVersion.from_model(version),
             release=Release.from_model(release),
         )
+
+    @mutation(
+        "release.deploy",
+        description="Build the newest commit of a ref with the app's current Dockerfile and "
+        "settings, and deploy it (developers and up).",
+    )
+    async def deploy_app(self, info: Info, input: DeployAppInput) -> ReleaseResult:
+        release = await info.context.deploy.releases.deploy(app_id(input.app), input.ref)
+        return ReleaseSuccess(release=Release.from_model(release))
 
     @mutation("release.cancel", description="Stop a running release.")
     async def cancel_release(self, info: Info, input: ReleaseInput) -> ReleaseResult:

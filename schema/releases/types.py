@@ -45,6 +45,11 @@ class ReleaseStatus(Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SUPERSEDED = strawberry.enum_value(
+        "superseded",
+        description="A newer push overtook it before its build started; only the newest "
+        "commit is built.",
+    )
 
 
 @strawberry.enum(description="Where a step stands; WAITING means it waits for a webhook.")
@@ -55,6 +60,25 @@ class StepState(Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+@strawberry.type(description="The commit of the app's source repository a release builds.")
+class SourceCommit:
+    sha: str
+    author: str | None = strawberry.field(description="Who made the commit, if known.")
+    message: str | None = strawberry.field(description="The commit message, if known.")
+    url: str | None = strawberry.field(description="A link to the commit on its forge, if known.")
+
+    @classmethod
+    def of(cls, release: models.Release) -> SourceCommit | None:
+        if release.source_sha is None:
+            return None
+        return cls(
+            sha=release.source_sha,
+            author=release.source_author,
+            message=release.source_message,
+            url=release.source_url,
+        )
 
 
 @strawberry.type(description="One step of a release.")
@@ -87,6 +111,10 @@ class Release(VisibleNode):
     trigger: str
     created_by: str
     commit_sha: str | None = strawberry.field(description="The platform-repo commit.")
+    source_commit: SourceCommit | None = strawberry.field(
+        description="The app's source commit the image is built from; null until the "
+        "build step knows it."
+    )
     image: str | None
     digest: str | None
     trace_id: str | None
@@ -107,6 +135,7 @@ class Release(VisibleNode):
             cls,
             release,
             status=ReleaseStatus(release.status.value),
+            source_commit=SourceCommit.of(release),
             duration_ms=_duration_ms(release.created_at, release.finished_at),
             version_id=release.dockerfile_version_id,  # type: ignore[attr-defined]
         )

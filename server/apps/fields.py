@@ -82,7 +82,7 @@ def without_credentials(url: str) -> str:
     return parts._replace(netloc=keep + host).geturl()
 
 
-def validate_source_ref(ref: str) -> str:
+def validate_source_ref(ref: str, field: str = "sourceRef") -> str:
     """A branch, tag or commit name as git accepts it (no '..', no '-' at the start)."""
     components = ref.split("/")
     if (
@@ -91,7 +91,7 @@ def validate_source_ref(ref: str) -> str:
         or any(not c or c.startswith(".") or c.endswith(".lock") for c in components)
         or ref.endswith(".")
     ):
-        raise ValidationFailed.for_field("sourceRef", "is not a valid git branch, tag or commit")
+        raise ValidationFailed.for_field(field, "is not a valid git branch, tag or commit")
     return ref
 
 

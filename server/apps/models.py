@@ -40,6 +40,19 @@ class App(Model):
     ingress_host = fields.CharField(max_length=253, null=True)
     # The release that serves now (a plain id: releases point at apps already).
     live_release_id = fields.IntField(null=True)
+    # Push to deploy: a new commit on `source_ref` starts a release, unless no
+    # changed path matches one of `watch_paths` (gitignore-style globs; none
+    # means every path).
+    auto_deploy = fields.BooleanField(default=True)
+    watch_paths: list[str] = fields.JSONField(default=list)
+    # The secret source webhooks are signed with (a Fernet token), if one was made.
+    source_webhook_ciphertext = fields.TextField(null=True)
+    # The newest source commit home-idp acted on (built, or skipped by the watch
+    # paths): a poll or push that finds the same commit starts nothing.
+    source_seen_sha = fields.CharField(max_length=64, null=True)
+    # Why the source could not be looked at the last time, until it can again.
+    source_error = fields.TextField(null=True)
+    source_checked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

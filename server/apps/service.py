@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -13,6 +14,7 @@ from tortoise.transactions import in_transaction
 from home_idp.server.apps import fields as app_fields
 from home_idp.server.apps.models import App, AppSecret, ProjectVariable, SourceCredential
 from home_idp.server.apps.source_hosts import SourceHostPolicy, source_origin
+from home_idp.server.apps.watch_paths import validate_watch_paths
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label
 from home_idp.server.rbac.audit import AuditLog
@@ -37,6 +39,8 @@ class AppChanges:
     # '' removes the Ingress.
     ingress_host: str | None = None
     shared_env: list[str] | None = None
+    auto_deploy: bool | None = None
+    watch_paths: list[str] | None = None
 
     def validated(self) -> dict[str, Any]:
         checks: dict[str, Callable[[Any], Any]] = {
@@ -49,6 +53,8 @@ class AppChanges:
             "env": app_fields.validate_env,
             "ingress_host": app_fields.validate_ingress_host,
             "shared_env": app_fields.validate_shared_env,
+            "auto_deploy": bool,
+            "watch_paths": validate_watch_paths,
         }
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {name: checks[name](value) for name, value in values.items() if value is not None}
@@ -125,6 +131,16 @@ class AppService:
             locked.project = app.project
             await self._record("app.update", locked, app.project.name, changed)
         return locked
+
+    async def new_webhook_secret(self, app_id: int) -> tuple[App, str]:
+        """A new secret for the app's source webhooks (the old one stops working);
+        it is shown this once and stored encrypted."""
+        app = await self.get(app_id, "update")
+        self._authz.require_write()
+        secret = secrets.token_urlsafe(32)
+        await App.filter(id=app.id).update(source_webhook_ciphertext=self._box.encrypt(secret))
+        await self._record("app.source_webhook_secret", app, app.project.name)
+        return app, secret
 
     async def _validated(self, changes: AppChanges) -> dict[str, Any]:
         values = changes.validated()

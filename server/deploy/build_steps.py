@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from opentelemetry.trace import Status, StatusCode
 
@@ -26,12 +26,15 @@ from home_idp.plugins.registry.contract import (
 )
 from home_idp.plugins.support.tracing import trace_env, tracer
 from home_idp.server.apps.config import app_secret_values
+from home_idp.server.apps.models import App
 from home_idp.server.apps.source_hosts import SourceHostPolicy, UnresolvableSource
 from home_idp.server.deploy.app_source import SourceNotUsable, build_source
 from home_idp.server.deploy.build_logs import BuildLog, BuildLogWriter
 from home_idp.server.deploy.models import RegistryPush
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts, image_tag
+from home_idp.server.deploy.source_reader import SourceProblem, SourceReader
+from home_idp.server.deploy.source_releases import source_fields
 from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.errors import ValidationFailed
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
@@ -67,17 +70,21 @@ class BuildStep(NeverParks):
     # The platform repo at a commit, with credentials a builder can clone it with.
     platform_source: Callable[[str], GitSource]
     source_hosts: SourceHostPolicy
+    # Finds the source commit of a release that was not started from one.
+    probe: SourceReader
     timeout_seconds: float
     cancel_check_seconds: float = 0.5
     name: str = "build"
 
     async def run(self, context: StepContext) -> Outcome:
         release = context.release
-        await release.refresh_from_db(fields=["commit_sha"])
+        await release.refresh_from_db(fields=["commit_sha", "source_sha"])
         if release.commit_sha is None:
             return Fail("the commit step recorded no commit")
+        if release.source_sha is None:
+            await self._find_source_commit(release)
         repository = _repository(context)
-        tag = image_tag(release.number, release.commit_sha)
+        tag = image_tag(release.number, release.commit_sha, release.source_sha)
         image = f"{self.registry.host}/{repository}:{tag}"
         try:
             pushed = await self.registry.tag_digest(repository, tag)
@@ -101,6 +108,25 @@ class BuildStep(NeverParks):
                 span.set_status(Status(StatusCode.ERROR, outcome.reason.partition("\n")[0]))
             return outcome
 
+    async def _find_source_commit(self, release: Release) -> None:
+        """Record the commit the app's branch points at now, and build that one.
+
+        A source that cannot be asked is built by its ref as before: the
+        builder's own fetch then says what is wrong with it.
+        """
+        app = release.app
+        try:
+            sha = await self.probe.head(app)
+            commit = await self.probe.describe(app, sha, since=None)
+        except SourceProblem as problem:
+            log.info("release %s: no source commit found first (%s)", release.id, problem)
+            return
+        fields = source_fields(commit)
+        await Release.filter(id=release.id).update(**fields)
+        release.update_from_dict(fields)
+        # Polling compares with the newest commit built.
+        await App.filter(id=app.id).update(source_seen_sha=commit.sha)
+
     async def _build_and_push(
         self, release: Release, context: StepContext, image: str, access: ProjectAccess
     ) -> Outcome:
@@ -113,10 +139,12 @@ class BuildStep(NeverParks):
             return Fail(f"the source repository cannot be fetched: {refused}")
         except UnresolvableSource as error:
             return Retry(str(error))
+        # The commit the release was started for, not whatever the branch is now.
+        fetched = replace(source.source, ref=release.source_sha or source.source.ref)
         request = BuildRequest(
             build_id=f"build-{release.id}",
             namespace=context.project,
-            source=source.source,
+            source=fetched,
             platform=platform,
             dockerfile_path=app_path(context.project, context.app, "Dockerfile"),
             image=image,

@@ -49,9 +49,16 @@ def make_registry_plugin(settings: Settings) -> RegistryPlugin:
     return plugin
 
 
-def image_tag(release_number: int, commit_sha: str) -> str:
-    """The release's immutable tag: its number and the platform commit it builds."""
-    return f"r{release_number}-{commit_sha[:12]}"
+def image_tag(release_number: int, commit_sha: str, source_sha: str | None = None) -> str:
+    """The release's immutable tag: its number, the source commit it builds when known,
+    and the platform commit of its Dockerfile.
+
+    The platform commit keeps the tag unique to this build: an app deleted and
+    made again numbers its releases from 1 and may build the same source commit,
+    and the registry still holds the old app's tags.
+    """
+    source = f"{source_sha[:12]}-" if source_sha else ""
+    return f"r{release_number}-{source}{commit_sha[:12]}"
 
 
 def _encode(access: ProjectAccess) -> str:

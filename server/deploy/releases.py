@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from home_idp.plugins.git.contract import GitPlugin
 from home_idp.server.apps.dockerfiles import DockerfileService
+from home_idp.server.apps.fields import validate_source_ref
 from home_idp.server.apps.models import App, DockerfileVersion
 from home_idp.server.apps.service import AppService
 from home_idp.server.deploy.deploy_steps import (
@@ -18,7 +19,14 @@ from home_idp.server.deploy.deploy_steps import (
     render_release_manifests,
 )
 from home_idp.server.deploy.manifests import manifest_diff
-from home_idp.server.errors import Conflict, NotFound
+from home_idp.server.deploy.release_plans import (
+    RELEASE_PLAN,
+    ROLLBACK_PLAN,
+    next_release_number,
+)
+from home_idp.server.deploy.source_reader import RefNotFound, SourceProblem, SourceReader
+from home_idp.server.deploy.source_releases import start_source_release
+from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.models import (
     Release,
@@ -32,19 +40,6 @@ from home_idp.server.rbac.authz import Authorizer
 
 __all__ = ["RELEASE_PLAN", "ROLLBACK_PLAN", "ReleasePlan", "ReleaseService"]
 
-# The steps of a release, in order.
-RELEASE_PLAN = (
-    "commit",
-    "await-push",
-    "build",
-    "await-image",
-    "manifests",
-    "await-manifest-push",
-    "sync",
-    "rollout",
-)
-# A rollback ships an earlier release's exact image: nothing to build.
-ROLLBACK_PLAN = RELEASE_PLAN[RELEASE_PLAN.index("manifests") :]
 _FINISHED_STEP_STATES = (StepState.SUCCEEDED, StepState.FAILED, StepState.CANCELLED)
 
 
@@ -91,6 +86,7 @@ class ReleaseService:
         apps: AppService,
         dockerfiles: DockerfileService,
         git: GitPlugin,
+        probe: SourceReader,
     ) -> None:
         self._authz = authz
         self._audit = audit
@@ -98,6 +94,7 @@ class ReleaseService:
         self._apps = apps
         self._dockerfiles = dockerfiles
         self._git = git
+        self._probe = probe
 
     async def save_dockerfile(
         self, app_id: int, content: str, message: str
@@ -112,10 +109,9 @@ class ReleaseService:
             locked = await App.filter(id=app.id).select_for_update().get()
             locked.project = app.project
             version = await self._dockerfiles.store(locked, draft, author)
-            last = await Release.filter(app_id=app.id).order_by("-number").first()
             release = await Release.create(
                 app=locked,
-                number=last.number + 1 if last else 1,
+                number=await next_release_number(app.id),
                 dockerfile_version=version,
                 trigger="dockerfile",
                 created_by=author,
@@ -130,6 +126,38 @@ class ReleaseService:
             )
         await self._engine.committed(events)
         return version, release
+
+    async def deploy(self, app_id: int, ref: str | None) -> Release:
+        """Build the newest commit of `ref` (the app's branch when None) with the app's
+        current Dockerfile and settings: "deploy now"."""
+        app = await self._apps.get(app_id)
+        self._authz.require_write()
+        await self._authz.require("release", "create", app.project.name)
+        if ref is not None:
+            validate_source_ref(ref, "ref")
+        try:
+            sha = await self._probe.head(app, ref)
+            commit = await self._probe.describe(app, sha, since=None)
+        except RefNotFound as missing:
+            raise ValidationFailed.for_field("ref", str(missing)) from None
+        except SourceProblem as problem:
+            raise Conflict(f"the source repository cannot be read: {problem}") from None
+        release = await start_source_release(
+            self._engine,
+            app,
+            commit,
+            trigger=f"deploy {ref or app.source_ref}",
+            by=self._authz.principal.username,
+        )
+        assert release is not None  # only a `once` release can be skipped
+        await self._audit.record_app(
+            self._authz.principal,
+            "release.deploy",
+            app.project.name,
+            app.name,
+            {"ref": ref or app.source_ref, "sha": sha, "release": release.number},
+        )
+        return release
 
     async def rollback(self, app_id: int, release_id: int) -> Release:
         """Deploy an earlier release's exact image again, as a new release (and commit)."""
@@ -190,10 +218,9 @@ class ReleaseService:
         async with in_transaction():
             locked = await App.filter(id=app.id).select_for_update().get()
             locked.project = app.project
-            last = await Release.filter(app_id=app.id).order_by("-number").first()
             release = await Release.create(
                 app=locked,
-                number=last.number + 1 if last else 1,
+                number=await next_release_number(app.id),
                 dockerfile_version_id=source.dockerfile_version_id,  # type: ignore[attr-defined]
                 trigger=trigger,
                 created_by=author,

@@ -29,6 +29,10 @@ from home_idp.server.deploy.platform_repo import PlatformReadTokens, make_git_pl
 from home_idp.server.deploy.registry_access import RegistryAccounts, make_registry_plugin
 from home_idp.server.deploy.registry_webhooks import SOURCE_REGISTRY, RegistryWebhooks
 from home_idp.server.deploy.releases import ReleaseService
+from home_idp.server.deploy.source_poller import SourcePoller
+from home_idp.server.deploy.source_probe import SourceProbe
+from home_idp.server.deploy.source_reader import SourceReader
+from home_idp.server.deploy.source_webhooks import SOURCE_PUSH, SourceWebhooks
 from home_idp.server.deploy.webhooks import SOURCE_GIT, DeliveryInspector, GitWebhooks
 from home_idp.server.events import EventBus
 from home_idp.server.pipeline.engine import Engine
@@ -70,6 +74,7 @@ class DeployManager:
         builder: BuilderPlugin | None = None,
         registry: RegistryPlugin | None = None,
         deployer: DeployerPlugin | None = None,
+        source: SourceReader | None = None,
     ) -> None:
         self.settings = settings
         self.secret_box = secret_box
@@ -88,6 +93,10 @@ class DeployManager:
         trace.share_through(events)
         self.accounts = accounts = RegistryAccounts(self.registry, secret_box)
         deployments = DeploymentSource(accounts, secret_box)
+        source_hosts = SourceHostPolicy.from_settings(settings)
+        self.probe = source or SourceProbe(
+            settings.data_dir / "source-probe", source_hosts, secret_box
+        )
         steps: list[Step] = [
             CommitDockerfileStep(self.git, pipeline.commit_timeout_seconds),
             AwaitPushStep(self.git, pipeline.await_push_timeout_seconds),
@@ -98,7 +107,8 @@ class DeployManager:
                 logs=self.build_log,
                 secret_box=secret_box,
                 platform_source=self._platform_source,
-                source_hosts=SourceHostPolicy.from_settings(settings),
+                source_hosts=source_hosts,
+                probe=self.probe,
                 timeout_seconds=pipeline.build_timeout_seconds,
             ),
             AwaitImageStep(self.registry, pipeline.await_image_timeout_seconds),
@@ -127,7 +137,9 @@ class DeployManager:
         )
         self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine, settings.webhooks)
         self.registry_webhooks = RegistryWebhooks(self.registry, self.engine, settings.webhooks)
-        self._preparing: asyncio.Task[None] | None = None
+        self.source_webhooks = SourceWebhooks(self.engine, secret_box, settings.webhooks)
+        self.poller = SourcePoller(self.probe, self.engine, settings.sources)
+        self._background: list[asyncio.Task[None]] = []
 
     def _platform_source(self, sha: str) -> GitSource:
         """The platform repo at `sha`, with a credential that can clone it for one build."""
@@ -155,11 +167,13 @@ class DeployManager:
         repo is then set up in the background, and commit steps retry meanwhile.
         """
         await self.engine.start()
+        if self.settings.sources.poll_seconds > 0:
+            self._background.append(asyncio.create_task(self.poller.run_forever()))
         try:
             await self._prepare_repo()
         except GitError as error:
             log.warning("the platform repo is not ready (%s); retrying in the background", error)
-            self._preparing = asyncio.create_task(self._prepare_repo_until_ready())
+            self._background.append(asyncio.create_task(self._prepare_repo_until_ready()))
 
     async def _prepare_repo(self) -> None:
         await self.git.ensure_repo()
@@ -179,10 +193,10 @@ class DeployManager:
                 return
 
     async def stop(self) -> None:
-        if self._preparing is not None:
-            self._preparing.cancel()
+        for task in self._background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._preparing
+                await task
         await self.engine.stop()
         await self.builder.aclose()
         await self.deployer.aclose()
@@ -191,7 +205,7 @@ class DeployManager:
 
     def session(self, rbac: RbacSession, apps: AppsSession) -> DeploySession:
         releases = ReleaseService(
-            rbac.authz, rbac.audit, self.engine, apps.apps, apps.dockerfiles, self.git
+            rbac.authz, rbac.audit, self.engine, apps.apps, apps.dockerfiles, self.git, self.probe
         )
         return DeploySession(
             releases=releases,
@@ -200,7 +214,12 @@ class DeployManager:
                 rbac.authz, rbac.audit, apps.apps, self.deployer, self.secret_box, self.log_slots
             ),
             deliveries=DeliveryInspector(
-                rbac.authz, {SOURCE_GIT: self.webhooks, SOURCE_REGISTRY: self.registry_webhooks}
+                rbac.authz,
+                {
+                    SOURCE_GIT: self.webhooks,
+                    SOURCE_REGISTRY: self.registry_webhooks,
+                    SOURCE_PUSH: self.source_webhooks,
+                },
             ),
             build_log=self.build_log,
         )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from home_idp.plugins.errors import WebhookRejected
@@ -59,17 +60,19 @@ async def record_rejected(
     *,
     signed: bool = True,
     limits: WebhookSettings | None = None,
+    outcome: DeliveryOutcome = DeliveryOutcome.REJECTED,
 ) -> None:
-    """Record a delivery that is refused before anything is done with it.
+    """Record a delivery that is refused (or ignored unverified) before anything is
+    done with it.
 
-    Anyone may post a refused delivery, so the oldest refused ones beyond
-    `limits` (count and age) are deleted as each new one is recorded: the
-    table cannot grow without end however many unsigned posts arrive.
+    Anyone may post such a delivery, so the oldest refused or unsigned ones
+    beyond `limits` (count and age) are deleted as each new one is recorded:
+    the table cannot grow without end however many unsigned posts arrive.
     """
     await WebhookDelivery.create(
         **record,
         signature_ok=signed,
-        outcome=DeliveryOutcome.REJECTED,
+        outcome=outcome,
         detail=storable(detail),
         processed_at=utcnow(),
     )
@@ -77,8 +80,9 @@ async def record_rejected(
 
 
 async def prune_rejected(limits: WebhookSettings) -> None:
-    """Delete refused deliveries older than the age limit or beyond the count limit."""
-    rejected = WebhookDelivery.filter(outcome=DeliveryOutcome.REJECTED)
+    """Delete refused or unsigned deliveries older than the age limit or beyond the
+    count limit."""
+    rejected = WebhookDelivery.filter(Q(outcome=DeliveryOutcome.REJECTED) | Q(signature_ok=False))
     cutoff = utcnow() - timedelta(hours=limits.rejected_max_age_hours)
     await rejected.filter(received_at__lt=cutoff).delete()
     # The newest `rejected_max_count` stay; ids grow with time.

@@ -1,4 +1,5 @@
-"""`POST /webhooks/git` (GitHub-format pushes) and `POST /webhooks/registry` (image pushes)."""
+"""`POST /webhooks/git` (the platform repo's pushes), `POST /webhooks/registry` (image
+pushes) and `POST /webhooks/source` (pushes to apps' source repositories)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from home_idp.server.deploy.registry_webhooks import SOURCE_REGISTRY, RegistryWebhooks
+from home_idp.server.deploy.source_webhooks import SOURCE_PUSH, SourceWebhooks
 from home_idp.server.deploy.webhooks import (
     SOURCE_GIT,
     GitWebhooks,
@@ -53,7 +55,9 @@ def _endpoint(
     return endpoint
 
 
-def webhook_routes(git: GitWebhooks, registry: RegistryWebhooks) -> list[BaseRoute]:
+def webhook_routes(
+    git: GitWebhooks, registry: RegistryWebhooks, source: SourceWebhooks
+) -> list[BaseRoute]:
     async def git_push(headers: dict[str, str], body: bytes) -> WebhookResult:
         return await git.receive(headers, body, signature=headers.get("x-hub-signature-256"))
 
@@ -62,6 +66,11 @@ def webhook_routes(git: GitWebhooks, registry: RegistryWebhooks) -> list[BaseRou
         Route(
             "/webhooks/registry",
             _endpoint(SOURCE_REGISTRY, registry.receive, registry.limits),
+            methods=["POST"],
+        ),
+        Route(
+            "/webhooks/source",
+            _endpoint(SOURCE_PUSH, source.receive, source.limits),
             methods=["POST"],
         ),
     ]

@@ -399,28 +399,53 @@ class Engine:
             release = await _lock_release(release_id)
             if release.status is not ReleaseStatus.RUNNING:
                 raise Conflict(f"release #{release.number} is {release.status.value}, not running")
-            now = utcnow()
-            open_steps = await ReleaseStep.filter(
-                release_id=release.id, state__in=_OPEN_STEP_STATES
-            )
-            await ReleaseStep.filter(id__in=[step.id for step in open_steps]).update(
-                state=StepState.CANCELLED, finished_at=now
-            )
-            await Job.filter(step__release_id=release.id).delete()
-            release.status = ReleaseStatus.CANCELLED
-            release.finished_at = now
-            await release.save(update_fields=["status", "finished_at"])
             events.append(
-                await self.events.record(
-                    release, ReleaseStatus.CANCELLED, message=f"cancelled by {by}"
-                )
+                await self.end_running(release, ReleaseStatus.CANCELLED, f"cancelled by {by}")
             )
-            for step in open_steps:
-                step.state, step.finished_at = StepState.CANCELLED, now
-                await self._tracer.step_ended(release, step)
-            self._tracer.release_ended(release)
         await self.events.publish(events)
         return release
+
+    async def end_running(
+        self, release: Release, status: ReleaseStatus, message: str
+    ) -> ReleaseEvent:
+        """End a running release (locked by the caller's transaction) as `status`:
+        its open steps are cancelled and their jobs dropped. The caller publishes
+        the event once the transaction is committed."""
+        now = utcnow()
+        open_steps = await ReleaseStep.filter(release_id=release.id, state__in=_OPEN_STEP_STATES)
+        await ReleaseStep.filter(id__in=[step.id for step in open_steps]).update(
+            state=StepState.CANCELLED, finished_at=now
+        )
+        await Job.filter(step__release_id=release.id).delete()
+        release.status = status
+        release.finished_at = now
+        await release.save(update_fields=["status", "finished_at"])
+        event = await self.events.record(release, status, message=message)
+        for step in open_steps:
+            step.state, step.finished_at = StepState.CANCELLED, now
+            await self._tracer.step_ended(release, step)
+        self._tracer.release_ended(release)
+        return event
+
+    async def supersede_unbuilt(self, app_id: int, newer: Release) -> list[ReleaseEvent]:
+        """End the app's running releases whose build has not started as superseded
+        by `newer` (only the newest commit is built). Call inside the transaction
+        that creates `newer`; it publishes the events with its own."""
+        waiting: list[int] = await ReleaseStep.filter(
+            release__app_id=app_id,
+            release__status=ReleaseStatus.RUNNING,
+            name="build",
+            state=StepState.PENDING,
+        ).values_list("release_id", flat=True)  # type: ignore[assignment]
+        events = []
+        for release_id in sorted(set(waiting)):
+            release = await _lock_release(release_id)
+            # Under the lock again: a worker may have started the build meanwhile.
+            build = await ReleaseStep.get(release_id=release.id, name="build")
+            if release.status is ReleaseStatus.RUNNING and build.state is StepState.PENDING:
+                message = f"superseded by #{newer.number}, which builds a newer commit"
+                events.append(await self.end_running(release, ReleaseStatus.SUPERSEDED, message))
+        return events
 
     async def retry(self, release_id: int, by: str) -> Release:
         """Run a failed or cancelled release again from its first unfinished step."""

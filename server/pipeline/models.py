@@ -19,6 +19,8 @@ class ReleaseStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A newer push overtook it before its build started: only the newest commit is built.
+    SUPERSEDED = "superseded"
 
 
 class StepState(StrEnum):
@@ -40,7 +42,13 @@ class Release(Model):
     trigger = fields.CharField(max_length=32)
     created_by = fields.CharField(max_length=40)
     status = fields.CharEnumField(ReleaseStatus, max_length=16, default=ReleaseStatus.RUNNING)
-    # Filled in by the steps as they go.
+    # The app's source commit the image is built from: given by the push or
+    # poll that started the release, or found by the build step.
+    source_sha = fields.CharField(max_length=64, null=True)
+    source_author = fields.CharField(max_length=200, null=True)
+    source_message = fields.TextField(null=True)
+    source_url = fields.CharField(max_length=500, null=True)
+    # Filled in by the steps as they go (commit_sha: the platform repo's).
     commit_sha = fields.CharField(max_length=64, null=True, db_index=True)
     image = fields.CharField(max_length=500, null=True)
     digest = fields.CharField(max_length=100, null=True)

@@ -9,6 +9,7 @@ back to the server on its real port.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from strawberry.relay import from_base64, to_base64
 from home_idp.plugins.registry.distribution import MANIFEST_TYPES
 from home_idp.server.apps.models import App
 from home_idp.server.deploy.models import BuildLogLine, RegistryPush
+from home_idp.server.deploy.registry_access import image_tag
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
@@ -131,7 +133,9 @@ async def test_a_release_builds_pushes_and_advances_on_the_registry_webhook_whil
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
     # The image is in the registry under the release's tag, with the recorded digest.
     assert release.commit_sha is not None
-    tag = f"r1-{release.commit_sha[:12]}"
+    # The source commit was found before the build, which built exactly it.
+    assert release.source_sha is not None and re.fullmatch("[0-9a-f]{40}", release.source_sha)
+    tag = image_tag(1, release.commit_sha, release.source_sha)
     assert release.image == f"{REGISTRY_HOST}/shop/web:{tag}"
     assert release.digest is not None and release.digest.startswith("sha256:")
     assert await registry_digest("shop/web", tag) == release.digest
@@ -192,7 +196,8 @@ async def test_a_failing_build_fails_the_release_with_its_last_lines_and_pushes_
     assert image.state is StepState.PENDING
     assert release.image is None and release.digest is None
     assert release.commit_sha is not None
-    assert await registry_digest("shop/web", f"r1-{release.commit_sha[:12]}") is None
+    tag = image_tag(1, release.commit_sha, release.source_sha)
+    assert await registry_digest("shop/web", tag) is None
 
 
 async def test_secrets_are_masked_in_the_build_log_and_the_error(
@@ -241,7 +246,8 @@ async def test_cancelling_a_release_stops_its_build(
     release = await Release.get(id=release_id)
     assert release.status is ReleaseStatus.CANCELLED
     assert release.commit_sha is not None
-    assert await registry_digest("shop/web", f"r1-{release.commit_sha[:12]}") is None
+    tag = image_tag(1, release.commit_sha, release.source_sha)
+    assert await registry_digest("shop/web", tag) is None
 
 
 async def test_a_retry_right_after_a_cancel_still_stops_the_cancelled_build(

@@ -26,6 +26,7 @@ from tests.fakes.deployer import FakeDeployer
 from tests.fakes.git import FakeGit
 from tests.fakes.installer import FakeInstaller
 from tests.fakes.registry import FakeRegistry
+from tests.fakes.source import FakeSourceRepos
 from tests.fakes.webhooks import WebhookOutbox, WebhookSender, post_over_http, post_to_app
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "FakeInstaller",
     "FakePlugins",
     "FakeRegistry",
+    "FakeSourceRepos",
     "WebhookOutbox",
     "WebhookSender",
     "post_over_http",
@@ -53,6 +55,7 @@ class FakePlugins:
     deployer: FakeDeployer
     installer: FakeInstaller
     outbox: WebhookOutbox
+    source: FakeSourceRepos
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FakePlugins:
@@ -82,7 +85,7 @@ class FakePlugins:
             DeployerConfig(settings.data_dir, git.clone_url, settings.git.branch)
         )
         installer = FakeInstaller(InstallerConfig(settings.data_dir))
-        return cls(git, builder, registry, deployer, installer, outbox)
+        return cls(git, builder, registry, deployer, installer, outbox, FakeSourceRepos())
 
     def overrides(self) -> PluginOverrides:
         """What `create_app(settings, plugins=...)` takes."""
@@ -92,6 +95,7 @@ class FakePlugins:
             registry=self.registry,
             deployer=self.deployer,
             installer=self.installer,
+            source=self.source,
         )
 
     def deliver_to(self, app: ASGIApp) -> None:

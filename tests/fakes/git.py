@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,12 @@ class FakeGit:
 
     async def ensure_repo(self) -> None:
         return None
+
+    @contextlib.asynccontextmanager
+    async def commits_held(self) -> AsyncIterator[None]:
+        """Hold every commit until the block ends: releases wait at their commit step."""
+        async with self._lock:
+            yield
 
     async def commit_files(
         self, files: Mapping[str, bytes | None], author: CommitAuthor, message: str
