@@ -11,8 +11,9 @@ from home_idp.plugins.installer.contract import InstallerPlugin
 from home_idp.plugins.registry.contract import RegistryPlugin
 from home_idp.server.apps import AppsManager
 from home_idp.server.apps.source_hosts import SourceHostPolicy
+from home_idp.server.apps.source_reader import SourceReader
 from home_idp.server.deploy.service import DeployManager
-from home_idp.server.deploy.source_reader import SourceReader
+from home_idp.server.deploy.source_probe import SourceProbe
 from home_idp.server.events import EventBus
 from home_idp.server.install.service import InstallRuntime
 from home_idp.server.rbac import RbacManager
@@ -64,7 +65,11 @@ class Runtime:
         bus = EventBus()
         secret_box = SecretBox.from_settings(settings)
         rbac = RbacManager(codec, bus, settings.access_token_ttl_seconds, settings.auth)
-        apps = AppsManager(secret_box, SourceHostPolicy.from_settings(settings))
+        source_hosts = SourceHostPolicy.from_settings(settings)
+        source = plugins.source or SourceProbe(
+            settings.data_dir / "source-probe", source_hosts, secret_box
+        )
+        apps = AppsManager(secret_box, source_hosts, source)
         trace = TraceManager(settings.trace, bus)
         deploy = DeployManager(
             settings,
@@ -75,7 +80,7 @@ class Runtime:
             builder=plugins.builder,
             registry=plugins.registry,
             deployer=plugins.deployer,
-            source=plugins.source,
+            source=source,
         )
         # Rights changes reach live subscriptions on every replica through the
         # same listener as release events.

@@ -30,6 +30,7 @@ from home_idp.server.settings import (
     PipelineSettings,
     RegistrySettings,
     Settings,
+    SourceSettings,
 )
 from tests.components import (
     REGISTRY_URL,
@@ -93,6 +94,10 @@ def real_components(request: pytest.FixtureRequest) -> bool:
     return _runs_system_tests(request.session)
 
 
+# Polling would start releases in whichever test is running when it comes round:
+# the tests of polling call it themselves (SourcePoller.poll_once).
+NO_POLLING = SourceSettings(poll_seconds=0)
+
 # The engine is tuned to react within a second.
 PIPELINE = PipelineSettings(
     poll_interval_seconds=0.2,
@@ -122,6 +127,7 @@ def settings(
                 url=FAKE_REGISTRY_URL, webhook_secret=SecretStr(REGISTRY_WEBHOOK_SECRET)
             ),
             pipeline=PIPELINE,
+            sources=NO_POLLING,
         )
     build_components: BuildComponents = request.getfixturevalue("build_components")
     root = build_components.buildah_root
@@ -138,6 +144,7 @@ def settings(
         # The container deployer keeps its storage in the data dir (its default).
         deployer=DeployerSettings(),
         pipeline=PIPELINE,
+        sources=NO_POLLING,
     )
 
 

@@ -10,6 +10,7 @@ from home_idp.server.apps.project_variables import ProjectVariableService
 from home_idp.server.apps.service import AppService
 from home_idp.server.apps.source_credentials import SourceCredentialService
 from home_idp.server.apps.source_hosts import SourceHostPolicy
+from home_idp.server.apps.source_reader import SourceReader
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.authz import Authorizer
 from home_idp.server.secret_box import SecretBox
@@ -29,14 +30,18 @@ class AppsSession:
 
 
 class AppsManager:
-    """Long-lived state of the apps room: the key for secrets, the source host policy."""
+    """Long-lived state of the apps room: the key for secrets, the source host policy
+    and how source repositories are read."""
 
-    def __init__(self, secret_box: SecretBox, source_hosts: SourceHostPolicy) -> None:
+    def __init__(
+        self, secret_box: SecretBox, source_hosts: SourceHostPolicy, source: SourceReader
+    ) -> None:
         self.secret_box = secret_box
         self.source_hosts = source_hosts
+        self.source = source
 
     def session(self, authz: Authorizer, audit: AuditLog) -> AppsSession:
-        apps = AppService(authz, audit, self.secret_box, self.source_hosts)
+        apps = AppService(authz, audit, self.secret_box, self.source_hosts, self.source)
         return AppsSession(
             apps=apps,
             source_credentials=SourceCredentialService(authz, audit, self.secret_box, apps),

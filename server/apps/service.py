@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from home_idp.server.apps import fields as app_fields
 from home_idp.server.apps.models import App, AppSecret, ProjectVariable, SourceCredential
 from home_idp.server.apps.source_hosts import SourceHostPolicy, source_origin
+from home_idp.server.apps.source_reader import RefNotFound, SourceProblem, SourceReader
 from home_idp.server.apps.watch_paths import validate_watch_paths
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.names import validate_dns_label
@@ -69,11 +70,13 @@ class AppService:
         audit: AuditLog,
         secret_box: SecretBox,
         source_hosts: SourceHostPolicy,
+        source: SourceReader,
     ) -> None:
         self._authz = authz
         self._audit = audit
         self._box = secret_box
         self._source_hosts = source_hosts
+        self._source = source
 
     async def in_project(self, project: Project) -> QuerySet[App]:
         await self._authz.require("app", "read", project.name)
@@ -97,6 +100,7 @@ class AppService:
         if changes.source_repo is None:
             raise ValidationFailed.for_field("sourceRepo", "is required")
         values = await self._validated(changes)
+        await self._check_ref(App(project=project, **values))
         try:
             async with in_transaction():
                 await self._check_shared_names(project, values.get("shared_env"), [])
@@ -112,6 +116,15 @@ class AppService:
     async def update(self, app_id: int, changes: AppChanges) -> App:
         app = await self.get(app_id, "update")
         values = await self._validated(changes)
+        if {"source_repo", "source_ref"} & values.keys():
+            await self._check_ref(
+                App(
+                    id=app.id,
+                    project=app.project,
+                    source_repo=values.get("source_repo", app.source_repo),
+                    source_ref=values.get("source_ref", app.source_ref),
+                )
+            )
         async with in_transaction():
             # Change the row as it is now, under its lock: saving the copy read
             # above would undo a concurrent update of other fields.
@@ -141,6 +154,16 @@ class AppService:
         await App.filter(id=app.id).update(source_webhook_ciphertext=self._box.encrypt(secret))
         await self._record("app.source_webhook_secret", app, app.project.name)
         return app, secret
+
+    async def _check_ref(self, app: App) -> None:
+        """Refuse a branch the repository does not have. A repository that cannot be
+        read now is no reason to refuse: the app shows why later (sourceError)."""
+        try:
+            await self._source.head(app)
+        except RefNotFound as missing:
+            raise ValidationFailed.for_field("sourceRef", str(missing)) from None
+        except SourceProblem:
+            return
 
     async def _validated(self, changes: AppChanges) -> dict[str, Any]:
         values = changes.validated()

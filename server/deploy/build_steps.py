@@ -28,12 +28,12 @@ from home_idp.plugins.support.tracing import trace_env, tracer
 from home_idp.server.apps.config import app_secret_values
 from home_idp.server.apps.models import App
 from home_idp.server.apps.source_hosts import SourceHostPolicy, UnresolvableSource
+from home_idp.server.apps.source_reader import SourceProblem, SourceReader
 from home_idp.server.deploy.app_source import SourceNotUsable, build_source
 from home_idp.server.deploy.build_logs import BuildLog, BuildLogWriter
 from home_idp.server.deploy.models import RegistryPush
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts, image_tag
-from home_idp.server.deploy.source_reader import SourceProblem, SourceReader
 from home_idp.server.deploy.source_releases import source_fields
 from home_idp.server.deploy.webhook_spans import trace_early_delivery
 from home_idp.server.errors import ValidationFailed

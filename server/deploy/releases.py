@@ -12,6 +12,7 @@ from home_idp.server.apps.dockerfiles import DockerfileService
 from home_idp.server.apps.fields import validate_source_ref
 from home_idp.server.apps.models import App, DockerfileVersion
 from home_idp.server.apps.service import AppService
+from home_idp.server.apps.source_reader import RefNotFound, SourceProblem, SourceReader
 from home_idp.server.deploy.deploy_steps import (
     current_manifests,
     manifests_folder,
@@ -24,7 +25,6 @@ from home_idp.server.deploy.release_plans import (
     ROLLBACK_PLAN,
     next_release_number,
 )
-from home_idp.server.deploy.source_reader import RefNotFound, SourceProblem, SourceReader
 from home_idp.server.deploy.source_releases import start_source_release
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.pipeline.engine import Engine

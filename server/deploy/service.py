@@ -14,6 +14,7 @@ from home_idp.plugins.git.contract import GitError, GitPlugin
 from home_idp.plugins.registry.contract import RegistryPlugin
 from home_idp.server.apps import AppsSession
 from home_idp.server.apps.source_hosts import SourceHostPolicy
+from home_idp.server.apps.source_reader import SourceReader
 from home_idp.server.deploy.app_runtime import AppRuntime, LogStreamSlots
 from home_idp.server.deploy.build_logs import BuildLog
 from home_idp.server.deploy.build_steps import AwaitImageStep, BuildStep
@@ -30,8 +31,6 @@ from home_idp.server.deploy.registry_access import RegistryAccounts, make_regist
 from home_idp.server.deploy.registry_webhooks import SOURCE_REGISTRY, RegistryWebhooks
 from home_idp.server.deploy.releases import ReleaseService
 from home_idp.server.deploy.source_poller import SourcePoller
-from home_idp.server.deploy.source_probe import SourceProbe
-from home_idp.server.deploy.source_reader import SourceReader
 from home_idp.server.deploy.source_webhooks import SOURCE_PUSH, SourceWebhooks
 from home_idp.server.deploy.webhooks import SOURCE_GIT, DeliveryInspector, GitWebhooks
 from home_idp.server.events import EventBus
@@ -70,11 +69,11 @@ class DeployManager:
         secret_box: SecretBox,
         trace: TraceManager,
         *,
+        source: SourceReader,
         git: GitPlugin | None = None,
         builder: BuilderPlugin | None = None,
         registry: RegistryPlugin | None = None,
         deployer: DeployerPlugin | None = None,
-        source: SourceReader | None = None,
     ) -> None:
         self.settings = settings
         self.secret_box = secret_box
@@ -94,9 +93,7 @@ class DeployManager:
         self.accounts = accounts = RegistryAccounts(self.registry, secret_box)
         deployments = DeploymentSource(accounts, secret_box)
         source_hosts = SourceHostPolicy.from_settings(settings)
-        self.probe = source or SourceProbe(
-            settings.data_dir / "source-probe", source_hosts, secret_box
-        )
+        self.probe = source
         steps: list[Step] = [
             CommitDockerfileStep(self.git, pipeline.commit_timeout_seconds),
             AwaitPushStep(self.git, pipeline.await_push_timeout_seconds),

@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from home_idp.server.apps.models import App, DockerfileVersion
+from home_idp.server.apps.source_reader import SourceProblem, SourceReader
 from home_idp.server.apps.watch_paths import touches
-from home_idp.server.deploy.source_reader import SourceProblem, SourceReader
 from home_idp.server.deploy.source_releases import start_source_release
 from home_idp.server.errors import Conflict
 from home_idp.server.pipeline.engine import Engine

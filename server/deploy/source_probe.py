@@ -32,8 +32,8 @@ from home_idp.plugins.support.masking import secret_masker
 from home_idp.server.apps.fields import validate_source_ref
 from home_idp.server.apps.models import App
 from home_idp.server.apps.source_hosts import SourceHostPolicy, UnresolvableSource
+from home_idp.server.apps.source_reader import RefNotFound, SourceCommit, SourceProblem
 from home_idp.server.deploy.app_source import BuildSource, SourceNotUsable, build_source
-from home_idp.server.deploy.source_reader import RefNotFound, SourceCommit, SourceProblem
 from home_idp.server.errors import ValidationFailed
 from home_idp.server.secret_box import SecretBox
 

@@ -12,8 +12,8 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from home_idp.server.apps.models import App, DockerfileVersion
+from home_idp.server.apps.source_reader import SourceCommit
 from home_idp.server.deploy.release_plans import RELEASE_PLAN, next_release_number
-from home_idp.server.deploy.source_reader import SourceCommit
 from home_idp.server.errors import Conflict
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.models import Release

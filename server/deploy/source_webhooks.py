@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from home_idp.server.apps.models import App
+from home_idp.server.apps.source_reader import SourceCommit
 from home_idp.server.apps.watch_paths import touches
 from home_idp.server.deploy.models import DeliveryOutcome, WebhookDelivery
 from home_idp.server.deploy.source_push import (
@@ -26,7 +27,6 @@ from home_idp.server.deploy.source_push import (
     same_repository,
     verify,
 )
-from home_idp.server.deploy.source_reader import SourceCommit
 from home_idp.server.deploy.source_releases import start_source_release
 from home_idp.server.deploy.webhooks import (
     WebhookResult,

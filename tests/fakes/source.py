@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from home_idp.server.apps.models import App
-from home_idp.server.deploy.source_reader import RefNotFound, SourceCommit, SourceProblem
+from home_idp.server.apps.source_reader import RefNotFound, SourceCommit, SourceProblem
 
 __all__ = ["FakeSourceRepos"]
 

@@ -379,3 +379,45 @@ async def test_polling_deploys_new_commits_and_shows_a_source_that_went_away(
     await poller.poll_once()
     assert shop.repo.reads == reads  # backing off: not asked again at once
     assert first != second
+
+
+CREATE = """
+mutation($input: CreateAppInput!) {
+  createApp(input: $input) {
+    __typename
+    ... on AppSuccess { app { name sourceRef } }
+    ... on ValidationError { fieldErrors { field message } }
+  }
+}
+"""
+
+
+async def test_a_branch_the_repository_lacks_is_refused_when_set(server: FakeServer) -> None:
+    shop = await make_shop(server)
+    shop.repo.push(SOURCE, "main")
+    shop.repo.push(SOURCE, "release")
+    project = to_base64("Project", shop.app.project.id)
+
+    def create(name: str, url: str, ref: str) -> dict[str, Any]:
+        return {"input": {"project": project, "name": name, "sourceRepo": url, "sourceRef": ref}}
+
+    missing = await shop.gql(CREATE, create("api", SOURCE, "nope"), token=shop.dev.token)
+    assert missing["createApp"]["fieldErrors"][0]["field"] == "sourceRef"
+    assert "nope" in missing["createApp"]["fieldErrors"][0]["message"]
+    assert not await App.exists(name="api")
+    # A repository that cannot be read now is no reason to refuse the app.
+    offline = await shop.gql(
+        CREATE, create("api", "http://127.0.0.1:9/elsewhere.git", "nope"), token=shop.dev.token
+    )
+    assert offline["createApp"]["__typename"] == "AppSuccess"
+
+    moved = await shop.gql(
+        UPDATE, {"input": {"id": shop.gid, "sourceRef": "gone"}}, token=shop.dev.token
+    )
+    assert moved["updateApp"]["fieldErrors"][0]["field"] == "sourceRef"
+    await shop.app.refresh_from_db()
+    assert shop.app.source_ref == "main"
+    kept = await shop.gql(
+        UPDATE, {"input": {"id": shop.gid, "sourceRef": "release"}}, token=shop.dev.token
+    )
+    assert kept["updateApp"]["__typename"] == "AppSuccess"
