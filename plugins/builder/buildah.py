@@ -7,6 +7,14 @@ that succeeded `buildah push`, which writes the pushed manifest's digest to
 a file. Every line the commands print is streamed
 to the handle. Credentials reach git and buildah through the environment and
 a 0600 auth file, never through a command line that `ps` could show.
+
+Layers are cached per project: each project builds in a buildah store of its
+own, so a cached layer of one project is never reused by another's build (a
+RUN step's cache key is only its instruction and its parent: in a shared
+store one tenant could read or poison another's layers). A store keeps, per
+app, the layers of its newest image, pruned as builds supersede them; layers
+older than `cache_ttl_hours` are built again, and a store no build used for
+that long is removed.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import re
 import secrets
 import shutil
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Annotated
 
 from home_idp.plugins.builder.contract import (
     BuilderConfig,
@@ -40,6 +50,7 @@ from home_idp.plugins.support.git_source import (
     fetched_names,
     git_env,
 )
+from home_idp.plugins.support.options import Between, Flag
 from home_idp.plugins.support.repo_paths import is_repo_path
 from home_idp.plugins.support.tracing import tracer
 
@@ -56,6 +67,13 @@ _PGID_FILE = "running.pgid"
 _OWNER_FILE = "owner"
 # What a process group of ours runs; anything else under a reused id is left alone.
 _OUR_COMMANDS = (b"buildah", b"git")
+# The name each app's newest image keeps in its project's store: it holds that
+# image's layers (the cache of the app's next build) after the release's tag goes.
+_NEWEST = "localhost/home-idp-cache/{repository}:newest"
+# Touched by every build of a project; a store untouched for the cache's
+# lifetime holds nothing a build would reuse.
+_USED_FILE = "used"
+_STORE_SWEEP_SECONDS = 3600.0
 
 
 class _StepFailed(Exception):
@@ -73,6 +91,9 @@ class BuildahOptions(BuildIsolation):
     root: str = ""
     runroot: str = ""
     storage_driver: str = "vfs"
+    cache: Flag = True
+    cache_ttl_hours: Annotated[int, Between(1, 24 * 365)] = 168
+    cache_root: str = ""
 
 
 class BuildahBuilder:
@@ -81,7 +102,11 @@ class BuildahBuilder:
     Options: `storage_driver` (default `vfs`, which works everywhere),
     `runtime`, `userns` and `network` (how RUN steps are isolated; see
     `isolation.py`), `root` and `runroot` (buildah's storage, default under
-    `<data dir>/buildah`), `buildah` and `git` (the binaries).
+    `<data dir>/buildah`), `cache` (layer caching, one store per project;
+    default on), `cache_ttl_hours` (how long a cached layer is reused, and
+    an unused project store kept; default 168), `cache_root` (where the
+    project stores are, default `<data dir>/buildah/cache`), `buildah` and
+    `git` (the binaries).
     """
 
     def __init__(self, config: BuilderConfig) -> None:
@@ -90,17 +115,22 @@ class BuildahBuilder:
         self._buildah = options.buildah
         self._git = options.git
         storage = config.data_dir / "buildah"
-        self._global_args = [
-            "--root",
+        self._storage_driver = options.storage_driver
+        self._shared_store = (
             options.root or str(storage / "root"),
-            "--runroot",
             options.runroot or str(storage / "run"),
-            "--storage-driver",
-            options.storage_driver,
-        ]
+        )
+        self._caching = options.cache
+        self._cache_ttl_hours = options.cache_ttl_hours
+        # A store is only ever used with one driver and one id map (buildah
+        # refuses another): changing either starts new stores rather than
+        # failing every project's builds; the old ones age out.
+        flavour = re.sub(r"[^a-z0-9]+", "-", f"{options.storage_driver}-{options.userns}")
+        self._cache_root = Path(options.cache_root or storage / "cache") / flavour
         self._isolation: BuildIsolation = options
         self._running: dict[str, BuildahHandle] = {}
         self._swept = False
+        self._stores_swept = float("-inf")
 
     @property
     def on_this_machine(self) -> bool:
@@ -115,6 +145,9 @@ class BuildahBuilder:
         if not self._swept:
             self._swept = True
             await asyncio.to_thread(self._sweep)
+        if self._caching and time.monotonic() - self._stores_swept > _STORE_SWEEP_SECONDS:
+            self._stores_swept = time.monotonic()
+            await asyncio.to_thread(self._sweep_stores)
         earlier = self._running.pop(request.build_id, None)
         if earlier is not None:
             await earlier.cancel()
@@ -150,13 +183,69 @@ class BuildahBuilder:
             _kill_orphan(work_dir / _PGID_FILE)
             shutil.rmtree(work_dir, ignore_errors=True)
 
+    def _sweep_stores(self) -> None:
+        """Remove the stores of projects that built nothing for the cache's lifetime.
+
+        Their layers are too old to be reused, and a deleted project's store
+        would otherwise stay for good. Each build touches its store first, so
+        a store in use (here or by another replica) is never this old.
+        """
+        if not self._cache_root.parent.is_dir():
+            return
+        oldest = time.time() - self._cache_ttl_hours * 3600
+        busy = {handle.project for handle in self._running.values()}
+        for used_file in self._cache_root.parent.glob(f"*/*/{_USED_FILE}"):
+            # Only what a build marked is ours to remove, whatever `cache_root` points at.
+            store = used_file.parent
+            if not _LABEL.fullmatch(store.name) or store.name in busy:
+                continue
+            try:
+                stale = used_file.stat().st_mtime < oldest
+            except OSError:
+                continue
+            if stale:
+                log.info("removing the unused build cache of %s", store.name)
+                shutil.rmtree(store, ignore_errors=True)
+
     def _finished(self, handle: BuildahHandle) -> None:
         if self._running.get(handle.build_id) is handle:
             del self._running[handle.build_id]
 
-    def buildah_args(self, *args: str) -> list[str]:
-        """A buildah command on this builder's storage (its id map included)."""
-        return [self._buildah, *self._global_args, *self._isolation.storage_args(), *args]
+    def store(self, project: str | None) -> Path | None:
+        """The buildah store a project's builds use: its own when layers are cached."""
+        return self._cache_root / project if self._caching and project else None
+
+    def buildah_args(self, *args: str, project: str | None = None) -> list[str]:
+        """A buildah command on a project's storage (its id map included).
+
+        Without a project (or with the cache off) it is the builder's shared
+        store, where nothing is cached.
+        """
+        store = self.store(project)
+        root, runroot = (str(store / "root"), str(store / "run")) if store else self._shared_store
+        return [
+            self._buildah,
+            "--root",
+            root,
+            "--runroot",
+            runroot,
+            "--storage-driver",
+            self._storage_driver,
+            *self._isolation.storage_args(),
+            *args,
+        ]
+
+    def cache_args(self) -> list[str]:
+        """`buildah bud`'s flags for the layer cache."""
+        if not self._caching:
+            return ["--layers=false"]
+        # A cached `RUN apt-get upgrade` never runs again: the TTL makes old
+        # layers be built afresh, so a long-lived cache still picks up fixes.
+        return ["--layers=true", f"--cache-ttl={self._cache_ttl_hours}h"]
+
+    @property
+    def cache_ttl_hours(self) -> int:
+        return self._cache_ttl_hours
 
     @property
     def isolation(self) -> BuildIsolation:
@@ -183,6 +272,13 @@ class BuildahHandle:
     @property
     def build_id(self) -> str:
         return self._request.build_id
+
+    @property
+    def project(self) -> str:
+        return self._request.namespace
+
+    def _buildah(self, *args: str) -> list[str]:
+        return self._builder.buildah_args(*args, project=self._request.namespace)
 
     def begin(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"build-{self.build_id}")
@@ -222,15 +318,48 @@ class BuildahHandle:
         # The result is out before the clean-up: the release need not wait for it.
         self._outcome.set_result(result)
         try:
-            if result.succeeded:
-                # The image is in the registry now; the local copy only takes space.
-                await self._command(
-                    "clean up", self._builder.buildah_args("rmi", self._request.image), show=False
-                )
+            await self._clean_up(result)
         except (_StepFailed, OSError) as error:
             log.warning("could not remove the built image of %s: %s", self.build_id, error)
         finally:
             await asyncio.to_thread(shutil.rmtree, self._work_dir, True)
+
+    async def _clean_up(self, result: BuildResult) -> None:
+        """Drop the release's local image; with the cache on, keep its layers.
+
+        Removing an image also removes the untagged layers under it that no
+        other image builds on: the whole chain. So the app's newest image keeps
+        a name of its own (its previous one goes, with the layers the new one
+        no longer shares), and leftovers of failed builds go once they are
+        past the cache's lifetime.
+        """
+        image = self._request.image
+        if self._builder.store(self.project) is None:
+            if result.succeeded:
+                # The image is in the registry now; the local copy only takes space.
+                await self._command("clean up", self._buildah("rmi", image), show=False)
+            return
+        if not result.succeeded:
+            # A bud that failed tagged nothing; one whose push failed did.
+            with contextlib.suppress(_StepFailed):
+                await self._command("clean up", self._buildah("rmi", image), show=False)
+            return
+        newest = _NEWEST.format(repository=_repository(image))
+        with contextlib.suppress(_StepFailed):  # the app's first build has none
+            await self._command("clean up", self._buildah("rmi", newest), show=False)
+        await self._command("clean up", self._buildah("tag", image, newest), show=False)
+        await self._command("clean up", self._buildah("rmi", image), show=False)
+        ttl = f"until={self._builder.cache_ttl_hours}h"
+        stale = await self._command(
+            "clean up",
+            self._buildah(
+                "images", "--all", "--quiet", "--filter=dangling=true", f"--filter={ttl}"
+            ),
+            show=False,
+            keep_output=True,
+        )
+        if stale:
+            await self._command("clean up", self._buildah("rmi", *stale), show=False)
 
     async def _script(self) -> BuildResult:
         request = self._request
@@ -257,17 +386,23 @@ class BuildahHandle:
             auth_file = self._auth_file(request.push_credentials, request.image)
             tls = f"--tls-verify={'false' if request.insecure_registry else 'true'}"
             auth = ["--authfile", str(auth_file)] if auth_file else []
+            store = self._builder.store(self.project)
+            if store is not None:
+                await asyncio.to_thread(_touch, store)
             with spans.start_as_current_span("buildah bud"):
                 await self._command(
                     "build",
-                    self._builder.buildah_args(
+                    self._buildah(
                         "bud",
                         *self._builder.isolation.bud_args(),
                         tls,
                         *auth,
-                        "--layers=false",
+                        *self._builder.cache_args(),
                         # The build's env (trace context among it) reaches the
-                        # Dockerfile's ARGs, so a RUN that emits spans joins the trace.
+                        # Dockerfile's ARGs, so a RUN that emits spans joins the
+                        # trace. Only a declared ARG is part of a layer's cache
+                        # key: these values change every release, so a Dockerfile
+                        # that declares one misses the cache from that ARG on.
                         *(
                             f"--build-arg={name}={value}"
                             for name, value in sorted(request.env.items())
@@ -284,7 +419,7 @@ class BuildahHandle:
             with spans.start_as_current_span("buildah push"):
                 await self._command(
                     "push",
-                    self._builder.buildah_args(
+                    self._buildah(
                         "push", tls, *auth, "--digestfile", str(digest_file), request.image
                     ),
                     retryable=True,
@@ -363,12 +498,15 @@ class BuildahHandle:
         retryable: bool = False,
         show: bool = True,
         explain: Callable[[Sequence[str]], str | None] | None = None,
-    ) -> None:
+        keep_output: bool = False,
+    ) -> list[str]:
+        """Run one command, streaming its lines; its output lines when `keep_output`."""
         if self._cancelled:
             raise _StepFailed("the build was cancelled")
         if show:
             self._emit(f"--- {label}")
         tail: list[str] = []
+        output: list[str] = []
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -389,6 +527,8 @@ class BuildahHandle:
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:_MAX_LINE]
             self._emit(line)
             tail = [*tail[-4:], line]
+            if keep_output:
+                output.append(line)
         code = await process.wait()
         self._process = None
         if code != 0:
@@ -398,6 +538,7 @@ class BuildahHandle:
                 reason or f"{label} failed (exit code {code})",
                 retryable=retryable or bool(UNREACHABLE.search(text)),
             )
+        return output
 
     def _emit(self, line: str) -> None:
         self._lines.put_nowait(line)
@@ -418,6 +559,18 @@ class BuildahHandle:
         with os.fdopen(fd, "w") as handle:
             json.dump({"auths": {host: {"auth": token.decode()}}}, handle)
         return path
+
+
+def _repository(image: str) -> str:
+    """An image reference's repository: without its registry host and its tag."""
+    path = image.partition("/")[2] or image
+    name, _, tag = path.rpartition(":")
+    return name if name and "/" not in tag else path
+
+
+def _touch(store: Path) -> None:
+    store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (store / _USED_FILE).touch()
 
 
 def _process_identity(pid: int) -> str | None:
@@ -469,6 +622,9 @@ def _kill_orphan(pgid_file: Path) -> None:
 def _check_request(request: BuildRequest) -> None:
     if not _LABEL.fullmatch(request.build_id):
         raise BuildError(f"the build id {request.build_id!r} is not a DNS-1123 label")
+    if not _LABEL.fullmatch(request.namespace):
+        # It names the project's store, a directory: no traversal.
+        raise BuildError(f"the project {request.namespace!r} is not a DNS-1123 label")
     for source in (request.source, request.platform):
         if not _REF.fullmatch(source.ref) or ".." in source.ref:
             raise BuildError(f"the git ref {source.ref[:80]!r} is not usable")

@@ -115,7 +115,9 @@ class KanikoBuilder:
     `executor_image`, `git_image`, `buildah_image`, `ttl_seconds` (3600),
     `active_deadline_seconds` (1800), `service_account`, the build
     container's `cpu_request`/`cpu_limit`/`memory_request`/`memory_limit`,
-    `workspace_size`; and timing: `poll_interval` (2 s), `request_timeout`
+    `workspace_size`, `cache` (kaniko's layer cache in the app's
+    `<registry>/<project>/<app>/cache` repository; default on) and
+    `cache_ttl_hours` (168); and timing: `poll_interval` (2 s), `request_timeout`
     (30 s), `unavailable_timeout` (how long the API may be away before a
     build is given up as retryable, 120 s), `delete_timeout` (60 s).
     """

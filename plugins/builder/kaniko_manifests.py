@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator
 
 from home_idp.plugins.builder.contract import BuildError, BuildRequest, GitSource
-from home_idp.plugins.support.options import Between, PluginOptions, Word
+from home_idp.plugins.support.options import Between, Flag, PluginOptions, Word
 
 __all__ = [
     "BUILD_CONTAINER",
@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_EXECUTOR_IMAGE",
     "DEFAULT_GIT_IMAGE",
     "JobSettings",
+    "cache_repository",
     "check_request",
     "git_secret",
     "job",
@@ -137,6 +138,8 @@ class JobSettings(PluginOptions):
     memory_request: Quantity = "1Gi"
     memory_limit: Quantity = "4Gi"
     workspace_size: Quantity = "10Gi"
+    cache: Flag = True
+    cache_ttl_hours: Annotated[int, Between(1, 24 * 365)] = 168
 
 
 def check_request(request: BuildRequest) -> None:
@@ -163,6 +166,18 @@ def registry_host(image: str) -> str:
     if found is None:
         raise BuildError(f"{image!r} is not an image reference of the form host/path:tag")
     return found.group("host")
+
+
+def cache_repository(image: str) -> str:
+    """Where kaniko keeps an app's cached layers: `<registry>/<project>/<app>/cache`.
+
+    Beside the app's images, so per project: a layer's cache key is only its
+    instruction and its parent, and one project must never reuse (or plant)
+    another's. It is pushed with the build's own push credentials, which
+    reach only the project's repositories.
+    """
+    registry_host(image)  # an image of the form host/path:tag, or BuildError
+    return f"{image.rpartition(':')[0]}/cache"
 
 
 def secret_names(build_id: str) -> tuple[str, str]:
@@ -351,6 +366,14 @@ def _kaniko(request: BuildRequest, settings: JobSettings) -> dict[str, Any]:
         # ARGs too, so a RUN that emits spans joins the release's trace.
         *(f"--build-arg={name}={value}" for name, value in sorted(request.env.items())),
     ]
+    if settings.cache:
+        args += [
+            "--cache=true",
+            f"--cache-repo={cache_repository(request.image)}",
+            # A cached `RUN apt-get upgrade` never runs again: after the TTL
+            # its layer is built afresh, so a long-lived cache still picks up fixes.
+            f"--cache-ttl={settings.cache_ttl_hours}h",
+        ]
     if request.insecure_registry:
         host = registry_host(request.image)
         args += [

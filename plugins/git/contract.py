@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -15,6 +16,9 @@ __all__ = [
     "GitPlugin",
     "GitUnavailable",
     "PushEvent",
+    "SourceHookOutcome",
+    "SourceHookRegistrar",
+    "SourceHookResult",
 ]
 
 
@@ -134,6 +138,62 @@ class GitPlugin(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and other resources; the server calls it at shutdown."""
+        ...
+
+
+class SourceHookOutcome(StrEnum):
+    """What became of a request to register an app's source push webhook."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    # The repository is not on the plugin's git host (or not a repository URL at all).
+    NOT_SUPPORTED = "not-supported"
+    # The host answered that the token may not manage the repository's hooks.
+    REFUSED = "refused"
+    # The host could not be reached, or failed.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SourceHookResult:
+    """The outcome, where it happened and a message that is safe to show.
+
+    `repository` is the host and full name (`github.com/owner/repo`) once the
+    URL was recognised, else None. `message` never holds the token or the secret.
+    """
+
+    outcome: SourceHookOutcome
+    message: str
+    repository: str | None = None
+
+    @property
+    def registered(self) -> bool:
+        """Whether the host now sends the repository's pushes to the hook URL."""
+        return self.outcome in {SourceHookOutcome.CREATED, SourceHookOutcome.UPDATED}
+
+
+@runtime_checkable
+class SourceHookRegistrar(Protocol):
+    """An optional capability of a git plugin: push webhooks on other repositories.
+
+    The platform repo's own hook is `GitPlugin.register_webhook`; this one is
+    for the apps' source repositories, when they live on the plugin's git host
+    and its credential may manage their hooks. A plugin without it leaves the
+    hook to be added by hand; the server checks with `isinstance`.
+    """
+
+    async def register_source_hook(
+        self, repo_url: str, hook_url: str, secret: str
+    ) -> SourceHookResult:
+        """Make pushes to `repo_url` send signed JSON push events to `hook_url`.
+
+        An existing hook with exactly `hook_url` is updated (secret, events,
+        active) rather than duplicated. Never raises for what the host
+        answers: a URL on another host is NOT_SUPPORTED, a host that refuses
+        the credential's rights is REFUSED, and anything else that goes wrong
+        (host down, server errors) is FAILED, each with a message that names
+        neither the credential nor `secret`.
+        """
         ...
 
 

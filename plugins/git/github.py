@@ -41,6 +41,8 @@ from home_idp.plugins.git.contract import (
     GitError,
     GitUnavailable,
     PushEvent,
+    SourceHookOutcome,
+    SourceHookResult,
 )
 from home_idp.plugins.git.paths import check_repo_path
 from home_idp.plugins.git.webhooks import parse_push_event, verify_signature
@@ -61,6 +63,10 @@ _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
 _SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
+# scp-like `user@host:owner/repo.git`, as GitHub shows its SSH clone URLs.
+_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?(?P<host>[^@/:]+):(?P<path>[^/].*)$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOOK_EVENTS = ["push"]
 
 
 def git_blob_sha(content: bytes) -> str:
@@ -103,6 +109,65 @@ def _owner(owner: str) -> str:
     return owner
 
 
+@dataclass(frozen=True)
+class _WebHost:
+    """Where GitHub's web pages and clones are, worked out from its API URL."""
+
+    scheme: str
+    hostname: str
+    port: int
+    root: str
+
+    @classmethod
+    def of(cls, api_url: str) -> _WebHost:
+        parts = urlsplit(api_url)
+        hostname, path = (parts.hostname or "").lower(), parts.path.rstrip("/")
+        scheme = parts.scheme.lower()
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 443)
+        if path.endswith("/api/v3"):
+            # GitHub Enterprise Server serves its API under /api/v3 of the web host.
+            return cls(scheme, hostname, port, path.removesuffix("/api/v3"))
+        if hostname.startswith("api."):
+            # api.github.com, and GHE.com's api.<subdomain>.ghe.com.
+            return cls(scheme, hostname.removeprefix("api."), port, path)
+        return cls(scheme, hostname, port, path)
+
+    @property
+    def netloc(self) -> str:
+        default = self.port == _DEFAULT_PORTS.get(self.scheme)
+        return self.hostname if default else f"{self.hostname}:{self.port}"
+
+    @property
+    def base(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.root}"
+
+    def full_name(self, url: str) -> str | None:
+        """`owner/repo` when `url` names a repository on this host (https, ssh or
+        scp-like), else None."""
+        scp = _SCP_LIKE.match(url) if "://" not in url else None
+        if scp is not None:
+            host, path = scp["host"].lower(), "/" + scp["path"]
+            same_host = host in {self.hostname, f"ssh.{self.hostname}"}
+        else:
+            parts = urlsplit(url)
+            try:
+                port = parts.port
+            except ValueError:
+                return None
+            scheme, host, path = parts.scheme.lower(), (parts.hostname or "").lower(), parts.path
+            if scheme in _DEFAULT_PORTS:
+                same_host = host == self.hostname and (port or _DEFAULT_PORTS[scheme]) == self.port
+                path = path.removeprefix(self.root) if path.startswith(f"{self.root}/") else ""
+            else:
+                # ssh's port is its own (ssh.github.com:443 for SSH over the https port).
+                same_host = scheme == "ssh" and host in {self.hostname, f"ssh.{self.hostname}"}
+        owner, _, name = path.strip("/").partition("/")
+        name = name.removesuffix(".git")
+        if not same_host or not _OWNER.match(owner) or not _REPO_NAME.match(name):
+            return None
+        return None if name in {".", ".."} else f"{owner}/{name}"
+
+
 class GitHubOptions(PluginOptions):
     """The github plugin's options (see `GitHubGit`)."""
 
@@ -134,6 +199,7 @@ class GitHubGit:
         if not _BRANCH.match(config.branch) or ".." in config.branch:
             raise GitError(f"{config.branch!r} is not a valid branch name")
         self._api_url = options.api_url
+        self._web = _WebHost.of(options.api_url)
         self._private = options.private
         self._owner = owner
         self._repo_name = config.repo_name
@@ -168,7 +234,7 @@ class GitHubGit:
     @property
     def clone_url(self) -> str:
         """The HTTPS clone URL (GitHub's own answer once `ensure_repo` ran); no credentials."""
-        return self._clone_url or _derive_clone_url(self._api_url, self.repository)
+        return self._clone_url or f"{self._web.base}/{self.repository}.git"
 
     @property
     def local_path(self) -> None:
@@ -251,6 +317,51 @@ class GitHubGit:
         if not self._webhook_url:
             raise GitError("no webhook URL is configured for the github git plugin")
         await self._run("registering the webhook", self._register_webhook)
+
+    def source_repository(self, url: str) -> str | None:
+        """The `owner/repo` that `url` names on this plugin's GitHub host, else None."""
+        return self._web.full_name(url)
+
+    async def register_source_hook(
+        self, repo_url: str, hook_url: str, secret: str
+    ) -> SourceHookResult:
+        """Make pushes to `repo_url`, a repository on this plugin's GitHub host, send
+        signed JSON push events to `hook_url`.
+
+        `repo_url` may be an https URL (`https://github.com/o/r(.git)`), an ssh one
+        (`ssh://git@github.com/o/r.git`) or scp-like (`git@github.com:o/r.git`);
+        with GitHub Enterprise the host is the one `api_url` is on. The hook with
+        exactly `hook_url` is updated if there is one, else created. GitHub's 403
+        and 404 (the token may not administer the repository, or cannot see it)
+        become REFUSED; the token needs admin:repo_hook (classic) or the
+        repository's "Webhooks" write permission (fine-grained).
+        """
+        full_name = self.source_repository(repo_url)
+        if full_name is None:
+            message = f"the source repository is not a repository on {self._web.netloc}"
+            return SourceHookResult(SourceHookOutcome.NOT_SUPPORTED, message)
+        where = f"{self._web.netloc}{self._web.root}/{full_name}"
+        try:
+            created = await to_thread.run_sync(
+                lambda: self._register_source_hook(full_name, hook_url, secret)
+            )
+        except (GithubException, BadAttributeException, OSError) as error:
+            refused = (
+                isinstance(error, GithubException)
+                and error.status in {403, 404}
+                and not isinstance(error, RateLimitExceededException)
+            )
+            if refused:
+                logger.warning("GitHub refused to manage the hooks of %s", where)
+                message = f"the token may not manage hooks of {full_name}"
+                return SourceHookResult(SourceHookOutcome.REFUSED, message, where)
+            doing = "registering the source webhook"
+            failure = self._translate(error, doing, full_name, also_mask=(secret,))
+            logger.warning("%s", failure)
+            return SourceHookResult(SourceHookOutcome.FAILED, str(failure), where)
+        logger.info("%s the source webhook of %s", "created" if created else "updated", where)
+        outcome = SourceHookOutcome.CREATED if created else SourceHookOutcome.UPDATED
+        return SourceHookResult(outcome, f"registered on {where}", where)
 
     def verify_webhook(self, body: bytes, signature: str | None) -> bool:
         """Whether `signature` (X-Hub-Signature-256) is right for `body`; constant time."""
@@ -457,6 +568,19 @@ class GitHubGit:
         for duplicate in duplicates:
             duplicate.delete()
 
+    def _register_source_hook(self, full_name: str, hook_url: str, secret: str) -> bool:
+        """Whether the hook was created (else updated)."""
+        repo = self._github.get_repo(full_name)
+        config = {"url": hook_url, "content_type": "json", "secret": secret, "insecure_ssl": "0"}
+        try:
+            return _create_or_update_hook(repo, config)
+        except GithubException as error:
+            # GitHub keeps one hook per URL: another request may have made it between
+            # the listing and the creation (422), and a second listing finds it.
+            if error.status != 422:
+                raise
+            return _create_or_update_hook(repo, config)
+
     # Errors.
 
     async def _run(self, doing: str, call: Callable[[], T]) -> T:
@@ -467,14 +591,20 @@ class GitHubGit:
         except (GithubException, BadAttributeException, OSError) as error:
             raise self._translate(error, doing) from error
 
-    def _translate(self, error: Exception, doing: str) -> GitError:
-        where = f"{doing} for {self.repository}"
+    def _translate(
+        self,
+        error: Exception,
+        doing: str,
+        repository: str | None = None,
+        also_mask: tuple[str, ...] = (),
+    ) -> GitError:
+        where = f"{doing} for {repository or self.repository}"
         if isinstance(error, BadCredentialsException):
             return GitError(f"GitHub refused the token while {where} (401)")
         if isinstance(error, RateLimitExceededException):
             return GitUnavailable(f"GitHub's rate limit was hit while {where}")
         if isinstance(error, GithubException):
-            detail = self._mask(_server_message(error))[:200]
+            detail = self._mask(_server_message(error), also_mask)[:200]
             cls = GitUnavailable if error.status >= 500 else GitError
             return cls(f"GitHub answered {error.status} while {where}: {detail}")
         if isinstance(error, BadAttributeException):
@@ -482,8 +612,18 @@ class GitHubGit:
         # requests' errors (connection refused, timeouts, too many 5xx) are OSErrors.
         return GitUnavailable(f"GitHub at {self._api_url} could not be reached while {where}")
 
-    def _mask(self, text: str) -> str:
-        return mask_secrets(text, [self._token])
+    def _mask(self, text: str, also: tuple[str, ...] = ()) -> str:
+        return mask_secrets(text, [self._token, *also])
+
+
+def _create_or_update_hook(repo: Repository, config: dict[str, str]) -> bool:
+    """Whether a hook was created; an existing one with the same URL is updated instead."""
+    existing = next((h for h in repo.get_hooks() if h.config.get("url") == config["url"]), None)
+    if existing is None:
+        repo.create_hook("web", config, events=_HOOK_EVENTS, active=True)
+        return True
+    existing.edit("web", config, events=_HOOK_EVENTS, active=True)
+    return False
 
 
 def _listing_entry(
@@ -502,12 +642,3 @@ def _server_message(error: GithubException) -> str:
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])
     return error.message or "no message"
-
-
-def _derive_clone_url(api_url: str, full_name: str) -> str:
-    parts = urlsplit(api_url)
-    if parts.netloc == "api.github.com":
-        return f"https://github.com/{full_name}.git"
-    # GitHub Enterprise Server serves its API under /api/v3 of the web host.
-    root = parts.path.rstrip("/").removesuffix("/api/v3")
-    return f"{parts.scheme}://{parts.netloc}{root}/{full_name}.git"

@@ -137,6 +137,15 @@ class SourceWebhookSecretSuccess:
     secret: str = strawberry.field(
         description="Give it to the git host with the webhook's URL (app.sourceWebhook.url)."
     )
+    registered: bool = strawberry.field(
+        description="Whether home-idp registered (or updated) the push webhook on the app's "
+        "repository itself, with this secret; only the github git plugin can, for "
+        "repositories on its host that its token may manage hooks of."
+    )
+    note: str = strawberry.field(
+        description='Where the webhook was registered ("registered on github.com/o/r"), or '
+        "why it was not and that it must be added by hand."
+    )
 
 
 @strawberry.type
@@ -205,14 +214,18 @@ class AppMutation:
 
     @mutation(
         "app.source_webhook_secret",
-        description="Make a new secret for the app's source push webhooks (shown once).",
+        description="Make a new secret for the app's source push webhooks (shown once), "
+        "and register the webhook on the app's repository when the git plugin can.",
     )
     async def new_source_webhook_secret(
         self, info: Info, input: NewSourceWebhookSecretInput
     ) -> SourceWebhookSecretResult:
         app, secret = await info.context.apps.apps.new_webhook_secret(app_id(input.app))
+        hook = await info.context.deploy.source_hooks.register(app, secret)
         app_type = App.from_model(await info.context.apps.apps.get(app.id))
-        return SourceWebhookSecretSuccess(app=app_type, secret=secret)
+        return SourceWebhookSecretSuccess(
+            app=app_type, secret=secret, registered=hook.registered, note=hook.note
+        )
 
     @mutation("app.delete_source_credential", description="Remove the app's source credential.")
     async def delete_source_credential(

@@ -23,6 +23,7 @@ from home_idp.schema.core.relay import (
 from home_idp.server.apps import config as app_config
 from home_idp.server.apps import models as app_models
 from home_idp.server.apps.fields import without_credentials
+from home_idp.server.deploy.source_hooks import source_hook_url
 from home_idp.server.errors import NotFound
 
 if TYPE_CHECKING:
@@ -224,9 +225,12 @@ class App(VisibleNode):
         return SourceCredentialStatus.from_model(credential) if credential else None
 
     @strawberry.field(description="Where the source repository's host sends push webhooks.")
-    def source_webhook(self, info: Info) -> SourceWebhook:
+    async def source_webhook(self, info: Info) -> SourceWebhook:
+        project = await info.context.loaders.project.load(self.project_id)
+        if project is None:
+            raise NotFound("the app's project is gone")
         return SourceWebhook(
-            url=f"{info.context.runtime.settings.base_url}/webhooks/source",
+            url=source_hook_url(info.context.runtime.settings.base_url, project.name, self.name),
             secret_set=self.webhook_secret_set,
         )
 

@@ -30,6 +30,7 @@ from home_idp.server.deploy.platform_repo import PlatformReadTokens, make_git_pl
 from home_idp.server.deploy.registry_access import RegistryAccounts, make_registry_plugin
 from home_idp.server.deploy.registry_webhooks import SOURCE_REGISTRY, RegistryWebhooks
 from home_idp.server.deploy.releases import ReleaseService
+from home_idp.server.deploy.source_hooks import SourceHooks
 from home_idp.server.deploy.source_poller import SourcePoller
 from home_idp.server.deploy.source_webhooks import SOURCE_PUSH, SourceWebhooks
 from home_idp.server.deploy.webhooks import SOURCE_GIT, DeliveryInspector, GitWebhooks
@@ -57,6 +58,7 @@ class DeploySession:
     runtime: AppRuntime
     deliveries: DeliveryInspector
     build_log: BuildLog
+    source_hooks: SourceHooks
 
 
 class DeployManager:
@@ -134,7 +136,7 @@ class DeployManager:
         )
         self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine, settings.webhooks)
         self.registry_webhooks = RegistryWebhooks(self.registry, self.engine, settings.webhooks)
-        self.source_webhooks = SourceWebhooks(self.engine, secret_box, settings.webhooks)
+        self.source_webhooks = SourceWebhooks(self.engine, secret_box, source, settings.webhooks)
         self.poller = SourcePoller(self.probe, self.engine, settings.sources)
         self._background: list[asyncio.Task[None]] = []
 
@@ -219,6 +221,9 @@ class DeployManager:
                 },
             ),
             build_log=self.build_log,
+            source_hooks=SourceHooks(
+                rbac.authz, rbac.audit, self.git, self.settings.git.plugin, self.settings.base_url
+            ),
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from home_idp.server.apps.models import App
-from home_idp.server.apps.source_reader import SourceCommit
+from home_idp.server.apps.source_reader import SourceCommit, SourceProblem, SourceReader
 from home_idp.server.apps.watch_paths import touches
 from home_idp.server.deploy.models import DeliveryOutcome, WebhookDelivery
 from home_idp.server.deploy.source_push import (
@@ -72,6 +72,7 @@ class SourceWebhooks:
 
     engine: Engine
     box: SecretBox
+    source: SourceReader
     limits: WebhookSettings
 
     async def receive(self, headers: dict[str, str], body: bytes) -> WebhookResult:
@@ -162,11 +163,17 @@ class SourceWebhooks:
             return "auto deploy is off"
         if push.after == app.source_seen_sha:
             return f"{push.after[:12]} was already acted on"
+        if await _overtaken_by_head(self.source, app, push.after):
+            # A late delivery (hosts retry, and deliver out of order) must not
+            # build older code over newer: only the branch's head is built.
+            return f"{push.after[:12]} is no longer the head of {app.source_ref}; not built"
         # The push's own paths are the change since the app's last commit only
         # when the push starts there; else they are unknown (counted as changed).
         changed = push.changed_paths if push.before == app.source_seen_sha else None
         if not touches(changed, app.watch_paths):
-            await App.filter(id=app.id).update(source_seen_sha=push.after)
+            await App.filter(id=app.id, source_seen_sha=app.source_seen_sha).update(
+                source_seen_sha=push.after
+            )
             return f"{push.after[:12]} touches none of the watch paths; nothing started"
         head = push.head
         commit = SourceCommit(
@@ -182,6 +189,15 @@ class SourceWebhooks:
         except Conflict as error:
             return str(error)
         return release or f"{push.after[:12]} was already acted on"
+
+
+async def _overtaken_by_head(source: SourceReader, app: App, sha: str) -> bool:
+    """Whether the app's branch points elsewhere now; a source that cannot be asked
+    leaves the push to be trusted."""
+    try:
+        return await source.head(app) != sha
+    except SourceProblem:
+        return False
 
 
 async def _following(push: SourcePush) -> list[App]:

@@ -32,12 +32,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.doubles.github_objects import ZERO_SHA, FakeRepo, Hook, account_json, iso
+from tests.doubles.github_objects import (
+    HOOKS_ADMIN,
+    HOOKS_NONE,
+    HOOKS_READ,
+    ZERO_SHA,
+    FakeRepo,
+    Hook,
+    account_json,
+    iso,
+)
 from tests.liveserver import free_port
 
-__all__ = ["Delivery", "FakeRepo", "GitHubStandIn", "Hook", "github_stand_in"]
+__all__ = [
+    "HOOKS_ADMIN",
+    "HOOKS_NONE",
+    "HOOKS_READ",
+    "Delivery",
+    "FakeRepo",
+    "GitHubStandIn",
+    "Hook",
+    "github_stand_in",
+]
 
 _DOCS = "https://docs.github.com/rest"
+# Repository webhooks as https://docs.github.com/rest/repos/webhooks (API version
+# 2022-11-28) documents them: lists of 30 a page (`per_page` up to 100, `Link`
+# headers), a hook's secret never sent back, and 404 for hooks the token may not
+# see or 403 when it may see but not change them.
+_HOOKS_PER_PAGE, _HOOKS_MAX_PER_PAGE = 30, 100
+_HOOK_CONTENT_TYPES = {"json", "form"}
 
 
 class ApiError(Exception):
@@ -91,11 +115,17 @@ class GitHubStandIn:
         private: bool = False,
         auto_init: bool = True,
         default_branch: str = "main",
+        hooks_access: str = HOOKS_ADMIN,
     ) -> FakeRepo:
-        """A repository as if made on GitHub beforehand (with a README commit when auto_init)."""
+        """A repository as if made on GitHub beforehand (with a README commit when auto_init).
+
+        `hooks_access` is what the stand-in's token may do with its hooks:
+        HOOKS_ADMIN, HOOKS_READ or HOOKS_NONE.
+        """
         owner, name = full_name.split("/")
         owner_type = "User" if owner == self.login else "Organization"
         repo = FakeRepo(len(self.repos) + 1, owner, name, private, owner_type, default_branch)
+        repo.hooks_access = hooks_access
         if auto_init:
             sha = repo.commit({"README.md": f"# {name}\n".encode()}, "Initial commit", None)
             repo.refs[f"refs/heads/{default_branch}"] = sha
@@ -456,30 +486,69 @@ class GitHubStandIn:
             raise ApiError(404, "Not Found")
         return 200, repo.compare_json(self.base_url, base_sha, head_sha)
 
-    async def _list_hooks(self, request: Request) -> tuple[int, Any]:
+    def _hooks_of(self, request: Request, *, change: bool) -> FakeRepo:
+        """The repository, if the token may see (or, for `change`, change) its hooks."""
         repo = self._find(request)
-        return 200, [repo.hook_json(self.base_url, hook) for hook in repo.hooks.values()]
+        if repo.hooks_access == HOOKS_NONE:
+            raise ApiError(404, "Not Found")
+        if change and repo.hooks_access != HOOKS_ADMIN:
+            raise ApiError(403, "Resource not accessible by personal access token")
+        return repo
+
+    async def _list_hooks(self, request: Request) -> Response:
+        repo = self._hooks_of(request, change=False)
+        try:
+            per_page = int(request.query_params.get("per_page", _HOOKS_PER_PAGE))
+            page = int(request.query_params.get("page", 1))
+        except ValueError:
+            raise ApiError(422, "Invalid request.") from None
+        per_page, page = min(max(per_page, 1), _HOOKS_MAX_PER_PAGE), max(page, 1)
+        hooks = list(repo.hooks.values())
+        shown = hooks[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(hooks) // per_page))
+        links = []
+        for rel, number in (("prev", page - 1), ("next", page + 1), ("last", last)):
+            if 1 <= number <= last and number != page:
+                url = request.url.include_query_params(page=number, per_page=per_page)
+                links.append(f'<{self.base_url}{url.path}?{url.query}>; rel="{rel}"')
+        headers = {"Link": ", ".join(links)} if links else {}
+        body = [repo.hook_json(self.base_url, hook) for hook in shown]
+        return JSONResponse(body, headers=headers)
+
+    @staticmethod
+    def _hook_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+        """The hook's fields in a create or update body, checked as GitHub checks them."""
+        config = body.get("config")
+        if creating or config is not None:
+            if not isinstance(config, dict) or not isinstance(config.get("url"), str):
+                raise ApiError(422, "Validation Failed", errors=[_hook_error("url is missing")])
+            content_type = config.get("content_type", "form")
+            if content_type not in _HOOK_CONTENT_TYPES:
+                raise ApiError(
+                    422, "Validation Failed", errors=[_hook_error("content_type is invalid")]
+                )
+        if creating and body.get("name", "web") != "web":
+            raise ApiError(422, "Validation Failed", errors=[_hook_error("name must be web")])
+        for key in ("events", "add_events", "remove_events"):
+            value = body.get(key)
+            if value is not None and (
+                not isinstance(value, list) or not all(isinstance(e, str) for e in value)
+            ):
+                raise ApiError(422, "Validation Failed", errors=[_hook_error(f"{key} is invalid")])
+        if not isinstance(body.get("active", True), bool):
+            raise ApiError(422, "Validation Failed", errors=[_hook_error("active is invalid")])
+        return body
 
     async def _create_hook(self, request: Request) -> tuple[int, Any]:
-        repo, body = self._find(request), await self._body(request)
-        config = body.get("config")
-        if not isinstance(config, dict) or not isinstance(config.get("url"), str):
-            raise ApiError(422, "Validation Failed", errors=[{"message": "url is missing"}])
+        repo = self._hooks_of(request, change=True)
+        body = self._hook_fields(await self._body(request), creating=True)
+        config = body["config"]
         if any(hook.config.get("url") == config["url"] for hook in repo.hooks.values()):
-            raise ApiError(
-                422,
-                "Validation Failed",
-                errors=[
-                    {
-                        "resource": "Hook",
-                        "code": "custom",
-                        "message": "Hook already exists on this repository",
-                    }
-                ],
-            )
+            error = _hook_error("Hook already exists on this repository")
+            raise ApiError(422, "Validation Failed", errors=[error])
         hook_id = max(repo.hooks, default=0) + 1
         hook = Hook(
-            hook_id, dict(config), list(body.get("events", ["push"])), body.get("active", True)
+            hook_id, dict(config), list(body.get("events") or ["push"]), body.get("active", True)
         )
         repo.hooks[hook_id] = hook
         # GitHub pings a new hook right away.
@@ -487,8 +556,8 @@ class GitHubStandIn:
         self._deliver(repo, "ping", zen | {"hook": repo.hook_json(self.base_url, hook)}, hook_id)
         return 201, repo.hook_json(self.base_url, hook)
 
-    def _hook(self, request: Request) -> tuple[FakeRepo, Hook]:
-        repo = self._find(request)
+    def _hook(self, request: Request, *, change: bool = False) -> tuple[FakeRepo, Hook]:
+        repo = self._hooks_of(request, change=change)
         hook = repo.hooks.get(request.path_params["hook_id"])
         if hook is None:
             raise ApiError(404, "Not Found")
@@ -499,21 +568,26 @@ class GitHubStandIn:
         return 200, repo.hook_json(self.base_url, hook)
 
     async def _edit_hook(self, request: Request) -> tuple[int, Any]:
-        (repo, hook), body = self._hook(request), await self._body(request)
-        if isinstance(body.get("config"), dict):
+        repo, hook = self._hook(request, change=True)
+        body = self._hook_fields(await self._body(request), creating=False)
+        if body.get("config") is not None:
             hook.config = dict(body["config"])
-        if isinstance(body.get("events"), list):
+        if body.get("events") is not None:
             hook.events = list(body["events"])
-        hook.events += [e for e in body.get("add_events", []) if e not in hook.events]
-        hook.events = [e for e in hook.events if e not in body.get("remove_events", [])]
-        hook.active = bool(body.get("active", hook.active))
+        hook.events += [e for e in body.get("add_events") or [] if e not in hook.events]
+        hook.events = [e for e in hook.events if e not in (body.get("remove_events") or [])]
+        hook.active = body.get("active", hook.active)
         hook.updated_at = iso(time.time())
         return 200, repo.hook_json(self.base_url, hook)
 
     async def _delete_hook(self, request: Request) -> Response:
-        repo, hook = self._hook(request)
+        repo, hook = self._hook(request, change=True)
         del repo.hooks[hook.id]
         return Response(status_code=204)
+
+
+def _hook_error(message: str) -> dict[str, str]:
+    return {"resource": "Hook", "code": "custom", "message": message}
 
 
 @asynccontextmanager

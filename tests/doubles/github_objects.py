@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ZERO_SHA", "Commit", "FakeRepo", "Hook", "account_json", "iso"]
+__all__ = [
+    "HOOKS_ADMIN",
+    "HOOKS_NONE",
+    "HOOKS_READ",
+    "ZERO_SHA",
+    "Commit",
+    "FakeRepo",
+    "Hook",
+    "account_json",
+    "iso",
+]
 
 ZERO_SHA = "0" * 40
 _MODES = {"100644", "100755", "040000", "160000", "120000"}
@@ -27,6 +37,11 @@ _VERIFICATION = {
     "payload": None,
     "verified_at": None,
 }
+
+# What the stand-in's token may do with a repository's hooks: a classic token
+# with admin:repo_hook on a repository it administers, a fine-grained token with
+# the "Webhooks" read permission only, or a token with no right on them at all.
+HOOKS_ADMIN, HOOKS_READ, HOOKS_NONE = "admin", "read", "none"
 
 # path -> (mode, type, sha) for every non-tree entry below a tree
 Flat = dict[str, tuple[str, str, str]]
@@ -90,6 +105,7 @@ class FakeRepo:
     refs: dict[str, str] = field(default_factory=dict)
     hooks: dict[int, Hook] = field(default_factory=dict)
     rejected_updates: int = 0
+    hooks_access: str = HOOKS_ADMIN
 
     @property
     def full_name(self) -> str:
@@ -278,6 +294,13 @@ class FakeRepo:
             "default_branch": self.default_branch,
             "fork": False,
             "archived": False,
+            "permissions": {
+                "admin": self.hooks_access == HOOKS_ADMIN,
+                "maintain": self.hooks_access == HOOKS_ADMIN,
+                "push": True,
+                "triage": True,
+                "pull": True,
+            },
         }
 
     def ref_json(self, base: str, ref: str) -> dict[str, Any]:

@@ -102,7 +102,7 @@ class Shop:
         payload = made["newSourceWebhookSecret"]
         assert payload["__typename"] == "SourceWebhookSecretSuccess", payload
         assert payload["app"]["sourceWebhook"]["secretSet"] is True
-        assert payload["app"]["sourceWebhook"]["url"].endswith("/webhooks/source")
+        assert payload["app"]["sourceWebhook"]["url"].endswith("/webhooks/source?app=shop%2Fweb")
         return str(payload["secret"])
 
     async def push_webhook(
@@ -336,12 +336,13 @@ async def test_a_push_supersedes_a_release_whose_build_has_not_started(
     first = shop.repo.push(SOURCE)
     await shop.first_release()
     secret = await shop.new_secret()
-    second, third = shop.repo.push(SOURCE), shop.repo.push(SOURCE)
     builds_before = len(server.plugins.builder.requests)
 
     # Both releases wait at their commit step: neither build has started.
     async with server.plugins.git.commits_held():
+        second = shop.repo.push(SOURCE)
         await shop.push_webhook(secret, second, first)
+        third = shop.repo.push(SOURCE)
         await shop.push_webhook(secret, third, second)
         overtaken, newest = (await releases_of(shop.app))[1:]
         assert overtaken.status is ReleaseStatus.SUPERSEDED
@@ -352,6 +353,24 @@ async def test_a_push_supersedes_a_release_whose_build_has_not_started(
     assert built == [third]
     steps = await ReleaseStep.filter(release_id=overtaken.id)
     assert {step.state for step in steps} == {StepState.CANCELLED}
+
+
+async def test_a_late_delivery_of_an_older_push_builds_nothing(server: FakeServer) -> None:
+    shop = await make_shop(server)
+    first = shop.repo.push(SOURCE)
+    await shop.first_release()
+    secret = await shop.new_secret()
+    second, third = shop.repo.push(SOURCE), shop.repo.push(SOURCE)
+
+    newer = await shop.push_webhook(secret, third, second)
+    assert newer.json()["outcome"] == "accepted"
+    older = await shop.push_webhook(secret, second, first)
+
+    assert older.json()["outcome"] == "ignored"
+    assert "no longer the head of main" in older.json()["detail"]
+    assert [r.source_sha for r in await releases_of(shop.app)] == [first, third]
+    await shop.app.refresh_from_db()
+    assert shop.app.source_seen_sha == third
 
 
 async def test_polling_deploys_new_commits_and_shows_a_source_that_went_away(

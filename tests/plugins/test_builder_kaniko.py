@@ -199,6 +199,56 @@ def test_the_kaniko_job() -> None:
     assert "@git.example" not in json.dumps(job)
 
 
+def test_the_kaniko_job_caches_layers_in_the_apps_own_repository() -> None:
+    args = manifests.job(make_request(), manifests.JobSettings())["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    # Beside the app's images, in the project's part of the registry: one
+    # project's cached layers are never another's.
+    assert "--cache=true" in args
+    assert f"--cache-repo={REGISTRY}/shop/web/cache" in args
+    assert "--cache-ttl=168h" in args
+    other = make_request(namespace="games", image=f"{REGISTRY}/games/web:r1")
+    other_args = manifests.job(other, manifests.JobSettings())["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    assert f"--cache-repo={REGISTRY}/games/web/cache" in other_args
+    # The per-release values stay build args: kaniko keys a layer by an
+    # argument only where the Dockerfile declares it.
+    assert f"--build-arg=TRACEPARENT={make_request().env['TRACEPARENT']}" in args
+
+
+def test_the_cache_can_be_turned_off_and_its_ttl_set() -> None:
+    off = manifests.JobSettings.read({"cache": "false"}, "the kaniko builder", BuildError)
+    args = manifests.job(make_request(), off)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not any(arg.startswith("--cache") for arg in args)
+    ttl = manifests.JobSettings.read({"cache_ttl_hours": "24"}, "the kaniko builder", BuildError)
+    args = manifests.job(make_request(), ttl)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--cache-ttl=24h" in args
+    with pytest.raises(BuildError, match="cache_ttl_hours"):
+        manifests.JobSettings.read({"cache_ttl_hours": "0"}, "the kaniko builder", BuildError)
+
+
+async def test_a_cached_build_pushes_its_layers_with_the_push_credentials(
+    kube: KubernetesStandIn, builder: KanikoBuilder
+) -> None:
+    await builder.start(make_request())
+    job = kube.get("jobs", NAMESPACE, BUILD_ID)
+    assert job is not None
+    build = job["spec"]["template"]["spec"]["containers"][0]
+    assert f"--cache-repo={REGISTRY}/shop/web/cache" in build["args"]
+    # kaniko reads the same config.json for the cache repository as for the
+    # image: the push robot's, for the registry host both are on.
+    assert {"name": "registry-auth", "mountPath": "/kaniko/.docker", "readOnly": True} in build[
+        "volumeMounts"
+    ]
+    registry = kube.get("secrets", NAMESPACE, f"{BUILD_ID}-registry")
+    assert registry is not None
+    auths = json.loads(decoded(registry, ".dockerconfigjson"))["auths"]
+    assert list(auths) == [REGISTRY]
+    assert auths[REGISTRY]["password"] == PUSH_PASSWORD
+
+
 def test_the_buildah_job_and_image_options() -> None:
     settings = manifests.JobSettings(
         executor="buildah", buildah_image="quay.io/buildah/stable:v9", git_image="git:v9"

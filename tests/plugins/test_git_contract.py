@@ -22,7 +22,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from home_idp.plugins.discovery import installed_plugins, load_plugin
-from home_idp.plugins.git.contract import CommitAuthor, GitConfig, GitError, GitPlugin
+from home_idp.plugins.git.contract import (
+    CommitAuthor,
+    GitConfig,
+    GitError,
+    GitPlugin,
+    SourceHookOutcome,
+    SourceHookRegistrar,
+)
 from tests.doubles.github import github_stand_in
 from tests.fakes import FakeGit
 from tests.liveserver import live_server
@@ -37,6 +44,8 @@ AUTHOR = CommitAuthor("Ada Lovelace", "ada@example.test")
 DOCKERFILE = "projects/shop/apps/web/Dockerfile"
 UNKNOWN_SHA = "0123456789" * 4
 BAD_PATHS = ["../x", ".git/config", "/abs", "a//b", "x\n"]
+# The plugins with the optional capability of registering apps' source webhooks.
+REGISTER_SOURCE_HOOKS = {"github"}
 
 
 @dataclass
@@ -261,6 +270,20 @@ async def test_register_webhook_twice_sends_one_event_per_push(subject: Subject)
 
     afters = [json.loads(body)["after"] for _, body in subject.receiver.pushes()]
     assert afters == [result.sha]
+
+
+async def test_source_hooks_are_an_optional_capability(subject: Subject) -> None:
+    plugin = subject.plugin
+    assert isinstance(plugin, SourceHookRegistrar) is (subject.name in REGISTER_SOURCE_HOOKS)
+    if not isinstance(plugin, SourceHookRegistrar):
+        return
+    # A repository on no host the plugin knows: an answer, not an exception.
+    result = await plugin.register_source_hook(
+        "https://git.elsewhere.test/acme/web.git", subject.receiver.url, SECRET
+    )
+    assert result.outcome is SourceHookOutcome.NOT_SUPPORTED
+    assert not result.registered
+    assert SECRET not in result.message
 
 
 async def test_aclose(subject: Subject) -> None:

@@ -21,9 +21,18 @@ from home_idp.plugins.git.contract import (
     GitError,
     GitPlugin,
     GitUnavailable,
+    SourceHookOutcome,
+    SourceHookRegistrar,
 )
 from home_idp.plugins.git.github import GitHubGit, git_blob_sha
-from tests.doubles.github import FakeRepo, GitHubStandIn, github_stand_in
+from tests.doubles.github import (
+    HOOKS_NONE,
+    HOOKS_READ,
+    FakeRepo,
+    GitHubStandIn,
+    Hook,
+    github_stand_in,
+)
 from tests.liveserver import live_server
 
 TOKEN = "ghp_StandInToken0123456789abcdefABCDEF01"
@@ -32,6 +41,9 @@ REPO = f"{LOGIN}/platform"
 AUTHOR = CommitAuthor("Ada Lovelace", "ada@example.test")
 DOCKERFILE = "projects/shop/apps/web/Dockerfile"
 HOOK_SECRET = "hook-secret"
+SOURCE = "acme/web"
+SOURCE_HOOK_URL = "https://idp.example.test/webhooks/source?app=shop%2Fweb"
+SOURCE_SECRET = "source-hook-secret-0123456789"
 
 MakePlugin = Callable[..., GitHubGit]
 
@@ -458,6 +470,226 @@ def test_parse_push_rejects_other_bodies(make_plugin: MakePlugin) -> None:
         plugin.parse_push(b'{"zen": "Keep it logically awesome.", "hook_id": 1}')
     with pytest.raises(WebhookRejected):
         plugin.parse_push(b"not json")
+
+
+# source hooks: push webhooks on apps' repositories
+
+
+def source_url(github: GitHubStandIn, full_name: str = SOURCE) -> str:
+    """The app's source as GitHub (here, the stand-in's web host) shows its clone URL."""
+    return f"{github.base_url}/{full_name}.git"
+
+
+def host_of(github: GitHubStandIn) -> str:
+    return github.base_url.removeprefix("http://")
+
+
+def hook_requests(github: GitHubStandIn, full_name: str = SOURCE) -> list[tuple[str, str]]:
+    return [
+        (verb, path)
+        for verb, path in github.requests
+        if path.startswith(f"/repos/{full_name}/hooks")
+    ]
+
+
+def assert_no_secrets(text: str) -> None:
+    assert TOKEN not in text
+    assert SOURCE_SECRET not in text
+
+
+async def test_the_github_plugin_registers_source_hooks(plugin: GitHubGit) -> None:
+    assert isinstance(plugin, SourceHookRegistrar)
+
+
+async def test_a_source_hook_is_created_on_the_apps_repository(
+    github: GitHubStandIn, plugin: GitHubGit
+) -> None:
+    repo = github.add_repo(SOURCE)
+
+    result = await plugin.register_source_hook(source_url(github), SOURCE_HOOK_URL, SOURCE_SECRET)
+
+    assert result.outcome is SourceHookOutcome.CREATED
+    assert result.registered
+    assert result.repository == f"{host_of(github)}/{SOURCE}"
+    assert result.message == f"registered on {host_of(github)}/{SOURCE}"
+    [hook] = repo.hooks.values()
+    assert hook.config == {
+        "url": SOURCE_HOOK_URL,
+        "content_type": "json",
+        "secret": SOURCE_SECRET,
+        "insecure_ssl": "0",
+    }
+    assert (hook.events, hook.active) == (["push"], True)
+    assert hook_requests(github) == [
+        ("GET", f"/repos/{SOURCE}/hooks"),
+        ("POST", f"/repos/{SOURCE}/hooks"),
+    ]
+    # The platform repo is another repository, and left alone.
+    assert github.repo(REPO).hooks == {}
+
+
+async def test_an_existing_source_hook_is_updated_rather_than_doubled(
+    github: GitHubStandIn, plugin: GitHubGit
+) -> None:
+    repo = github.add_repo(SOURCE)
+    # Someone's own hook, and ours as a person left it: old secret, form bodies, off.
+    repo.hooks[1] = Hook(1, {"url": "https://ci.example.test/hook"}, ["push"], True)
+    repo.hooks[2] = Hook(
+        2, {"url": SOURCE_HOOK_URL, "content_type": "form", "secret": "old"}, ["issues"], False
+    )
+
+    # The scp-like form of the same repository: the stand-in's SSH host is its web host.
+    result = await plugin.register_source_hook(
+        f"git@127.0.0.1:{SOURCE}.git", SOURCE_HOOK_URL, SOURCE_SECRET
+    )
+
+    assert result.outcome is SourceHookOutcome.UPDATED
+    assert result.registered
+    assert list(repo.hooks) == [1, 2]
+    assert repo.hooks[1].config == {"url": "https://ci.example.test/hook"}
+    ours = repo.hooks[2]
+    assert ours.config["secret"] == SOURCE_SECRET
+    assert ours.config["content_type"] == "json"
+    assert (ours.events, ours.active) == (["push"], True)
+    assert ("PATCH", f"/repos/{SOURCE}/hooks/2") in github.requests
+    assert ("POST", f"/repos/{SOURCE}/hooks") not in github.requests
+
+
+async def test_an_existing_source_hook_is_found_past_the_first_page(
+    github: GitHubStandIn, plugin: GitHubGit
+) -> None:
+    repo = github.add_repo(SOURCE)
+    for number in range(1, 36):  # GitHub lists 30 hooks a page
+        repo.hooks[number] = Hook(number, {"url": f"https://other.test/{number}"}, ["push"], True)
+    repo.hooks[36] = Hook(36, {"url": SOURCE_HOOK_URL, "content_type": "json"}, ["push"], True)
+
+    result = await plugin.register_source_hook(source_url(github), SOURCE_HOOK_URL, SOURCE_SECRET)
+
+    assert result.outcome is SourceHookOutcome.UPDATED
+    assert len(repo.hooks) == 36
+    assert repo.hooks[36].config["secret"] == SOURCE_SECRET
+    pages = [path for verb, path in hook_requests(github) if verb == "GET"]
+    assert len(pages) == 2
+
+
+@pytest.mark.parametrize(
+    ("access", "status"),
+    [(HOOKS_READ, 403), (HOOKS_NONE, 404), ("missing", 404)],
+)
+async def test_a_repository_the_token_may_not_manage_is_refused_not_raised(
+    github: GitHubStandIn,
+    plugin: GitHubGit,
+    caplog: pytest.LogCaptureFixture,
+    access: str,
+    status: int,
+) -> None:
+    if access != "missing":
+        github.add_repo(SOURCE, hooks_access=access)
+
+    result = await plugin.register_source_hook(source_url(github), SOURCE_HOOK_URL, SOURCE_SECRET)
+
+    assert result.outcome is SourceHookOutcome.REFUSED
+    assert not result.registered
+    assert result.message == f"the token may not manage hooks of {SOURCE}"
+    assert result.repository == f"{host_of(github)}/{SOURCE}"
+    if access != "missing":
+        assert github.repo(SOURCE).hooks == {}
+    answered = {verb for verb, _ in hook_requests(github)}
+    assert answered == ({"GET", "POST"} if status == 403 else {"GET"})
+    assert_no_secrets(caplog.text)
+
+
+async def test_github_down_is_a_failed_result_not_an_error(
+    github: GitHubStandIn, plugin: GitHubGit, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = source_url(github)
+    await github.stop()
+
+    result = await plugin.register_source_hook(url, SOURCE_HOOK_URL, SOURCE_SECRET)
+
+    assert result.outcome is SourceHookOutcome.FAILED
+    assert not result.registered
+    assert "could not be reached" in result.message
+    assert_no_secrets(result.message)
+    assert_no_secrets(caplog.text)
+
+
+async def test_a_wrong_token_is_a_failed_result_without_the_token(
+    github: GitHubStandIn, make_plugin: MakePlugin
+) -> None:
+    github.add_repo(SOURCE)
+    plugin = make_plugin(token=TOKEN + "-wrong")
+
+    result = await plugin.register_source_hook(source_url(github), SOURCE_HOOK_URL, SOURCE_SECRET)
+
+    assert result.outcome is SourceHookOutcome.FAILED
+    assert "refused the token" in result.message
+    assert_no_secrets(result.message)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://gitlab.example.test/acme/web.git",
+        "git@gitlab.example.test:acme/web.git",
+        "https://codeberg.org/acme/web",
+    ],
+)
+async def test_a_repository_on_another_host_is_not_supported(
+    github: GitHubStandIn, make_plugin: MakePlugin, url: str
+) -> None:
+    plugin = make_plugin()
+    result = await plugin.register_source_hook(url, SOURCE_HOOK_URL, SOURCE_SECRET)
+
+    assert result.outcome is SourceHookOutcome.NOT_SUPPORTED
+    assert not result.registered
+    assert result.repository is None
+    assert result.message == f"the source repository is not a repository on {host_of(github)}"
+    assert github.requests == []
+
+
+GITHUB_COM = "https://api.github.com"
+
+
+@pytest.mark.parametrize(
+    ("api_url", "url", "full_name"),
+    [
+        (GITHUB_COM, "https://github.com/acme/web", "acme/web"),
+        (GITHUB_COM, "https://github.com/acme/web.git", "acme/web"),
+        (GITHUB_COM, "https://github.com/acme/web/", "acme/web"),
+        (GITHUB_COM, "https://GitHub.com/Acme/Web.git", "Acme/Web"),
+        (GITHUB_COM, "https://github.com:443/acme/web.git", "acme/web"),
+        (GITHUB_COM, "git@github.com:acme/web.git", "acme/web"),
+        (GITHUB_COM, "git@github.com:acme/web", "acme/web"),
+        (GITHUB_COM, "ssh://git@github.com/acme/web.git", "acme/web"),
+        (GITHUB_COM, "ssh://git@ssh.github.com:443/acme/web.git", "acme/web"),
+        (GITHUB_COM, "https://github.com/acme/my.site.git", "acme/my.site"),
+        # Not a repository on github.com.
+        (GITHUB_COM, "https://gitlab.com/acme/web.git", None),
+        (GITHUB_COM, "https://github.com.evil.test/acme/web.git", None),
+        (GITHUB_COM, "https://evil.test/github.com/acme/web.git", None),
+        (GITHUB_COM, "https://github.com:8443/acme/web.git", None),
+        (GITHUB_COM, "http://github.com/acme/web.git", None),
+        (GITHUB_COM, "git://github.com/acme/web.git", None),
+        (GITHUB_COM, "git@gitlab.com:acme/web.git", None),
+        (GITHUB_COM, "https://github.com/acme", None),
+        (GITHUB_COM, "https://github.com/acme/web/tree/main", None),
+        (GITHUB_COM, "https://github.com/acme/..", None),
+        (GITHUB_COM, "https://github.com/-acme/web", None),
+        (GITHUB_COM, "not a url", None),
+        # GitHub Enterprise Server: the web host is the API's, without /api/v3.
+        ("https://ghe.example.test/api/v3", "https://ghe.example.test/acme/web.git", "acme/web"),
+        ("https://ghe.example.test/api/v3", "git@ghe.example.test:acme/web.git", "acme/web"),
+        ("https://ghe.example.test/api/v3", "https://github.com/acme/web.git", None),
+        # GHE.com: api.<subdomain>.ghe.com serves <subdomain>.ghe.com.
+        ("https://api.octo.ghe.com", "https://octo.ghe.com/acme/web.git", "acme/web"),
+        ("https://api.octo.ghe.com", "https://github.com/acme/web.git", None),
+    ],
+)
+def test_source_urls_are_read_in_every_form_github_shows(
+    make_plugin: MakePlugin, api_url: str, url: str, full_name: str | None
+) -> None:
+    assert make_plugin(api_url=api_url).source_repository(url) == full_name
 
 
 # configuration and failures
