@@ -197,7 +197,7 @@ def _tui(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace) -> int:
-    """The commands for scripts (login, releases, logs, rollback), through the GraphQL API."""
+    """The commands for scripts (login, releases, logs, rollback, deploy), through GraphQL."""
     from home_idp.tui import commands
 
     output = commands.Output(as_json=args.output == "json")
@@ -220,6 +220,15 @@ def _client(args: argparse.Namespace) -> int:
             ),
             server=args.server,
         )
+    if args.command == "deploy":
+        # 1 says the release failed: bad input and a refused session exit 2 instead.
+        return commands.run(
+            lambda gateway: commands.deploy(
+                gateway, path, ref=args.ref, wait=args.wait, output=output
+            ),
+            server=args.server,
+            usage_code=2,
+        )
     return commands.run(
         lambda gateway: commands.roll_back(gateway, path, args.number, output),
         server=args.server,
@@ -236,7 +245,7 @@ def _app_path(text: str) -> object:
 
 
 def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """login, releases, logs and rollback: the API's client for scripts and CI."""
+    """login, releases, logs, rollback and deploy: the API's client for scripts and CI."""
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument(
         "--server",
@@ -271,6 +280,19 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     rollback.add_argument("app", type=_app_path, help="<project>/<app>")
     rollback.add_argument("number", type=int, help="the release to go back to")
     rollback.set_defaults(func=_client)
+    deploy = commands.add_parser(
+        "deploy",
+        parents=[where],
+        help="build the newest commit of the app's branch (or --ref) and deploy it",
+    )
+    deploy.add_argument("app", type=_app_path, help="<project>/<app>")
+    deploy.add_argument("--ref", help="a branch, tag or commit (default: the app's branch)")
+    deploy.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the release, printing each step; exit 0 if it succeeds, 1 if not",
+    )
+    deploy.set_defaults(func=_client)
 
 
 def _schema_export(_: argparse.Namespace) -> int:

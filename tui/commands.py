@@ -1,4 +1,5 @@
-"""Commands for scripts and CI: log in, list an app's releases, read its logs, roll back.
+"""Commands for scripts and CI: log in, list an app's releases, read its logs, roll back,
+deploy the newest commit (and follow the release to its end).
 
 They speak GraphQL through the dashboard's own client, never server code, to
 the server named by `--server`, else `HOME_IDP_SERVER`, else the dashboard's
@@ -10,6 +11,7 @@ answered; the exit code says whether the command did what it was asked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -18,21 +20,28 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from home_idp.tui.client import Gateway
-from home_idp.tui.errors import GatewayError
+from home_idp.tui.errors import ActionFailed, GatewayError, NotAuthenticated, RequestFailed
 from home_idp.tui.results import (
     APP_LOGS,
     APP_RELEASES,
+    DEPLOY_APP,
     PROJECT_APPS,
     PROJECTS,
+    RELEASE_DETAIL,
+    RELEASE_EVENTS,
     ROLLBACK,
     Release,
+    ReleaseDetail,
 )
 from home_idp.tui.session import Session, SessionStore
+from home_idp.tui.widgets.formatting import SHORT_SHA
 
 __all__ = [
     "AppPath",
+    "BadInput",
     "CommandFailed",
     "Output",
+    "deploy",
     "log_in",
     "roll_back",
     "run",
@@ -43,6 +52,15 @@ __all__ = [
 
 class CommandFailed(Exception):
     """A command could not do what it was asked; the message is for people."""
+
+
+class BadInput(CommandFailed):
+    """What the command was given names nothing there is, or is not valid."""
+
+
+# `deploy --wait` asks for the release again this often, in case an event got lost.
+POLL_SECONDS = 2.0
+_ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "SUPERSEDED"}
 
 
 @dataclass(frozen=True)
@@ -78,11 +96,17 @@ class Output:
 
 
 def run(
-    command: Callable[[Gateway], Awaitable[int]], *, server: str | None, as_user: bool = True
+    command: Callable[[Gateway], Awaitable[int]],
+    *,
+    server: str | None,
+    as_user: bool = True,
+    usage_code: int = 1,
 ) -> int:
     """Run `command` with a gateway to the chosen server (as the chosen user: `as_user`).
 
-    A failure is one line on standard error and exit code 1.
+    A failure is one line on standard error and exit code 1; bad input and a
+    refused session exit with `usage_code` (for commands whose 1 means
+    something else, as `deploy --wait`'s failed release).
     """
     store = SessionStore()
     remembered = store.load()
@@ -105,13 +129,19 @@ def run(
             gateway = Gateway(url, session, on_session=remember)
         try:
             if token:
-                await gateway.login_with_token(token)
+                try:
+                    await gateway.login_with_token(token)
+                except (RequestFailed, NotAuthenticated) as refused:
+                    raise NotAuthenticated(f"HOME_IDP_TOKEN was refused: {refused}") from None
             return await command(gateway)
         finally:
             await gateway.aclose()
 
     try:
         return asyncio.run(with_gateway())
+    except (NotAuthenticated, BadInput) as error:
+        print(f"home-idp: {error}", file=sys.stderr)
+        return usage_code
     except (GatewayError, CommandFailed) as error:
         print(f"home-idp: {error}", file=sys.stderr)
         return 1
@@ -137,9 +167,12 @@ async def show_releases(gateway: Gateway, path: AppPath, output: Output) -> int:
         return 0
     for release in releases:
         live = "  live" if release["isLive"] else ""
+        commit = release["sourceCommit"]
+        sha = commit["sha"][:SHORT_SHA] if commit else "-"
         output.line(
             f"#{release['number']:<4} {release['status'].lower():<10} "
-            f"{release['trigger']:<24} {release['createdBy']:<16} {release['createdAt']}{live}"
+            f"{release['trigger']:<24} {sha:<{SHORT_SHA}} "
+            f"{release['createdBy']:<16} {release['createdAt']}{live}"
         )
     return 0
 
@@ -175,15 +208,103 @@ async def roll_back(gateway: Gateway, path: AppPath, number: int, output: Output
     return 0
 
 
+async def deploy(
+    gateway: Gateway, path: AppPath, *, ref: str | None, wait: bool, output: Output
+) -> int:
+    """Build the newest commit of `ref` (the app's branch) and deploy it; with `wait`,
+    print each step as it changes and exit 0 only when the release succeeds."""
+    if gateway.session is None:
+        raise NotAuthenticated("not logged in: run `home-idp login` or set HOME_IDP_TOKEN")
+    app_id = await _app_id(gateway, path)
+    try:
+        started = (await gateway.mutate(DEPLOY_APP, input={"app": app_id, "ref": ref}))["release"]
+    except ActionFailed as error:
+        if error.typename == "ValidationError":
+            raise BadInput(str(error)) from None
+        raise
+    if output.as_json:
+        output.data(started)
+    else:
+        output.line(f"release #{started['number']} of {path} started")
+    if not wait:
+        return 0
+    release = await _follow(gateway, started["id"], output)
+    status = release["status"]
+    if output.as_json:
+        output.data(
+            {
+                "id": release["id"],
+                "number": release["number"],
+                "status": status,
+                "error": release["error"],
+                "image": release["image"],
+                "digest": release["digest"],
+                "sourceCommit": release["sourceCommit"],
+            }
+        )
+    else:
+        ended = f"release #{release['number']} {status.lower()}"
+        output.line(f"{ended}: {release['error']}" if release["error"] else ended)
+    return 0 if status == "SUCCEEDED" else 1
+
+
+async def _follow(gateway: Gateway, release_id: str, output: Output) -> ReleaseDetail:
+    """Print each step's new state until the release ends; the release as it ended.
+
+    Release events say when to look again (rows are the truth); a look every
+    `POLL_SECONDS` covers an event lost with a dropped connection.
+    """
+    changed = asyncio.Event()
+
+    async def listen() -> None:
+        async for _event in gateway.subscribe(RELEASE_EVENTS, releaseId=release_id):
+            changed.set()
+
+    listener = asyncio.create_task(listen())
+    shown: dict[str, str] = {}
+    try:
+        while True:
+            changed.clear()
+            release = (await gateway.execute(RELEASE_DETAIL, id=release_id))["node"]
+            if release is None:
+                raise CommandFailed("the release is gone")
+            for step in release["steps"]:
+                # A step that has not begun is news only once it does.
+                if shown.get(step["name"], "PENDING") == step["state"]:
+                    continue
+                shown[step["name"]] = step["state"]
+                if output.as_json:
+                    output.data(
+                        {
+                            "release": release["number"],
+                            "step": step["name"],
+                            "state": step["state"],
+                            "error": step["error"],
+                        }
+                    )
+                else:
+                    line = f"#{release['number']} {step['name']:<20} {step['state'].lower()}"
+                    output.line(f"{line}: {step['error']}" if step["error"] else line)
+            if release["status"] in _ENDED:
+                return release
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+    finally:
+        listener.cancel()
+        # The events only hurry the polling along: whatever ended them is no failure here.
+        with contextlib.suppress(asyncio.CancelledError, GatewayError):
+            await listener
+
+
 async def _app_id(gateway: Gateway, path: AppPath) -> str:
     projects = (await gateway.execute(PROJECTS))["projects"]["edges"]
     project = next((e["node"] for e in projects if e["node"]["name"] == path.project), None)
     if project is None:
-        raise CommandFailed(f"no project {path.project!r} that you can see")
+        raise BadInput(f"no project {path.project!r} that you can see")
     apps = (await gateway.execute(PROJECT_APPS, project=project["id"]))["apps"]["edges"]
     app = next((e["node"] for e in apps if e["node"]["name"] == path.app), None)
     if app is None:
-        raise CommandFailed(f"project {path.project!r} has no app {path.app!r}")
+        raise BadInput(f"project {path.project!r} has no app {path.app!r}")
     return app["id"]
 
 

@@ -51,11 +51,13 @@ __all__ = [
     "DELETE_POD",
     "DELETE_PROJECT_VARIABLE",
     "DELETE_SOURCE_CREDENTIAL",
+    "DEPLOY_APP",
     "DOCKERFILE_DIFF",
     "DOCKERFILE_VERSIONS",
     "LOGIN",
     "LOGOUT",
     "ME",
+    "NEW_SOURCE_WEBHOOK_SECRET",
     "PROJECTS",
     "PROJECT_APPS",
     "PROJECT_VARIABLES",
@@ -177,7 +179,10 @@ __all__ = [
     "SecretStatus",
     "SignUpResult",
     "SignUpUser",
+    "SourceCommit",
     "SourceCredentialStatus",
+    "SourceWebhook",
+    "SourceWebhookSecretResult",
     "Span",
     "StartedRelease",
     "Subscription",
@@ -503,6 +508,11 @@ class DockerfileVersion(TypedDict):
     lintFindings: list[LintFinding]
 
 
+class SourceWebhook(TypedDict):
+    url: str
+    secretSet: bool
+
+
 class AppDetail(TypedDict):
     id: str
     name: str
@@ -513,6 +523,11 @@ class AppDetail(TypedDict):
     replicas: int
     healthPath: str
     ingressHost: str | None
+    autoDeploy: bool
+    watchPaths: list[str]
+    sourceError: str | None
+    sourceCheckedAt: str | None
+    sourceWebhook: SourceWebhook
     env: list[EnvVar]
     secrets: list[SecretStatus]
     sourceCredential: SourceCredentialStatus | None
@@ -529,6 +544,13 @@ class AppLogLine(TypedDict):
     text: str
 
 
+class SourceCommit(TypedDict):
+    sha: str
+    author: str | None
+    message: str | None
+    url: str | None
+
+
 class Release(TypedDict):
     id: str
     number: int
@@ -540,6 +562,7 @@ class Release(TypedDict):
     finishedAt: str | None
     durationMs: int | None
     isLive: bool
+    sourceCommit: SourceCommit | None
 
 
 class ReleaseEdge(TypedDict):
@@ -862,6 +885,11 @@ class TracesData(TypedDict):
 
 AppDetailResult = TypedDict("AppDetailResult", {"__typename": str, "app": AppDetail})
 
+SourceWebhookSecretResult = TypedDict(
+    "SourceWebhookSecretResult",
+    {"__typename": str, "app": AppDetail, "secret": str, "registered": bool, "note": str},
+)
+
 UpdateAppSharedEnvPayload = TypedDict(
     "UpdateAppSharedEnvPayload", {"__typename": str, "app": AppConfig}
 )
@@ -903,11 +931,13 @@ DELETE_APP_SECRET: Final = Mutation[AppDetailResult]("DeleteAppSecret")
 DELETE_POD: Final = Mutation[DeletePodResult]("DeletePod")
 DELETE_PROJECT_VARIABLE: Final = Mutation[ProjectConfigResult]("DeleteProjectVariable")
 DELETE_SOURCE_CREDENTIAL: Final = Mutation[AppDetailResult]("DeleteSourceCredential")
+DEPLOY_APP: Final = Mutation[RollbackPayload]("DeployApp")
 DOCKERFILE_DIFF: Final = Query[DockerfileDiffData]("DockerfileDiff")
 DOCKERFILE_VERSIONS: Final = Query[DockerfileVersionsData]("DockerfileVersions")
 LOGIN: Final = Mutation[LoginResult]("Login")
 LOGOUT: Final = Mutation[LogoutResult]("Logout")
 ME: Final = Query[MeData]("Me")
+NEW_SOURCE_WEBHOOK_SECRET: Final = Mutation[SourceWebhookSecretResult]("NewSourceWebhookSecret")
 PROJECT_APPS: Final = Query[ProjectAppsData]("ProjectApps")
 PROJECT_VARIABLES: Final = Query[ProjectVariablesData]("ProjectVariables")
 PROJECTS: Final = Query[ProjectsData]("Projects")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
@@ -137,6 +138,8 @@ FIELDS = [
     if root is not None
     for name, field in root.fields.items()
 ]
+# The fields are fuzzed in this many tests, so parallel workers share them.
+SHARDS = 8
 
 
 class Fuzzer:
@@ -184,8 +187,9 @@ class Fuzzer:
         assert problem is None, f"{name}: {problem}"
 
 
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda n: f"fields-{n + 1}-of-{SHARDS}")
 async def test_no_query_or_mutation_answers_with_an_unexpected_error(
-    app: Starlette, http: httpx.AsyncClient, runtime: Runtime, factory: Factory
+    app: Starlette, http: httpx.AsyncClient, runtime: Runtime, factory: Factory, shard: int
 ) -> None:
     admin = await factory.user("fuzz-admin", admin=True)
     await factory.user("fuzz-dev")
@@ -211,6 +215,6 @@ async def test_no_query_or_mutation_answers_with_an_unexpected_error(
         with contextlib.suppress(AssertionError):  # recorded in fuzzer.failures
             fuzz()
 
-    for kind, name, field in FIELDS:
+    for kind, name, field in FIELDS[shard::SHARDS]:
         await asyncio.to_thread(fuzz_field, kind, name, field)
     assert not fuzzer.failures, "\n".join(fuzzer.failures.values())

@@ -21,7 +21,7 @@ from home_idp.tui.screens.login import LoginScreen
 from tests.factories import PASSWORD, Factory
 from tests.graphql import GraphQLClient
 from tests.serverprocess import ADMIN_PASSWORD, HOME_IDP, ServerProcess, home_idp_env
-from tests.tui.conftest import config_dir, dashboard, log_in, server_url, wait_for
+from tests.tui.conftest import config_dir, server_url, signed_in_dashboard, wait_for
 
 __all__ = ["config_dir", "server_url"]  # the dashboard's fixtures, used here too
 
@@ -159,9 +159,8 @@ async def test_the_dashboards_ctrl_o_ends_the_session_on_the_server(
     server_url: str, config_dir: Path, factory: Factory, gql: GraphQLClient
 ) -> None:
     await factory.user("alice")
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "alice")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "alice")
         session = app.gateway.session
         assert session is not None
         await pilot.press("ctrl+o")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Label
 
+from home_idp.server.rbac.models import User
+from home_idp.server.rbac.sessions import ClientInfo
 from home_idp.server.settings import Settings
 from home_idp.tui.app import HomeIdpApp
-from tests.factories import PASSWORD
+from home_idp.tui.session import Session
+from tests.factories import PASSWORD, Factory
 from tests.liveserver import live_server
 
-__all__ = ["dashboard", "log_in", "type_text", "wait_for"]
+__all__ = ["dashboard", "log_in", "signed_in_dashboard", "type_text", "wait_for"]
 
 
 @pytest.fixture
@@ -36,6 +40,30 @@ def config_dir(tmp_path: Path) -> Path:
 
 def dashboard(server_url: str, config_dir: Path, **options: object) -> HomeIdpApp:
     return HomeIdpApp(server_url, config_dir=config_dir, retry_seconds=0.2, **options)  # type: ignore[arg-type]
+
+
+async def signed_in_dashboard(
+    factory: Factory, server_url: str, config_dir: Path, username: str, **options: object
+) -> HomeIdpApp:
+    """The dashboard of `username`, opening on their projects instead of the login screen.
+
+    The session is a real one, started on the server as a login starts it, so its
+    tokens renew, its logout revokes it and the sessions list shows it. Typing
+    through the login screen costs over a second a test; tests/tui/test_login.py
+    is where that screen is the subject.
+    """
+    user = await User.get(username=username)
+    tokens = await factory.runtime.rbac.authenticator.start_session(
+        user, ClientInfo("127.0.0.1", "home-idp-tests")
+    )
+    session = Session(
+        server_url=server_url,
+        username=username,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=time.time() + tokens.expires_in,
+    )
+    return dashboard(server_url, config_dir, session=session, **options)
 
 
 async def wait_for(

@@ -26,15 +26,14 @@ from home_idp.tui.widgets.admin_projects import AdminProjects
 from home_idp.tui.widgets.admin_users import AdminUsers
 from home_idp.tui.widgets.admin_webhooks import AdminWebhooks
 from tests.factories import PASSWORD, Factory
-from tests.tui.conftest import dashboard, log_in, type_text, wait_for
+from tests.tui.conftest import dashboard, log_in, signed_in_dashboard, type_text, wait_for
 
 SIZE = (120, 36)
 NEW_PASSWORD = "a brand new password"
 
 
-async def open_admin(pilot: Pilot[None], username: str = "alice") -> AdminScreen:
-    """Log in as an administrator and open the admin screen with f3."""
-    await log_in(pilot, username)
+async def open_admin(pilot: Pilot[None]) -> AdminScreen:
+    """Open the admin screen with f3 from an administrator's dashboard."""
     app = pilot.app
     # The dashboard learns the user is an admin from its first query.
     await wait_for(pilot, lambda: getattr(app, "is_admin", False), what="admin rights known")
@@ -53,7 +52,7 @@ async def test_an_admin_approves_a_pending_user(
 ) -> None:
     await factory.user("alice", admin=True)
     bob = await factory.user("bob", status=UserStatus.PENDING)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "alice")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot)
         users = screen.query_one(AdminUsers)
@@ -74,7 +73,7 @@ async def test_an_admin_resets_a_password(
 ) -> None:
     await factory.user("alice", admin=True)
     bob = await factory.user("bob")
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "alice")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot)
         table = screen.query_one(AdminUsers).query_one(DataTable)
@@ -101,9 +100,8 @@ async def test_a_non_admin_gets_no_admin_screen(
     server_url: str, config_dir: Path, factory: Factory
 ) -> None:
     await factory.user("bob")
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "bob")
     async with app.run_test(size=SIZE) as pilot:
-        await log_in(pilot, "bob")
         # Once the dashboard knows who is logged in it knows bob is no admin.
         await wait_for(pilot, lambda: "bob" in str(app.screen.sub_title), what="user known")
         await pilot.press("f3")
@@ -117,7 +115,7 @@ async def test_an_admin_adds_a_project_member(
     await factory.user("alice", admin=True)
     await factory.user("carol")
     await factory.project("shop", alice="maintainer")
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "alice")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot)
         await pilot.press("2")
@@ -139,6 +137,7 @@ async def test_the_audit_log_shows_new_events_live(
     bob = await factory.user("bob", status=UserStatus.PENDING)
     app = dashboard(server_url, config_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "alice")
         screen = await open_admin(pilot)
         await pilot.press("4")
         audit = screen.query_one(AdminAudit)
@@ -171,7 +170,7 @@ async def test_the_webhook_tab_lists_an_unsigned_delivery(
             headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-42"},
         )
     assert answer.status_code == 401
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "alice")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot)
         await pilot.press("5")
@@ -208,6 +207,7 @@ async def test_server_text_that_looks_like_markup_is_shown_literally(
     username = "[/x]\x1b[31m"
     app = dashboard(server_url, config_dir)
     async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "alice")
         screen = await open_admin(pilot)
         await pilot.press("5")
         webhooks = screen.query_one(AdminWebhooks)
@@ -269,7 +269,7 @@ async def test_the_components_tab_lists_the_profile_components(
     server_url: str, config_dir: Path, factory: Factory, settings: Settings, runtime: Runtime
 ) -> None:
     await factory.user("alice", admin=True)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "alice")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot)
         await pilot.press("6")

@@ -22,7 +22,7 @@ from home_idp.tui.widgets.project_tree import ProjectNode, ProjectTree
 from home_idp.tui.widgets.project_view import ProjectVariables
 from tests.deploy.flow import make_app
 from tests.factories import Factory
-from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.conftest import signed_in_dashboard, wait_for
 from tests.tui.snapshots import screen_text
 from tests.tui.test_releases import open_app
 
@@ -74,9 +74,8 @@ async def test_a_file_is_written_a_bad_mount_path_refused_and_the_file_deleted(
     await factory.user("dev")
     project = await factory.project("shop", dev="developer")
     web = await make_app(project)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         await pilot.press("alt+4")
         files = app.screen.query_one(AppFiles)
@@ -126,9 +125,8 @@ async def test_project_variables_a_secret_never_shown_and_an_app_that_uses_them(
     project = await factory.project("shop", dev="developer")
     await make_app(project)
     secret = f"s3cr3t-{uuid.uuid4().hex}"
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         variables = await open_project(pilot, "shop")
         table = variables.table
 
@@ -195,9 +193,8 @@ async def test_a_viewer_reads_files_but_changes_nothing_and_deletes_no_pod(
         size=5,
         updated_by="dev",
     )
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "guest")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "guest")
         await open_app(pilot, "shop", "web")
         await pilot.press("alt+4")
         files = app.screen.query_one(AppFiles)

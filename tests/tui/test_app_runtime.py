@@ -17,7 +17,7 @@ from home_idp.tui.widgets.app_resources import AppResources
 from tests.components import BASE_IMAGE
 from tests.deploy.flow import make_app
 from tests.factories import Factory
-from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.conftest import signed_in_dashboard, wait_for
 from tests.tui.snapshots import screen_text
 from tests.tui.test_releases import END_STATES, open_app, shown_states, type_dockerfile_and_save
 
@@ -38,9 +38,8 @@ async def test_a_running_app_shows_its_container_and_its_logs_while_the_tab_is_s
     # A project of its own: containers of other tests' shop/web may still run.
     project = await factory.project("tail", dev="maintainer")
     await make_app(project)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "tail", "web")
         await type_dockerfile_and_save(pilot, DOCKERFILE, "serve")
         await wait_for(

@@ -18,7 +18,7 @@ from home_idp.tui.widgets.waterfall import Waterfall
 from tests.components import BASE_IMAGE
 from tests.deploy.flow import make_app
 from tests.factories import Factory
-from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.conftest import signed_in_dashboard, wait_for
 from tests.tui.snapshots import screen_text
 from tests.tui.test_releases import END_STATES, open_app, shown_states, type_dockerfile_and_save
 
@@ -46,9 +46,8 @@ async def test_settings_are_saved_and_a_bad_value_changes_nothing(
     await factory.user("dev")
     project = await factory.project("shop", dev="developer")
     await make_app(project)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         await pilot.press("alt+3")
         await set_input(pilot, "#set-port", "9090")
@@ -80,9 +79,8 @@ async def test_a_secret_is_set_and_cleared_and_its_value_never_shows(
     project = await factory.project("shop", dev="developer")
     await make_app(project)
     value = f"s3cr3t-{uuid.uuid4().hex}"
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         await pilot.press("alt+3")
         await click(pilot, "#set-secret")
@@ -120,9 +118,8 @@ async def test_a_source_credential_is_set_from_a_key_file_and_never_shows(
     key.write_text(
         f"-----BEGIN OPENSSH PRIVATE KEY-----\n{secret_line}\n-----END OPENSSH PRIVATE KEY-----\n"
     )
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         await pilot.press("alt+3")
         shown = app.screen.query_one("#source-credential", Label)
@@ -172,9 +169,8 @@ async def test_versions_and_the_diff_between_them(
             author="dev",
             message=f"version {number}",
         )
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         editor = app.screen.query_one("#editor TextArea", TextArea)
         await wait_for(pilot, lambda: "echo two" in editor.text, what="the current version")
@@ -193,9 +189,8 @@ async def test_a_finished_release_shows_its_plan_and_its_trace(
     await factory.user("dev")
     project = await factory.project("shop", dev="developer")
     await make_app(project)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         await type_dockerfile_and_save(
             pilot,
@@ -257,9 +252,8 @@ async def test_a_viewer_gets_a_read_only_editor(
     await DockerfileVersion.create(
         app=web, number=1, content=f"FROM {BASE_IMAGE}\n", author="dev", message="first"
     )
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "guest")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "guest")
         await open_app(pilot, "shop", "web")
         editor = app.screen.query_one("#editor TextArea", TextArea)
         await wait_for(pilot, lambda: "FROM" in editor.text, what="the Dockerfile")

@@ -23,7 +23,7 @@ from home_idp.tui.widgets.steps_view import StepsView
 from tests.components import BASE_IMAGE, SOURCE_REPO
 from tests.deploy.flow import make_app
 from tests.factories import Factory
-from tests.tui.conftest import dashboard, log_in, type_text, wait_for
+from tests.tui.conftest import signed_in_dashboard, type_text, wait_for
 from tests.tui.snapshots import screen_text
 
 END_STATES = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -74,9 +74,8 @@ async def test_create_a_project_and_an_app_then_release_a_dockerfile_and_watch_i
     server_url: str, config_dir: Path, factory: Factory
 ) -> None:
     await factory.user("dev")
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await pilot.press("n")
         await fill(pilot, "#field-name", "shop")
         await pilot.press("enter")
@@ -133,9 +132,8 @@ async def test_cancel_then_retry_from_the_release_screen(
     await factory.user("dev")
     project = await factory.project("shop", dev="developer")
     await make_app(project)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         slow = f"FROM {BASE_IMAGE}\nRUN echo sleeping {uuid.uuid4().hex[:6]} && sleep 60\n"
         await type_dockerfile_and_save(pilot, slow, "slow build")
@@ -173,9 +171,8 @@ async def test_roll_back_to_an_earlier_release(
     await factory.user("dev")
     project = await factory.project("shop", dev="developer")
     await make_app(project)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await open_app(pilot, "shop", "web")
         for n in (1, 2):
             await type_dockerfile_and_save(
@@ -222,9 +219,8 @@ async def test_a_bad_project_name_shows_the_field_error_and_creates_nothing(
     server_url: str, config_dir: Path, factory: Factory
 ) -> None:
     await factory.user("dev")
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
-        await log_in(pilot, "dev")
         await pilot.press("n")
         await fill(pilot, "#field-name", "Not_A/Name")
         await pilot.press("enter")

@@ -29,7 +29,7 @@ from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 from home_idp.tui.widgets.project_tree import AppNode, ProjectTree
 from tests.deploy.flow import make_app
 from tests.factories import Factory
-from tests.tui.conftest import dashboard, log_in, wait_for
+from tests.tui.conftest import dashboard, signed_in_dashboard, wait_for
 from tests.tui.snapshots import assert_snapshot
 
 SIZES = [pytest.param((120, 36), id="120x36"), pytest.param((80, 24), id="80x24")]
@@ -130,7 +130,6 @@ def tree_apps(app: HomeIdpApp) -> list[tuple[str, list[str]]]:
 async def show_dashboard(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, HomeIdpApp)
-    await log_in(pilot, "dev")
     expected = [(project, apps) for project, _role, apps in PROJECTS]
     await wait_for(pilot, lambda: tree_apps(app) == expected, what="the projects and apps")
     await wait_for(pilot, lambda: "dev @" in str(app.screen.sub_title), what="the user's name")
@@ -163,7 +162,7 @@ async def test_dashboard_with_projects(
     server_url: str, config_dir: Path, factory: Factory, size: tuple[int, int]
 ) -> None:
     await make_projects(factory)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=size) as pilot:
         await show_dashboard(pilot)
         tree = app.screen.query_one(ProjectTree)
@@ -178,7 +177,7 @@ async def test_dockerfile_tab_with_lint_findings(
     server_url: str, config_dir: Path, factory: Factory, size: tuple[int, int]
 ) -> None:
     await make_projects(factory)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=size) as pilot:
         view = await open_web(pilot)
         editor = view.query_one(DockerfileEditor)
@@ -199,7 +198,7 @@ async def test_settings_tab(
     server_url: str, config_dir: Path, factory: Factory, size: tuple[int, int]
 ) -> None:
     await make_projects(factory)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=size) as pilot:
         view = await open_web(pilot)
         await pilot.click("#app-tabs #--content-tab-tab-settings")
@@ -227,9 +226,8 @@ async def test_admin_users_tab(
     await factory.user("dev")
     await factory.user("newcomer", status=UserStatus.PENDING)
     await factory.user("leaver", status=UserStatus.DISABLED)
-    app = dashboard(server_url, config_dir)
+    app = await signed_in_dashboard(factory, server_url, config_dir, "admin")
     async with app.run_test(size=size) as pilot:
-        await log_in(pilot, "admin")
         await wait_for(pilot, lambda: app.is_admin, what="admin rights known")
         await pilot.press("f3")
         await wait_for(pilot, lambda: isinstance(app.screen, AdminScreen), what="admin screen")

@@ -65,6 +65,8 @@ class DashboardScreen(DashboardRequests):
             for number, (pane, title, _widget, _widget_id) in enumerate(APP_TABS, start=1)
         ),
         Binding("ctrl+g", "history", "Versions"),
+        # Not ctrl+d: the editor and every input take it (delete to the right).
+        Binding("f5", "deploy", "Deploy now"),
     ]
     # Below 100 columns the sidebar and the app's tabs get tighter (see app.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -100,7 +102,7 @@ class DashboardScreen(DashboardRequests):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The app's keys only mean something while an app is open.
-        if action in {"app_tab", "history"}:
+        if action in {"app_tab", "history", "deploy"}:
             return self.query_one(ContentSwitcher).current == "app-view"
         return True
 
@@ -109,6 +111,12 @@ class DashboardScreen(DashboardRequests):
 
     def action_history(self) -> None:
         self.show_history()
+
+    def action_deploy(self) -> None:
+        """Build the newest commit of the open app's branch with its current Dockerfile."""
+        app = self.query_one(AppView).app_node
+        if app is not None:
+            self.deploy_now(app.id)
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one(ProjectTree)

@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from home_idp.tui.context import Home, home_of
 from home_idp.tui.dialogs import (
+    ConfirmDialog,
     FileDialog,
     FormDialog,
     FormField,
@@ -34,8 +35,10 @@ from home_idp.tui.results import (
     DELETE_POD,
     DELETE_PROJECT_VARIABLE,
     DELETE_SOURCE_CREDENTIAL,
+    DEPLOY_APP,
     DOCKERFILE_DIFF,
     DOCKERFILE_VERSIONS,
+    NEW_SOURCE_WEBHOOK_SECRET,
     PROJECT_VARIABLES,
     PUT_APP_FILE,
     RELEASE_EVENTS,
@@ -46,6 +49,7 @@ from home_idp.tui.results import (
     UPDATE_APP,
     UPDATE_APP_SHARED_ENV,
     AppConfigResult,
+    AppDetail,
     AppDetailResult,
     ProjectConfigResult,
     SaveDockerfileResult,
@@ -191,6 +195,8 @@ class DashboardRequests(Screen[None]):
     @on(AppSettings.SaveWanted)
     @work(exclusive=True, group="settings", exit_on_error=False)
     async def save_settings(self, event: AppSettings.SaveWanted) -> None:
+        """Save the settings, then offer to deploy with them at once."""
+        app: AppDetail | None = None
         with self.home.reporting():
             try:
                 result = await self.home.gateway.mutate(UPDATE_APP, input=event.changes)
@@ -198,7 +204,49 @@ class DashboardRequests(Screen[None]):
                 self.query_one(AppSettings).show_errors(error)
                 raise
             self.notify("Settings saved; the next release uses them.")
+            app = result["app"]
+            self.query_one(AppView).settings_saved(app)
+        if app is None or app["dockerfile"] is None:
+            return  # without a Dockerfile there is nothing to build yet
+        question = f"Deploy now? (the newest commit of {app['sourceRef']}, with these settings)"
+        if await self.app.push_screen_wait(ConfirmDialog(question, "Deploy now")):
+            self.deploy_now(app["id"])
+
+    @work(exclusive=True, group="deploy", exit_on_error=False)
+    async def deploy_now(self, app_id: str) -> None:
+        """Build the newest commit of the app's branch and open the release it started."""
+        with self.home.reporting():
+            release = (await self.home.gateway.mutate(DEPLOY_APP, input={"app": app_id}))["release"]
+            self.query_one(AppView).release_started(app_id, release)
+
+    @on(AppSettings.WebhookSecretWanted)
+    @work(exclusive=True, group="settings", exit_on_error=False)
+    async def new_webhook_secret(self, event: AppSettings.WebhookSecretWanted) -> None:
+        if event.replaces and not await self.app.push_screen_wait(
+            ConfirmDialog(
+                "Make a new webhook secret? The current one stops working at once.", "Make one"
+            )
+        ):
+            return
+        with self.home.reporting():
+            result = await self.home.gateway.mutate(
+                NEW_SOURCE_WEBHOOK_SECRET, input={"app": event.app_id}
+            )
             self.query_one(AppView).settings_saved(result["app"])
+            url = result["app"]["sourceWebhook"]["url"]
+            old = "The old secret no longer works. " if event.replaces else ""
+            where = (
+                f"home-idp gave both to the git host: {result['note']}.\n"
+                if result["registered"]
+                else f"Give both to the git host (the repository's webhook settings): "
+                f"{result['note']}.\n"
+            )
+            text = (
+                f"Secret: {result['secret']}\n"
+                f"URL:    {url}\n\n"
+                f"{where}{old}This is the only time the secret is shown."
+            )
+            await self.app.push_screen_wait(TextViewDialog("New webhook secret", text))
 
     @on(AppSettings.SecretWanted)
     def set_secret(self, event: AppSettings.SecretWanted) -> None:

@@ -33,7 +33,7 @@ from home_idp.tui.results import (
 )
 from home_idp.tui.screens.traces import follow_spans
 from home_idp.tui.widgets.build_log import BuildLogView
-from home_idp.tui.widgets.formatting import duration, safe_text, state_label
+from home_idp.tui.widgets.formatting import duration, safe_text, source_commit, state_label
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.steps_view import StepsView
 from home_idp.tui.widgets.trace_view import TraceView
@@ -130,7 +130,22 @@ class ReleaseScreen(Screen[None]):
         if release["url"]:
             parts.append(safe_text(release["url"]))
         summary = Text(" · ").join(parts)
-        if release["error"]:
+        commit = release["sourceCommit"]
+        if commit is not None:
+            summary.append("\nsource ")
+            summary.append_text(source_commit(commit))
+            if commit["url"]:
+                summary.append_text(safe_text(f" · {commit['url']}", "dim"))
+        if release["status"] == "SUPERSEDED":
+            # Not a failure: a newer push is being built instead.
+            summary.append("\n")
+            summary.append_text(
+                safe_text(
+                    release["error"] or "A newer push overtook this release before its build.",
+                    "blue",
+                )
+            )
+        elif release["error"]:
             summary.append("\n")
             summary.append_text(safe_text(release["error"], "bold red"))
         self.query_one("#release-summary", Static).update(summary)

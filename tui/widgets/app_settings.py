@@ -1,9 +1,11 @@
-"""An app's settings: source, port, replicas, health path, env vars and secrets.
+"""An app's settings: source, port, replicas, health path, env vars and secrets,
+and push to deploy (auto deploy, watch paths, the source webhook).
 
 Secrets are write-only: the table shows which are set, by whom and when,
 never a value; "set" asks for the value in a password field. So is the
 source credential: a token (password field) or a deploy key read from a
-file on this machine. The tab posts what the user asked for; the screen
+file on this machine, and the source webhook's secret, which only a new one
+replaces (shown once). The tab posts what the user asked for; the screen
 sends it and hands back the app's new details (`show`).
 """
 
@@ -18,14 +20,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, DataTable, Input, Label, TextArea
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, TextArea
 
 from home_idp.tui.dialogs import ConfirmDialog
 from home_idp.tui.errors import ActionFailed, FieldError
 from home_idp.tui.results import AppDetail, EnvVar
 from home_idp.tui.widgets.formatting import ago, safe_text
 
-__all__ = ["AppSettings", "parse_env", "read_deploy_key"]
+__all__ = ["AppSettings", "parse_env", "parse_watch_paths", "read_deploy_key"]
 
 # (GraphQL field, label, integer?)
 FIELDS = (
@@ -51,6 +53,11 @@ def parse_env(text: str) -> list[EnvVar]:
             raise ValueError(f"line {number}: write NAME=value")
         result.append({"name": name.strip(), "value": value})
     return result
+
+
+def parse_watch_paths(text: str) -> list[str]:
+    """One glob per line; blank lines are skipped (the server checks the globs)."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class AppSettings(VerticalScroll):
@@ -87,9 +94,20 @@ class AppSettings(VerticalScroll):
 
         app_id: str
 
+    @dataclass
+    class WebhookSecretWanted(Message):
+        """The user asked for a new source webhook secret of app `app_id`."""
+
+        app_id: str
+        replaces: bool
+        """Whether a secret is set already (it stops working)."""
+
     app_id: str | None = None
+    webhook_secret_set = False
 
     def compose(self) -> ComposeResult:
+        # Shown only while the source repository cannot be read: pushes start nothing then.
+        yield Label("", id="source-error")
         for name, label, integer in FIELDS:
             yield Label(label, classes="field-label")
             yield Input(id=f"set-{name}", type="integer" if integer else "text")
@@ -97,6 +115,16 @@ class AppSettings(VerticalScroll):
         yield Label("Environment variables (NAME=value, one per line)", classes="field-label")
         yield TextArea(id="set-env", classes="env-editor")
         yield Label("", classes="field-error", id="error-env")
+        yield Checkbox(
+            "Auto deploy: a new commit on the branch starts a release", id="set-autoDeploy"
+        )
+        yield Label("", classes="field-error", id="error-autoDeploy")
+        yield Label(
+            "Watch paths (gitignore-style globs, one per line; empty: every path)",
+            classes="field-label",
+        )
+        yield TextArea(id="set-watchPaths", classes="env-editor")
+        yield Label("", classes="field-error", id="error-watchPaths")
         yield Button("Save settings", variant="primary", id="save-settings")
         yield Label("Secrets (values are never shown)", classes="section-title")
         yield DataTable(id="secrets", cursor_type="row")
@@ -108,6 +136,11 @@ class AppSettings(VerticalScroll):
         with Horizontal(classes="buttons"):
             yield Button("Set source credential", id="set-source-credential")
             yield Button("Clear", variant="warning", id="clear-source-credential")
+        yield Label("Push webhook (for the source repository's git host)", classes="section-title")
+        yield Label("", id="source-webhook")
+        yield Label("", id="source-checked")
+        with Horizontal(classes="buttons"):
+            yield Button("New webhook secret", id="new-webhook-secret")
 
     def on_mount(self) -> None:
         self.query_one("#secrets", DataTable).add_columns("Name", "Set by", "When")
@@ -121,6 +154,9 @@ class AppSettings(VerticalScroll):
         self.query_one("#set-env", TextArea).text = "\n".join(
             f"{e['name']}={e['value']}" for e in details["env"]
         )
+        self.query_one("#set-autoDeploy", Checkbox).value = details["autoDeploy"]
+        self.query_one("#set-watchPaths", TextArea).text = "\n".join(details["watchPaths"])
+        self._show_source(details)
         credential = details["sourceCredential"]
         self.query_one("#source-credential", Label).update(
             "none: public sources only"
@@ -141,6 +177,35 @@ class AppSettings(VerticalScroll):
                 key=secret["name"],
             )
 
+    def _show_source(self, details: AppDetail) -> None:
+        error = details["sourceError"]
+        source_error = self.query_one("#source-error", Label)
+        source_error.display = bool(error)
+        source_error.update(
+            safe_text(f"The source repository cannot be read (pushes start nothing): {error}")
+            if error
+            else ""
+        )
+        checked = details["sourceCheckedAt"]
+        self.query_one("#source-checked", Label).update(
+            safe_text(
+                f"Newest commit last asked for {ago(checked)}"
+                + (": the repository could not be read" if error else "")
+                if checked
+                else "The source repository has not been asked for its newest commit yet."
+            )
+        )
+        webhook = details["sourceWebhook"]
+        self.webhook_secret_set = webhook["secretSet"]
+        secret = (
+            "a secret is set (shown only when made)"
+            if webhook["secretSet"]
+            else "no secret yet: make one and give it to the git host with the URL"
+        )
+        self.query_one("#source-webhook", Label).update(
+            safe_text(f"URL {webhook['url']}\nSecret: {secret}")
+        )
+
     def _changes(self) -> dict[str, object]:
         changes: dict[str, object] = {"id": self.app_id}
         for name, _label, integer in FIELDS:
@@ -150,6 +215,8 @@ class AppSettings(VerticalScroll):
             else:  # for the ingress host, "" removes it
                 changes[name] = text
         changes["env"] = parse_env(self.query_one("#set-env", TextArea).text)
+        changes["autoDeploy"] = self.query_one("#set-autoDeploy", Checkbox).value
+        changes["watchPaths"] = parse_watch_paths(self.query_one("#set-watchPaths", TextArea).text)
         return changes
 
     @on(Button.Pressed, "#save-settings")
@@ -201,6 +268,11 @@ class AppSettings(VerticalScroll):
     @on(Button.Pressed, "#clear-source-credential")
     def _clear_credential_pressed(self) -> None:
         self.clear_source_credential()
+
+    @on(Button.Pressed, "#new-webhook-secret")
+    def new_webhook_secret(self) -> None:
+        if self.app_id is not None:
+            self.post_message(self.WebhookSecretWanted(self.app_id, self.webhook_secret_set))
 
     @work(exclusive=True, group="settings", exit_on_error=False)
     async def clear_source_credential(self) -> None:

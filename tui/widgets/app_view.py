@@ -22,6 +22,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from home_idp.tui.results import (
     AppConfig,
     AppDetail,
+    RollbackRelease,
     SaveDockerfileResult,
 )
 from home_idp.tui.widgets.app_env import AppEnv
@@ -202,3 +203,10 @@ class AppView(Vertical):
             markup=False,
         )
         self.query_one(ReleasesTable).open_release(release["id"])
+
+    def release_started(self, app_id: str, release: RollbackRelease) -> None:
+        """Open a release "deploy now" started, as a saved Dockerfile opens its own."""
+        self.notify(f"Release #{release['number']} started from the newest commit.")
+        if self.app_node is not None and self.app_node.id == app_id:
+            # Not when the user moved on to another app meanwhile.
+            self.query_one(ReleasesTable).open_release(release["id"])

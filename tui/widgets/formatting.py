@@ -15,15 +15,17 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from home_idp.tui.results import StartedRelease
+from home_idp.tui.results import SourceCommit, StartedRelease
 
 __all__ = [
+    "SHORT_SHA",
     "STATE_STYLE",
     "ago",
     "clean",
     "duration",
     "releases_started",
     "safe_text",
+    "source_commit",
     "stamp",
     "state_label",
 ]
@@ -55,6 +57,8 @@ STATE_STYLE = {
     "SUCCEEDED": "green",
     "FAILED": "bold red",
     "CANCELLED": "magenta",
+    # Overtaken by a newer push: nothing went wrong, so no alarm colour.
+    "SUPERSEDED": "blue",
 }
 
 _STATE_MARK = {
@@ -64,12 +68,32 @@ _STATE_MARK = {
     "SUCCEEDED": "✔",
     "FAILED": "✖",
     "CANCELLED": "○",
+    "SUPERSEDED": "↷",
 }
 
 
 def state_label(state: str) -> Text:
     """A state with its mark, coloured."""
     return safe_text(f"{_STATE_MARK.get(state, '?')} {state.lower()}", STATE_STYLE.get(state, ""))
+
+
+SHORT_SHA = 12
+"""How many characters of a commit's sha are shown."""
+
+
+def source_commit(commit: SourceCommit | None, *, message_width: int | None = None) -> Text:
+    """A source commit as one line: short sha, its message's first line, its author."""
+    if commit is None:
+        return safe_text("—")
+    line = safe_text(commit["sha"][:SHORT_SHA], "bold")
+    subject = clean((commit["message"] or "").strip().split("\n", 1)[0]).strip()
+    if message_width is not None and len(subject) > message_width:
+        subject = subject[: max(message_width - 1, 0)].rstrip() + "…"
+    if subject:
+        line.append(f" {subject}")
+    if commit["author"]:
+        line.append(f" — {clean(commit['author'])}", "italic")
+    return line
 
 
 def duration(milliseconds: float | None) -> str:

@@ -1,4 +1,8 @@
-"""An app's releases as a table; its screen keeps it current as releases change."""
+"""An app's releases as a table; its screen keeps it current as releases change.
+
+Each row names the source commit the release builds (short sha, the first line
+of its message, its author) once the server knows it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from home_idp.tui.results import Release
-from home_idp.tui.widgets.formatting import ago, duration, safe_text, state_label
+from home_idp.tui.widgets.formatting import ago, duration, safe_text, source_commit, state_label
 
 __all__ = ["ReleasesTable"]
 
-COLUMNS = ("#", "Status", "Trigger", "Image", "By", "When", "Took")
+COLUMNS = ("#", "Status", "Trigger", "Source commit", "Image", "By", "When", "Took")
+# A commit message's first line is cut to this in the table; the release screen has it whole.
+_SUBJECT_WIDTH = 40
 
 
 class ReleasesTable(DataTable[str | Text]):
@@ -62,6 +68,7 @@ class ReleasesTable(DataTable[str | Text]):
                 f"{release['number']}",
                 status,
                 safe_text(release["trigger"]),
+                source_commit(release["sourceCommit"], message_width=_SUBJECT_WIDTH),
                 safe_text(image),
                 safe_text(release["createdBy"]),
                 ago(release["createdAt"]),
