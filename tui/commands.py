@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -61,6 +61,8 @@ class BadInput(CommandFailed):
 # `deploy --wait` asks for the release again this often, in case an event got lost.
 POLL_SECONDS = 2.0
 _ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "SUPERSEDED"}
+# What `deploy --wait --output json` says of the release once it ended.
+_ENDED_FIELDS = ("id", "number", "status", "error", "image", "digest", "sourceCommit")
 
 
 @dataclass(frozen=True)
@@ -231,17 +233,8 @@ async def deploy(
     release = await _follow(gateway, started["id"], output)
     status = release["status"]
     if output.as_json:
-        output.data(
-            {
-                "id": release["id"],
-                "number": release["number"],
-                "status": status,
-                "error": release["error"],
-                "image": release["image"],
-                "digest": release["digest"],
-                "sourceCommit": release["sourceCommit"],
-            }
-        )
+        fields: Mapping[str, object] = release
+        output.data({name: fields[name] for name in _ENDED_FIELDS})
     else:
         ended = f"release #{release['number']} {status.lower()}"
         output.line(f"{ended}: {release['error']}" if release["error"] else ended)

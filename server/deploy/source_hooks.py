@@ -51,30 +51,28 @@ def source_hook_url(base_url: str, project: str, app: str) -> str:
     return f"{base_url}/webhooks/source?{query}"
 
 
+@dataclass(frozen=True)
 class SourceHooks:
     """Registers apps' source push webhooks through the git plugin, for one caller."""
 
-    def __init__(
-        self, authz: Authorizer, audit: AuditLog, git: GitPlugin, plugin_name: str, base_url: str
-    ) -> None:
-        self._authz = authz
-        self._audit = audit
-        self._git = git
-        self._plugin_name = plugin_name
-        self._base_url = base_url
+    authz: Authorizer
+    audit: AuditLog
+    git: GitPlugin
+    plugin_name: str
+    base_url: str
 
     async def register(self, app: App, secret: str) -> SourceHookReport:
         """Register (or update) the push webhook of `app` (its project loaded) with
         `secret`, the one `new_webhook_secret` just made. Never raises for what
         the git host answers; an attempt that reached the host is audited."""
         project = app.project.name
-        self._authz.require_write()
-        await self._authz.require("app", "update", project)
+        self.authz.require_write()
+        await self.authz.require("app", "update", project)
         result = await self._attempt(app, secret)
         if result.outcome is not SourceHookOutcome.NOT_SUPPORTED:
             detail = {"outcome": result.outcome.value, "repository": result.repository}
-            await self._audit.record_app(
-                self._authz.principal, AUDIT_ACTION, project, app.name, detail
+            await self.audit.record_app(
+                self.authz.principal, AUDIT_ACTION, project, app.name, detail
             )
         # The plugin promises messages without the secret; this holds a plugin to it.
         message = mask_secrets(result.message, [secret])
@@ -83,12 +81,12 @@ class SourceHooks:
         return SourceHookReport(False, f"{message}: add the webhook by hand")
 
     async def _attempt(self, app: App, secret: str) -> SourceHookResult:
-        if not isinstance(self._git, SourceHookRegistrar):
-            message = f"the {self._plugin_name!r} git plugin does not register webhooks"
+        if not isinstance(self.git, SourceHookRegistrar):
+            message = f"the {self.plugin_name!r} git plugin does not register webhooks"
             return SourceHookResult(SourceHookOutcome.NOT_SUPPORTED, message)
-        hook_url = source_hook_url(self._base_url, app.project.name, app.name)
+        hook_url = source_hook_url(self.base_url, app.project.name, app.name)
         try:
-            return await self._git.register_source_hook(app.source_repo, hook_url, secret)
+            return await self.git.register_source_hook(app.source_repo, hook_url, secret)
         except Exception as error:
             # The contract says a plugin never raises here; one that does must
             # still not cost the caller the secret that was just made.

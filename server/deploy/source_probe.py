@@ -23,6 +23,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -74,25 +75,17 @@ class SourceRefused(SourceProblem):
     another origin, ssh without a deploy key): trying again changes nothing."""
 
 
+@dataclass(frozen=True)
 class SourceProbe:
     """Reads an app's source repository without building it: its newest commit,
     and what a commit says and changed. Stateless apart from its configuration,
     so calls may run side by side (how many at once is the caller's choice)."""
 
-    def __init__(
-        self,
-        work_root: Path,
-        hosts: SourceHostPolicy,
-        box: SecretBox,
-        *,
-        git: str = "git",
-        timeout_seconds: float = TIMEOUT_SECONDS,
-    ) -> None:
-        self._work_root = work_root
-        self._hosts = hosts
-        self._box = box
-        self._git = git
-        self._timeout = timeout_seconds
+    work_root: Path
+    hosts: SourceHostPolicy
+    box: SecretBox
+    git: str = "git"
+    timeout_seconds: float = TIMEOUT_SECONDS
 
     async def head(self, app: App, ref: str | None = None) -> str:
         """The commit sha `ref` (the app's `source_ref` when None) names on the server now.
@@ -113,7 +106,7 @@ class SourceProbe:
             # Only branches and tags are sent: a forge's refs/pull/* can be thousands.
             scope = ["--heads", "--tags"]
         async with self._workspace("head-") as work_dir:
-            git = _Git(self._git, fetched, work_dir, self._timeout)
+            git = _Git(self.git, fetched, work_dir, self.timeout_seconds)
             listing = await git.run(
                 "ls-remote", "--quiet", *scope, "--", git.url, *wanted, what="list its refs"
             )
@@ -138,7 +131,7 @@ class SourceProbe:
             raise RefNotFound(f"{sha[:80]!r} is not a full commit sha")
         fetched = await self._source(app)
         async with self._workspace("describe-") as work_dir:
-            git = _Git(self._git, fetched, work_dir, self._timeout)
+            git = _Git(self.git, fetched, work_dir, self.timeout_seconds)
             repo = await self._fetch(git, work_dir, sha)
             header = await git.run(
                 "-C", repo, "log", "-1", "--format=%an%x00%B", sha, "--", what="read the commit"
@@ -192,7 +185,7 @@ class SourceProbe:
 
     async def _source(self, app: App) -> BuildSource:
         try:
-            return await build_source(app, self._hosts, self._box)
+            return await build_source(app, self.hosts, self.box)
         except UnresolvableSource as error:
             raise SourceUnreachable(str(error)) from None
         except (ValidationFailed, SourceNotUsable) as error:
@@ -201,8 +194,8 @@ class SourceProbe:
     @contextlib.asynccontextmanager
     async def _workspace(self, prefix: str) -> AsyncIterator[Path]:
         """A fresh directory of the probe's own (ssh keys, repos), removed afterwards."""
-        await asyncio.to_thread(self._work_root.mkdir, 0o700, True, True)
-        path = Path(await asyncio.to_thread(tempfile.mkdtemp, None, prefix, self._work_root))
+        await asyncio.to_thread(self.work_root.mkdir, 0o700, True, True)
+        path = Path(await asyncio.to_thread(tempfile.mkdtemp, None, prefix, self.work_root))
         try:
             yield path
         finally:
@@ -265,9 +258,9 @@ class _Git:
     def __init__(self, git: str, fetched: BuildSource, work_dir: Path, timeout: float) -> None:
         self.source: GitSource = fetched.source
         self.url = fetch_url(fetched.source)
-        self._git = git
+        self.git = git
         self._work_dir = work_dir
-        self._timeout = timeout
+        self.timeout_seconds = timeout
         self._env: Mapping[str, str] | None = None
         source = fetched.source
         # The header git sends holds "user:token" encoded whole: masked whole too.
@@ -287,11 +280,11 @@ class _Git:
                 "GIT_CEILING_DIRECTORIES": str(self._work_dir.parent),
             }
         try:
-            async with asyncio.timeout(self._timeout):
-                code, out, err = await _run([self._git, *args], self._env, self._work_dir)
+            async with asyncio.timeout(self.timeout_seconds):
+                code, out, err = await _run([self.git, *args], self._env, self._work_dir)
         except TimeoutError:
             raise SourceUnreachable(
-                f"could not {what}: git did not finish within {self._timeout:g} s"
+                f"could not {what}: git did not finish within {self.timeout_seconds:g} s"
             ) from None
         except OSError as error:
             raise SourceUnreachable(
