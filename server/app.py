@@ -20,6 +20,7 @@ from home_idp.server.gateway.graphql import GraphQLApp
 from home_idp.server.gateway.limits import BodySizeLimit
 from home_idp.server.gateway.otlp import otlp_routes
 from home_idp.server.gateway.webhooks import webhook_routes
+from home_idp.server.install.local_registry import start_local_registry
 from home_idp.server.rbac.roles import ensure_builtin_roles
 from home_idp.server.runtime import PluginOverrides, Runtime
 from home_idp.server.settings import Settings
@@ -41,12 +42,15 @@ def create_app(
     graphql = GraphQLApp(build_schema(settings.graphql), runtime)
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(application: Starlette) -> AsyncIterator[None]:
         await db.open_database(settings)
         await ensure_builtin_roles()
         await runtime.trace.start()
         await runtime.deploy.start()
         await runtime.install.start()
+        # Local profile: builds push to a registry on this machine, started here
+        # when none answers, and stopped with the installer below.
+        application.state.local_registry = await start_local_registry(settings, runtime.install)
         log.info("home-idp ready (profile %s) on %s", settings.profile, settings.base_url)
         try:
             yield

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import getpass
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -22,26 +25,80 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from home_idp.server.app import create_app
+    from home_idp.server.install.local_registry import registry_port_problem
     from home_idp.server.settings import Settings
 
     settings = Settings()
-    host = args.host or settings.host
-    port = args.port or settings.port
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    # --host and --port are where webhooks (the registry's, the platform repo's)
+    # must reach this server too.
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
     )
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        ws="websockets-sansio",
-        # A websocket message is a request too: the same cap as an HTTP body
-        # (uvicorn's default is 16 MiB).
-        ws_max_size=settings.graphql.max_body_bytes,
-    )
-    return 0
+    try:
+        listener = _listen(settings.host, settings.port)
+    except PortTaken:
+        print(
+            f"home-idp: port {settings.port} on {settings.host} is taken by another program; "
+            "stop it, or choose another port with HOME_IDP_PORT (or serve --port)",
+            file=sys.stderr,
+        )
+        return 1
+    with listener:
+        # Before the app starts anything, so that nothing is left to stop.
+        problem = asyncio.run(registry_port_problem(settings))
+        if problem is not None:
+            print(f"home-idp: {problem}", file=sys.stderr)
+            return 1
+        # After the checks: their errors are one line, without the probes' log.
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                log_level=settings.log_level,
+                proxy_headers=False,
+                ws="websockets-sansio",
+                # A websocket message is a request too: the same cap as an HTTP body
+                # (uvicorn's default is 16 MiB).
+                ws_max_size=settings.graphql.max_body_bytes,
+            )
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[listener])
+    # As uvicorn.run: a server whose start-up failed (it logged why) exits 3.
+    return 0 if server.started else 3
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is no port (1-65535)")
+    return port
+
+
+class PortTaken(Exception):
+    """Another program listens on the address the server was to listen on."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything starts (PortTaken if taken)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    # As uvicorn binds: a port left in TIME_WAIT by an earlier run is free.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortTaken from None
+        raise
+    # Listening at once: nothing else (the registry among them) can take the port now.
+    listener.listen(2048)
+    return listener
 
 
 def _read_password(args: argparse.Namespace, *, repeat: bool = True) -> str:
@@ -309,7 +366,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--port", type=_port, help="port to listen on (default 8080)")
     serve.set_defaults(func=_serve)
 
     admin = commands.add_parser("admin", help="administration").add_subparsers(

@@ -225,6 +225,11 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     await _empty_all_tables()
     await _put_back_the_seed()
+    # The fakes' source repositories too: a branch an earlier test pushed would
+    # make another test's ref look missing.
+    application: Starlette = request.getfixturevalue("app")
+    if fakes := getattr(application.state, "fakes", None):
+        fakes.source.forget()
     yield
 
 

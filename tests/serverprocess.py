@@ -22,7 +22,13 @@ ADMIN_PASSWORD = "a long admin password"
 
 
 def home_idp_env(data_dir: Path, database_url: str, **settings: str) -> dict[str, str]:
-    """The environment of a server: only the given HOME_IDP_ settings."""
+    """The environment of a server: only the given HOME_IDP_ settings.
+
+    Unless told otherwise, the registry is on a port of its own: a server in
+    the local profile starts one where none answers, and two servers of
+    parallel tests must not share (and stop) each other's.
+    """
+    settings.setdefault("registry__url", f"http://127.0.0.1:{free_port()}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOME_IDP_")}
     env.update(
         HOME=str(data_dir.parent),

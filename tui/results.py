@@ -46,9 +46,11 @@ __all__ = [
     "CANCEL_RELEASE",
     "CREATE_APP",
     "CREATE_PROJECT",
+    "DELETE_APP",
     "DELETE_APP_FILE",
     "DELETE_APP_SECRET",
     "DELETE_POD",
+    "DELETE_PROJECT",
     "DELETE_PROJECT_VARIABLE",
     "DELETE_SOURCE_CREDENTIAL",
     "DEPLOY_APP",
@@ -112,7 +114,9 @@ __all__ = [
     "Component",
     "ComponentResult",
     "CreateProjectResult",
+    "DeleteAppResult",
     "DeletePodResult",
+    "DeleteProjectResult",
     "DeleteRoleResult",
     "DockerfileDiffData",
     "DockerfileVersion",
@@ -642,6 +646,10 @@ AppConfigResult = TypedDict(
 
 
 DeletePodResult = TypedDict("DeletePodResult", {"__typename": str, "deletedPod": str})
+DeleteAppResult = TypedDict("DeleteAppResult", {"__typename": str, "deletedName": str})
+DeleteProjectResult = TypedDict(
+    "DeleteProjectResult", {"__typename": str, "deletedName": str, "deletedApps": list[str]}
+)
 
 
 class ProjectVariableDetail(TypedDict):
@@ -926,9 +934,11 @@ BUILD_LOG: Final = Subscription[BuildLogLine]("BuildLog")
 CANCEL_RELEASE: Final = Mutation[ReleaseResult]("CancelRelease")
 CREATE_APP: Final = Mutation[AppResult]("CreateApp")
 CREATE_PROJECT: Final = Mutation[CreateProjectResult]("CreateProject")
+DELETE_APP: Final = Mutation[DeleteAppResult]("DeleteApp")
 DELETE_APP_FILE: Final = Mutation[AppConfigResult]("DeleteAppFile")
 DELETE_APP_SECRET: Final = Mutation[AppDetailResult]("DeleteAppSecret")
 DELETE_POD: Final = Mutation[DeletePodResult]("DeletePod")
+DELETE_PROJECT: Final = Mutation[DeleteProjectResult]("DeleteProject")
 DELETE_PROJECT_VARIABLE: Final = Mutation[ProjectConfigResult]("DeleteProjectVariable")
 DELETE_SOURCE_CREDENTIAL: Final = Mutation[AppDetailResult]("DeleteSourceCredential")
 DEPLOY_APP: Final = Mutation[RollbackPayload]("DeployApp")

@@ -3,16 +3,21 @@
 Local mode needs a registry on this machine. This runs one with a config of
 its own: a loopback address, storage in the data dir, and notifications to
 home-idp's gateway carrying the registry webhook secret. The install-manager
-supervises it; the demo starts it when nothing answers at the registry URL.
+supervises it; `home-idp serve` (and so the demo) has it started in the local
+profile when nothing answers at the registry URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import shutil
+import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -28,12 +33,41 @@ from home_idp.plugins.installer.contract import (
 )
 from home_idp.plugins.support.options import Between, PluginOptions
 
-__all__ = ["LocalInstaller", "LocalRegistry", "RegistryNotInstalled"]
+__all__ = ["LocalInstaller", "LocalRegistry", "RegistryNotInstalled", "registry_answers"]
 
 log = logging.getLogger(__name__)
 
 _BINARIES = ("docker-registry", "registry")
 _READY_SECONDS = 15.0
+
+
+async def registry_answers(url: str) -> bool:
+    """Whether a registry (any: ours or another) answers at `url`."""
+    try:
+        async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+            return (await client.get(f"{url.rstrip('/')}/v2/")).status_code in (200, 401)
+    except httpx.TransportError:
+        return False
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook that ends the registry when the process that started it dies.
+
+    Without it, a home-idp that is killed leaves its registry holding the port,
+    still sending notifications to a server that is gone. Linux only.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return hook
 
 
 class RegistryNotInstalled(RuntimeError):
@@ -80,11 +114,7 @@ class LocalRegistry:
 
     async def answers(self) -> bool:
         """Whether a registry answers at the URL (this one or another)."""
-        try:
-            async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
-                return (await client.get(f"{self.url}/v2/")).status_code in (200, 401)
-        except httpx.TransportError:
-            return False
+        return await registry_answers(self.url)
 
     async def start(self) -> None:
         binary = _registry_binary()
@@ -99,7 +129,12 @@ class LocalRegistry:
         config.write_text(self.config())
         with (self.directory / "registry.log").open("ab") as output:
             self._process = await asyncio.create_subprocess_exec(
-                binary, "serve", str(config), stdout=output, stderr=output
+                binary,
+                "serve",
+                str(config),
+                stdout=output,
+                stderr=output,
+                preexec_fn=_die_with_parent(),
             )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _READY_SECONDS

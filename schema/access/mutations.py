@@ -32,6 +32,11 @@ class UpdateProjectInput:
 @strawberry.input
 class DeleteProjectInput:
     id: relay.GlobalID
+    delete_apps: bool = strawberry.field(
+        default=False,
+        description="Tear the project's apps down first (as deleteApp does); without it a "
+        "project that has apps is a Conflict naming them.",
+    )
 
 
 @strawberry.input
@@ -55,6 +60,7 @@ class ProjectSuccess:
 @strawberry.type
 class DeleteProjectSuccess:
     deleted_name: str
+    deleted_apps: list[str] = strawberry.field(description="The apps torn down with it.")
 
 
 @strawberry.type
@@ -234,10 +240,15 @@ class AccessMutation:
         )
         return ProjectSuccess(project=Project.from_model(project))
 
-    @mutation("project.delete", description="Delete a project and its memberships.")
+    @mutation(
+        "project.delete",
+        description="Delete a project and its memberships, and with deleteApps its apps.",
+    )
     async def delete_project(self, info: Info, input: DeleteProjectInput) -> DeleteProjectResult:
-        name = await info.context.rbac.projects.delete(decode_id(input.id, "Project"))
-        return DeleteProjectSuccess(deleted_name=name)
+        name, apps = await info.context.deploy.teardown.delete_project(
+            decode_id(input.id, "Project"), delete_apps=input.delete_apps
+        )
+        return DeleteProjectSuccess(deleted_name=name, deleted_apps=apps)
 
     @mutation("project.add_member", description="Add an active user to a project with a role.")
     async def add_project_member(self, info: Info, input: MemberInput) -> MemberResult:

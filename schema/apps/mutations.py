@@ -188,9 +188,14 @@ class AppMutation:
         app = await info.context.apps.apps.update(app_id(input.id, "id"), _changes(input))
         return AppSuccess(app=App.from_model(app))
 
-    @mutation("app.delete", description="Delete an app with its versions and releases.")
+    @mutation(
+        "app.delete",
+        description="Undeploy an app, remove its folder from the platform repo in one commit, "
+        "and delete it with its versions and releases. A Conflict while a release of it "
+        "runs, or when undeploying fails (the app is kept: delete it again to finish).",
+    )
     async def delete_app(self, info: Info, input: DeleteAppInput) -> DeleteAppResult:
-        app = await info.context.apps.apps.delete(app_id(input.id, "id"))
+        app = await info.context.deploy.teardown.delete_app(app_id(input.id, "id"))
         return DeleteAppSuccess(deleted_name=app.name)
 
     @mutation("app.set_secret", description="Set (or replace) a secret; its value is never shown.")

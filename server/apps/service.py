@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -171,10 +171,25 @@ class AppService:
             await self._source_hosts.check_when_saved(values["source_repo"])
         return values
 
-    async def delete(self, app_id: int) -> App:
+    async def delete(
+        self,
+        app_id: int,
+        *,
+        check: Callable[[App], Awaitable[None]] | None = None,
+    ) -> App:
+        """Delete the app's rows (secrets, Dockerfile versions and releases cascade).
+
+        `check` runs in the deleting transaction with the app's row locked, so
+        what it sees cannot change before the rows go; it raises to keep them.
+        Only the rows: the deploy-manager's teardown stops what runs the app first.
+        """
         app = await self.get(app_id, "delete")
         async with in_transaction():
-            await app.delete()  # secrets, Dockerfile versions and releases cascade
+            if await App.filter(id=app.id).select_for_update().first() is None:
+                raise NotFound("no such app")
+            if check is not None:
+                await check(app)
+            await app.delete()
             await self._record("app.delete", app, app.project.name)
         return app
 

@@ -20,11 +20,11 @@ import httpx
 import uvicorn
 
 from home_idp.plugins.builder.buildah import BuildahBuilder
-from home_idp.plugins.installer.local import LocalRegistry
+from home_idp.plugins.installer.local import registry_answers
 from home_idp.server.app import create_app
 from home_idp.server.demo.assets import DemoError, GitDaemon, build_base_image, make_source_repo
-from home_idp.server.deploy.registry_access import registry_webhook_secret
 from home_idp.server.events import EventBus
+from home_idp.server.install.local_registry import LocalRegistryOutcome
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.auth import TokenPair
 from home_idp.server.rbac.models import User
@@ -156,12 +156,6 @@ async def run_demo(
     if not isinstance(runtime.deploy.builder, BuildahBuilder):
         raise DemoError("the demo builds with buildah: leave HOME_IDP_BUILDER__PLUGIN unset")
     registry_url = urlsplit(settings.registry.url)
-    registry = LocalRegistry(
-        settings.data_dir / "registry",
-        registry_url.port or 5000,
-        f"{settings.base_url}/webhooks/registry",
-        registry_webhook_secret(settings),
-    )
     git = GitDaemon(settings.data_dir / "demo")
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
@@ -175,14 +169,16 @@ async def run_demo(
                 raise DemoError(f"the server did not start on {settings.base_url}")
             await asyncio.sleep(0.05)
         say(f"  server     {settings.base_url}  (GraphiQL at /graphql)")
-        if await registry.answers():
-            say(f"  registry   {registry.url} (already running)")
+        # The server's start ran the local registry, as a bare `serve` does.
+        found: LocalRegistryOutcome | None = app.state.local_registry
+        if found is None:
+            if not await registry_answers(settings.registry.url):
+                raise DemoError(f"no registry answers at {settings.registry.url}")
+            say(f"  registry   {settings.registry.url}")
+        elif not found.answers:
+            raise DemoError(f"the local registry did not start: {found.error}")
         else:
-            try:
-                await registry.start()
-            except RuntimeError as error:  # RegistryNotInstalled among them
-                raise DemoError(str(error)) from None
-            say(f"  registry   {registry.url} (started)")
+            say(f"  registry   {found.url} ({'started' if found.started else 'already running'})")
         await make_source_repo(git.root)
         await git.start()
         base = f"{registry_url.netloc}/{BASE_TAG}"
@@ -234,5 +230,5 @@ async def run_demo(
         server.should_exit = True
         with contextlib.suppress(Exception):
             await serving
+        # The server's shutdown stopped the registry it started.
         await git.stop()
-        await registry.stop()

@@ -33,6 +33,7 @@ from home_idp.server.deploy.releases import ReleaseService
 from home_idp.server.deploy.source_hooks import SourceHooks
 from home_idp.server.deploy.source_poller import SourcePoller
 from home_idp.server.deploy.source_webhooks import SOURCE_PUSH, SourceWebhooks
+from home_idp.server.deploy.teardown import Teardown
 from home_idp.server.deploy.webhooks import SOURCE_GIT, DeliveryInspector, GitWebhooks
 from home_idp.server.events import EventBus
 from home_idp.server.pipeline.engine import Engine
@@ -59,6 +60,7 @@ class DeploySession:
     deliveries: DeliveryInspector
     build_log: BuildLog
     source_hooks: SourceHooks
+    teardown: Teardown
 
 
 class DeployManager:
@@ -224,6 +226,7 @@ class DeployManager:
             source_hooks=SourceHooks(
                 rbac.authz, rbac.audit, self.git, self.settings.git.plugin, self.settings.base_url
             ),
+            teardown=Teardown(rbac.authz, apps.apps, rbac.projects, self.deployer, self.git),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -91,10 +92,23 @@ class ProjectService(CallerService):
             await self._record("project.update", f"project:{project.name}", project)
         return project
 
-    async def delete(self, project_id: int) -> str:
+    async def delete(
+        self, project_id: int, *, in_use: Callable[[Project], Awaitable[list[str]]]
+    ) -> str:
+        """Delete the project and its memberships, unless something still uses it.
+
+        `in_use` names what would go with the project's rows (its apps) while it
+        keeps running; it is asked in the deleting transaction, with the
+        project's row locked, and anything it names refuses the delete.
+        """
         project = await self.get(project_id, "delete")
         members = [m.user_id for m in await Membership.filter(project_id=project.id)]
         async with in_transaction():
+            if await Project.filter(id=project.id).select_for_update().first() is None:
+                raise NotFound("no such project")
+            users = await in_use(project)
+            if users:
+                raise Conflict(f"project {project.name!r} still has apps: {', '.join(users)[:300]}")
             await project.delete()  # memberships cascade
             await self._record("project.delete", f"project:{project.name}", project)
         self._authz.forget()

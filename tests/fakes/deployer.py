@@ -11,6 +11,7 @@ from home_idp.plugins.deployer.contract import (
     AppLogLine,
     AppResource,
     DeployerConfig,
+    DeployUnavailable,
     InstanceNotFound,
     RolloutState,
     RolloutStatus,
@@ -37,12 +38,17 @@ class FakeDeployer:
         self._apps: dict[tuple[str, str], _Running] = {}
         self._failing: dict[tuple[str, str], str] = {}
         self._failed: dict[tuple[str, str, int], str] = {}
+        self._unreachable: dict[tuple[str, str], str] = {}
         self._written = asyncio.Condition()
         self.synced: list[AppDeployment] = []
 
     def fail_rollout(self, project: str, app: str, reason: str) -> None:
         """The next release of the app synced fails its rollout with `reason`."""
         self._failing[(project, app)] = reason
+
+    def fail_undeploy(self, project: str, app: str, reason: str) -> None:
+        """The next undeploy of the app raises DeployUnavailable(`reason`) and leaves it running."""
+        self._unreachable[(project, app)] = reason
 
     async def write_log(self, project: str, app: str, text: str) -> None:
         """Every instance of the app writes `text` (what a running app would print)."""
@@ -93,7 +99,11 @@ class FakeDeployer:
 
     async def undeploy(self, project: str, app: str) -> None:
         check_names(project, app)
+        reason = self._unreachable.pop((project, app), None)
+        if reason is not None:
+            raise DeployUnavailable(reason)
         self._apps.pop((project, app), None)
+        self._failing.pop((project, app), None)
 
     async def list_running(self, project: str | None = None) -> list[RunningApp]:
         return [

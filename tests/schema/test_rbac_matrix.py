@@ -460,6 +460,17 @@ async def delete_project_verify(world: World, caller: str, changed: bool) -> Non
     assert await Membership.filter(project__name="web").count() == (0 if changed else 4)
 
 
+async def delete_project_with_apps_input(world: World, caller: str) -> dict[str, Any]:
+    await an_app(world)
+    return {"id": gid("Project", world.web), "deleteApps": True}
+
+
+async def delete_project_with_apps_verify(world: World, caller: str, changed: bool) -> None:
+    # The app is torn down with the project, or neither goes.
+    assert await Project.exists(name="web") is not changed
+    assert await App.exists(name=SHOP) is not changed
+
+
 async def add_member_input(world: World, caller: str) -> dict[str, Any]:
     await User.create(username="newbie", password_hash="-", status=UserStatus.ACTIVE)
     return {"projectId": gid("Project", world.web), "username": "newbie", "role": "viewer"}
@@ -1168,6 +1179,14 @@ DELETE_PROJECT = MutationOp(
     delete_project_input,
     delete_project_verify,
 )
+DELETE_PROJECT_WITH_APPS = MutationOp(
+    "deleteProject",
+    "DeleteProjectInput",
+    "DeleteProjectSuccess",
+    delete_project_with_apps_input,
+    delete_project_with_apps_verify,
+    variant="with_apps",
+)
 ADD_MEMBER = MutationOp(
     "addProjectMember", "MemberInput", "MemberSuccess", add_member_input, add_member_verify
 )
@@ -1667,6 +1686,7 @@ TABLE = (
     Entry(CREATE_PROJECT,               ALLOW, ALLOW, ALLOW, ALLOW, ALLOW,  DENY),
     Entry(UPDATE_PROJECT,               ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
     Entry(DELETE_PROJECT,               ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
+    Entry(DELETE_PROJECT_WITH_APPS,     ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
     Entry(ADD_MEMBER,                   ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
     Entry(SET_MEMBER_ROLE,              ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),
     Entry(REMOVE_MEMBER,                ALLOW, ALLOW, DENY,  DENY,  HIDE,   HIDE),

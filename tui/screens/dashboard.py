@@ -27,7 +27,7 @@ from home_idp.tui.results import (
     AppResult,
     CreateProjectResult,
 )
-from home_idp.tui.screens.dashboard_requests import DashboardRequests
+from home_idp.tui.screens.dashboard_teardown import DashboardTeardown
 from home_idp.tui.screens.release import ReleaseScreen
 from home_idp.tui.widgets.app_view import APP_TABS, AppView
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
@@ -49,7 +49,7 @@ Pick an app or a project in the sidebar, or:
 """
 
 
-class DashboardScreen(DashboardRequests):
+class DashboardScreen(DashboardTeardown):
     """Where a developer lives: the sidebar and one app's tabs."""
 
     BINDINGS = [
@@ -67,6 +67,9 @@ class DashboardScreen(DashboardRequests):
         Binding("ctrl+g", "history", "Versions"),
         # Not ctrl+d: the editor and every input take it (delete to the right).
         Binding("f5", "deploy", "Deploy now"),
+        # The highlighted app or project; off the footer, in the palette.
+        Binding("delete", "delete_app", "Delete app", show=False),
+        Binding("shift+delete", "delete_project", "Delete project", show=False),
     ]
     # Below 100 columns the sidebar and the app's tabs get tighter (see app.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]

@@ -82,6 +82,19 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
         return None
 
     @property
+    def current_app(self) -> AppNode | None:
+        """The highlighted app, if the cursor is on one."""
+        data = self.cursor_node.data if self.cursor_node else None
+        return data if isinstance(data, AppNode) else None
+
+    def apps_of(self, project: ProjectNode) -> list[AppNode]:
+        """The apps listed under `project`."""
+        for branch in self.root.children:
+            if branch.data is not None and getattr(branch.data, "id", None) == project.id:
+                return [leaf.data for leaf in branch.children if isinstance(leaf.data, AppNode)]
+        return []
+
+    @property
     def current_project(self) -> ProjectNode | None:
         data = self.cursor_node.data if self.cursor_node else None
         if isinstance(data, AppNode):
