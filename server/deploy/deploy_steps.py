@@ -292,7 +292,9 @@ class RolloutStep(NeverParks):
         return reason
 
     def deadline_reason(self, context: StepContext) -> str:
-        return (
-            f"the release was not ready within {self.timeout_seconds:g}s; "
-            "the release before it keeps serving"
-        )
+        late = f"the release was not ready within {self.timeout_seconds:g}s"
+        # The app as loaded when the step started: only a rollout makes a release live.
+        live = context.release.app.live_release_id
+        if live is None or live == context.release.id:
+            return f"{late}; no earlier release of the app was serving"
+        return f"{late}; the release before it keeps serving"
