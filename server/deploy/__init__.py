@@ -1,2 +1,3 @@
 """deploy-manager: releases and their steps (commit, build, manifests, sync, rollout), the
-webhooks that move them on, and the running app's logs and resources."""
+releases a source push, a poll or "deploy now" starts, the webhooks that move them on,
+the running app's logs and resources, and tearing apps down."""
