@@ -226,7 +226,9 @@ async def a_sleeping_build(factory: Factory, gql: GraphQLClient) -> tuple[Person
     saved = await save_dockerfile(gql, dev.token, web, dockerfile)
     release_id = release_pk(saved)
     await wait_for_step_state(release_id, "build", StepState.RUNNING)
-    async with asyncio.timeout(30):
+    # Before its RUN, the build fetches both repos and reads the source commit; with
+    # both databases' system tiers side by side on 2 cores that has taken over 30 s.
+    async with asyncio.timeout(90):
         while not await BuildLogLine.exists(release_id=release_id, text="sleeping"):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     return dev, saved
