@@ -43,7 +43,7 @@ async def open_app(pilot: Pilot[None], project: str, app: str) -> AppView:
     tree.focus()
     await pilot.press("enter")
     view = pilot.app.screen.query_one(AppView)
-    await wait_for(pilot, lambda: view.details is not None, what="the app's details")
+    await wait_for(pilot, lambda: view.details is not None, seconds=60, what="the app's details")
     return view
 
 
