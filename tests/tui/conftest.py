@@ -69,7 +69,9 @@ async def signed_in_dashboard(
 async def wait_for(
     pilot: Pilot[None],
     check: Callable[[], object],
-    seconds: float = 20.0,
+    # Generous: on a loaded 2-core machine a request the dashboard retries has
+    # taken over 20 s to be answered.
+    seconds: float = 60.0,
     what: str | Callable[[], str] = "",
 ) -> None:
     """Let the app run until `check()` is true (the UI updates from workers)."""
