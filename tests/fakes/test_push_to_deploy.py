@@ -6,7 +6,6 @@ HTTP requests to the server, signed as GitHub signs them.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -21,6 +20,7 @@ from home_idp.server.deploy.models import WebhookDelivery
 from home_idp.server.deploy.source_poller import SourcePoller
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.rbac.models import Project
+from tests.deploy.flow import wait_for_release
 from tests.factories import Factory, Person
 from tests.fakes.server import FakeServer
 from tests.graphql import GraphQLClient
@@ -64,15 +64,6 @@ mutation($input: UpdateAppInput!) {
 """
 
 
-async def finished(release_id: int) -> Release:
-    async with asyncio.timeout(20):
-        while True:
-            release = await Release.get(id=release_id)
-            if release.status is not ReleaseStatus.RUNNING:
-                return release
-            await asyncio.sleep(0.02)
-
-
 async def releases_of(app: App) -> list[Release]:
     return await Release.filter(app_id=app.id).order_by("number")
 
@@ -95,7 +86,7 @@ class Shop:
         variables = {"input": {"app": self.gid, "content": content, "message": "first"}}
         saved = await self.gql(SAVE, variables, token=self.dev.token)
         release_id = int(from_base64(saved["saveDockerfile"]["release"]["id"])[1])
-        return await finished(release_id)
+        return await wait_for_release(release_id, 20)
 
     async def new_secret(self) -> str:
         made = await self.gql(NEW_SECRET, {"input": {"app": self.gid}}, token=self.dev.token)
@@ -197,7 +188,7 @@ async def test_deploy_now_builds_the_newest_commit_with_the_current_dockerfile(
         "message": "fix the bug",
     }
     assert payload["release"]["trigger"] == "deploy main"
-    release = await finished(int(from_base64(payload["release"]["id"])[1]))
+    release = await wait_for_release(int(from_base64(payload["release"]["id"])[1]), 20)
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
     assert server.plugins.builder.requests[-1].source.ref == newest
 
@@ -245,7 +236,7 @@ async def test_a_signed_push_deploys_and_the_inspector_says_why(server: FakeServ
     newest = (await releases_of(shop.app))[-1]
     assert (newest.number, newest.trigger, newest.source_sha) == (2, "push", second)
     assert newest.source_url == f"http://127.0.0.1:9/shop/web/commit/{second}"
-    assert (await finished(newest.id)).status is ReleaseStatus.SUCCEEDED
+    assert (await wait_for_release(newest.id, 20)).status is ReleaseStatus.SUCCEEDED
     delivery = await WebhookDelivery.filter(source="source").order_by("-id").first()
     assert delivery is not None and delivery.signature_ok
     assert delivery.headers["signed-for"] == "shop/web"
@@ -348,7 +339,7 @@ async def test_a_push_supersedes_a_release_whose_build_has_not_started(
         assert overtaken.status is ReleaseStatus.SUPERSEDED
         assert newest.status is ReleaseStatus.RUNNING
 
-    assert (await finished(newest.id)).status is ReleaseStatus.SUCCEEDED
+    assert (await wait_for_release(newest.id, 20)).status is ReleaseStatus.SUCCEEDED
     built = [request.source.ref for request in server.plugins.builder.requests[builds_before:]]
     assert built == [third]
     steps = await ReleaseStep.filter(release_id=overtaken.id)
@@ -388,7 +379,7 @@ async def test_polling_deploys_new_commits_and_shows_a_source_that_went_away(
     await poller.poll_once()
     newest = (await releases_of(shop.app))[-1]
     assert (newest.trigger, newest.source_sha) == ("poll", second)
-    assert (await finished(newest.id)).status is ReleaseStatus.SUCCEEDED
+    assert (await wait_for_release(newest.id, 20)).status is ReleaseStatus.SUCCEEDED
 
     shop.repo.broken[SOURCE] = "repository not found"
     await poller.poll_once()

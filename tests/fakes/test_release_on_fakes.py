@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from strawberry.relay import from_base64, to_base64
 
 from home_idp.plugins.deployer.contract import RolloutState
 from home_idp.server.apps.models import App
 from home_idp.server.deploy.models import WebhookDelivery
-from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
+from home_idp.server.pipeline.models import ReleaseStatus, ReleaseStep
+from tests.deploy.flow import wait_for_release
 from tests.factories import Factory
 from tests.fakes.server import FakeServer
 from tests.graphql import GraphQLClient
@@ -27,15 +26,6 @@ mutation($input: SaveDockerfileInput!) {
 RELEASE = "query($id: ID!) { node(id: $id) { ... on Release { status url image digest } } }"
 
 
-async def wait_for_release(release_id: int) -> Release:
-    async with asyncio.timeout(20):
-        while True:
-            release = await Release.get(id=release_id)
-            if release.status is not ReleaseStatus.RUNNING:
-                return release
-            await asyncio.sleep(0.02)
-
-
 async def test_a_saved_dockerfile_becomes_a_running_release(server: FakeServer) -> None:
     factory = Factory(server.runtime)
     dev = await factory.user("dev")
@@ -51,7 +41,7 @@ async def test_a_saved_dockerfile_becomes_a_running_release(server: FakeServer) 
 
     payload = saved["saveDockerfile"]
     assert payload["__typename"] == "SaveDockerfileSuccess", payload
-    release = await wait_for_release(int(from_base64(payload["release"]["id"])[1]))
+    release = await wait_for_release(int(from_base64(payload["release"]["id"])[1]), 20)
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
     fakes = server.plugins
     # Built from the committed Dockerfile, pushed, pinned by digest, running.

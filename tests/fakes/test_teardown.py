@@ -3,7 +3,6 @@ platform repo in one commit, the rows go last, and a failed teardown can be fini
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from strawberry.relay import from_base64, to_base64
@@ -12,6 +11,7 @@ from home_idp.server.apps.models import App, DockerfileVersion
 from home_idp.server.deploy.teardown import app_files
 from home_idp.server.pipeline.models import Release, ReleaseStatus
 from home_idp.server.rbac.models import AuditEvent, Project
+from tests.deploy.flow import wait_for_release
 from tests.factories import Factory, Person
 from tests.fakes.server import FakeServer
 from tests.graphql import GraphQLClient
@@ -46,15 +46,6 @@ mutation($input: DeleteProjectInput!) {
 """
 
 
-async def wait_for_release(release_id: int) -> Release:
-    async with asyncio.timeout(20):
-        while True:
-            release = await Release.get(id=release_id)
-            if release.status is not ReleaseStatus.RUNNING:
-                return release
-            await asyncio.sleep(0.02)
-
-
 async def released_app(
     server: FakeServer, gql: GraphQLClient, dev: Person, project: Project, name: str
 ) -> App:
@@ -67,7 +58,7 @@ async def released_app(
     )
     payload = saved["saveDockerfile"]
     assert payload["__typename"] == "SaveDockerfileSuccess", payload
-    release = await wait_for_release(int(from_base64(payload["release"]["id"])[1]))
+    release = await wait_for_release(int(from_base64(payload["release"]["id"])[1]), 20)
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
     return app
 
@@ -144,7 +135,7 @@ async def test_an_app_with_a_running_release_is_not_deleted(server: FakeServer) 
         assert result["__typename"] == "Conflict", result
         assert "web #1" in result["message"] and "cancel" in result["message"]
         assert await App.exists(id=web.id)
-    await wait_for_release(release_id)
+    await wait_for_release(release_id, 20)
 
 
 async def test_a_failed_undeploy_keeps_the_app_and_deleting_again_finishes(
