@@ -83,7 +83,7 @@ async def wait_for(
         app = pilot.app
         notes = [n.message for n in app._notifications]
         errors = app.screen.query(".form-error, .field-error").results(Label)
-        notes += [str(label.content) for label in errors]
+        notes += [text for label in errors if (text := str(label.content))]
         described = what() if callable(what) else what
         raise AssertionError(
             f"timed out waiting for {described or check}; screen {app.screen!r}, "

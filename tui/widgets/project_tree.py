@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from home_idp.tui.results import ProjectApp
 from home_idp.tui.widgets.formatting import safe_text
@@ -59,6 +60,7 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
     def fill(self, projects: list[tuple[ProjectNode, list[ProjectApp]]]) -> None:
         """Replace the tree, keeping the highlighted row where it was."""
         keep = self.cursor_node.data if self.cursor_node else None
+        kept: TreeNode[ProjectNode | AppNode] | None = None
         self.clear()
         for project, apps in projects:
             branch = self.root.add(safe_text(project.name, "bold"), data=project, expand=True)
@@ -68,18 +70,27 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
                 mark = _STATUS_MARK.get(live["status"], " ") if live else " "
                 leaf = branch.add_leaf(safe_text(f"{mark} {node.name}"), data=node)
                 if keep is not None and getattr(keep, "id", None) == node.id:
-                    self.move_cursor(leaf)
+                    kept = leaf
         if not projects:
             self.root.add_leaf("No projects yet: press n to create one")
+        if kept is not None:
+            self._highlight(kept)
 
     def select_app(self, project: str, app: str) -> AppNode | None:
         for branch in self.root.children:
             for leaf in branch.children:
                 data = leaf.data
                 if isinstance(data, AppNode) and data.name == app and data.project.name == project:
-                    self.move_cursor(leaf)
+                    self._highlight(leaf)
                     return data
         return None
+
+    def _highlight(self, node: TreeNode[ProjectNode | AppNode]) -> None:
+        # Textual numbers a tree's lines when it next paints, and the cursor is a
+        # line number: a node added since has none yet (the cursor would fall on
+        # the first row). Counting the lines numbers them now.
+        if self.last_line >= 0:
+            self.move_cursor(node)
 
     @property
     def current_app(self) -> AppNode | None:
