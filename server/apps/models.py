@@ -53,6 +53,11 @@ class App(Model):
     # Why the source could not be looked at the last time, until it can again.
     source_error = fields.TextField(null=True)
     source_checked_at = fields.DatetimeField(null=True)
+    # Release truth: a rolled-out release is watched this long (None: the
+    # server's setting) before it succeeds; one that fails its rollout or its
+    # watch after replacing a live release is rolled back to it, if asked.
+    stability_seconds = fields.IntField(null=True)
+    auto_rollback = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

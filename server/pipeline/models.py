@@ -62,6 +62,13 @@ class Release(Model):
     manifests: dict[str, str] | None = fields.JSONField(null=True)
     # Where the app answers once this release is rolled out, if the deployer knows.
     url = fields.CharField(max_length=500, null=True)
+    # What the app's settings were for this release (port, replicas, health
+    # path, env, files; secret names only), so a rollback renders it again.
+    settings: dict[str, Any] | None = fields.JSONField(null=True)
+    # While the release is watched after its rollout: until when.
+    verify_until = fields.DatetimeField(null=True)
+    # The release started to roll this one back automatically, if one was.
+    rolled_back_by_id = fields.IntField(null=True)
     error = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     finished_at = fields.DatetimeField(null=True)
