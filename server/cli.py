@@ -292,6 +292,16 @@ def _client(args: argparse.Namespace) -> int:
     )
 
 
+def _server_url(text: str) -> str:
+    from home_idp.tui.errors import BadServerAddress
+    from home_idp.tui.server_address import server_address
+
+    try:
+        return server_address(text)
+    except BadServerAddress as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _app_path(text: str) -> object:
     from home_idp.tui.commands import AppPath
 
@@ -306,6 +316,7 @@ def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument(
         "--server",
+        type=_server_url,
         help="the server's URL (default: $HOME_IDP_SERVER, else the dashboard's last one)",
     )
     where.add_argument(
@@ -407,7 +418,9 @@ def _parser() -> argparse.ArgumentParser:
 
     tui = commands.add_parser("tui", help="open the terminal dashboard")
     tui.add_argument(
-        "--server", help="the server's URL (default: the last one, else http://127.0.0.1:8080)"
+        "--server",
+        type=_server_url,
+        help="the server's URL (default: the last one, else http://127.0.0.1:8080)",
     )
     tui.add_argument("--project", help="open this project's app (with --app) once logged in")
     tui.add_argument("--app", help="the app to open")

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from home_idp.tui.context import AppTarget
 from home_idp.tui.errors import GatewayError, NotAuthenticated, ServerUnreachable
 from home_idp.tui.results import ME
+from home_idp.tui.server_address import server_address
 from home_idp.tui.session import Session, SessionStore
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class HomeIdpApp(App[None]):
     ) -> None:
         super().__init__()
         self.store = SessionStore(config_dir)
-        self.requested_server = server_url.rstrip("/") if server_url else None
+        self.requested_server = server_address(server_url) if server_url else None
         self.open_app = open_app
         self.retry_seconds = retry_seconds
         self.given_session = session
@@ -78,17 +79,21 @@ class HomeIdpApp(App[None]):
     def make_gateway(self, server_url: str, session: Session | None = None) -> Gateway:
         from home_idp.tui.client import Gateway
 
-        self.server_url = server_url.rstrip("/")
-        return Gateway(
+        gateway = Gateway(
             server_url,
             session,
             on_connection=self._connection_changed,
             on_session=self._session_changed,
         )
+        self.server_url = gateway.server_url
+        return gateway
 
     async def use_server(self, server_url: str) -> Gateway:
-        """Point the dashboard at another server (from the login screen)."""
-        if self._gateway is None or server_url.rstrip("/") != self._gateway.server_url:
+        """Point the dashboard at another server (from the login screen).
+
+        Raises BadServerAddress if `server_url` is not a server's address.
+        """
+        if self._gateway is None or server_address(server_url) != self._gateway.server_url:
             if self._gateway is not None:
                 await self._gateway.aclose()
             self._gateway = self.make_gateway(server_url)

@@ -52,6 +52,7 @@ from home_idp.tui.results import (
     Query,
     Subscription,
 )
+from home_idp.tui.server_address import server_address
 from home_idp.tui.session import Session
 
 __all__ = [
@@ -79,6 +80,9 @@ _RENEW_AHEAD_SECONDS = 30.0
 # the dashboard lets go of it well before.
 _KEEPALIVE_SECONDS = 2.0
 # Transport failures that mean "the server is not there right now".
+# What a web server that is not home-idp answers at /graphql.
+_NOT_AN_API = frozenset({404, 405})
+
 _OFFLINE = (OSError, httpx.TransportError, TransportConnectionFailed, TransportClosed)
 
 
@@ -150,14 +154,14 @@ class Gateway:
         on_connection: ConnectionListener | None = None,
         on_session: SessionListener | None = None,
     ) -> None:
-        self.server_url = server_url.rstrip("/")
+        self.server_url = server_address(server_url)
         self.session = session
         self.timeout = timeout
         self._on_connection = on_connection
         self._on_session = on_session
         self._client = Client(
             transport=HTTPXAsyncTransport(
-                url=_http_url(server_url),
+                url=_http_url(self.server_url),
                 timeout=timeout,
                 limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_SECONDS),
             ),
@@ -206,7 +210,13 @@ class Gateway:
             self._set_online(True)
             if error.code == 401:
                 raise NotAuthenticated("your session has ended; log in again") from None
+            if error.code in _NOT_AN_API:
+                raise RequestFailed(self._not_home_idp(f"it answered {error.code}")) from None
             raise RequestFailed(f"the server answered {error.code}") from None
+        except TransportProtocolError:
+            # Something answered, but not in GraphQL: a web page, a registry...
+            self._set_online(True)
+            raise RequestFailed(self._not_home_idp("its answer is not GraphQL")) from None
         except (*_OFFLINE, TimeoutError) as error:
             self._set_online(False)
             raise ServerUnreachable(f"cannot reach {self.server_url}") from error
@@ -214,6 +224,12 @@ class Gateway:
             raise RequestFailed(str(error)) from None
         self._set_online(True)
         return result
+
+    def _not_home_idp(self, why: str) -> str:
+        return (
+            f"{self.server_url} does not look like a home-idp server ({why} at /graphql); "
+            "check the address"
+        )
 
     async def _run(self, name: str, variables: Variables) -> Answer:
         """Run a named operation as the session's user; renew an expired token once."""

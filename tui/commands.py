@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from home_idp.tui.client import Gateway
-from home_idp.tui.errors import ActionFailed, GatewayError, NotAuthenticated, RequestFailed
+from home_idp.tui.errors import (
+    ActionFailed,
+    BadServerAddress,
+    GatewayError,
+    NotAuthenticated,
+    RequestFailed,
+)
 from home_idp.tui.results import (
     APP_LOGS,
     APP_RELEASES,
@@ -33,6 +39,7 @@ from home_idp.tui.results import (
     Release,
     ReleaseDetail,
 )
+from home_idp.tui.server_address import server_address
 from home_idp.tui.session import Session, SessionStore
 from home_idp.tui.widgets.formatting import SHORT_SHA
 
@@ -126,7 +133,7 @@ def run(
         if token:
             gateway = Gateway(url)  # an API token is used as it is, and never written anywhere
         else:
-            same_server = remembered is not None and remembered.server_url == url.rstrip("/")
+            same_server = remembered is not None and remembered.server_url == server_address(url)
             session = remembered if as_user and same_server else None
             gateway = Gateway(url, session, on_session=remember)
         try:
@@ -141,7 +148,7 @@ def run(
 
     try:
         return asyncio.run(with_gateway())
-    except (NotAuthenticated, BadInput) as error:
+    except (NotAuthenticated, BadInput, BadServerAddress) as error:
         print(f"home-idp: {error}", file=sys.stderr)
         return usage_code
     except (GatewayError, CommandFailed) as error:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ActionFailed",
+    "BadServerAddress",
     "FieldError",
     "GatewayError",
     "NotAuthenticated",
@@ -28,6 +29,10 @@ class ServerUnreachable(GatewayError):
 
 class NotAuthenticated(GatewayError):
     """The session is over (or never was): log in again."""
+
+
+class BadServerAddress(GatewayError):
+    """What was given as the server's address is not one."""
 
 
 class RequestFailed(GatewayError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,9 +13,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from home_idp.tui.context import Home, home_of
-from home_idp.tui.errors import ActionFailed, GatewayError, ServerUnreachable
+from home_idp.tui.errors import ActionFailed, BadServerAddress, GatewayError, ServerUnreachable
 from home_idp.tui.results import SIGN_UP
 from home_idp.tui.widgets.formatting import safe_text
+
+if TYPE_CHECKING:
+    from home_idp.tui.client import Gateway
 
 __all__ = ["LoginScreen"]
 
@@ -67,9 +71,22 @@ class LoginScreen(Screen[None]):
     def action_sign_up(self) -> None:
         self.sign_up()
 
+    async def _gateway(self) -> Gateway | None:
+        """The client for the server typed in, or None (and why) if it is no address."""
+        try:
+            gateway = await self.home.use_server(self._value("server"))
+        except BadServerAddress as error:
+            self.say(str(error))
+            return None
+        # As it will be called: with the scheme added, the API's path taken off.
+        self.query_one("#server", Input).value = gateway.server_url
+        return gateway
+
     @work(exclusive=True, exit_on_error=False)
     async def log_in(self) -> None:
-        gateway = await self.home.use_server(self._value("server"))
+        gateway = await self._gateway()
+        if gateway is None:
+            return
         token = self._value("token")
         self.say("Logging in…")
         try:
@@ -89,7 +106,9 @@ class LoginScreen(Screen[None]):
 
     @work(exclusive=True, exit_on_error=False)
     async def sign_up(self) -> None:
-        gateway = await self.home.use_server(self._value("server"))
+        gateway = await self._gateway()
+        if gateway is None:
+            return
         username = self._value("username")
         password = self.query_one("#password", Input).value
         try:
