@@ -56,5 +56,7 @@ class ActionFailed(GatewayError):
     field_errors: list[FieldError] = field(default_factory=list)
 
     def __str__(self) -> str:
-        details = "; ".join(f"{e.field}: {e.message}" for e in self.field_errors)
+        # The server's message often is the one field error already: say it once.
+        said = [f"{e.field}: {e.message}" for e in self.field_errors]
+        details = "; ".join(text for text in said if text not in self.message)
         return f"{self.message} ({details})" if details else self.message

@@ -21,6 +21,7 @@ from home_idp.tui.widgets.project_tree import ProjectTree
 from tests.factories import PASSWORD, Factory
 from tests.liveserver import live_server
 from tests.tui.conftest import dashboard, log_in, type_text, wait_for
+from tests.tui.snapshots import screen_text
 
 
 def _message(app: object) -> str:
@@ -175,3 +176,35 @@ async def test_the_banner_shows_while_the_server_is_away_and_the_dashboard_recov
                 lambda: "shop" in [n.data.name for n in tree.root.children if n.data],
                 what="the project that came meanwhile",
             )
+
+
+def _shown_in(app: object, selector: str) -> str:
+    """The words the user sees inside the widget `selector`, as one line."""
+    screen = app.screen  # type: ignore[attr-defined]
+    region = screen.query_one(selector).region
+    lines = screen_text(app).splitlines()[region.y : region.bottom]  # type: ignore[arg-type]
+    return " ".join(" ".join(line[region.x : region.right] for line in lines).split())
+
+
+async def test_the_login_screen_shows_a_long_message_whole_and_once_at_80_columns(
+    server_url: str, config_dir: Path
+) -> None:
+    app = dashboard(server_url, config_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen))
+        await pilot.click("#username")
+        await type_text(pilot, "newcomer")
+        await pilot.click("#password")
+        await type_text(pilot, "short")
+        await pilot.click("#signup")
+        said = "password: must be at least 10 characters"
+        await wait_for(pilot, lambda: said in _message(app), what="the password's error")
+        await pilot.pause()
+        assert _shown_in(app, "#login-message") == said
+
+        await pilot.click("#password")
+        await type_text(pilot, "long enough now")
+        await pilot.click("#signup")
+        await wait_for(pilot, lambda: "approval" in _message(app), what="the waiting message")
+        await pilot.pause()
+        assert _shown_in(app, "#login-message") == _message(app)

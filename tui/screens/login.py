@@ -53,14 +53,19 @@ class LoginScreen(Screen[None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Log in", variant="primary", id="login", compact=True)
                 yield Button("Sign up", id="signup", compact=True)
-            yield Label(self.message, id="login-message")
+            message = Label(self.message, id="login-message")
+            message.display = bool(self.message)
+            yield message
         yield Footer()
 
     def _value(self, field: str) -> str:
         return self.query_one(f"#{field}", Input).value.strip()
 
     def say(self, text: str) -> None:
-        self.query_one("#login-message", Label).update(safe_text(text))
+        message = self.query_one("#login-message", Label)
+        message.update(safe_text(text))
+        # As wide as the box so that long messages wrap; no room taken while empty.
+        message.display = bool(text)
 
     @on(Button.Pressed, "#login")
     @on(Input.Submitted)
