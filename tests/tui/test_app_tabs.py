@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Label, TextArea
 
 from home_idp.server.apps.models import App, AppSecret, DockerfileVersion, SourceCredential
 from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
+from home_idp.tui.screens.dashboard import DashboardScreen
 from home_idp.tui.screens.release import ReleaseScreen
 from home_idp.tui.screens.traces import TraceScreen, TracesScreen
 from home_idp.tui.widgets.waterfall import Waterfall
@@ -263,3 +264,29 @@ async def test_a_viewer_gets_a_read_only_editor(
         assert editor.text == f"FROM {BASE_IMAGE}\n"
         assert not isinstance(app.screen, FormDialog)  # no "what changed?" to save
         assert await DockerfileVersion.filter(app=web).count() == 1
+
+
+async def test_the_diff_compares_with_the_version_saved_last_not_the_one_opened(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("dev")
+    project = await factory.project("shop", dev="developer")
+    web = await make_app(project)
+    await DockerfileVersion.create(
+        app=web, number=1, content=f"FROM {BASE_IMAGE}\nRUN echo one\n", author="dev", message="one"
+    )
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_app(pilot, "shop", "web")
+        await type_dockerfile_and_save(pilot, f"FROM {BASE_IMAGE}\nRUN echo two", "two")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReleaseScreen), what="the release")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: isinstance(app.screen, VersionsDialog))
+        await pilot.press("down", "enter")  # v1 (newest first)
+        await wait_for(pilot, lambda: isinstance(app.screen, TextViewDialog), what="the diff")
+        shown = screen_text(app)
+        assert "v1 → current (v2)" in shown
+        assert "-RUN echo one" in shown and "+RUN echo two" in shown

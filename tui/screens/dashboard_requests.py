@@ -139,9 +139,8 @@ class DashboardRequests(Screen[None]):
     @work(exclusive=True, group="history", exit_on_error=False)
     async def show_history(self) -> None:
         """The app's Dockerfile versions; a chosen one shows its diff against the current."""
-        view = self.query_one(AppView)
-        app, details = view.app_node, view.details
-        if app is None or details is None:
+        app = self.query_one(AppView).app_node
+        if app is None:
             return
         gateway = self.home.gateway
         with self.home.reporting():
@@ -150,16 +149,17 @@ class DashboardRequests(Screen[None]):
             if not versions:
                 self.notify("No saved versions yet.")
                 return
+            # The current version as the server has it now, not as the app was
+            # opened: saves since (here or elsewhere) made newer ones.
+            current = max(versions, key=lambda version: version["number"])
             chosen = await self.app.push_screen_wait(VersionsDialog(versions))
-            current = details["dockerfile"]
-            if chosen is None or current is None:
+            if chosen is None:
                 return
             diff = await gateway.execute(
                 DOCKERFILE_DIFF, **{"from": chosen["id"], "to": current["id"]}
             )
-            await self.app.push_screen_wait(
-                TextViewDialog(f"v{chosen['number']} → current", diff["dockerfileDiff"], "diff")
-            )
+            title = f"v{chosen['number']} → current (v{current['number']})"
+            await self.app.push_screen_wait(TextViewDialog(title, diff["dockerfileDiff"], "diff"))
 
     # -- the app's releases -----------------------------------------------------
 
