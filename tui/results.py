@@ -579,6 +579,7 @@ class ReleaseConnection(TypedDict):
 
 class AppReleases(TypedDict):
     releases: ReleaseConnection
+    liveRelease: LiveRelease | None
 
 
 class AppReleasesData(TypedDict):

@@ -234,3 +234,23 @@ async def test_a_bad_project_name_shows_the_field_error_and_creates_nothing(
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
         assert not await Project.exists()
+
+
+async def test_the_sidebar_marks_a_new_app_once_its_first_release_succeeds(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("dev")
+    await make_app(await factory.project("shop", dev="developer"))
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_app(pilot, "shop", "web")
+        tree = app.screen.query_one(ProjectTree)
+
+        def sidebar_row() -> str:
+            leaf = next(n for b in tree.root.children for n in b.children if n.data)
+            return str(leaf.label)
+
+        assert sidebar_row() == "  web"
+        await type_dockerfile_and_save(pilot, f"FROM {BASE_IMAGE}\nRUN echo hello", "first")
+        await wait_for(pilot, lambda: sidebar_row() == "● web", what="the sidebar's mark")
+        assert (await Release.get(number=1)).status is ReleaseStatus.SUCCEEDED

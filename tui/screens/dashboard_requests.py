@@ -68,6 +68,7 @@ from home_idp.tui.widgets.app_settings import AppSettings, read_deploy_key
 from home_idp.tui.widgets.app_view import AppView
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
 from home_idp.tui.widgets.formatting import releases_started
+from home_idp.tui.widgets.project_tree import ProjectTree
 from home_idp.tui.widgets.project_view import ProjectVariables
 from home_idp.tui.widgets.releases_table import ReleasesTable
 
@@ -175,6 +176,9 @@ class DashboardRequests(Screen[None]):
             table = self.query_one(ReleasesTable)
             if table.app_id == app_id:  # not an answer about the app shown before
                 table.show([e["node"] for e in node["releases"]["edges"]] if node else [])
+            if node is not None:
+                # The sidebar's mark follows too (a new app's first release gives it one).
+                self.query_one(ProjectTree).show_live(app_id, node["liveRelease"])
 
     @work(exclusive=True, group="release-events", exit_on_error=False)
     async def follow_releases(self, app_id: str) -> None:

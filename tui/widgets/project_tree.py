@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from home_idp.tui.results import ProjectApp
+from home_idp.tui.results import LiveRelease, ProjectApp
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["AppNode", "ProjectNode", "ProjectTree"]
@@ -33,6 +34,11 @@ class AppNode:
 
 
 _STATUS_MARK = {"RUNNING": "◐", "SUCCEEDED": "●", "FAILED": "✖", "CANCELLED": "○"}
+
+
+def _label(app: AppNode, live: LiveRelease | None) -> Text:
+    mark = _STATUS_MARK.get(live["status"], " ") if live else " "
+    return safe_text(f"{mark} {app.name}")
 
 
 class ProjectTree(Tree[ProjectNode | AppNode]):
@@ -66,9 +72,7 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
             branch = self.root.add(safe_text(project.name, "bold"), data=project, expand=True)
             for app in apps:
                 node = AppNode(app["id"], app["name"], project)
-                live = app["liveRelease"]
-                mark = _STATUS_MARK.get(live["status"], " ") if live else " "
-                leaf = branch.add_leaf(safe_text(f"{mark} {node.name}"), data=node)
+                leaf = branch.add_leaf(_label(node, app["liveRelease"]), data=node)
                 if keep is not None and getattr(keep, "id", None) == node.id:
                     kept = leaf
         if not projects:
@@ -91,6 +95,13 @@ class ProjectTree(Tree[ProjectNode | AppNode]):
         # the first row). Counting the lines numbers them now.
         if self.last_line >= 0:
             self.move_cursor(node)
+
+    def show_live(self, app_id: str, live: LiveRelease | None) -> None:
+        """Mark app `app_id` with the state of its live release, as it is now."""
+        for branch in self.root.children:
+            for leaf in branch.children:
+                if isinstance(leaf.data, AppNode) and leaf.data.id == app_id:
+                    leaf.set_label(_label(leaf.data, live))
 
     @property
     def current_app(self) -> AppNode | None:
