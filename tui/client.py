@@ -113,6 +113,14 @@ def _renewal_time(session: Session | None) -> float | None:
     return renew_at if time.time() + 1 < renew_at < math.inf else None
 
 
+def _unauthenticated(error: TransportQueryError) -> bool:
+    """Whether the server refused the request's token (its answer to a 401)."""
+    return any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "UNAUTHENTICATED"
+        for e in error.errors or []
+    )
+
+
 def _query_error_message(error: TransportQueryError) -> str:
     errors = error.errors or []
     return "; ".join(str(e.get("message", e)) for e in errors) or str(error)
@@ -205,6 +213,10 @@ class Gateway:
             result: Answer = await self._http.execute(request, extra_args={"headers": headers})
         except TransportQueryError as error:
             self._set_online(True)
+            if _unauthenticated(error):
+                # The server's 401 comes as a GraphQL error: the token was ended
+                # (a logout elsewhere, a new password, changed rights).
+                raise NotAuthenticated("your session has ended; log in again") from None
             raise RequestFailed(_query_error_message(error)) from None
         except TransportServerError as error:
             self._set_online(True)

@@ -19,8 +19,9 @@ from home_idp.tui.session import SessionStore
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.project_tree import ProjectTree
 from tests.factories import PASSWORD, Factory
+from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
-from tests.tui.conftest import dashboard, log_in, type_text, wait_for
+from tests.tui.conftest import dashboard, log_in, signed_in_dashboard, type_text, wait_for
 from tests.tui.snapshots import screen_text
 
 
@@ -208,3 +209,28 @@ async def test_the_login_screen_shows_a_long_message_whole_and_once_at_80_column
         await wait_for(pilot, lambda: "approval" in _message(app), what="the waiting message")
         await pilot.pause()
         assert _shown_in(app, "#login-message") == _message(app)
+
+
+async def test_a_user_whose_rights_change_is_sent_back_to_log_in_again(
+    server_url: str, config_dir: Path, factory: Factory, gql: GraphQLClient
+) -> None:
+    admin = await factory.user("root", admin=True)
+    alice = await factory.user("alice")
+    await factory.project("shop", alice="developer")
+    app = await signed_in_dashboard(factory, server_url, config_dir, "alice")
+    async with app.run_test(size=(120, 36)) as pilot:
+        tree = app.screen.query_one(ProjectTree)
+        await wait_for(pilot, lambda: "shop" in [n.data.name for n in tree.root.children if n.data])
+
+        # Granting admin ends the user's sessions (their tokens restart cleanly).
+        granted = await gql(
+            "mutation($u: ID!) { setUserAdmin(input: {userId: $u, admin: true}) { __typename } }",
+            {"u": alice.gid},
+            token=admin.token,
+        )
+        assert granted.data == {"setUserAdmin": {"__typename": "UserSuccess"}}
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen), what="the login screen")
+        assert "log in again" in _message(app)
+        await log_in(pilot, "alice")
+        assert app.is_admin
