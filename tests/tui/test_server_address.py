@@ -67,7 +67,9 @@ async def test_the_address_without_its_scheme_or_with_the_api_path_reaches_the_s
 def _not_home_idp() -> Starlette:
     """A web server that is something else: a page at /graphql, nothing elsewhere."""
     return Starlette(
-        routes=[Route("/page/graphql", lambda _: HTMLResponse("<h1>Welcome</h1>"), methods=["POST"])]
+        routes=[
+            Route("/page/graphql", lambda _: HTMLResponse("<h1>Welcome</h1>"), methods=["POST"])
+        ]
     )
 
 
@@ -81,8 +83,7 @@ async def test_a_web_server_that_is_not_home_idp_is_said_to_be_none() -> None:
             with pytest.raises(RequestFailed) as refused:
                 await gateway.login("dev", PASSWORD)
             assert str(refused.value) == (
-                f"{url} does not look like a home-idp server ({why} at /graphql); "
-                "check the address"
+                f"{url} does not look like a home-idp server ({why} at /graphql); check the address"
             )
             await gateway.aclose()
 
