@@ -26,6 +26,7 @@ from home_idp.tui.errors import GatewayError, NotAuthenticated, ServerUnreachabl
 from home_idp.tui.results import ME
 from home_idp.tui.server_address import server_address
 from home_idp.tui.session import Session, SessionStore
+from home_idp.tui.terminal_keys import read_escape_digits_as_alt
 
 if TYPE_CHECKING:
     from home_idp.tui.client import Gateway
@@ -61,6 +62,7 @@ class HomeIdpApp(App[None]):
         retry_seconds: float = 2.0,
     ) -> None:
         super().__init__()
+        read_escape_digits_as_alt()
         self.store = SessionStore(config_dir)
         self.requested_server = server_address(server_url) if server_url else None
         self.open_app = open_app

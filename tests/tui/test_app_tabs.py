@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Label, TextArea
+from textual.widgets import DataTable, Input, Label, TabbedContent, TextArea
 
 from home_idp.server.apps.models import App, AppSecret, DockerfileVersion, SourceCredential
 from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
@@ -290,3 +290,30 @@ async def test_the_diff_compares_with_the_version_saved_last_not_the_one_opened(
         shown = screen_text(app)
         assert "v1 → current (v2)" in shown
         assert "-RUN echo one" in shown and "+RUN echo two" in shown
+
+
+async def test_each_tab_opens_with_alt_digits_while_the_editor_has_focus_and_stays_open(
+    server_url: str, config_dir: Path, factory: Factory
+) -> None:
+    await factory.user("dev")
+    await make_app(await factory.project("shop", dev="developer"))
+    app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_app(pilot, "shop", "web")
+        tabs = app.screen.query_one("#app-tabs", TabbedContent)
+        editor = app.screen.query_one("#editor TextArea", TextArea)
+
+        async def open_tab(key: str, pane: str) -> None:
+            await pilot.press(key)
+            await wait_for(pilot, lambda: tabs.active == pane, what=pane)
+            # Long enough for a focus left in the hidden pane to pull it back.
+            await pilot.pause(0.6)
+            assert tabs.active == pane
+            focused = app.focused
+            assert focused is not None and pane in [w.id for w in focused.ancestors_with_self]
+
+        for key, pane in (("alt+2", "tab-releases"), ("alt+3", "tab-settings")):
+            await open_tab("alt+1", "tab-dockerfile")
+            assert app.focused is editor
+            await open_tab(key, pane)
+        assert editor.text == ""

@@ -4,6 +4,7 @@ log in, open an app, type a Dockerfile, save it and see its release start."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -114,6 +115,17 @@ def test_log_in_open_an_app_and_save_a_dockerfile_in_a_real_terminal(
     tmux.wait_for_text("Dockerfile  Releases  Settings")
 
     # Opening an app puts the focus in its editor: its ctrl+s shows in the footer.
+    tmux.wait_for_text("^s Save")
+
+    # Alt and a digit, as tmux sends it (ESC, then the digit), opens a tab and
+    # types nothing, even from the editor; the tab stays open.
+    tmux.send_keys("M-2")
+    tmux.wait_for_text("Source commit")
+    tmux.send_keys("M-3")
+    tmux.wait_for_text("Source repository")
+    time.sleep(0.6)
+    assert "Source repository" in tmux.capture()
+    tmux.send_keys("M-1")
     tmux.wait_for_text("^s Save")
 
     marker = uuid.uuid4().hex[:12]

@@ -60,8 +60,12 @@ class DashboardScreen(DashboardTeardown):
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
         # Alt+digit: the editor keeps the function keys (F6 selects a line, F7 all).
         # The tabs show their names already, so these stay out of the footer.
+        # Before the focused widget: a terminal's Alt-2 comes with the character
+        # "2", which the editor and inputs would type.
         *(
-            Binding(f"alt+{number}", f"app_tab('{pane}')", f"{title} tab", show=False)
+            Binding(
+                f"alt+{number}", f"app_tab('{pane}')", f"{title} tab", show=False, priority=True
+            )
             for number, (pane, title, _widget, _widget_id) in enumerate(APP_TABS, start=1)
         ),
         Binding("ctrl+g", "history", "Versions"),

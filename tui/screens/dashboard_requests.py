@@ -80,6 +80,9 @@ class DashboardRequests(Screen[None]):
 
     # Whether a reload of the releases is scheduled (release events come in bursts).
     _releases_due = False
+    # The last release event seen of the app followed: a subscription started
+    # again (each reload starts one) resumes after it, so no event falls between.
+    _release_cursor: tuple[str, str] | None = None
 
     @property
     def home(self) -> Home:
@@ -183,8 +186,12 @@ class DashboardRequests(Screen[None]):
     @work(exclusive=True, group="release-events", exit_on_error=False)
     async def follow_releases(self, app_id: str) -> None:
         """Reload when any release of the app changes (events are the trigger, rows the truth)."""
+        seen = self._release_cursor
+        after = seen[1] if seen is not None and seen[0] == app_id else None
         with self.home.reporting():
-            async for _event in self.home.gateway.subscribe(RELEASE_EVENTS, appId=app_id):
+            events = self.home.gateway.subscribe(RELEASE_EVENTS, appId=app_id, after=after)
+            async for event in events:
+                self._release_cursor = (app_id, event["cursor"])
                 # Events come in bursts: the first one schedules a reload that covers them all.
                 if not self._releases_due:
                     self._releases_due = True

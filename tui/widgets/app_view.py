@@ -53,7 +53,12 @@ APP_TABS: list[tuple[str, str, type[Widget], str]] = [
 """(pane id, title, widget class, widget id) of each tab, in order; on the dashboard
 alt+1, alt+2, ... open them."""
 # What takes the keys when one of the newer tabs opens.
+# Where the focus goes when a tab opens. Every tab has one: a focus left
+# behind in the hidden pane (the editor's) makes the tabs open that pane again.
 _TAB_FOCUS = {
+    "tab-dockerfile": "#editor TextArea",
+    "tab-releases": "#releases",
+    "tab-settings": "#settings Input",
     "tab-files": "#files-table",
     "tab-env": "#env-table",
     "tab-logs": "#app-log LogLines",
@@ -126,7 +131,8 @@ class AppView(Vertical):
         self._update_live()
         if tab in {"tab-files", "tab-env"}:
             self.load_config()  # project variables may have changed meanwhile
-        if tab in _TAB_FOCUS:
+        # Not while no app is shown: the first tab opens as the view is made.
+        if tab in _TAB_FOCUS and self.app_node is not None:
             self.query_one(_TAB_FOCUS[tab]).focus()
 
     def _show_title(self, dirty: bool) -> None:
