@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "MAX_STABILITY_SECONDS",
     "AnonymousLimits",
     "AuthSettings",
     "BuilderSettings",
@@ -34,6 +35,9 @@ __all__ = [
     "TraceSettings",
     "WebhookSettings",
 ]
+
+# The longest watch after a rollout, for the server's setting and an app's own.
+MAX_STABILITY_SECONDS = 3600
 
 
 def _default_data_dir() -> Path:
@@ -150,7 +154,9 @@ class PipelineSettings(BaseModel):
     workers: int = Field(default=2, ge=1, le=32)
     poll_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     reconcile_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
-    # A worker that dies holding a job loses it to another after this long.
+    # A worker that dies holding a job loses it to another replica after this
+    # long (its own server, restarted, takes it back at once). Renewed every
+    # third of it while the step runs, so only a stall this long lets go.
     lease_seconds: float = Field(default=30.0, ge=1, le=3600)
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_backoff_seconds: float = Field(default=1.0, gt=0, le=600)
@@ -165,6 +171,9 @@ class PipelineSettings(BaseModel):
     rollout_timeout_seconds: float = Field(default=600.0, gt=0, le=86_400)
     # How often a rollout in progress is looked at.
     rollout_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How long a rolled-out release is watched before it succeeds (an app's own
+    # `stability_seconds` wins); 0 ends the watch at once.
+    stability_seconds: int = Field(default=60, ge=0, le=MAX_STABILITY_SECONDS)
 
 
 class TraceSettings(BaseModel):

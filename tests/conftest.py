@@ -105,6 +105,8 @@ PIPELINE = PipelineSettings(
     rollout_poll_seconds=0.2,
     # A release whose health check never passes fails this soon.
     rollout_timeout_seconds=15,
+    # No watch after the rollout, unless a test gives its app a window of its own.
+    stability_seconds=0,
     retry_backoff_seconds=0.2,
     retry_backoff_max_seconds=1,
 )

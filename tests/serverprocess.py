@@ -69,16 +69,19 @@ class ServerProcess:
         """The server's output, kept beside its data dir for a failing test to show."""
         return Path(self.env["HOME_IDP_DATA_DIR"]).parent / f"server-{self.port}.log"
 
-    def start(self) -> None:
+    def _spawn(self) -> subprocess.Popen[str]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(
+            return subprocess.Popen(
                 [HOME_IDP, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
+
+    def start(self) -> None:
+        self.process = self._spawn()
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -91,6 +94,19 @@ class ServerProcess:
             )
             assert time.monotonic() < deadline, "the server did not become ready"
             time.sleep(0.1)
+
+    def start_refused(self, timeout: float = 60) -> tuple[int, str]:
+        """Start a server that is expected to refuse: its exit code and its output."""
+        process = self._spawn()
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+            raise AssertionError(
+                f"the server started instead of refusing:\n{self.log_path.read_text()[-3000:]}"
+            ) from None
+        return returncode, self.log_path.read_text()
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as when a machine dies."""

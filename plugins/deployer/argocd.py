@@ -33,6 +33,7 @@ from home_idp.plugins.deployer.contract import (
     RolloutState,
     RolloutStatus,
     RunningApp,
+    StabilityReport,
 )
 from home_idp.plugins.deployer.kubernetes import KubernetesDeployer
 from home_idp.plugins.support.masking import mask_secrets
@@ -153,6 +154,18 @@ class ArgoCDDeployer:
                 RolloutState.PROGRESSING, f"the Argo CD Application {name} does not exist yet"
             )
         return application_status(found, deployment, per_project=self._mode == "project")
+
+    async def stability(self, deployment: AppDeployment) -> StabilityReport:
+        """The release's pods through the cluster's API (the `kube_*` options); without
+        it, Argo CD's health of the app: Healthy is ready, anything else is not."""
+        if self._secrets is not None:
+            return await self._secrets.stability(deployment)
+        status = await self.rollout_status(deployment)
+        return StabilityReport(ready=status.state is RolloutState.READY)
+
+    async def discard(self, deployment: AppDeployment) -> None:
+        """Nothing to remove: Argo CD deploys what git holds, and git moves on."""
+        labels.check_names(deployment.project, deployment.app)
 
     async def undeploy(self, project: str, app: str) -> None:
         """App mode: delete the Application and, with it, what it deployed. Project mode:

@@ -30,7 +30,6 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 from pydantic import AfterValidator
 
 from home_idp.plugins.deployer.container_engine import (
@@ -51,6 +50,7 @@ from home_idp.plugins.deployer.container_files import (
     remove_files,
     write_files,
 )
+from home_idp.plugins.deployer.container_health import last_lines, probe
 from home_idp.plugins.deployer.container_logs import stream_logs
 from home_idp.plugins.deployer.contract import (
     AppDeployment,
@@ -63,6 +63,7 @@ from home_idp.plugins.deployer.contract import (
     RolloutState,
     RolloutStatus,
     RunningApp,
+    StabilityReport,
 )
 from home_idp.plugins.deployer.labels import check_names
 from home_idp.plugins.support.masking import mask_secrets
@@ -87,6 +88,7 @@ _UNREACHABLE = re.compile(
 _CONTAINER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,254}$")
 _LIVE = frozenset({"running", "created", "configured", "initialized", "restarting"})
 _PORT_ATTEMPTS = 3
+_SIGKILL_EXIT = 137
 
 
 def container_name(project: str, app: str, release: int) -> str:
@@ -150,6 +152,7 @@ class ContainerDeployer:
             for name, value in (("memory", options.memory), ("cpus", options.cpus))
             if value
         ]
+        self._memory_limited = bool(options.memory)
         self._grace = options.stop_grace
         self._health_timeout = options.health_timeout
         self._failures: dict[str, str] = {}
@@ -200,15 +203,48 @@ class ContainerDeployer:
         if container.status in _LIVE:
             return RolloutStatus(RolloutState.PROGRESSING, "the container is starting")
         if container.status in ("exited", "stopped", "dead"):
-            code, out, _ = await self._engine.exec(["logs", "--tail=5", name], merge=True)
-            # Masked before it is cut or joined: a cut secret no longer matches.
-            out = _mask(out, deployment.secrets.values()) if code == 0 else ""
-            lines = [line for line in out.splitlines() if line.strip()][-5:]
+            lines = await last_lines(self._engine, name, deployment.secrets.values())
             reason = f"the container exited with code {container.exit_code}"
             if lines:
-                reason += ": " + " | ".join(line[:500] for line in lines)
+                reason += ": " + " | ".join(lines)
             return RolloutStatus(RolloutState.FAILED, reason)
         return RolloutStatus(RolloutState.PROGRESSING, f"the container is {container.status}")
+
+    async def stability(self, deployment: AppDeployment) -> StabilityReport:
+        """The release's container as `inspect` shows it (restarts, exit code, killed
+        for memory) and whether it still answers its health path."""
+        name = _check_deployment(deployment)
+        self._engine.prepare()
+        container = await self._engine.inspect_one(name)
+        if container is None:
+            return StabilityReport(ready=False, running=False)
+        running = container.status == "running"
+        ready = running and await self._probe(container, deployment.health_path) is None
+        ended = container.status not in _LIVE
+        # runc under cgroup v1 does not always tell podman of an OOM kill: a memory-
+        # limited container killed by SIGKILL (exit 137) is taken as one.
+        killed = ended and container.exit_code == _SIGKILL_EXIT
+        lines: list[str] = []
+        if not ready or container.restarts:
+            lines = await last_lines(self._engine, name, deployment.secrets.values())
+        return StabilityReport(
+            ready=ready,
+            running=not ended,
+            restarts=container.restarts,
+            # A container that never stopped reports 0: no exit to speak of.
+            exit_code=container.exit_code if ended or container.restarts else None,
+            oom_killed=container.oom_killed or (killed and self._memory_limited),
+            log_lines=tuple(lines),
+        )
+
+    async def discard(self, deployment: AppDeployment) -> None:
+        """Remove the failed release's container (and its files); others stay."""
+        name = _check_deployment(deployment)
+        self._engine.prepare()
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            self._failures.pop(name, None)
+            await self._remove([name])
+        log.info("release %s failed: its container is removed", name)
 
     async def undeploy(self, project: str, app: str) -> None:
         """Stop and remove every container of the app; idempotent."""
@@ -414,18 +450,7 @@ class ContainerDeployer:
 
     async def _probe(self, container: Container, path: str) -> str | None:
         """None when the app answers `path` with 2xx/3xx; otherwise what it did."""
-        if container.url is None:
-            return "the container has no port label"
-        try:
-            async with httpx.AsyncClient(
-                timeout=self._health_timeout, follow_redirects=False, trust_env=False
-            ) as client:
-                response = await client.get(container.url + path)
-        except httpx.HTTPError:
-            return "no answer yet"
-        if 200 <= response.status_code < 400:
-            return None
-        return f"it answered {response.status_code}"
+        return await probe(container, path, self._health_timeout)
 
     async def _retire_others(self, ready: Container) -> None:
         """Remove the app's older releases, and newer ones that died; newer live ones stay."""

@@ -78,6 +78,8 @@ class Container:
     status: str
     exit_code: int
     restarts: int = 0
+    # The kernel killed it for passing its memory limit (its last exit).
+    oom_killed: bool = False
     created_at: str | None = None
     # Where the container sees its bind mounts (the config files).
     bind_mounts: tuple[str, ...] = ()
@@ -144,6 +146,12 @@ class ContainerEngine:
             base["HOME"] = os.environ["HOME"]  # the docker CLI finds its context there
         return {**(env or {}), **base}
 
+    def _workdir(self) -> Path | None:
+        # conmon, which podman leaves watching each container, writes files into
+        # the directory podman started in (an `oom` marker on an OOM kill): the
+        # plugin's own, not wherever the server was started.
+        return self.private if self.private.is_dir() else None
+
     async def exec(
         self,
         args: Sequence[str],
@@ -165,6 +173,7 @@ class ContainerEngine:
                     stdout=out_file,
                     stderr=out_file if merge else err_file,
                     env=self._environment(env),
+                    cwd=self._workdir(),
                 )
             except OSError as error:
                 raise DeployUnavailable(f"{self.program} could not run: {error.strerror}") from None
@@ -196,6 +205,7 @@ class ContainerEngine:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 env=self._environment(None),
+                cwd=self._workdir(),
                 limit=limit,
             )
         except OSError as error:
@@ -259,6 +269,7 @@ def _parse(data: Any) -> Container | None:
             status=str(state.get("Status", "unknown")).lower(),
             exit_code=int(state.get("ExitCode") or 0),
             restarts=int(data.get("RestartCount") or 0),
+            oom_killed=bool(state.get("OOMKilled")),
             created_at=_iso(data.get("Created")),
             bind_mounts=tuple(
                 sorted(

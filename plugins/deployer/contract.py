@@ -23,6 +23,7 @@ __all__ = [
     "RolloutState",
     "RolloutStatus",
     "RunningApp",
+    "StabilityReport",
 ]
 
 
@@ -112,6 +113,24 @@ class RolloutStatus:
 
 
 @dataclass(frozen=True)
+class StabilityReport:
+    """How a rolled-out release fares, as the watch after its rollout reads it.
+
+    `restarts` counts every restart of the release's instances so far (the
+    watch compares it with the count it saw first); `running` is False once an
+    instance ended for good; `exit_code` and `oom_killed` describe the last
+    termination, if any; `log_lines` are the app's last lines, secrets masked.
+    """
+
+    ready: bool
+    running: bool = True
+    restarts: int = 0
+    exit_code: int | None = None
+    oom_killed: bool = False
+    log_lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunningApp:
     """One app as the deployer sees it running."""
 
@@ -161,6 +180,17 @@ class DeployerPlugin(Protocol):
 
     async def rollout_status(self, deployment: AppDeployment) -> RolloutStatus:
         """Whether `deployment` is ready, still progressing, or failed (and why)."""
+        ...
+
+    async def stability(self, deployment: AppDeployment) -> StabilityReport:
+        """How `deployment`, once ready, keeps running: restarts, readiness, the last
+        exit (code, out of memory) and a few log lines with its secrets masked."""
+        ...
+
+    async def discard(self, deployment: AppDeployment) -> None:
+        """Stop and remove what runs this release only, after it failed: the release
+        before it keeps what it has. Idempotent; a no-op for deployers whose next
+        release (or git) replaces it."""
         ...
 
     async def undeploy(self, project: str, app: str) -> None:

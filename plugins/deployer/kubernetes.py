@@ -40,12 +40,15 @@ from home_idp.plugins.deployer.contract import (
     RolloutState,
     RolloutStatus,
     RunningApp,
+    StabilityReport,
 )
 from home_idp.plugins.deployer.kubernetes_logs import PodLogs, log_containers
 from home_idp.plugins.deployer.kubernetes_resources import app_resources, secret_names_only
+from home_idp.plugins.deployer.kubernetes_stability import pods_health
 from home_idp.plugins.deployer.kubernetes_status import deployment_status, pod_failure
 from home_idp.plugins.support.kube_api import KubeApi, KubeErrors
 from home_idp.plugins.support.kube_config import KubeOptions, client_configuration
+from home_idp.plugins.support.masking import mask_secrets
 from home_idp.plugins.support.options import Between
 
 __all__ = ["KubernetesDeployer", "KubernetesOptions"]
@@ -165,6 +168,45 @@ class KubernetesDeployer:
         if failure is not None:
             return RolloutStatus(RolloutState.FAILED, failure, url)
         return RolloutStatus(RolloutState.PROGRESSING, status.reason, url)
+
+    async def stability(self, deployment: AppDeployment) -> StabilityReport:
+        """The release's pods: restarts, readiness and the last termination of the app
+        container, with a few lines of its log (secrets masked)."""
+        project, app = deployment.project, deployment.app
+        labels.check_names(project, app)
+        try:
+            found = await self._api.request(
+                "GET",
+                objects.DEPLOYMENT.path(project, app),
+                f"reading the Deployment {project}/{app}",
+            )
+        except _NotFound:
+            return StabilityReport(ready=False, running=False)
+        pods = await self._api.items(
+            objects.PODS.path(project),
+            _pod_selector(found, deployment),
+            f"listing the pods of {project}/{app}",
+        )
+        health = pods_health(pods, app)
+        lines: list[str] = []
+        if health.telling is not None and (not health.ready or health.restarts):
+            read = self._logs.lines(project, [health.telling], follow=False, tail_lines=5)
+            async with contextlib.aclosing(read) as log_lines:
+                lines = [line.text async for line in log_lines]
+        secrets = deployment.secrets.values()
+        return StabilityReport(
+            ready=health.ready,
+            running=health.running,
+            restarts=health.restarts,
+            exit_code=health.exit_code,
+            oom_killed=health.oom_killed,
+            log_lines=tuple(mask_secrets(line, secrets) for line in lines[-5:]),
+        )
+
+    async def discard(self, deployment: AppDeployment) -> None:
+        """Nothing to remove: the app's one Deployment runs whichever release git (or
+        the rollback) applies next."""
+        labels.check_names(deployment.project, deployment.app)
 
     async def undeploy(self, project: str, app: str) -> None:
         """Delete every object labelled as the app's (the Namespace stays); idempotent."""

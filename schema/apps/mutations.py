@@ -50,6 +50,16 @@ class CreateAppInput:
         description="gitignore-style globs relative to the repository; a commit touching "
         "none of them starts no release. Null or empty: every path.",
     )
+    stability_seconds: int | None = strawberry.field(
+        default=None,
+        description="How long a rolled-out release is watched before it succeeds "
+        "(0 to 3600; 0: no watch). Null: the server's setting.",
+    )
+    auto_rollback: bool = strawberry.field(
+        default=True,
+        description="Whether a release that fails its rollout or its watch is rolled back "
+        "to the release it replaced.",
+    )
 
 
 @strawberry.input(description="Only the fields given are changed.")
@@ -75,6 +85,16 @@ class UpdateAppInput:
     )
     watch_paths: list[str] | None = strawberry.field(
         default=None, description="Replaces the globs; an empty list watches every path."
+    )
+    stability_seconds: int | None = strawberry.field(
+        default=None,
+        description="How long a rolled-out release is watched before it succeeds "
+        "(0 to 3600; 0: no watch).",
+    )
+    auto_rollback: bool | None = strawberry.field(
+        default=None,
+        description="Whether a release that fails its rollout or its watch is rolled back "
+        "to the release it replaced.",
     )
 
 

@@ -167,6 +167,14 @@ class App(VisibleNode):
         description="gitignore-style globs: a commit touching none of them starts no "
         "release. Empty means every path."
     )
+    stability_seconds: int | None = strawberry.field(
+        description="How long a rolled-out release is watched before it succeeds; null: "
+        "the server's setting."
+    )
+    auto_rollback: bool = strawberry.field(
+        description="Whether a release that fails its rollout or its watch is rolled back "
+        "to the release it replaced."
+    )
     source_error: str | None = strawberry.field(
         description="Why the source repository could not be read the last time it was "
         "asked for its newest commit; null when it could."

@@ -123,11 +123,16 @@ class Release(VisibleNode):
     )
     url: str | None = strawberry.field(description="Where the app answers, once rolled out.")
     error: str | None = strawberry.field(description="Which step failed, and why.")
+    verify_until: datetime | None = strawberry.field(
+        description="Until when the release is (or was) watched after its rollout; null "
+        "when it is not watched."
+    )
     created_at: datetime
     finished_at: datetime | None
     duration_ms: int | None
     app_id: strawberry.Private[int]
     version_id: strawberry.Private[int]
+    rolled_back_by_id: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, release: models.Release) -> Self:
@@ -157,6 +162,17 @@ class Release(VisibleNode):
     async def critical_path(self, info: Info) -> list[CriticalPathSegment]:
         trace = await self.trace(info)
         return trace.critical_path() if trace is not None else []
+
+    @strawberry.field(
+        description="The release home-idp started to roll this one back automatically, if it did."
+    )
+    async def rolled_back_by(self, info: Info) -> Release | None:
+        if self.rolled_back_by_id is None:
+            return None
+        rollback = await info.context.loaders.release.load(self.rolled_back_by_id)
+        if rollback is None or not await Release.visible_to(info, rollback):
+            return None
+        return Release.from_model(rollback)
 
     @strawberry.field(description="The steps in order.")
     async def steps(self, info: Info) -> list[ReleaseStep]:

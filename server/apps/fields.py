@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from home_idp.server.errors import ValidationFailed
+from home_idp.server.settings import MAX_STABILITY_SECONDS
 
 __all__ = [
     "MAX_ENV_VARS",
@@ -21,6 +22,7 @@ __all__ = [
     "validate_shared_env",
     "validate_source_ref",
     "validate_source_repo",
+    "validate_stability_seconds",
     "without_credentials",
 ]
 
@@ -122,6 +124,14 @@ def validate_replicas(replicas: int) -> int:
     if not 0 <= replicas <= 50:
         raise ValidationFailed.for_field("replicas", "must be between 0 and 50")
     return replicas
+
+
+def validate_stability_seconds(seconds: int) -> int:
+    if not 0 <= seconds <= MAX_STABILITY_SECONDS:
+        raise ValidationFailed.for_field(
+            "stabilitySeconds", f"must be between 0 and {MAX_STABILITY_SECONDS} seconds"
+        )
+    return seconds
 
 
 def validate_health_path(path: str) -> str:

@@ -42,6 +42,8 @@ class AppChanges:
     shared_env: list[str] | None = None
     auto_deploy: bool | None = None
     watch_paths: list[str] | None = None
+    stability_seconds: int | None = None
+    auto_rollback: bool | None = None
 
     def validated(self) -> dict[str, Any]:
         checks: dict[str, Callable[[Any], Any]] = {
@@ -56,6 +58,8 @@ class AppChanges:
             "shared_env": app_fields.validate_shared_env,
             "auto_deploy": bool,
             "watch_paths": validate_watch_paths,
+            "stability_seconds": app_fields.validate_stability_seconds,
+            "auto_rollback": bool,
         }
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {name: checks[name](value) for name, value in values.items() if value is not None}

@@ -23,7 +23,6 @@ from home_idp.plugins.deployer.contract import (
 from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin
 from home_idp.plugins.registry.contract import RegistryError, RegistryUnavailable
 from home_idp.plugins.support.tracing import tracer
-from home_idp.server.apps.config import app_config, app_secret_values
 from home_idp.server.apps.models import App
 from home_idp.server.deploy.git_steps import PlatformCommitStep
 from home_idp.server.deploy.manifests import (
@@ -34,6 +33,13 @@ from home_idp.server.deploy.manifests import (
 )
 from home_idp.server.deploy.platform_repo import app_path
 from home_idp.server.deploy.registry_access import RegistryAccounts
+from home_idp.server.deploy.release_settings import (
+    MissingSecrets,
+    missing_secrets,
+    secret_values,
+    settings_for,
+    snapshot_of,
+)
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep
 from home_idp.server.pipeline.steps import Done, Fail, NeverParks, Outcome, Retry, StepContext
 from home_idp.server.secret_box import SecretBox
@@ -63,21 +69,21 @@ def manifests_folder(project: str, app: str) -> str:
 
 
 async def render_release_manifests(release: Release, image: str) -> dict[str, str]:
-    """The manifests of `release` (its app loaded) running `image`."""
+    """The manifests of `release` (its app loaded) running `image`, with its settings."""
     app = release.app
-    config = await app_config(app)
+    settings = await settings_for(release)
     spec = AppManifestInput(
         project=app.project.name,
         app=app.name,
         release=release.number,
         image=image,
-        port=app.port,
-        replicas=app.replicas,
-        health_path=app.health_path,
-        env=config.env,
-        secret_names=config.secret_names,
-        ingress_host=app.ingress_host or None,
-        files=[FileMount(f.name, f.mount_path, f.content) for f in config.files],
+        port=settings.port,
+        replicas=settings.replicas,
+        health_path=settings.health_path,
+        env=settings.env,
+        secret_names=settings.secret_names,
+        ingress_host=settings.ingress_host,
+        files=[FileMount(f.name, f.mount_path, f.content) for f in settings.files],
     )
     return render_manifests(spec)
 
@@ -108,16 +114,19 @@ async def _newer_release_with_manifests(release: Release) -> int | None:
     return newer.number if newer else None
 
 
-async def _make_live(release: Release) -> None:
-    """`release` serves now, unless a later release of the app already does."""
+async def _make_live(release: Release) -> int | None:
+    """`release` serves now, unless a later release of the app already does; the id of
+    the release it replaced (what an automatic rollback goes back to), if any."""
     async with in_transaction():
         app = await App.filter(id=release.app.id).select_for_update().get()
-        if app.live_release_id is not None and app.live_release_id != release.id:
-            live = await Release.get_or_none(id=app.live_release_id).only("id", "number")
+        replaced = app.live_release_id
+        if replaced is not None and replaced != release.id:
+            live = await Release.get_or_none(id=replaced).only("id", "number")
             if live is not None and live.number > release.number:
-                return
+                return None
         app.live_release_id = release.id
         await app.save(update_fields=["live_release_id"])
+    return replaced if replaced != release.id else None
 
 
 @dataclass(frozen=True)
@@ -129,13 +138,24 @@ class ManifestsStep(PlatformCommitStep):
 
     async def run(self, context: StepContext) -> Outcome:
         release = context.release
-        await release.refresh_from_db(fields=["image", "digest", "manifests_before"])
+        await release.refresh_from_db(fields=["image", "digest", "manifests_before", "settings"])
         if release.image is None or release.digest is None:
             return Fail("the build recorded no image")
         newer = await _newer_release_with_manifests(release)
         if newer is not None:
             # Committing now would put an older image back over a newer one.
             return Fail(f"release #{newer} of this app already has newer manifests")
+        if release.settings is None:
+            # The app's settings now are the release's; kept before the commit, so a
+            # re-run renders what was committed even if they changed meanwhile.
+            snapshot = (await snapshot_of(release.app)).to_json()
+            await Release.filter(id=release.id).update(settings=snapshot)
+            release.settings = snapshot
+        missing = await missing_secrets(await settings_for(release), release.app)
+        if missing:
+            # A rollback's settings name a secret deleted since: its app would not start.
+            gone = MissingSecrets(missing)
+            return Fail(f"{gone}; set {gone.them} again to deploy this release")
         folder = manifests_folder(context.project, context.app)
         try:
             before = await current_manifests(self.git, folder)
@@ -184,28 +204,34 @@ class DeploymentSource:
     secret_box: SecretBox
 
     async def of(self, release: Release) -> AppDeployment:
-        await release.refresh_from_db(fields=["image", "digest", "manifests_sha", "manifests"])
+        await release.refresh_from_db(
+            fields=["image", "digest", "manifests_sha", "manifests", "settings"]
+        )
         if release.image is None or release.digest is None or release.manifests_sha is None:
             raise DeployError("the release has no image or manifests yet")
         app = release.app
         # The build made the project's accounts; no registry call on this path.
         access = await self.accounts.stored(app.project)
-        config = await app_config(app)
+        settings = await settings_for(release)
+        try:
+            secrets = await secret_values(settings, app, self.secret_box)
+        except MissingSecrets as missing:
+            raise DeployError(str(missing)) from None
         return AppDeployment(
             project=app.project.name,
             app=app.name,
             release=release.number,
             image=pinned_image(release.image, release.digest),
-            port=app.port,
-            replicas=app.replicas,
-            health_path=app.health_path,
-            env=config.env,
+            port=settings.port,
+            replicas=settings.replicas,
+            health_path=settings.health_path,
+            env=settings.env,
             manifests_path=manifests_folder(app.project.name, app.name),
             commit_sha=release.manifests_sha,
             manifests=dict(release.manifests or {}),
-            secrets=await app_secret_values(app, self.secret_box),
+            secrets=secrets,
             pull_credentials=access.pull if access else None,
-            files=tuple(ConfigFile(f.name, f.mount_path, f.content) for f in config.files),
+            files=tuple(ConfigFile(f.name, f.mount_path, f.content) for f in settings.files),
         )
 
 
@@ -269,8 +295,8 @@ class RolloutStep(NeverParks):
                 status = await self.deployer.rollout_status(deployment)
                 if status.state is RolloutState.READY:
                     await Release.filter(id=release.id).update(url=status.url)
-                    await _make_live(release)
-                    return Done({"url": status.url})
+                    replaced = await _make_live(release)
+                    return Done({"url": status.url, "replaced": replaced})
                 if status.state is RolloutState.FAILED:
                     return Fail(await self._failed(release, status.reason))
                 if status.reason != last_reason:

@@ -16,6 +16,7 @@ __all__ = [
     "BuildLogLine",
     "DeliveryOutcome",
     "GitPush",
+    "PlatformRepoRecord",
     "RegistryAccount",
     "RegistryPush",
     "WebhookDelivery",
@@ -121,3 +122,17 @@ class BuildLogLine(Model):
     class Meta:
         table = "build_log_line"
         unique_together = (("release", "seq"),)
+
+
+class PlatformRepoRecord(Model):
+    # The local platform repo that the servers on this database share: the id
+    # kept in the repo (written there on first start), and where that was, for
+    # the refusal of a replica that has a repo of its own.
+    name = fields.CharField(max_length=63, primary_key=True)
+    repo_id = fields.CharField(max_length=64)
+    data_dir = fields.TextField()
+    host = fields.CharField(max_length=255)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "platform_repo"

@@ -16,6 +16,9 @@ RELEASE_PLAN = (
     "await-manifest-push",
     "sync",
     "rollout",
+    # Watched for a while after the rollout: an app that answers once and then
+    # crashes has not succeeded.
+    "verify",
 )
 # A rollback ships an earlier release's exact image: nothing to build.
 ROLLBACK_PLAN = RELEASE_PLAN[RELEASE_PLAN.index("manifests") :]

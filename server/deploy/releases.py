@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -24,6 +25,11 @@ from home_idp.server.deploy.release_plans import (
     RELEASE_PLAN,
     ROLLBACK_PLAN,
     next_release_number,
+)
+from home_idp.server.deploy.release_settings import (
+    MissingSecrets,
+    ReleaseSettings,
+    missing_secrets,
 )
 from home_idp.server.deploy.source_releases import start_source_release
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
@@ -160,7 +166,8 @@ class ReleaseService:
         return release
 
     async def rollback(self, app_id: int, release_id: int) -> Release:
-        """Deploy an earlier release's exact image again, as a new release (and commit)."""
+        """Deploy an earlier release's exact image again, with the settings it had, as a
+        new release (and commit); its secrets' values are the ones stored now."""
         app = await self._apps.get(app_id)
         self._authz.require_write()
         await self._authz.require("release", "deploy", app.project.name)
@@ -172,12 +179,22 @@ class ReleaseService:
                 f"release #{target.number} is {target.status.value}; only a release "
                 "that succeeded can be rolled back to"
             )
+        if target.settings is not None:
+            missing = await missing_secrets(ReleaseSettings.from_json(target.settings), app)
+            if missing:
+                gone = MissingSecrets(missing)
+                raise Conflict(
+                    f"release #{target.number} cannot be rolled back to: {gone}; "
+                    f"set {gone.them} again first"
+                )
         return await self._redeploy(
             app,
             target,
             trigger=f"rollback to #{target.number}",
             action="release.rollback",
             detail={"to": target.number},
+            # A release from before settings were kept has none: it takes the app's now.
+            settings=target.settings,
         )
 
     async def redeploy_config(self, apps: list[App], change: str) -> list[Release]:
@@ -206,14 +223,25 @@ class ReleaseService:
                     trigger=f"config: {change}"[:32],
                     action="release.config",
                     detail={"change": change},
+                    # Its manifests step takes the settings as they are now: the point.
+                    settings=None,
                 )
             )
         return started
 
     async def _redeploy(
-        self, app: App, source: Release, *, trigger: str, action: str, detail: dict[str, object]
+        self,
+        app: App,
+        source: Release,
+        *,
+        trigger: str,
+        action: str,
+        detail: dict[str, object],
+        settings: dict[str, Any] | None = None,
     ) -> Release:
-        """A new release that ships `source`'s exact image, from its manifests step on."""
+        """A new release that ships `source`'s exact image, from its manifests step on,
+        with `settings` (a release's snapshot) or, when None, the app's as its manifests
+        step finds them."""
         author = self._authz.principal.username
         async with in_transaction():
             locked = await App.filter(id=app.id).select_for_update().get()
@@ -227,6 +255,7 @@ class ReleaseService:
                 commit_sha=source.commit_sha,
                 image=source.image,
                 digest=source.digest,
+                settings=settings,
             )
             events = await self._engine.plan(release, ROLLBACK_PLAN)
             await self._audit.record_app(

@@ -16,6 +16,7 @@ from home_idp.server.apps import AppsSession
 from home_idp.server.apps.source_hosts import SourceHostPolicy
 from home_idp.server.apps.source_reader import SourceReader
 from home_idp.server.deploy.app_runtime import AppRuntime, LogStreamSlots
+from home_idp.server.deploy.auto_rollback import AutoRollback
 from home_idp.server.deploy.build_logs import BuildLog
 from home_idp.server.deploy.build_steps import AwaitImageStep, BuildStep
 from home_idp.server.deploy.config_changes import ConfigChanges
@@ -26,20 +27,27 @@ from home_idp.server.deploy.deploy_steps import (
     SyncStep,
 )
 from home_idp.server.deploy.git_steps import AwaitPushStep, CommitDockerfileStep
-from home_idp.server.deploy.platform_repo import PlatformReadTokens, make_git_plugin
+from home_idp.server.deploy.platform_repo import (
+    PlatformReadTokens,
+    check_platform_repo_is_shared,
+    make_git_plugin,
+)
 from home_idp.server.deploy.registry_access import RegistryAccounts, make_registry_plugin
 from home_idp.server.deploy.registry_webhooks import SOURCE_REGISTRY, RegistryWebhooks
 from home_idp.server.deploy.releases import ReleaseService
 from home_idp.server.deploy.source_hooks import SourceHooks
 from home_idp.server.deploy.source_poller import SourcePoller
 from home_idp.server.deploy.source_webhooks import SOURCE_PUSH, SourceWebhooks
+from home_idp.server.deploy.stability import VerifyStep
 from home_idp.server.deploy.teardown import Teardown
 from home_idp.server.deploy.webhooks import SOURCE_GIT, DeliveryInspector, GitWebhooks
 from home_idp.server.events import EventBus
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.events import ReleaseEventLog
+from home_idp.server.pipeline.instance import InstanceSlots
 from home_idp.server.pipeline.release_trace import ReleaseTracer
 from home_idp.server.pipeline.steps import Step
+from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.service import RbacSession
 from home_idp.server.secret_box import SecretBox
 from home_idp.server.settings import Settings
@@ -128,6 +136,7 @@ class DeployManager:
                 pipeline.rollout_timeout_seconds,
                 pipeline.rollout_poll_seconds,
             ),
+            VerifyStep(self.deployer, deployments, pipeline.stability_seconds),
         ]
         self.engine = Engine(
             pipeline,
@@ -135,6 +144,10 @@ class DeployManager:
             events,
             ReleaseTracer(trace.tracing),
             single_worker=settings.uses_sqlite,
+            instance_slots=InstanceSlots(settings.data_dir / "instances"),
+        )
+        self.engine.on_failure(
+            AutoRollback(self.engine, AuditLog(bus), self.deployer, deployments, self.git)
         )
         self.webhooks = GitWebhooks(self.git, settings.git.branch, self.engine, settings.webhooks)
         self.registry_webhooks = RegistryWebhooks(self.registry, self.engine, settings.webhooks)
@@ -166,7 +179,10 @@ class DeployManager:
 
         A git server that is down must not keep home-idp from starting: the
         repo is then set up in the background, and commit steps retry meanwhile.
+        A replica whose local platform repo is not the others' does not start
+        (PlatformRepoNotShared), before any of its workers could use that repo.
         """
+        await check_platform_repo_is_shared(self.settings, self.git)
         await self.engine.start()
         if self.settings.sources.poll_seconds > 0:
             self._background.append(asyncio.create_task(self.poller.run_forever()))

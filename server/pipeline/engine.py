@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from home_idp.server.errors import Conflict
 from home_idp.server.pipeline.events import ReleaseEventLog
+from home_idp.server.pipeline.instance import InstanceName, InstanceSlots, one_life_name
 from home_idp.server.pipeline.models import (
     Job,
     Release,
@@ -34,12 +34,25 @@ from home_idp.server.pipeline.release_trace import ReleaseTracer, WebhookReceipt
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, Retry, Step, StepContext, Wait
 from home_idp.server.settings import PipelineSettings
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "FailureHook"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _OPEN_STEP_STATES = (StepState.PENDING, StepState.RUNNING, StepState.WAITING)
+
+
+class FailureHook(Protocol):
+    """Told of every release that fails (an automatic rollback, a clean-up)."""
+
+    async def release_failed(self, release: Release, step: ReleaseStep) -> list[ReleaseEvent]:
+        """Inside the failing transaction, the release row locked and its status and
+        error set: change more (its error too), return the events of what it started."""
+        ...
+
+    async def after_failure(self, release_id: int, step: str) -> None:
+        """Once the failure is committed: work outside the database (containers, git)."""
+        ...
 
 
 class Engine:
@@ -53,6 +66,7 @@ class Engine:
         tracer: ReleaseTracer,
         *,
         single_worker: bool,
+        instance_slots: InstanceSlots | None = None,
     ) -> None:
         self._settings = settings
         self._steps = dict(steps)
@@ -61,7 +75,16 @@ class Engine:
         self._single_worker = single_worker
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._instance = secrets.token_hex(4)
+        self._failure_hooks: list[FailureHook] = []
+        self._aftermath: set[asyncio.Task[None]] = set()
+        # Where this server's name for its leases comes from; without slots
+        # (a data dir), a name of one life, whose jobs wait out their leases.
+        self._instance_slots = instance_slots
+        self._instance: InstanceName | None = None
+
+    def on_failure(self, hook: FailureHook) -> None:
+        """Tell `hook` of every release that fails from now on."""
+        self._failure_hooks.append(hook)
 
     # -- planning ---------------------------------------------------------
 
@@ -89,12 +112,23 @@ class Engine:
     async def start(self) -> None:
         await self.events.start()
         workers = 1 if self._single_worker else self._settings.workers
+        slots = self._instance_slots
+        claimed = await asyncio.to_thread(slots.claim) if slots is not None else one_life_name()
+        self._instance = instance = claimed
         if self._single_worker:
             # With SQLite this process is the only worker; leases left by a
             # killed process would otherwise block its jobs until they expire.
             await JobQueue.release_all_leases()
+        elif instance.survives_restarts:
+            # A restart after a crash: the steps this server was running are
+            # taken back now, not when their leases run out. Only a dead
+            # process held leases under this name (its slot was free), so no
+            # step runs twice at once.
+            taken_back = await JobQueue.take_back_leases(instance.name)
+            if taken_back:
+                log.info("took back %d job(s) this server held before a restart", taken_back)
         for number in range(workers):
-            queue = JobQueue(f"{self._instance}-{number}", self._settings.lease_seconds)
+            queue = JobQueue(f"{instance.name}-{number}", self._settings.lease_seconds)
             self._tasks.append(asyncio.create_task(self._work(queue), name=f"worker-{number}"))
         self._tasks.append(asyncio.create_task(self._reconcile_forever(), name="reconciler"))
 
@@ -106,6 +140,8 @@ class Engine:
                 await task
         self._tasks.clear()
         await self.events.stop()
+        if self._instance is not None:
+            self._instance.release()
 
     async def _work(self, queue: JobQueue) -> None:
         while True:
@@ -284,6 +320,7 @@ class Engine:
                 await JobQueue.remove_for_step(step.id)
                 events += await self._fail(release, step, outcome.reason)
         await self.events.publish(events)
+        self._after_failures(events)
         self._wake.set()
 
     async def _succeed(
@@ -322,14 +359,39 @@ class Engine:
         release.status = ReleaseStatus.FAILED
         release.finished_at = now
         release.error = f"{step.name}: {reason}"
-        await release.save(update_fields=["status", "finished_at", "error"])
+        started: list[ReleaseEvent] = []
+        for hook in self._failure_hooks:
+            started += await hook.release_failed(release, step)
+        await release.save(update_fields=["status", "finished_at", "error", "rolled_back_by_id"])
         events = [
             await self.events.record(release, StepState.FAILED, step=step.name, message=reason),
             await self.events.record(release, ReleaseStatus.FAILED, message=release.error),
+            *started,
         ]
         await self._tracer.step_ended(release, step)
         self._tracer.release_ended(release)
         return events
+
+    def _after_failures(self, events: Sequence[ReleaseEvent]) -> None:
+        """Once failures are committed: the hooks' work outside the database, in the
+        background (a worker goes on with other releases meanwhile)."""
+        failed = [
+            (event.release_id, event.step)  # type: ignore[attr-defined]
+            for event in events
+            if event.step is not None and event.state == StepState.FAILED
+        ]
+        for release_id, step in failed:
+            for hook in self._failure_hooks:
+                task = asyncio.create_task(self._after_failure(hook, release_id, step))
+                self._aftermath.add(task)
+                task.add_done_callback(self._aftermath.discard)
+
+    @staticmethod
+    async def _after_failure(hook: FailureHook, release_id: int, step: str) -> None:
+        try:
+            await hook.after_failure(release_id, step)
+        except Exception:
+            log.exception("cleaning up after release %s failed", release_id)
 
     # -- waits, the reconciler, cancel and retry ----------------------------
 
@@ -391,6 +453,8 @@ class Engine:
                 return
             events += await self._fail(release, step, reason)
         await self.events.publish(events)
+        self._after_failures(events)
+        self._wake.set()
 
     async def cancel(self, release_id: int, by: str) -> Release:
         """Stop a running release; a step in progress finishes but its result is dropped."""

@@ -2,7 +2,9 @@
 
 On Postgres several workers (and replicas) claim jobs with
 `SELECT ... FOR UPDATE SKIP LOCKED`, so each job goes to one worker; a
-worker that dies loses its lease when it expires. SQLite runs one worker.
+worker that dies loses its lease when it expires, or at once when its
+server comes back under the same name (see `instance.py`). A worker's id is
+`<server's name>-<number>`. SQLite runs one worker.
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ class JobQueue:
     @staticmethod
     async def remove_for_step(step_id: int) -> None:
         await Job.filter(step_id=step_id).delete()
+
+    @staticmethod
+    async def take_back_leases(server_name: str) -> int:
+        """Free the jobs a previous life of this server held, for its workers to claim now.
+
+        Call before this life's workers start: every lease under the name is
+        then a dead process's, since the name is locked to one live server.
+        """
+        return await Job.filter(leased_by__startswith=f"{server_name}-").update(
+            leased_by=None, lease_until=None
+        )
 
     @staticmethod
     async def release_all_leases() -> int:

@@ -31,7 +31,18 @@ from home_idp.server.trace.tracing import EndedSpan, Tracing, new_span_id, new_t
 __all__ = ["ReleaseTracer", "WebhookReceipt"]
 
 # Step detail worth keeping on the step's span.
-_DETAIL_ATTRIBUTES = ("sha", "path", "image", "digest", "advanced_by", "delivery", "reused")
+_DETAIL_ATTRIBUTES = (
+    "sha",
+    "path",
+    "image",
+    "digest",
+    "advanced_by",
+    "delivery",
+    "reused",
+    "replaced",
+    "watched_seconds",
+    "overtaken_by",
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,9 @@ class ReleaseTracer:
             "home_idp.release.created_by": release.created_by,
             "home_idp.release.status": release.status.value,
         }
+        if release.rolled_back_by_id is not None:
+            # The release home-idp started to undo this one (its error says which).
+            attributes["home_idp.release.rolled_back_by"] = release.rolled_back_by_id
         self._tracing.emit(
             EndedSpan(
                 name=f"release {release.app.project.name}/{release.app.name} #{release.number}",

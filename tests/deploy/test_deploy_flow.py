@@ -113,25 +113,31 @@ async def test_releases_deploy_roll_back_and_a_failing_one_leaves_the_live_one_s
         assert third.digest == first.digest
         assert third.manifests_sha not in (None, first.manifests_sha, second.manifests_sha)
         steps = [s.name for s in await ReleaseStep.filter(release_id=third.id).order_by("position")]
-        assert steps == ["manifests", "await-manifest-push", "sync", "rollout"]
+        assert steps == ["manifests", "await-manifest-push", "sync", "rollout", "verify"]
         assert answers(third.url) == "hello from web\n"
 
-        # 4. A release whose health check fails leaves release #3 serving.
+        # 4. A release whose health check fails leaves release #3 serving, and is
+        # rolled back to it at once: release #5 runs #3's image with #3's settings.
         await gql(UPDATE, {"input": {"id": app_gid, "healthPath": "/missing"}}, dev.token)
         failing = await released(gql, dev, web, f"{DOCKERFILE}ENV BROKEN=1\n")
         assert failing.status is ReleaseStatus.FAILED
         assert failing.error is not None and failing.error.startswith("rollout: ")
         assert "the release before it keeps serving" in failing.error, failing.error
         assert "/missing" in failing.error, failing.error
+        assert "release #5 rolls back to #3" in failing.error, failing.error
         rollout = await ReleaseStep.get(release_id=failing.id, name="rollout")
         assert rollout.state is StepState.FAILED
-        assert answers(third.url) == "hello from web\n"
-        assert (await App.get(id=web.id)).live_release_id == third.id
+        rollback = await wait_for_release(failing.rolled_back_by_id or 0, seconds=120)
+        assert rollback.status is ReleaseStatus.SUCCEEDED, rollback.error
+        assert (rollback.trigger, rollback.created_by) == ("auto rollback to #3", "home-idp")
+        assert rollback.digest == third.digest
+        assert answers(rollback.url) == "hello from web\n"
+        assert (await App.get(id=web.id)).live_release_id == rollback.id
         node = (await gql(APP, {"id": app_gid}, dev.token))["node"]
         live = {
             edge["node"]["number"]: edge["node"]["isLive"] for edge in node["releases"]["edges"]
         }
-        assert live == {1: False, 2: False, 3: True, 4: False}
+        assert live == {1: False, 2: False, 3: False, 4: False, 5: True}
 
 
 async def test_a_rollback_to_a_release_that_did_not_succeed_is_refused(

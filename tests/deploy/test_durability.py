@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.components import BASE_IMAGE, BuildComponents, build_settings
-from tests.database import BACKEND, scratch_postgres_database
+from tests.database import BACKEND, scratch_database, scratch_postgres_database
 from tests.deploy.remote import make_app, save, wait_until_finished
 from tests.serverprocess import ServerProcess, home_idp_env
 
@@ -64,42 +65,57 @@ def commits_touching(data_dir: Path, path: str) -> list[str]:
     ).stdout.split()
 
 
-def test_a_server_killed_in_the_middle_of_a_step_finishes_the_release_after_a_restart(
+# How long a restarted server may take to finish a release it was running
+# when it was killed: far below the 30 s lease other replicas wait for, yet
+# room for a loaded two-core machine (a clean run takes a few seconds).
+RESTART_TO_RELEASE_END_SECONDS = 15
+
+
+async def test_a_server_killed_in_the_middle_of_a_step_finishes_the_release_soon_after_a_restart(
     tmp_path: Path, build_components: BuildComponents
 ) -> None:
     data = tmp_path / "data"
-    with hanging_receiver() as (hang_port, hook_is_posting):
-        # The platform repo's hook posts to a receiver that never answers, so
-        # the commit step is still running (its push waits for the hook) when
-        # the server is killed.
-        server = ServerProcess(
-            home_idp_env(
-                data,
-                f"sqlite://{tmp_path / 'home-idp.sqlite3'}",
-                public_url=f"http://127.0.0.1:{hang_port}",
-                pipeline__reconcile_interval_seconds="0.3",
-                **build_settings(build_components.buildah_root),
+    async with scratch_database(tmp_path) as database_url:
+        with hanging_receiver() as (hang_port, hook_is_posting):
+            # The platform repo's hook posts to a receiver that never answers, so
+            # the commit step is still running (its push waits for the hook) when
+            # the server is killed.
+            server = ServerProcess(
+                home_idp_env(
+                    data,
+                    database_url,
+                    public_url=f"http://127.0.0.1:{hang_port}",
+                    pipeline__reconcile_interval_seconds="0.3",
+                    # No watch after the rollout: the figure is the recovery's.
+                    pipeline__stability_seconds="0",
+                    **build_settings(build_components.buildah_root),
+                )
             )
-        )
-        server.create_admin()
-        server.start()
-        try:
-            server.login()
-            release = save(server, make_app(server, "shop", "web"), DOCKERFILE)
-            assert hook_is_posting.wait(timeout=20), "the post-receive hook never ran"
-            server.kill()
-            server.env["HOME_IDP_PUBLIC_URL"] = server.base_url
+            server.create_admin()
             server.start()
-            server.login()
-            state = wait_until_finished(server, release)
-        finally:
-            server.kill()
+            try:
+                server.login()
+                release = save(server, make_app(server, "shop", "web"), DOCKERFILE)
+                assert hook_is_posting.wait(timeout=20), "the post-receive hook never ran"
+                server.kill()
+                server.env["HOME_IDP_PUBLIC_URL"] = server.base_url
+                restarted = time.monotonic()
+                server.start()
+                server.login()
+                state = wait_until_finished(server, release)
+                seconds = time.monotonic() - restarted
+            finally:
+                server.kill()
+    print(f"{BACKEND}: restart to the end of the release: {seconds:.1f}s")
     assert state["status"] == "SUCCEEDED", state
     steps = {step["name"]: step for step in state["steps"]}
     assert steps["commit"]["attempts"] == 2  # ran again after the restart
     assert steps["await-push"]["state"] == "SUCCEEDED"
     # Running the step again made no second commit.
     assert commits_touching(data, "projects/shop/apps/web/Dockerfile") == [state["commitSha"]]
+    # The server took back the step its previous life held at once, without
+    # waiting for that life's lease to run out.
+    assert seconds < RESTART_TO_RELEASE_END_SECONDS, f"{seconds:.1f}s"
 
 
 def test_a_release_fails_at_its_deadline_when_the_git_server_is_gone_and_can_be_retried(
@@ -131,7 +147,8 @@ def test_a_release_fails_at_its_deadline_when_the_git_server_is_gone_and_can_be_
         assert "check that the git server is reachable" in failed["error"]
         commit = failed["steps"][0]
         assert commit["state"] == "FAILED" and commit["attempts"] > 1
-        assert [step["state"] for step in failed["steps"][1:]] == ["PENDING"] * 7
+        # The steps after it never started.
+        assert {step["state"] for step in failed["steps"][1:]} == {"PENDING"}
 
         shutil.move(tmp_path / "moved.git", data / REPO)
         retried = server.graphql(

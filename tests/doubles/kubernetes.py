@@ -21,7 +21,8 @@ Server-side apply (`PATCH` as `application/apply-patch+yaml`) needs a
 into it and removes the fields the same manager applied before and no longer
 does (lists are atomic, as with most fields of the built-in types). No
 controller runs: tests drive a Deployment with `roll_out` and `set_status`,
-and add its pods (with waiting reasons) with `add_pod`. Lists of namespaced
+add its pods (with waiting reasons) with `add_pod`, and make a pod's container
+restart (`restart_container`, OOMKilled too) or lose readiness (`set_ready`). Lists of namespaced
 resources across all namespaces (`/apis/apps/v1/deployments`) work.
 
     async with kubernetes_stand_in(token="t") as kube:
@@ -423,6 +424,28 @@ class KubernetesStandIn:
             "startTime": _now(),
         }
         return copy.deepcopy(created)
+
+    def restart_container(
+        self, namespace: str, pod: str, *, exit_code: int = 1, reason: str = "Error"
+    ) -> None:
+        """The pod's container ended (`reason` "OOMKilled" for the kernel's memory kill)
+        and the kubelet started it again: `restartCount` up, the end in `lastState`."""
+        status = self._container_status(namespace, pod)
+        ended = _terminated(exit_code, "")
+        ended["terminated"]["reason"] = reason
+        status["lastState"] = ended
+        status["restartCount"] = int(status.get("restartCount") or 0) + 1
+        status["state"] = {"running": {"startedAt": _now()}}
+
+    def set_ready(self, namespace: str, pod: str, ready: bool) -> None:
+        """The pod's container passes (or fails) its readiness probe."""
+        self._container_status(namespace, pod)["ready"] = ready
+
+    def _container_status(self, namespace: str, pod: str) -> dict[str, Any]:
+        found = self.objects[("v1", namespace, "pods", pod)]
+        self._touch(found)
+        status: dict[str, Any] = found["status"]["containerStatuses"][0]
+        return status
 
     # Lifecycle.
 

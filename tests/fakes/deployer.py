@@ -16,8 +16,10 @@ from home_idp.plugins.deployer.contract import (
     RolloutState,
     RolloutStatus,
     RunningApp,
+    StabilityReport,
 )
 from home_idp.plugins.deployer.labels import check_names
+from home_idp.plugins.support.masking import mask_secrets
 
 __all__ = ["FakeDeployer"]
 
@@ -28,6 +30,12 @@ class _Running:
     instances: list[str]
     restarts: int = 0
     logs: dict[str, list[str]] = field(default_factory=dict)
+    # What the stability watch reads: the tests make the app crash, run out of
+    # memory or stop answering.
+    ready: bool = True
+    stopped: bool = False
+    exit_code: int | None = None
+    oom_killed: bool = False
 
 
 class FakeDeployer:
@@ -41,6 +49,7 @@ class FakeDeployer:
         self._unreachable: dict[tuple[str, str], str] = {}
         self._written = asyncio.Condition()
         self.synced: list[AppDeployment] = []
+        self.discarded: list[tuple[str, str, int]] = []
 
     def fail_rollout(self, project: str, app: str, reason: str) -> None:
         """The next release of the app synced fails its rollout with `reason`."""
@@ -49,6 +58,25 @@ class FakeDeployer:
     def fail_undeploy(self, project: str, app: str, reason: str) -> None:
         """The next undeploy of the app raises DeployUnavailable(`reason`) and leaves it running."""
         self._unreachable[(project, app)] = reason
+
+    async def crash(
+        self, project: str, app: str, exit_code: int = 1, *, restart: bool = True
+    ) -> None:
+        """The app's process exits with `exit_code`; it is restarted unless `restart` is False."""
+        running = self._apps[(project, app)]
+        await self.write_log(project, app, f"fatal: exiting with code {exit_code}")
+        running.exit_code = exit_code
+        running.restarts += restart
+        running.stopped = not restart
+
+    async def run_out_of_memory(self, project: str, app: str) -> None:
+        """The app is killed for using too much memory, then restarted (exit code 137)."""
+        await self.crash(project, app, 137)
+        self._apps[(project, app)].oom_killed = True
+
+    def set_ready(self, project: str, app: str, ready: bool) -> None:
+        """The app answers its health check (or stops answering it)."""
+        self._apps[(project, app)].ready = ready
 
     async def write_log(self, project: str, app: str, text: str) -> None:
         """Every instance of the app writes `text` (what a running app would print)."""
@@ -96,6 +124,30 @@ class FakeDeployer:
         ):
             return RolloutStatus(RolloutState.PROGRESSING, "not synced yet")
         return RolloutStatus(RolloutState.READY, url=self._url(deployment.project, deployment.app))
+
+    async def stability(self, deployment: AppDeployment) -> StabilityReport:
+        check_names(deployment.project, deployment.app)
+        running = self._apps.get((deployment.project, deployment.app))
+        if running is None or running.deployment.release != deployment.release:
+            return StabilityReport(ready=False, running=False)
+        lines = [line for name in running.instances for line in running.logs.get(name, [])]
+        masked = [mask_secrets(line, deployment.secrets.values()) for line in lines[-5:]]
+        return StabilityReport(
+            ready=running.ready and not running.stopped,
+            running=not running.stopped,
+            restarts=running.restarts,
+            exit_code=running.exit_code,
+            oom_killed=running.oom_killed,
+            log_lines=tuple(masked),
+        )
+
+    async def discard(self, deployment: AppDeployment) -> None:
+        check_names(deployment.project, deployment.app)
+        key = (deployment.project, deployment.app)
+        self.discarded.append((*key, deployment.release))
+        running = self._apps.get(key)
+        if running is not None and running.deployment.release == deployment.release:
+            del self._apps[key]
 
     async def undeploy(self, project: str, app: str) -> None:
         check_names(project, app)

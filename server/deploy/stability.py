@@ -1,0 +1,137 @@
+"""The `verify` step: a rolled-out release is watched for a while before it succeeds.
+
+An app that answers once and then crashes, restarts, runs out of memory or
+stops answering its health check is not a release that succeeded. During
+the watch (the app's `stability_seconds`, or the server's) the release
+stays running and records until when it is watched; any of those fails it
+with the exit code or "out of memory" and the app's last log lines (secrets
+masked by the deployer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from home_idp.plugins.deployer.contract import (
+    DeployerPlugin,
+    DeployError,
+    DeployUnavailable,
+    StabilityReport,
+)
+from home_idp.plugins.registry.contract import RegistryError, RegistryUnavailable
+from home_idp.server.apps.models import App
+from home_idp.server.deploy.deploy_steps import DeploymentSource
+from home_idp.server.pipeline.models import Release, ReleaseStep
+from home_idp.server.pipeline.queue import utcnow
+from home_idp.server.pipeline.steps import Done, Fail, Outcome, StepContext, Wait
+from home_idp.server.settings import MAX_STABILITY_SECONDS
+
+__all__ = ["VerifyStep", "stability_problem"]
+
+# Beyond the longest window: time to look at the app once more, and retries.
+_SPARE_SECONDS = 300.0
+
+
+def stability_problem(
+    report: StabilityReport, restarts_before: int, health_path: str
+) -> str | None:
+    """What went wrong since the watch began, in the user's words; None if nothing did."""
+    cause = (
+        "out of memory"
+        if report.oom_killed
+        else f"exit code {report.exit_code}"
+        if report.exit_code is not None
+        else ""
+    )
+    restarted = report.restarts - restarts_before
+    if not report.running:
+        problem = "the app stopped" + (f" ({cause})" if cause else "")
+    elif restarted > 0:
+        times = "once" if restarted == 1 else f"{restarted} times"
+        problem = f"the app restarted {times}" + (f" (last exit: {cause})" if cause else "")
+    elif not report.ready:
+        problem = f"the app stopped answering GET {health_path}"
+    else:
+        return None
+    if report.log_lines:
+        problem += "; its last lines: " + " | ".join(report.log_lines)
+    return problem
+
+
+@dataclass(frozen=True)
+class VerifyStep:
+    """Watches a rolled-out release until its window ends; the release succeeds after.
+
+    The step parks while it watches: the reconciler looks at the app every
+    reconcile interval, so a watch holds no worker (with SQLite there is one).
+    """
+
+    deployer: DeployerPlugin
+    source: DeploymentSource
+    default_seconds: int
+    name: str = "verify"
+    # The window is the app's; the deadline only guards against a watch that hangs.
+    timeout_seconds: float = MAX_STABILITY_SECONDS + _SPARE_SECONDS
+
+    async def run(self, context: StepContext) -> Outcome:
+        release = context.release
+        app = await App.get(id=release.app.id).only("id", "stability_seconds")
+        window = app.stability_seconds
+        if window is None:
+            window = self.default_seconds
+        if window <= 0:
+            return Done({"watched_seconds": 0})
+        await release.refresh_from_db(fields=["verify_until"])
+        until = release.verify_until
+        if until is None:
+            # Kept on the release: a step run again (a restart) watches to the same end.
+            until = utcnow() + timedelta(seconds=window)
+            await Release.filter(id=release.id).update(verify_until=until)
+        context.step.detail = {**context.step.detail, "watched_seconds": window}
+        await ReleaseStep.filter(id=context.step.id).update(detail=context.step.detail)
+        outcome = await self.check(context)
+        return outcome or Wait(f"watching the app until {until:%H:%M:%S} UTC")
+
+    async def check(self, context: StepContext) -> Outcome | None:
+        """One look at the app: Fail on trouble, Done once the window is over."""
+        release = context.release
+        await release.refresh_from_db(fields=["verify_until"])
+        until = release.verify_until
+        if until is None:
+            return None  # the step has not started its watch yet
+        newer = await _serving_instead(release)
+        if newer is not None:
+            # A newer release took over: watching this one is no longer useful.
+            return Done({"overtaken_by": newer})
+        try:
+            deployment = await self.source.of(release)
+            report = await self.deployer.stability(deployment)
+        except (DeployUnavailable, RegistryUnavailable):
+            return None  # looked at again next time, until the deadline
+        except (DeployError, RegistryError) as error:
+            return Fail(f"the deployer refused: {error}")
+        restarts_before = context.step.detail.get("restarts_before")
+        if not isinstance(restarts_before, int):
+            restarts_before = report.restarts
+            detail = {**context.step.detail, "restarts_before": restarts_before}
+            await ReleaseStep.filter(id=context.step.id).update(detail=detail)
+            context.step.detail = detail
+        problem = stability_problem(report, restarts_before, deployment.health_path)
+        if problem is not None:
+            return Fail(problem)
+        if utcnow() >= until:
+            return Done(context.step.detail)
+        return None
+
+    def deadline_reason(self, context: StepContext) -> str:
+        return "the watch after the rollout did not end in time; check the deployment target"
+
+
+async def _serving_instead(release: Release) -> int | None:
+    """The number of a newer release of the app that serves now, if one does."""
+    app = await App.get(id=release.app.id).only("id", "live_release_id")
+    if app.live_release_id is None or app.live_release_id == release.id:
+        return None
+    live = await Release.get_or_none(id=app.live_release_id).only("id", "number")
+    return live.number if live is not None and live.number > release.number else None

@@ -1,0 +1,270 @@
+"""Release truth on the fakes: a rolled-out release is watched before it succeeds, a
+crash, an OOM kill or lost readiness fails it, and the release it replaced comes back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from strawberry.relay import from_base64, to_base64
+
+from home_idp.server.apps.models import App
+from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
+from home_idp.server.rbac.models import AuditEvent
+from tests.deploy.flow import wait_for_release
+from tests.factories import Factory, Person
+from tests.fakes.server import FakeServer
+from tests.graphql import GraphQLClient
+
+DOCKERFILE = 'FROM busybox\nCOPY . /app\nCMD ["/app/run"]\n'
+ERRORS = "... on Error { message } ... on ValidationError { fieldErrors { field message } }"
+SAVE = f"""mutation($input: SaveDockerfileInput!) {{
+  saveDockerfile(input: $input) {{ __typename ... on SaveDockerfileSuccess {{ release {{ id }} }} {ERRORS} }}
+}}"""
+UPDATE_APP = f"""mutation($input: UpdateAppInput!) {{
+  updateApp(input: $input) {{
+    __typename ... on AppSuccess {{ app {{ stabilitySeconds autoRollback }} }} {ERRORS}
+  }}
+}}"""
+SET_SECRET = f"""mutation($input: SetAppSecretInput!) {{
+  setAppSecret(input: $input) {{ __typename {ERRORS} }}
+}}"""
+RELEASE = """query($id: ID!) { node(id: $id) { ... on Release {
+  number status error verifyUntil isLive trigger createdBy
+  rolledBackBy { number status trigger createdBy isLive }
+} } }"""
+APP = "query($id: ID!) { node(id: $id) { ... on App { stabilitySeconds autoRollback } } }"
+# Generous: the fast tier shares a loaded machine.
+WAIT = 60
+
+
+class Watched:
+    """One developer's app on the fakes, with a watch after each rollout."""
+
+    def __init__(self, server: FakeServer, dev: Person, app: App, project: str) -> None:
+        self.server = server
+        self.deployer = server.plugins.deployer
+        self.dev = dev
+        self.app = app
+        self.project = project
+        self.gql = GraphQLClient(server.http)
+        self.gid = to_base64("App", app.id)
+
+    @classmethod
+    async def open(cls, server: FakeServer, project: str) -> Watched:
+        factory = Factory(server.runtime)
+        dev = await factory.user("dev")
+        owner = await factory.project(project, dev="developer")
+        app = await App.create(project=owner, name="web", source_repo="http://127.0.0.1:9/w.git")
+        return cls(server, dev, app, project)
+
+    async def update(self, **fields: Any) -> dict[str, Any]:
+        answer = await self.gql(
+            UPDATE_APP, {"input": {"id": self.gid, **fields}}, token=self.dev.token
+        )
+        payload: dict[str, Any] = answer["updateApp"]
+        return payload
+
+    async def start_release(self, note: str) -> int:
+        content = f"{DOCKERFILE}LABEL note={note}\n"
+        answer = await self.gql(
+            SAVE,
+            {"input": {"app": self.gid, "content": content, "message": note}},
+            token=self.dev.token,
+        )
+        payload = answer["saveDockerfile"]
+        assert payload["__typename"] == "SaveDockerfileSuccess", payload
+        return int(from_base64(payload["release"]["id"])[1])
+
+    async def released(self, note: str) -> Release:
+        """A release that ran to its end (the watch included)."""
+        return await wait_for_release(await self.start_release(note), WAIT)
+
+    async def watching(self, release_id: int) -> None:
+        """Wait until the release's watch runs (it is live and rolled out)."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                if await ReleaseStep.exists(
+                    release_id=release_id, name="verify", state=StepState.WAITING
+                ):
+                    return
+                await asyncio.sleep(0.05)
+
+    async def shown(self, release_id: int) -> dict[str, Any]:
+        answer = await self.gql(
+            RELEASE, {"id": to_base64("Release", release_id)}, token=self.dev.token
+        )
+        node: dict[str, Any] = answer["node"]
+        return node
+
+
+async def test_a_release_is_watched_before_it_succeeds(server: FakeServer) -> None:
+    shop = await Watched.open(server, "watched")
+    assert (await shop.update(stabilitySeconds=1))["app"]["stabilitySeconds"] == 1
+
+    release = await shop.released("first")
+
+    assert release.status is ReleaseStatus.SUCCEEDED, release.error
+    shown = await shop.shown(release.id)
+    assert shown["verifyUntil"] is not None and shown["rolledBackBy"] is None
+    assert shown["isLive"] is True
+    verify = await ReleaseStep.get(release_id=release.id, name="verify")
+    assert verify.detail["watched_seconds"] == 1
+
+
+async def test_no_watch_when_the_window_is_zero(server: FakeServer) -> None:
+    shop = await Watched.open(server, "unwatched")
+    await shop.update(stabilitySeconds=0)
+
+    release = await shop.released("first")
+
+    assert release.status is ReleaseStatus.SUCCEEDED, release.error
+    assert (await shop.shown(release.id))["verifyUntil"] is None
+
+
+async def test_a_crash_in_the_watch_fails_the_release_with_its_exit_code_and_masked_logs(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "crashy")
+    await shop.update(stabilitySeconds=60)
+    answer = await shop.gql(
+        SET_SECRET,
+        {"input": {"app": shop.gid, "name": "API_KEY", "value": "hunter2-very-secret"}},
+        token=shop.dev.token,
+    )
+    assert answer["setAppSecret"]["__typename"] == "AppSuccess", answer
+    release_id = await shop.start_release("first")
+    await shop.watching(release_id)
+    assert (await Release.get(id=release_id)).status is ReleaseStatus.RUNNING
+    assert (await shop.shown(release_id))["verifyUntil"] is not None
+
+    await shop.deployer.write_log("crashy", "web", "connecting with hunter2-very-secret")
+    await shop.deployer.crash("crashy", "web", 3, restart=False)
+    release = await wait_for_release(release_id, WAIT)
+
+    assert release.status is ReleaseStatus.FAILED
+    assert "exit code 3" in (release.error or ""), release.error
+    assert "connecting with ****" in (release.error or ""), release.error
+    assert "hunter2" not in (release.error or "")
+    # Nothing to roll back to (the first release): nothing claims to serve.
+    assert release.rolled_back_by_id is None
+    assert "keeps serving" not in (release.error or "")
+    await _discarded(shop, release.number)
+    assert not await shop.deployer.list_running("crashy")
+
+
+async def test_a_failed_watch_rolls_back_to_the_release_it_replaced(server: FakeServer) -> None:
+    shop = await Watched.open(server, "rolls")
+    await shop.update(stabilitySeconds=1)
+    first = await shop.released("first")
+    assert first.status is ReleaseStatus.SUCCEEDED, first.error
+    # The rollback is watched too, as long.
+    await shop.update(stabilitySeconds=10)
+
+    second_id = await shop.start_release("second")
+    await shop.watching(second_id)
+    await shop.deployer.run_out_of_memory("rolls", "web")
+    second = await wait_for_release(second_id, WAIT)
+
+    assert second.status is ReleaseStatus.FAILED
+    assert "out of memory" in (second.error or ""), second.error
+    assert "rolls back to #1" in (second.error or ""), second.error
+    rollback = await wait_for_release(second.rolled_back_by_id or 0, WAIT)
+    assert rollback.status is ReleaseStatus.SUCCEEDED, rollback.error
+    shown = await shop.shown(second.id)
+    assert shown["rolledBackBy"] == {
+        "number": 3,
+        "status": "SUCCEEDED",
+        "trigger": "auto rollback to #1",
+        "createdBy": "home-idp",
+        "isLive": True,
+    }
+    # The rollback ships the first release's exact image, and it is what runs.
+    assert (rollback.image, rollback.digest) == (first.image, first.digest)
+    (running,) = await shop.deployer.list_running("rolls")
+    assert running.release == 3 and running.image.endswith(f"@{first.digest}")
+    audit = await AuditEvent.get(action="release.auto_rollback")
+    assert (audit.actor, audit.detail) == ("home-idp", {"failed": 2, "to": 1, "release": 3})
+
+
+async def test_lost_readiness_fails_the_watch(server: FakeServer) -> None:
+    shop = await Watched.open(server, "unready")
+    await shop.update(stabilitySeconds=60, autoRollback=False)
+    release_id = await shop.start_release("first")
+    await shop.watching(release_id)
+
+    shop.deployer.set_ready("unready", "web", False)
+    release = await wait_for_release(release_id, WAIT)
+
+    assert release.status is ReleaseStatus.FAILED
+    assert "stopped answering GET /" in (release.error or ""), release.error
+
+
+async def test_without_auto_rollback_git_gets_the_manifests_from_before(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "manual")
+    await shop.update(stabilitySeconds=0)
+    first = await shop.released("first")
+    assert first.status is ReleaseStatus.SUCCEEDED and first.digest, first.error
+    answer = await shop.update(stabilitySeconds=60, autoRollback=False)
+    assert answer["app"] == {"stabilitySeconds": 60, "autoRollback": False}
+
+    second_id = await shop.start_release("second")
+    await shop.watching(second_id)
+    await shop.deployer.crash("manual", "web", 1)
+    second = await wait_for_release(second_id, WAIT)
+
+    assert second.status is ReleaseStatus.FAILED
+    assert "restarted once (last exit: exit code 1)" in (second.error or ""), second.error
+    assert second.rolled_back_by_id is None
+    assert await Release.filter(app_id=shop.app.id).count() == 2
+    git = server.plugins.git
+    path = "projects/manual/apps/web/manifests/deployment.yaml"
+    async with asyncio.timeout(WAIT):
+        while True:
+            head = await git.head()
+            shown = await git.read_file(path, head) if head else None
+            if shown is not None and first.digest in shown.decode():
+                break
+            await asyncio.sleep(0.05)
+    assert (second.digest or "-") not in shown.decode()
+
+
+async def test_a_failed_rollout_rolls_back_and_the_live_release_keeps_serving(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "rollout")
+    await shop.update(stabilitySeconds=0)
+    first = await shop.released("first")
+    shop.deployer.fail_rollout("rollout", "web", "ImagePullBackOff")
+
+    second = await shop.released("second")
+
+    assert second.status is ReleaseStatus.FAILED
+    assert "ImagePullBackOff; release #1 keeps serving" in (second.error or ""), second.error
+    rollback = await wait_for_release(second.rolled_back_by_id or 0, WAIT)
+    assert rollback.status is ReleaseStatus.SUCCEEDED, rollback.error
+    assert rollback.trigger == "auto rollback to #1" and rollback.digest == first.digest
+
+
+async def test_bad_stability_seconds_are_refused_and_change_nothing(server: FakeServer) -> None:
+    shop = await Watched.open(server, "bounds")
+    await shop.update(stabilitySeconds=30)
+
+    for bad in (-1, 3601, 10**6):
+        payload = await shop.update(stabilitySeconds=bad, autoRollback=False)
+        assert payload["__typename"] == "ValidationError", payload
+        assert [e["field"] for e in payload["fieldErrors"]] == ["stabilitySeconds"]
+
+    answer = await shop.gql(APP, {"id": shop.gid}, token=shop.dev.token)
+    assert answer["node"] == {"stabilitySeconds": 30, "autoRollback": True}
+
+
+async def _discarded(shop: Watched, number: int) -> None:
+    """Wait until the failed release's instance was removed (after its failure commits)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            if (shop.project, "web", number) in shop.deployer.discarded:
+                return
+            await asyncio.sleep(0.05)
