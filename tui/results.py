@@ -555,6 +555,10 @@ class SourceCommit(TypedDict):
     url: str | None
 
 
+class RollbackNumber(TypedDict):
+    number: int
+
+
 class Release(TypedDict):
     id: str
     number: int
@@ -566,6 +570,8 @@ class Release(TypedDict):
     finishedAt: str | None
     durationMs: int | None
     isLive: bool
+    verifyUntil: str | None
+    rolledBackBy: RollbackNumber | None
     sourceCommit: SourceCommit | None
 
 

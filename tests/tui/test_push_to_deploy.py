@@ -23,11 +23,18 @@ from tests.components import SOURCE_REPO
 from tests.deploy.flow import make_app, save_dockerfile, unique_dockerfile, wait_for_release
 from tests.factories import Factory
 from tests.fakes import FakeSourceRepos
+from tests.fakes.deployer import FakeDeployer
 from tests.graphql import GraphQLClient
 from tests.tui.conftest import signed_in_dashboard, wait_for
 from tests.tui.snapshots import screen_text
 from tests.tui.test_app_tabs import click
-from tests.tui.test_releases import END_STATES, open_app, release_screen, shown_states
+from tests.tui.test_releases import (
+    END_STATES,
+    open_app,
+    release_screen,
+    shown_states,
+    type_dockerfile_and_save,
+)
 
 SUBJECT = "Greet in French"
 
@@ -192,3 +199,37 @@ async def test_a_new_webhook_secret_is_shown_once_and_a_second_one_warns_first(
         assert secrets[0] != secrets[1]
         web = await App.get(name="web")
         assert web.source_webhook_ciphertext and secrets[1] not in web.source_webhook_ciphertext
+
+
+async def test_a_watched_release_counts_down_and_one_rolled_back_says_by_which(
+    server_url: str, config_dir: Path, factory: Factory, gql: GraphQLClient, app: Starlette
+) -> None:
+    web = await released_web(factory, gql, auto_deploy=False)
+    await App.filter(id=web.id).update(stability_seconds=120)
+    deployer: FakeDeployer = app.state.fakes.deployer
+    dashboard = await signed_in_dashboard(factory, server_url, config_dir, "dev")
+    async with dashboard.run_test(size=(120, 36)) as pilot:
+        await open_app(pilot, "shop", "web")
+        await type_dockerfile_and_save(pilot, unique_dockerfile().strip(), "watched")
+        await wait_for(pilot, lambda: "verifying ·" in summary(dashboard), what="the watch")
+        left = re.search(r"verifying · (\d+) s left", summary(dashboard))
+        assert left is not None and 100 < int(left.group(1)) <= 120, summary(dashboard)
+        await wait_for(
+            pilot,
+            lambda: f"verifying · {int(left.group(1)) - 1} s left" in summary(dashboard),
+            what="the countdown",
+        )
+
+        await deployer.crash("shop", "web", 3)
+        await wait_for(
+            pilot,
+            lambda: "rolled back by #3" in summary(dashboard),
+            what=lambda: f"the rollback in {summary(dashboard)!r}",
+        )
+        assert "exit code 3" in summary(dashboard)
+        await pilot.press("escape", "alt+2")
+        table = dashboard.screen.query_one(ReleasesTable)
+        await wait_for(pilot, lambda: table.row_count == 3, what="the rollback's row")
+        await pilot.pause()
+        rows = screen_text(dashboard)
+        assert "failed ↩ rolled back by #3" in rows and "auto rollback to #1" in rows

@@ -33,7 +33,7 @@ from home_idp.tui.results import (
 )
 from home_idp.tui.screens.traces import follow_spans
 from home_idp.tui.widgets.build_log import BuildLogView
-from home_idp.tui.widgets.formatting import duration, safe_text, source_commit, state_label
+from home_idp.tui.widgets.formatting import duration, release_state, safe_text, source_commit
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 from home_idp.tui.widgets.steps_view import StepsView
 from home_idp.tui.widgets.trace_view import TraceView
@@ -87,6 +87,7 @@ class ReleaseScreen(Screen[None]):
         self.follow_log()
         # Events drive the screen; a slow look now and then covers one that got lost.
         self.set_interval(5, self._check_running)
+        self.set_interval(1, self._count_down)
 
     def _check_running(self) -> None:
         if self.release is not None and self.release["status"] == "RUNNING":
@@ -119,8 +120,22 @@ class ReleaseScreen(Screen[None]):
         self.release = release
         app = release["app"]
         self.title = f"{app['project']['name']} / {app['name']} — release #{release['number']}"
+        self._show_summary(release)
+        self.query_one(StepsView).show(release["steps"])
+        trace_id = release["traceId"]
+        if trace_id and self._trace_followed != trace_id:
+            self._trace_followed = trace_id
+            self.follow_trace(trace_id)
+
+    def _count_down(self) -> None:
+        """While the app is watched after its rollout, the time left goes down each second."""
+        release = self.release
+        if release is not None and release["verifyUntil"] and release["status"] == "RUNNING":
+            self._show_summary(release)
+
+    def _show_summary(self, release: ReleaseDetail) -> None:
         parts = [
-            state_label(release["status"]),
+            release_state(release),
             safe_text(f"trigger {release['trigger']}"),
             safe_text(f"by {release['createdBy']}"),
             safe_text(f"took {duration(release['durationMs'])}"),
@@ -149,11 +164,6 @@ class ReleaseScreen(Screen[None]):
             summary.append("\n")
             summary.append_text(safe_text(release["error"], "bold red"))
         self.query_one("#release-summary", Static).update(summary)
-        self.query_one(StepsView).show(release["steps"])
-        trace_id = release["traceId"]
-        if trace_id and self._trace_followed != trace_id:
-            self._trace_followed = trace_id
-            self.follow_trace(trace_id)
 
     @work(exclusive=True, group="events", exit_on_error=False)
     async def follow_events(self) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from home_idp.tui.results import SourceCommit, StartedRelease
+from home_idp.tui.results import Release, SourceCommit, StartedRelease
 
 __all__ = [
     "SHORT_SHA",
@@ -75,6 +75,24 @@ _STATE_MARK = {
 def state_label(state: str) -> Text:
     """A state with its mark, coloured."""
     return safe_text(f"{_STATE_MARK.get(state, '?')} {state.lower()}", STATE_STYLE.get(state, ""))
+
+
+def release_state(release: Release, now: datetime | None = None) -> Text:
+    """A release's state as people follow it: "verifying · 42 s left" while the app
+    is watched after its rollout, and the release that rolled a failed one back."""
+    label = state_label(release["status"])
+    until = release["verifyUntil"]
+    if release["status"] == "RUNNING" and until:
+        end = datetime.fromisoformat(until)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=UTC)
+        left = math.ceil((end - (now or datetime.now(UTC))).total_seconds())
+        if left > 0:
+            label = safe_text(f"◔ verifying · {left} s left", STATE_STYLE["RUNNING"])
+    rollback = release["rolledBackBy"]
+    if rollback is not None:
+        label.append(f" ↩ rolled back by #{rollback['number']}", "yellow")
+    return label
 
 
 SHORT_SHA = 12

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from home_idp.tui.results import Release
-from home_idp.tui.widgets.formatting import ago, duration, safe_text, source_commit, state_label
+from home_idp.tui.widgets.formatting import ago, duration, release_state, safe_text, source_commit
 
 __all__ = ["ReleasesTable"]
 
@@ -61,7 +61,7 @@ class ReleasesTable(DataTable[str | Text]):
         self.clear()
         for release in releases:
             image = (release["image"] or "—").rsplit("/", 1)[-1]
-            status = state_label(release["status"])
+            status = release_state(release)
             if release["isLive"]:
                 status.append(" (live)", "bold")
             self.add_row(
