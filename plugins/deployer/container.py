@@ -243,6 +243,12 @@ class ContainerDeployer:
         self._engine.prepare()
         async with self._locks.setdefault(name, asyncio.Lock()):
             self._failures.pop(name, None)
+            existing = await self._engine.inspect_one(name)
+            mine = (deployment.project, deployment.app, deployment.release)
+            # Names can collide across apps (shop-web/api and shop/web-api): only
+            # the failed release's own container goes.
+            if existing is None or (existing.project, existing.app, existing.release) != mine:
+                return
             await self._remove([name])
         log.info("release %s failed: its container is removed", name)
 

@@ -26,8 +26,14 @@ from home_idp.server.deploy.deploy_steps import (
     manifests_folder,
 )
 from home_idp.server.deploy.release_plans import ROLLBACK_PLAN, next_release_number
+from home_idp.server.deploy.stability import taken_over_by
 from home_idp.server.pipeline.engine import Engine
-from home_idp.server.pipeline.models import Release, ReleaseEvent, ReleaseStatus, ReleaseStep
+from home_idp.server.pipeline.models import (
+    Release,
+    ReleaseEvent,
+    ReleaseStatus,
+    ReleaseStep,
+)
 from home_idp.server.rbac.audit import AuditLog
 
 __all__ = ["AUTO_ROLLBACK_ACTOR", "AutoRollback"]
@@ -37,8 +43,8 @@ log = logging.getLogger(__name__)
 # Who makes the releases and commits home-idp starts on its own.
 AUTO_ROLLBACK_ACTOR = "home-idp"
 _AUTHOR = CommitAuthor("home-idp", "home-idp@users.home-idp")
-# Failures after these steps left something at the deployer.
-_DEPLOYED_STEPS = ("sync", "rollout", "verify")
+# Failures after these steps left the release's own instance at the deployer
+# (a failed sync may have been refused a name another app holds: nothing of its own).
 _ROLLED_OUT_STEPS = ("rollout", "verify")
 
 
@@ -63,12 +69,18 @@ class AutoRollback:
         """Start the rollback to the release `release` replaced, if its app wants one."""
         if step.name not in _ROLLED_OUT_STEPS:
             return []
-        app = await App.get(id=release.app.id)
+        # Locked, as every release of the app is numbered under its row's lock.
+        app = await App.filter(id=release.app.id).select_for_update().get()
+        if await taken_over_by(release) is not None:
+            # A newer release is deploying or serving: going back would undo it.
+            return []
         target = await _replaced(release, step, app)
         if app.live_release_id == release.id:
             # Its instance is removed next: nothing serves until a rollback is live.
             await App.filter(id=app.id, live_release_id=release.id).update(live_release_id=None)
-        if target is None or not app.auto_rollback:
+        if target is None or not app.auto_rollback or release.created_by == AUTO_ROLLBACK_ACTOR:
+            # A failed automatic rollback is not rolled back in turn (its target
+            # would be the same again, round after round).
             return []
         app.project = release.app.project
         rollback = await Release.create(
@@ -101,7 +113,7 @@ class AutoRollback:
     async def after_failure(self, release_id: int, step: str) -> None:
         """Remove the failed release's own instance; without a rollback, put git's
         manifests back to what they were before it."""
-        if step not in _DEPLOYED_STEPS:
+        if step not in _ROLLED_OUT_STEPS:
             return
         release = await Release.get(id=release_id).prefetch_related("app__project")
         try:

@@ -282,6 +282,8 @@ class RolloutStep(NeverParks):
     timeout_seconds: float
     poll_seconds: float
     name: str = "rollout"
+    # A failed rollout removed the release's instance: a retry deploys it again.
+    retried_from: str = "sync"
 
     async def run(self, context: StepContext) -> Outcome:
         release = context.release

@@ -22,12 +22,12 @@ from home_idp.plugins.deployer.contract import (
 from home_idp.plugins.registry.contract import RegistryError, RegistryUnavailable
 from home_idp.server.apps.models import App
 from home_idp.server.deploy.deploy_steps import DeploymentSource
-from home_idp.server.pipeline.models import Release, ReleaseStep
+from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.queue import utcnow
 from home_idp.server.pipeline.steps import Done, Fail, Outcome, StepContext, Wait
 from home_idp.server.settings import MAX_STABILITY_SECONDS
 
-__all__ = ["VerifyStep", "stability_problem"]
+__all__ = ["VerifyStep", "stability_problem", "taken_over_by"]
 
 # Beyond the longest window: time to look at the app once more, and retries.
 _SPARE_SECONDS = 300.0
@@ -71,6 +71,8 @@ class VerifyStep:
     source: DeploymentSource
     default_seconds: int
     name: str = "verify"
+    # A failed watch removed the release's instance: a retry deploys it again.
+    retried_from: str = "sync"
     # The window is the app's; the deadline only guards against a watch that hangs.
     timeout_seconds: float = MAX_STABILITY_SECONDS + _SPARE_SECONDS
 
@@ -82,13 +84,12 @@ class VerifyStep:
             window = self.default_seconds
         if window <= 0:
             return Done({"watched_seconds": 0})
-        await release.refresh_from_db(fields=["verify_until"])
-        until = release.verify_until
-        if until is None:
-            # Kept on the release: a step run again (a restart) watches to the same end.
-            until = utcnow() + timedelta(seconds=window)
-            await Release.filter(id=release.id).update(verify_until=until)
-        context.step.detail = {**context.step.detail, "watched_seconds": window}
+        # Each run watches anew (a retry too): the step parks once it has begun, so a
+        # restart of the server does not run it again.
+        until = utcnow() + timedelta(seconds=window)
+        await Release.filter(id=release.id).update(verify_until=until)
+        release.verify_until = until
+        context.step.detail = {"watched_seconds": window}
         await ReleaseStep.filter(id=context.step.id).update(detail=context.step.detail)
         outcome = await self.check(context)
         return outcome or Wait(f"watching the app until {until:%H:%M:%S} UTC")
@@ -100,10 +101,10 @@ class VerifyStep:
         until = release.verify_until
         if until is None:
             return None  # the step has not started its watch yet
-        newer = await _serving_instead(release)
+        newer = await taken_over_by(release)
         if newer is not None:
-            # A newer release took over: watching this one is no longer useful.
-            return Done({"overtaken_by": newer})
+            # A newer release is taking over: watching this one is no longer useful.
+            return Done({**context.step.detail, "overtaken_by": newer})
         try:
             deployment = await self.source.of(release)
             report = await self.deployer.stability(deployment)
@@ -119,6 +120,10 @@ class VerifyStep:
             context.step.detail = detail
         problem = stability_problem(report, restarts_before, deployment.health_path)
         if problem is not None:
+            newer = await taken_over_by(release)
+            if newer is not None:
+                # Gone because a newer release retired it while we looked.
+                return Done({**context.step.detail, "overtaken_by": newer})
             return Fail(problem)
         if utcnow() >= until:
             return Done(context.step.detail)
@@ -128,10 +133,19 @@ class VerifyStep:
         return "the watch after the rollout did not end in time; check the deployment target"
 
 
-async def _serving_instead(release: Release) -> int | None:
-    """The number of a newer release of the app that serves now, if one does."""
-    app = await App.get(id=release.app.id).only("id", "live_release_id")
-    if app.live_release_id is None or app.live_release_id == release.id:
-        return None
-    live = await Release.get_or_none(id=app.live_release_id).only("id", "number")
-    return live.number if live is not None and live.number > release.number else None
+async def taken_over_by(release: Release) -> int | None:
+    """The number of a newer release of the app that has reached the deployer (its
+    sync started) and not failed, if one has: it replaces this one's instances."""
+    newer = (
+        await ReleaseStep.filter(
+            release__app_id=release.app.id,
+            release__number__gt=release.number,
+            release__status__in=[ReleaseStatus.RUNNING, ReleaseStatus.SUCCEEDED],
+            name="sync",
+        )
+        .exclude(state=StepState.PENDING)
+        .prefetch_related("release")
+        .order_by("-release__number")
+        .first()
+    )
+    return newer.release.number if newer is not None else None

@@ -521,6 +521,12 @@ class Engine:
                     f"release #{release.number} is {release.status.value}; "
                     "only failed or cancelled releases can be retried"
                 )
+            if release.rolled_back_by_id is not None:
+                # The rollback is the newer release: this one could never be live again.
+                raise Conflict(
+                    f"release #{release.number} was rolled back automatically; "
+                    "start a new release to try its changes again"
+                )
             first = (
                 await ReleaseStep.filter(release_id=release.id)
                 .exclude(state=StepState.SUCCEEDED)
@@ -529,6 +535,13 @@ class Engine:
             )
             if first is None:
                 raise Conflict("every step of this release already succeeded")
+            # A step whose failure undid earlier ones (a failed watch removes the
+            # release's instance) names the step a retry starts from.
+            retried_from = getattr(self._steps.get(first.name), "retried_from", None)
+            if retried_from is not None:
+                first = (
+                    await ReleaseStep.get_or_none(release_id=release.id, name=retried_from) or first
+                )
             await ReleaseStep.filter(release_id=release.id, position__gte=first.position).update(
                 state=StepState.PENDING,
                 attempts=0,

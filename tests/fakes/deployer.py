@@ -44,16 +44,16 @@ class FakeDeployer:
     def __init__(self, config: DeployerConfig) -> None:
         self._config = config
         self._apps: dict[tuple[str, str], _Running] = {}
-        self._failing: dict[tuple[str, str], str] = {}
+        self._failing: dict[tuple[str, str], list[str]] = {}
         self._failed: dict[tuple[str, str, int], str] = {}
         self._unreachable: dict[tuple[str, str], str] = {}
         self._written = asyncio.Condition()
         self.synced: list[AppDeployment] = []
         self.discarded: list[tuple[str, str, int]] = []
 
-    def fail_rollout(self, project: str, app: str, reason: str) -> None:
-        """The next release of the app synced fails its rollout with `reason`."""
-        self._failing[(project, app)] = reason
+    def fail_rollout(self, project: str, app: str, reason: str, *, times: int = 1) -> None:
+        """The next `times` releases of the app synced fail their rollout with `reason`."""
+        self._failing[(project, app)] = [reason] * times
 
     def fail_undeploy(self, project: str, app: str, reason: str) -> None:
         """The next undeploy of the app raises DeployUnavailable(`reason`) and leaves it running."""
@@ -94,9 +94,9 @@ class FakeDeployer:
         if now is not None and now.deployment.release == deployment.release:
             now.deployment = deployment  # the same release again: nothing restarts
             return
-        if key in self._failing:
+        if self._failing.get(key):
             # The release before keeps running, as a failed rollout leaves it.
-            self._failed[(*key, deployment.release)] = self._failing.pop(key)
+            self._failed[(*key, deployment.release)] = self._failing[key].pop()
             return
         names = [f"{deployment.app}-{deployment.release}-{n}" for n in range(deployment.replicas)]
         logs = {name: [f"starting {deployment.image}"] for name in names}

@@ -268,3 +268,64 @@ async def _discarded(shop: Watched, number: int) -> None:
             if (shop.project, "web", number) in shop.deployer.discarded:
                 return
             await asyncio.sleep(0.05)
+
+
+async def test_a_failed_automatic_rollback_is_not_rolled_back_in_turn(server: FakeServer) -> None:
+    shop = await Watched.open(server, "loops")
+    await shop.update(stabilitySeconds=0)
+    await shop.released("first")
+    shop.deployer.fail_rollout("loops", "web", "ImagePullBackOff", times=2)
+
+    second = await shop.released("second")
+    rollback = await wait_for_release(second.rolled_back_by_id or 0, WAIT)
+
+    assert rollback.status is ReleaseStatus.FAILED, rollback.error
+    assert rollback.rolled_back_by_id is None
+    await asyncio.sleep(1)  # two reconcile intervals: nothing more starts
+    assert await Release.filter(app_id=shop.app.id).count() == 3
+
+
+async def test_a_watch_overtaken_by_a_newer_release_ends_without_failing_it(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "overtaken")
+    await shop.update(stabilitySeconds=0)
+    await shop.released("first")
+    await shop.update(stabilitySeconds=30)
+    second_id = await shop.start_release("second")
+    await shop.watching(second_id)
+    await shop.update(stabilitySeconds=0)
+
+    third = await shop.released("third")
+    second = await wait_for_release(second_id, WAIT)
+
+    assert third.status is ReleaseStatus.SUCCEEDED, third.error
+    assert second.status is ReleaseStatus.SUCCEEDED, second.error
+    assert second.rolled_back_by_id is None
+    verify = await ReleaseStep.get(release_id=second_id, name="verify")
+    assert verify.detail["overtaken_by"] == 3
+    assert (await App.get(id=shop.app.id)).live_release_id == third.id
+
+
+async def test_a_release_rolled_back_automatically_cannot_be_retried(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "noretry")
+    await shop.update(stabilitySeconds=0)
+    await shop.released("first")
+    shop.deployer.fail_rollout("noretry", "web", "ImagePullBackOff")
+    second = await shop.released("second")
+    assert second.rolled_back_by_id is not None
+
+    answer = await shop.gql(
+        "mutation($id: ID!) { retryRelease(input: {id: $id}) { __typename "
+        "... on Error { message } } }",
+        {"id": to_base64("Release", second.id)},
+        token=shop.dev.token,
+    )
+    assert answer["retryRelease"] == {
+        "__typename": "Conflict",
+        "message": "release #2 was rolled back automatically; "
+        "start a new release to try its changes again",
+    }
+    assert (await Release.get(id=second.id)).status is ReleaseStatus.FAILED
