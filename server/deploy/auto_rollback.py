@@ -26,6 +26,7 @@ from home_idp.server.deploy.deploy_steps import (
     manifests_folder,
 )
 from home_idp.server.deploy.release_plans import ROLLBACK_PLAN, next_release_number
+from home_idp.server.deploy.release_settings import secrets_gone_for
 from home_idp.server.deploy.stability import taken_over_by
 from home_idp.server.pipeline.engine import Engine
 from home_idp.server.pipeline.models import (
@@ -81,6 +82,11 @@ class AutoRollback:
         if target is None or not app.auto_rollback or release.created_by == AUTO_ROLLBACK_ACTOR:
             # A failed automatic rollback is not rolled back in turn (its target
             # would be the same again, round after round).
+            return []
+        gone = await secrets_gone_for(target, app)
+        if gone is not None:
+            # It would fail at its manifests step: git gets the manifests back instead.
+            release.error = f"{release.error}; no rollback to #{target.number}: {gone}"
             return []
         app.project = release.app.project
         rollback = await Release.create(

@@ -126,6 +126,15 @@ async def missing_secrets(settings: ReleaseSettings, app: App) -> list[str]:
     return sorted(set(settings.secret_names) - set(stored))
 
 
+async def secrets_gone_for(target: Release, app: App) -> MissingSecrets | None:
+    """Why `target` cannot be run again with its own settings: secrets it names that
+    the app no longer has. None when all are there (or it kept no settings)."""
+    if target.settings is None:
+        return None
+    missing = await missing_secrets(ReleaseSettings.from_json(target.settings), app)
+    return MissingSecrets(missing) if missing else None
+
+
 async def secret_values(settings: ReleaseSettings, app: App, box: SecretBox) -> dict[str, str]:
     """The plain value of every secret `settings` name, as the app's secrets hold it now.
 

@@ -26,11 +26,7 @@ from home_idp.server.deploy.release_plans import (
     ROLLBACK_PLAN,
     next_release_number,
 )
-from home_idp.server.deploy.release_settings import (
-    MissingSecrets,
-    ReleaseSettings,
-    missing_secrets,
-)
+from home_idp.server.deploy.release_settings import secrets_gone_for
 from home_idp.server.deploy.source_releases import start_source_release
 from home_idp.server.errors import Conflict, NotFound, ValidationFailed
 from home_idp.server.pipeline.engine import Engine
@@ -179,14 +175,12 @@ class ReleaseService:
                 f"release #{target.number} is {target.status.value}; only a release "
                 "that succeeded can be rolled back to"
             )
-        if target.settings is not None:
-            missing = await missing_secrets(ReleaseSettings.from_json(target.settings), app)
-            if missing:
-                gone = MissingSecrets(missing)
-                raise Conflict(
-                    f"release #{target.number} cannot be rolled back to: {gone}; "
-                    f"set {gone.them} again first"
-                )
+        gone = await secrets_gone_for(target, app)
+        if gone is not None:
+            raise Conflict(
+                f"release #{target.number} cannot be rolled back to: {gone}; "
+                f"set {gone.them} again first"
+            )
         return await self._redeploy(
             app,
             target,

@@ -29,6 +29,9 @@ from home_idp.server.settings import MAX_STABILITY_SECONDS
 
 __all__ = ["VerifyStep", "stability_problem", "taken_over_by"]
 
+# Looks in a row at an app that runs but does not answer its health check before
+# the watch fails it (the reconciler looks once per interval).
+UNREADY_LOOKS = 3
 # Beyond the longest window: time to look at the app once more, and retries.
 _SPARE_SECONDS = 300.0
 
@@ -112,13 +115,19 @@ class VerifyStep:
             return None  # looked at again next time, until the deadline
         except (DeployError, RegistryError) as error:
             return Fail(f"the deployer refused: {error}")
-        restarts_before = context.step.detail.get("restarts_before")
-        if not isinstance(restarts_before, int):
-            restarts_before = report.restarts
-            detail = {**context.step.detail, "restarts_before": restarts_before}
+        detail = dict(context.step.detail)
+        restarts_before = detail.setdefault("restarts_before", report.restarts)
+        problem = stability_problem(report, restarts_before, deployment.health_path)
+        # One slow answer to the health check is not an app that stopped answering:
+        # only so many looks in a row are.
+        only_unready = report.running and report.restarts == restarts_before
+        unready_looks = detail.get("unready_looks", 0) + 1 if problem and only_unready else 0
+        detail["unready_looks"] = unready_looks
+        if detail != context.step.detail:
             await ReleaseStep.filter(id=context.step.id).update(detail=detail)
             context.step.detail = detail
-        problem = stability_problem(report, restarts_before, deployment.health_path)
+        if problem is not None and 0 < unready_looks < UNREADY_LOOKS:
+            return None
         if problem is not None:
             newer = await taken_over_by(release)
             if newer is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from strawberry.relay import from_base64, to_base64
 
-from home_idp.server.apps.models import App
+from home_idp.server.apps.models import App, AppSecret
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.rbac.models import AuditEvent
 from tests.deploy.flow import wait_for_release
@@ -329,3 +329,42 @@ async def test_a_release_rolled_back_automatically_cannot_be_retried(
         "start a new release to try its changes again",
     }
     assert (await Release.get(id=second.id)).status is ReleaseStatus.FAILED
+
+
+async def test_no_automatic_rollback_to_a_release_whose_secret_is_gone(server: FakeServer) -> None:
+    shop = await Watched.open(server, "secretless")
+    await shop.update(stabilitySeconds=0)
+    answer = await shop.gql(
+        SET_SECRET,
+        {"input": {"app": shop.gid, "name": "API_KEY", "value": "hunter2-very-secret"}},
+        token=shop.dev.token,
+    )
+    assert answer["setAppSecret"]["__typename"] == "AppSuccess", answer
+    await shop.released("first")
+    # Gone behind the API's back: the config release a deletion starts never ran.
+    await AppSecret.filter(app_id=shop.app.id, name="API_KEY").delete()
+    shop.deployer.fail_rollout("secretless", "web", "ImagePullBackOff")
+
+    second = await shop.released("second")
+
+    assert second.status is ReleaseStatus.FAILED
+    assert second.rolled_back_by_id is None
+    assert "no rollback to #1: the secret API_KEY no longer exists" in (second.error or "")
+    assert await Release.filter(app_id=shop.app.id).count() == 2
+
+
+async def test_one_slow_answer_to_the_health_check_does_not_fail_the_watch(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "slow")
+    await shop.update(stabilitySeconds=4)
+    release_id = await shop.start_release("first")
+    await shop.watching(release_id)
+
+    # Not answering for less than the reconciler's three looks (0.5 s apart here).
+    shop.deployer.set_ready("slow", "web", False)
+    await asyncio.sleep(0.6)
+    shop.deployer.set_ready("slow", "web", True)
+    release = await wait_for_release(release_id, WAIT)
+
+    assert release.status is ReleaseStatus.SUCCEEDED, release.error
