@@ -217,10 +217,10 @@ async def test_a_rollback_whose_secret_goes_before_its_manifests_step_fails_nami
     assert payload["__typename"] == "AppSuccess", payload
 
     # As if the secret was deleted once the rollback was accepted, before it rendered.
-    async def none_missing(*_: object) -> list[str]:
-        return []
+    async def none_missing(*_: object) -> None:
+        return None
 
-    monkeypatch.setattr(releases, "missing_secrets", none_missing)
+    monkeypatch.setattr(releases, "secrets_gone_for", none_missing)
     rolled = await shop.roll_back_to(first)
     assert rolled["__typename"] == "ReleaseSuccess", rolled
     second = await finished(rolled["release"])
