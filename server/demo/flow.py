@@ -64,11 +64,13 @@ _CREATE_PROJECT = """mutation($name: String!) {
 _PROJECT = """query($name: String!) { project(name: $name) { id } }"""
 _APPS = """query($project: ID!) {
   apps(project: $project, first: 50) { edges { node { id name } } } }"""
+# The demo's app is watched 5 s after its rollout, not the server's minute: long
+# enough to show the step, short enough to wait for.
 _CREATE_APP = """mutation($project: ID!, $source: String!) { createApp(input: {project: $project,
-  name: "hello", sourceRepo: $source, port: 8080, healthPath: "/health"}) {
+  name: "hello", sourceRepo: $source, port: 8080, healthPath: "/health", stabilitySeconds: 5}) {
   __typename ... on AppSuccess { app { id } } ... on Error { message } } }"""
 _UPDATE_APP = """mutation($id: ID!, $source: String!) { updateApp(input: {id: $id,
-  sourceRepo: $source}) { __typename ... on Error { message } } }"""
+  sourceRepo: $source, stabilitySeconds: 5}) { __typename ... on Error { message } } }"""
 _SAVE = """mutation($app: ID!, $content: String!) { saveDockerfile(input: {app: $app,
   content: $content, message: "home-idp demo"}) {
   __typename ... on SaveDockerfileSuccess { release { id number } } ... on Error { message } } }"""

@@ -96,7 +96,7 @@ async def config_release(payload: dict[str, Any], trigger: str) -> Release:
     release = await wait_for_release(release_pk({"release": payload["releases"][0]}), 120)
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
     steps = [s.name for s in await ReleaseStep.filter(release_id=release.id).order_by("position")]
-    assert steps == ["manifests", "await-manifest-push", "sync", "rollout"]
+    assert steps == ["manifests", "await-manifest-push", "sync", "rollout", "verify"]
     return release
 
 

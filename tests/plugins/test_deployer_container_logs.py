@@ -32,13 +32,16 @@ leave_no_containers = served.leave_no_containers
 recorded = served.recorded
 
 
-def logs_processes(name: str) -> list[int]:
-    """The processes running with `logs` and `name` on their command line."""
+def logs_processes(engine: Engine, name: str) -> list[int]:
+    """The processes of this test's podman (its storage: a run of the tests on the other
+    database, side by side, names its containers alike) with `logs` and `name` in their
+    command line."""
+    storage = f"--root={engine.data_dir / 'containers' / 'root'}".encode()
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if b"logs" in argv and name.encode() in argv:
+            if b"logs" in argv and name.encode() in argv and storage in argv:
                 found.append(int(entry.name))
     return found
 
@@ -101,7 +104,7 @@ async def test_the_tail_of_the_logs_without_follow(
     assert last.text.endswith("response:404")
     assert len(await read_all(deployer, 1000)) >= 10
     assert await read_all(deployer, 0) == []
-    assert logs_processes("hidp-shop-web-r1") == []
+    assert logs_processes(engine, "hidp-shop-web-r1") == []
     with pytest.raises(DeployError):
         await read_all(deployer, -1)
     with pytest.raises(DeployError):
@@ -148,7 +151,7 @@ async def test_following_shows_new_lines_and_closing_stops_the_engine(
         async with asyncio.timeout(10):
             first = await anext(lines)
         assert first.text.endswith("response:404")
-        assert len(logs_processes("hidp-shop-web-r1")) == 1
+        assert len(logs_processes(engine, "hidp-shop-web-r1")) == 1
         # Written after the tail was read: only following shows it.
         await get(f"{status.url}/after")
         line = await next_ending(lines, "url:/after")
@@ -156,7 +159,7 @@ async def test_following_shows_new_lines_and_closing_stops_the_engine(
     finally:
         async with asyncio.timeout(20):
             await lines.aclose()
-    assert logs_processes("hidp-shop-web-r1") == []
+    assert logs_processes(engine, "hidp-shop-web-r1") == []
     assert await anext(lines, None) is None
 
 
@@ -174,13 +177,13 @@ async def test_a_cancelled_reader_stops_the_engine(
     reader = asyncio.create_task(follow())
 
     async def started() -> bool:
-        return bool(logs_processes("hidp-shop-web-r1"))
+        return bool(logs_processes(engine, "hidp-shop-web-r1"))
 
     await eventually(started)
     reader.cancel()
     with pytest.raises(asyncio.CancelledError):
         await reader
-    assert logs_processes("hidp-shop-web-r1") == []
+    assert logs_processes(engine, "hidp-shop-web-r1") == []
 
 
 # -- the stream's own rules, with plain processes for `podman logs` ------------------

@@ -29,7 +29,7 @@ def test_the_demo_releases_an_app_and_prints_where_it_answers(tmp_path: Path) ->
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.strip().splitlines()
     assert any(line.startswith("  admin      demo / ") for line in lines), lines
-    for step in ("commit", "build", "manifests", "sync", "rollout"):
+    for step in ("commit", "build", "manifests", "sync", "rollout", "verify"):
         assert any(line.split()[:1] == [step] and line.endswith("ok") for line in lines), lines
     url = lines[-1]
     assert url.startswith("http://127.0.0.1:")
