@@ -29,6 +29,9 @@ def home_idp_env(data_dir: Path, database_url: str, **settings: str) -> dict[str
     parallel tests must not share (and stop) each other's.
     """
     settings.setdefault("registry__url", f"http://127.0.0.1:{free_port()}")
+    # A release ends at its rollout, not a minute's watch later (as in the
+    # in-process tests); a test of the watch gives its app a window.
+    settings.setdefault("pipeline__stability_seconds", "0")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOME_IDP_")}
     env.update(
         HOME=str(data_dir.parent),

@@ -520,6 +520,8 @@ def _server_env(
         # Only webhooks advance steps: no reconciler pass, no deadline during a run.
         HOME_IDP_PIPELINE__RECONCILE_INTERVAL_SECONDS="3600",
         HOME_IDP_PIPELINE__AWAIT_PUSH_TIMEOUT_SECONDS="3600",
+        # The engine's own cost: no watch after the rollout.
+        HOME_IDP_PIPELINE__STABILITY_SECONDS="0",
         PYTHONUNBUFFERED="1",
     )
     return env
