@@ -145,7 +145,7 @@ class AutoRollback:
             changes.update({f"{folder}/{name}": None for name in mine if name not in before})
             message = (
                 f"{project}/{app}: manifests from before release #{release.number}\n\n"
-                f"release #{release.number} failed; automatic rollback is off\n"
+                f"release #{release.number} failed, and no rollback was started for it\n"
             )
             await self._git.commit_files(changes, _AUTHOR, message)
         except GitError as error:

@@ -68,7 +68,9 @@ def notified(app: HomeIdpApp, text: str) -> bool:
 
 def summary(app: HomeIdpApp) -> str:
     screen = release_screen(app)
-    return str(screen.query_one("#release-summary", Static).content) if screen else ""
+    # Empty while the screen is still mounting its widgets.
+    shown = screen.query("#release-summary").results(Static) if screen else iter(())
+    return "".join(str(widget.content) for widget in shown)
 
 
 async def open_settings(pilot: Pilot[None]) -> AppSettings:

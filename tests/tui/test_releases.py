@@ -67,7 +67,9 @@ def release_screen(app: HomeIdpApp) -> ReleaseScreen | None:
 
 def shown_states(app: HomeIdpApp) -> dict[str, str]:
     screen = release_screen(app)
-    return screen.query_one(StepsView).states() if screen else {}
+    # Empty while the screen is still mounting its widgets.
+    steps = screen.query(StepsView) if screen else None
+    return steps.first().states() if steps else {}
 
 
 async def test_create_a_project_and_an_app_then_release_a_dockerfile_and_watch_it_end(
@@ -254,3 +256,5 @@ async def test_the_sidebar_marks_a_new_app_once_its_first_release_succeeds(
         await type_dockerfile_and_save(pilot, f"FROM {BASE_IMAGE}\nRUN echo hello", "first")
         await wait_for(pilot, lambda: sidebar_row() == "● web", what="the sidebar's mark")
         assert (await Release.get(number=1)).status is ReleaseStatus.SUCCEEDED
+        # The release screen the save opened has its steps (it is not left half-mounted).
+        await wait_for(pilot, lambda: shown_states(app), what="the release's steps")
