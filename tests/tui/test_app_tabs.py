@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Label, TabbedContent, TextArea
+from textual.widgets import DataTable, Input, Label, TabbedContent, TabPane, TextArea
 
 from home_idp.server.apps.models import App, AppSecret, DockerfileVersion, SourceCredential
 from home_idp.tui.dialogs import FormDialog, TextViewDialog, VersionsDialog
@@ -317,3 +317,10 @@ async def test_each_tab_opens_with_alt_digits_while_the_editor_has_focus_and_sta
             assert app.focused is editor
             await open_tab(key, pane)
         assert editor.text == ""
+
+        # alt+2 then alt+3 in quick succession: the Releases tab's focus message,
+        # arriving late, does not switch back from Settings.
+        releases = tabs.get_pane("tab-releases")
+        releases.post_message(TabPane.Focused(releases))
+        await pilot.pause(0.3)
+        assert tabs.active == "tab-settings"

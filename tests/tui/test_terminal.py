@@ -23,6 +23,7 @@ CREATE_APP = (
     "mutation($p: ID!, $n: String!, $s: String!) { createApp(input: {project: $p, name: $n, "
     "sourceRepo: $s}) { __typename ... on AppSuccess { app { id } } ... on Error { message } } }"
 )
+SOURCE = "https://git.example.com/web.git"
 # The first steps of a release and its last, as the release screen lists them.
 STEPS = ("commit", "await-push", "build", "rollout")
 SAVED = (
@@ -73,7 +74,7 @@ def test_log_in_open_an_app_and_save_a_dockerfile_in_a_real_terminal(
     assert project["__typename"] == "ProjectSuccess", project
     app = server.graphql(
         CREATE_APP,
-        {"p": project["project"]["id"], "n": "web", "s": "https://git.example.com/web.git"},
+        {"p": project["project"]["id"], "n": "web", "s": SOURCE},
     )["createApp"]
     assert app["__typename"] == "AppSuccess", app
 
@@ -121,10 +122,13 @@ def test_log_in_open_an_app_and_save_a_dockerfile_in_a_real_terminal(
     # types nothing, even from the editor; the tab stays open.
     tmux.send_keys("M-2")
     tmux.wait_for_text("Source commit")
+    # The Settings tab opens with its first field focused (scrolled into view even
+    # when a note about the unreachable source comes above it).
     tmux.send_keys("M-3")
-    tmux.wait_for_text("Source repository")
+    tmux.wait_until(lambda screen: field_shows(screen, SOURCE), "the Settings tab")
     time.sleep(0.6)
-    assert "Source repository" in tmux.capture()
+    screen = tmux.capture()
+    assert field_shows(screen, SOURCE), screen
     tmux.send_keys("M-1")
     tmux.wait_for_text("^s Save")
 

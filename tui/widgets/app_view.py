@@ -31,6 +31,7 @@ from home_idp.tui.widgets.app_logs import AppLogs
 from home_idp.tui.widgets.app_resources import AppResources
 from home_idp.tui.widgets.app_settings import AppSettings
 from home_idp.tui.widgets.dockerfile_editor import DockerfileEditor
+from home_idp.tui.widgets.focus_tabs import FocusTabs
 from home_idp.tui.widgets.formatting import safe_text
 from home_idp.tui.widgets.project_tree import AppNode
 from home_idp.tui.widgets.releases_table import ReleasesTable
@@ -93,7 +94,7 @@ class AppView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="app-title")
-        with TabbedContent(id="app-tabs"):
+        with FocusTabs(id="app-tabs"):
             for pane, title, widget, widget_id in APP_TABS:
                 with TabPane(title, id=pane):
                     yield widget(id=widget_id)
