@@ -140,13 +140,8 @@ class KubernetesDeployer:
         manifests = objects.parse(deployment)
         project, app = deployment.project, deployment.app
         url = objects.ingress_url(manifests)
-        try:
-            found = await self._api.request(
-                "GET",
-                objects.DEPLOYMENT.path(project, app),
-                f"reading the Deployment {project}/{app}",
-            )
-        except _NotFound:
+        found = await self._deployment(project, app)
+        if found is None:
             return RolloutStatus(
                 RolloutState.PROGRESSING, f"the Deployment {project}/{app} does not exist yet"
             )
@@ -159,35 +154,42 @@ class KubernetesDeployer:
         status = deployment_status(found)
         if status.state is not RolloutState.PROGRESSING:
             return RolloutStatus(status.state, status.reason, url)
-        pods = await self._api.items(
+        failure = pod_failure(await self._release_pods(found, deployment))
+        if failure is not None:
+            return RolloutStatus(RolloutState.FAILED, failure, url)
+        return RolloutStatus(RolloutState.PROGRESSING, status.reason, url)
+
+    async def _deployment(self, project: str, app: str) -> dict[str, Any] | None:
+        """The app's Deployment as the cluster has it, or None if there is none yet."""
+        try:
+            return await self._api.request(
+                "GET",
+                objects.DEPLOYMENT.path(project, app),
+                f"reading the Deployment {project}/{app}",
+            )
+        except _NotFound:
+            return None
+
+    async def _release_pods(
+        self, found: dict[str, Any], deployment: AppDeployment
+    ) -> list[dict[str, Any]]:
+        """The pods of the release the Deployment `found` runs."""
+        project, app = deployment.project, deployment.app
+        return await self._api.items(
             objects.PODS.path(project),
             _pod_selector(found, deployment),
             f"listing the pods of {project}/{app}",
         )
-        failure = pod_failure(pods)
-        if failure is not None:
-            return RolloutStatus(RolloutState.FAILED, failure, url)
-        return RolloutStatus(RolloutState.PROGRESSING, status.reason, url)
 
     async def stability(self, deployment: AppDeployment) -> StabilityReport:
         """The release's pods: restarts, readiness and the last termination of the app
         container, with a few lines of its log (secrets masked)."""
         project, app = deployment.project, deployment.app
         labels.check_names(project, app)
-        try:
-            found = await self._api.request(
-                "GET",
-                objects.DEPLOYMENT.path(project, app),
-                f"reading the Deployment {project}/{app}",
-            )
-        except _NotFound:
+        found = await self._deployment(project, app)
+        if found is None:
             return StabilityReport(ready=False, running=False)
-        pods = await self._api.items(
-            objects.PODS.path(project),
-            _pod_selector(found, deployment),
-            f"listing the pods of {project}/{app}",
-        )
-        health = pods_health(pods, app)
+        health = pods_health(await self._release_pods(found, deployment), app)
         lines: list[str] = []
         if health.telling is not None and (not health.ready or health.restarts):
             read = self._logs.lines(project, [health.telling], follow=False, tail_lines=5)
