@@ -90,6 +90,14 @@ class Watched:
                     return
                 await asyncio.sleep(0.05)
 
+    async def set_secret(self, name: str, value: str) -> None:
+        answer = await self.gql(
+            SET_SECRET,
+            {"input": {"app": self.gid, "name": name, "value": value}},
+            token=self.dev.token,
+        )
+        assert answer["setAppSecret"]["__typename"] == "AppSuccess", answer
+
     async def shown(self, release_id: int) -> dict[str, Any]:
         answer = await self.gql(
             RELEASE, {"id": to_base64("Release", release_id)}, token=self.dev.token
@@ -127,12 +135,7 @@ async def test_a_crash_in_the_watch_fails_the_release_with_its_exit_code_and_mas
 ) -> None:
     shop = await Watched.open(server, "crashy")
     await shop.update(stabilitySeconds=60)
-    answer = await shop.gql(
-        SET_SECRET,
-        {"input": {"app": shop.gid, "name": "API_KEY", "value": "hunter2-very-secret"}},
-        token=shop.dev.token,
-    )
-    assert answer["setAppSecret"]["__typename"] == "AppSuccess", answer
+    await shop.set_secret("API_KEY", "hunter2-very-secret")
     release_id = await shop.start_release("first")
     await shop.watching(release_id)
     assert (await Release.get(id=release_id)).status is ReleaseStatus.RUNNING
@@ -334,12 +337,7 @@ async def test_a_release_rolled_back_automatically_cannot_be_retried(
 async def test_no_automatic_rollback_to_a_release_whose_secret_is_gone(server: FakeServer) -> None:
     shop = await Watched.open(server, "secretless")
     await shop.update(stabilitySeconds=0)
-    answer = await shop.gql(
-        SET_SECRET,
-        {"input": {"app": shop.gid, "name": "API_KEY", "value": "hunter2-very-secret"}},
-        token=shop.dev.token,
-    )
-    assert answer["setAppSecret"]["__typename"] == "AppSuccess", answer
+    await shop.set_secret("API_KEY", "hunter2-very-secret")
     await shop.released("first")
     # Gone behind the API's back: the config release a deletion starts never ran.
     await AppSecret.filter(app_id=shop.app.id, name="API_KEY").delete()
