@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -23,6 +23,7 @@ from textual.screen import Screen
 
 from home_idp.tui.context import AppTarget
 from home_idp.tui.errors import GatewayError, NotAuthenticated, ServerUnreachable
+from home_idp.tui.key_order import takes_key_itself
 from home_idp.tui.results import ME
 from home_idp.tui.server_address import server_address
 from home_idp.tui.session import Session, SessionStore
@@ -100,6 +101,31 @@ class HomeIdpApp(App[None]):
                 await self._gateway.aclose()
             self._gateway = self.make_gateway(server_url)
         return self._gateway
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key the focused widget does not take runs its binding now, before
+        # the next key is passed on (key_order); Textual would run it only after
+        # the key's trip up the widget tree, behind keys typed after it.
+        if (
+            isinstance(event, events.Key)
+            and not event.is_forwarded
+            and self._binding_runs_now(event)
+        ):
+            self.app_focus = True
+            if await self._check_bindings(event.key, priority=True) or await self._check_bindings(
+                event.key
+            ):
+                return
+        await super().on_event(event)
+
+    def _binding_runs_now(self, key: events.Key) -> bool:
+        focused = self.focused
+        return (
+            focused is not None
+            # Escape first restores a maximized widget (Textual's own rule).
+            and not (key.key == "escape" and self.screen.maximized is not None)
+            and not takes_key_itself(focused, key)
+        )
 
     # -- start and sessions ---------------------------------------------------
 

@@ -22,7 +22,7 @@ from home_idp.tui.session import Session
 from tests.factories import PASSWORD, Factory
 from tests.liveserver import live_server
 
-__all__ = ["dashboard", "log_in", "signed_in_dashboard", "type_text", "wait_for"]
+__all__ = ["dashboard", "log_in", "send_keys", "signed_in_dashboard", "type_text", "wait_for"]
 
 
 @pytest.fixture
@@ -101,11 +101,21 @@ async def type_text(pilot: Pilot[None], text: str) -> None:
     also keeps the tests quick: `Pilot.press` waits for the app to go idle
     after each key, which costs some 50 ms a character.
     """
+    await send_keys(pilot, *text)
+
+
+async def send_keys(pilot: Pilot[None], *keys: str) -> None:
+    """Send keys in one burst, as a terminal delivers them: each a character, or a
+    key's name such as "end" or "tab"."""
     app = pilot.app
-    for character in text:
-        key = events.Key(_character_to_key(character), character)
-        key.set_sender(app)
-        app.post_message(key)
+    for key in keys:
+        event = (
+            events.Key(_character_to_key(key), key)
+            if len(key) == 1
+            else events.Key(key, "\t" if key == "tab" else None)
+        )
+        event.set_sender(app)
+        app.post_message(event)
     # The app forwards each key to the focused widget's own queue: the first
     # pause lets the app forward them all, the second lets the widget take them.
     await pilot.pause()
