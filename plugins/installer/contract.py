@@ -69,6 +69,9 @@ class ComponentState:
     revision: int | None = None
     # `values_digest` of the values it runs with, when the installer can tell.
     values_digest: str | None = None
+    # Run by another program (a system service, another home-idp): usable, but
+    # not installed by this installer, which leaves it alone.
+    external: bool = False
 
 
 def values_digest(values: Mapping[str, object]) -> str:

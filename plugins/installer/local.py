@@ -231,12 +231,7 @@ class LocalInstaller:
         registry = self._registry(spec)
         if await registry.answers():
             # A registry run by the system (or a demo) already serves: use it.
-            return ComponentState(
-                ComponentStatus.READY,
-                f"a registry not started by home-idp answers at {registry.url}",
-                version=spec.version,
-                values_digest=values_digest(spec.values),
-            )
+            return _external(registry)
         try:
             await registry.start()
         except (RegistryNotInstalled, RuntimeError) as error:
@@ -289,14 +284,10 @@ class LocalInstaller:
             and not await self._registries[spec.name].answers()
         ):
             return ComponentState(ComponentStatus.FAILED, "running but not answering")
-        if state.status is ComponentStatus.ABSENT and await self._registry(spec).answers():
-            # Started by someone else (a system service): usable, not ours to manage.
-            return ComponentState(
-                ComponentStatus.READY,
-                "a registry not started by home-idp answers",
-                version=spec.version,
-                values_digest=values_digest(spec.values),
-            )
+        if state.status is ComponentStatus.ABSENT:
+            registry = self._registry(spec)
+            if await registry.answers():
+                return _external(registry)
         return state
 
     async def uninstall(self, spec: ComponentSpec) -> ComponentState:
@@ -318,6 +309,15 @@ class LocalInstaller:
     async def aclose(self) -> None:
         for name in list(self._registries):
             await self._stop(name)
+
+
+def _external(registry: LocalRegistry) -> ComponentState:
+    """A registry someone else started (a system service): usable, not ours to manage."""
+    return ComponentState(
+        ComponentStatus.READY,
+        f"a registry not started by home-idp answers at {registry.url}",
+        external=True,
+    )
 
 
 def _registry_binary() -> str | None:

@@ -143,6 +143,8 @@ async def start_local_registry(
         await install.idle()
     elif await registry_answers(url):
         log.info("a registry already answers at %s; using it as it is", url)
+        # The Components tab shows it so from the start, not as absent.
+        await install.manager.observe(REGISTRY_COMPONENT)
         return LocalRegistryOutcome(url, started=False)
     else:
         state = await install.manager.install(REGISTRY_COMPONENT)

@@ -148,7 +148,10 @@ class InstallManager:
                 return state
         try:
             observed = await self._observe(spec)
-            if _unchanged(observed, spec):
+            if observed.external:
+                # Nothing was or will be installed: say whose it is, not "up to date".
+                state = replace(observed, message=f"{observed.message}; home-idp leaves it alone")
+            elif _unchanged(observed, spec):
                 state = replace(observed, message="up to date; nothing to do")
             else:
                 await self._emit(
@@ -172,6 +175,12 @@ class InstallManager:
                 f"unexpected error ({type(error).__name__}); see the server log",
             )
         await self._emit(spec.name, state)
+        return state
+
+    async def observe(self, name: str) -> ComponentState:
+        """Look at one component as it is now and report it, installing nothing."""
+        state = await self._observe(self.entry(name).spec)
+        await self._emit(name, state)
         return state
 
     async def _observe(self, spec: ComponentSpec) -> ComponentState:

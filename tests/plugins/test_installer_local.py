@@ -89,6 +89,7 @@ async def test_a_registry_that_already_answers_is_used_not_replaced(
         state = await installer.install(spec)
         assert state.status is ComponentStatus.READY
         assert "not started by home-idp" in state.message
+        assert state.external  # the install-manager leaves it alone
         assert "registry" not in installer._registries
     finally:
         await other.aclose()

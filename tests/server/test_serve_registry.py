@@ -212,13 +212,40 @@ class _NotARegistry(BaseHTTPRequestHandler):
         pass
 
 
+_REGISTRY_COMPONENT = "{ components { name status message } }"
+
+
+def _registry_row(server: ServerProcess) -> tuple[str, str]:
+    [row] = [
+        c for c in server.graphql(_REGISTRY_COMPONENT)["components"] if c["name"] == "registry"
+    ]
+    return row["status"], row["message"]
+
+
 def test_a_registry_that_already_answers_is_used_as_it_is(home: Path) -> None:
     with threaded_http_server(_FakeRegistry) as registry:
         port = registry.server_address[1]
         assert isinstance(port, int)
         server = ServerProcess(_env(home, port))
+        server.create_admin()
         server.start()
-        server.stop()
+        try:
+            server.login()
+            # The Components tab says so from the start, not "absent".
+            answering = f"a registry not started by home-idp answers at http://127.0.0.1:{port}"
+            assert _registry_row(server) == ("READY", answering)
+            # Installing it installs nothing, and says why rather than "up to date".
+            started = server.graphql(
+                'mutation { installComponent(input: {name: "registry"}) { __typename } }'
+            )
+            assert started["installComponent"]["__typename"] == "ComponentSuccess"
+            left_alone = ("READY", f"{answering}; home-idp leaves it alone")
+            deadline = time.monotonic() + 30
+            while _registry_row(server) != left_alone and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _registry_row(server) == left_alone
+        finally:
+            server.stop()
     log = server.log_path.read_text()
     assert f"a registry already answers at http://127.0.0.1:{port}; using it as it is" in log
     assert not (_data_dir(home) / "registry").exists()
