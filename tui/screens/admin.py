@@ -10,24 +10,26 @@ footer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from home_idp.tui.screens.admin_requests import AdminRequests
 from home_idp.tui.widgets.admin_audit import AdminAudit
 from home_idp.tui.widgets.admin_components import AdminComponents
 from home_idp.tui.widgets.admin_projects import AdminProjects
 from home_idp.tui.widgets.admin_roles import AdminRoles
+from home_idp.tui.widgets.admin_tab import AdminTab
 from home_idp.tui.widgets.admin_users import AdminUsers
 from home_idp.tui.widgets.admin_webhooks import AdminWebhooks
 from home_idp.tui.widgets.offline_banner import OfflineBanner
 
 __all__ = ["TABS", "AdminScreen"]
 
-TABS: list[tuple[str, str, type[Widget]]] = [
+TABS: list[tuple[str, str, type[AdminTab[Any]]]] = [
     ("users", "1 Users", AdminUsers),
     ("projects", "2 Projects", AdminProjects),
     ("roles", "3 Roles", AdminRoles),
@@ -74,15 +76,10 @@ class AdminScreen(AdminRequests):
             self.focus_table(event.pane.id)
 
     def focus_table(self, tab: str) -> None:
-        tables = self.query_one(f"#admin-{tab}").query(DataTable)
-        if tables:
-            self.call_after_refresh(tables.first().focus)
+        self.call_after_refresh(self.query_one(f"#admin-{tab}", AdminTab).table.focus)
 
     def reload(self) -> None:
         """Reload the tab on show (the app calls this when the server is back)."""
         active = self.query_one(TabbedContent).active
         if active:
-            widget = self.query_one(f"#admin-{active}")
-            reload = getattr(widget, "reload", None)
-            if callable(reload):
-                reload()
+            self.query_one(f"#admin-{active}", AdminTab).reload()

@@ -12,14 +12,13 @@ import json
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable
 
 from home_idp.tui.dialogs import TextViewDialog
 from home_idp.tui.results import AuditEvent
-from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminAudit"]
@@ -29,71 +28,54 @@ MAX_ROWS = 500
 _OUTCOME_STYLE = {"ok": "green", "denied": "yellow", "failed": "red"}
 
 
-def _event_key(event: AuditEvent) -> str:
-    return event["id"]
-
-
-def _event_cells(event: AuditEvent) -> tuple[Text, ...]:
-    outcome = event["outcome"]
-    return (
-        safe_text(stamp(event["createdAt"])),
-        safe_text(event["actor"]),
-        safe_text(event["action"]),
-        safe_text(event["target"]),
-        safe_text(event["project"] or ""),
-        safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
-    )
-
-
-class AdminAudit(AdminTab, Vertical):
+class AdminAudit(AdminTab[AuditEvent], Vertical):
     """The audit log as a table; enter shows an event's detail."""
 
-    DEFAULT_CSS = """
-    AdminAudit { height: 1fr; }
-    AdminAudit .admin-heading { padding: 0 1; text-style: bold; }
-    AdminAudit DataTable { height: 1fr; }
-    """
+    TABLE_ID = "audit-table"
+    HEADING = "Audit log, newest first, live (enter: detail)"
+    COLUMNS = ("Time", "Actor", "Action", "Target", "Project", "Outcome")
 
     BINDINGS = [
         Binding("v", "detail", "View detail"),
         RELOAD,
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.events: list[AuditEvent] = []
-
-    def compose(self) -> ComposeResult:
-        yield Label("Audit log, newest first, live (enter: detail)", classes="admin-heading")
-        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(
-            "Time", "Actor", "Action", "Target", "Project", "Outcome"
-        )
+    @property
+    def events(self) -> list[AuditEvent]:
+        """The events shown, newest first."""
+        return self.rows
 
     @property
     def newest_cursor(self) -> str | None:
         """Where the live feed goes on from."""
         return self.events[0]["cursor"] if self.events else None
 
+    def row_cells(self, event: AuditEvent) -> tuple[Text, ...]:
+        outcome = event["outcome"]
+        return (
+            safe_text(stamp(event["createdAt"])),
+            safe_text(event["actor"]),
+            safe_text(event["action"]),
+            safe_text(event["target"]),
+            safe_text(event["project"] or ""),
+            safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
+        )
+
     def add(self, event: AuditEvent) -> None:
         """Put a new event at the top, unless it is shown already."""
         if any(shown["id"] == event["id"] for shown in self.events):
             return
+        # DataTable cannot insert at the top, so it is refilled; 500 rows is cheap.
         self.show([event, *self.events])
 
     def show(self, events: list[AuditEvent]) -> None:
-        """Fill the table; a highlight below the top stays on its event."""
-        table = self.query_one(DataTable)
-        keep = highlighted_key(table) if table.cursor_row > 0 else None
-        self.events = events[:MAX_ROWS]
-        # DataTable cannot insert at the top, so it is refilled; 500 rows is cheap.
-        refill(table, self.events, _event_key, _event_cells, keep=keep)
+        """Fill the table with the newest `MAX_ROWS` events."""
+        super().show(events[:MAX_ROWS])
 
-    def selected(self) -> AuditEvent | None:
-        key = highlighted_key(self.query_one(DataTable))
-        return next((e for e in self.events if _event_key(e) == key), None)
+    def highlight_to_keep(self) -> str | None:
+        # A highlight on the top row stays at the top, on the newest event as
+        # they come in; one further down stays on its event.
+        return super().highlight_to_keep() if self.table.cursor_row > 0 else None
 
     @on(DataTable.RowSelected)
     def action_detail(self) -> None:

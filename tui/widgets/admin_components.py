@@ -16,10 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Label, RichLog
+from textual.widgets import RichLog
 
 from home_idp.tui.results import Component, InstallProgress
-from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminComponents", "status_label"]
@@ -39,24 +39,7 @@ def status_label(status: str) -> Text:
     return safe_text(status.lower(), _STATUS_STYLE.get(status, ""))
 
 
-def _component_key(component: Component) -> str:
-    return component["name"]
-
-
-def _component_cells(component: Component) -> tuple[Text, ...]:
-    revision = component["revision"]
-    return (
-        safe_text(component["name"]),
-        safe_text(component["chart"]),
-        safe_text(component["version"]),
-        safe_text(component["namespace"]),
-        status_label(component["status"]),
-        safe_text(component["message"]),
-        safe_text("—" if revision is None else revision),
-    )
-
-
-class AdminComponents(AdminTab, Vertical):
+class AdminComponents(AdminTab[Component], Vertical):
     """Components in a table with install actions and a live progress log."""
 
     @dataclass
@@ -69,10 +52,12 @@ class AdminComponents(AdminTab, Vertical):
         name: str | None
         uninstall: bool = False
 
+    TABLE_ID = "components-table"
+    HEADING = "Components of this profile"
+    # `progress` finds two of them by their keys, "status" and "message".
+    COLUMNS = ("Name", "Chart", "Version", "Namespace", "Status", "Message", "Revision")
+
     DEFAULT_CSS = """
-    AdminComponents { height: 1fr; }
-    AdminComponents .admin-heading { padding: 0 1; text-style: bold; }
-    AdminComponents DataTable { height: 1fr; }
     AdminComponents RichLog { height: 10; border-top: solid $primary; }
     """
 
@@ -83,36 +68,30 @@ class AdminComponents(AdminTab, Vertical):
         RELOAD,
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.components: list[Component] = []
-
     def compose(self) -> ComposeResult:
-        yield Label("Components of this profile", classes="admin-heading")
-        yield DataTable(id="components-table", cursor_type="row", zebra_stripes=True)
+        yield from super().compose()
         yield RichLog(id="install-log", markup=False, wrap=True, max_lines=1000)
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for label, key in (
-            ("Name", "name"),
-            ("Chart", "chart"),
-            ("Version", "version"),
-            ("Namespace", "namespace"),
-            ("Status", "status"),
-            ("Message", "message"),
-            ("Revision", "revision"),
-        ):
-            table.add_column(label, key=key)
+    @property
+    def components(self) -> list[Component]:
+        """The profile's components, as shown."""
+        return self.rows
 
-    def show(self, components: list[Component]) -> None:
-        table = self.query_one(DataTable)
-        self.components = components
-        refill(table, components, _component_key, _component_cells, keep=highlighted_key(table))
+    def row_key(self, component: Component) -> str:
+        # Install progress and the install mutations name a component, not an id.
+        return component["name"]
 
-    def selected(self) -> Component | None:
-        key = highlighted_key(self.query_one(DataTable))
-        return next((c for c in self.components if _component_key(c) == key), None)
+    def row_cells(self, component: Component) -> tuple[Text, ...]:
+        revision = component["revision"]
+        return (
+            safe_text(component["name"]),
+            safe_text(component["chart"]),
+            safe_text(component["version"]),
+            safe_text(component["namespace"]),
+            status_label(component["status"]),
+            safe_text(component["message"]),
+            safe_text("—" if revision is None else revision),
+        )
 
     def progress(self, event: InstallProgress) -> None:
         """Show one install step in its row and in the log."""
@@ -128,7 +107,7 @@ class AdminComponents(AdminTab, Vertical):
                 safe_text(event["message"]),
             )
         )
-        table = self.query_one(DataTable)
+        table = self.table
         if name in {c["name"] for c in self.components}:
             table.update_cell(name, "status", status_label(status))
             table.update_cell(name, "message", safe_text(event["message"]), update_width=True)

@@ -17,22 +17,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.results import AdminProject, Member
-from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill, row_table
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminProjects"]
-
-
-def _project_key(project: AdminProject) -> str:
-    return project["id"]
-
-
-def _project_cells(project: AdminProject) -> tuple[Text, ...]:
-    return (
-        safe_text(project["name"]),
-        safe_text(project["description"]),
-        safe_text(stamp(project["createdAt"])),
-    )
 
 
 def _member_key(member: Member) -> str:
@@ -47,7 +35,7 @@ def _member_cells(member: Member) -> tuple[Text, ...]:
     )
 
 
-class AdminProjects(AdminTab, Horizontal):
+class AdminProjects(AdminTab[AdminProject], Horizontal):
     """Projects on the left, the highlighted project's members on the right."""
 
     @dataclass
@@ -71,11 +59,12 @@ class AdminProjects(AdminTab, Horizontal):
         project: AdminProject
         username: str
 
+    TABLE_ID = "projects-table"
+    HEADING = "Projects"
+    COLUMNS = ("Name", "Description", "Created")
+
     DEFAULT_CSS = """
-    AdminProjects { height: 1fr; }
     AdminProjects > Vertical { width: 1fr; height: 1fr; }
-    AdminProjects .admin-heading { padding: 0 1; text-style: bold; }
-    AdminProjects DataTable { height: 1fr; }
     """
 
     BINDINGS = [
@@ -87,26 +76,18 @@ class AdminProjects(AdminTab, Horizontal):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.projects: dict[str, AdminProject] = {}
         self.members: dict[str, Member] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Projects", classes="admin-heading")
-            yield DataTable(id="projects-table", cursor_type="row", zebra_stripes=True)
+            yield from super().compose()
         with Vertical():
             yield Label("Members", classes="admin-heading", id="members-heading")
-            yield DataTable(id="members-table", cursor_type="row", zebra_stripes=True)
+            yield row_table("members-table")
 
     def on_mount(self) -> None:
-        self.query_one("#projects-table", DataTable).add_columns("Name", "Description", "Created")
+        # AdminTab's own on_mount, which Textual runs as well, sets up the projects table.
         self.query_one("#members-table", DataTable).add_columns("Username", "Role", "Since")
-
-    @property
-    def project(self) -> AdminProject | None:
-        """The highlighted project."""
-        key = highlighted_key(self.query_one("#projects-table", DataTable))
-        return self.projects.get(key) if key else None
 
     @property
     def member(self) -> Member | None:
@@ -114,10 +95,15 @@ class AdminProjects(AdminTab, Horizontal):
         key = highlighted_key(self.query_one("#members-table", DataTable))
         return self.members.get(key) if key else None
 
+    def row_cells(self, project: AdminProject) -> tuple[Text, ...]:
+        return (
+            safe_text(project["name"]),
+            safe_text(project["description"]),
+            safe_text(stamp(project["createdAt"])),
+        )
+
     def show(self, projects: list[AdminProject]) -> None:
-        table = self.query_one("#projects-table", DataTable)
-        self.projects = {_project_key(p): p for p in projects}
-        refill(table, projects, _project_key, _project_cells, keep=highlighted_key(table))
+        super().show(projects)
         # An emptied table highlights nothing, so no RowHighlighted comes.
         self.load_members()
 
@@ -127,7 +113,7 @@ class AdminProjects(AdminTab, Horizontal):
 
     def load_members(self) -> None:
         """Show the highlighted project's members (asking the screen for them)."""
-        project = self.project
+        project = self.selected()
         heading = self.query_one("#members-heading", Label)
         table = self.query_one("#members-table", DataTable)
         if project is None:
@@ -148,7 +134,7 @@ class AdminProjects(AdminTab, Horizontal):
     # -- actions ------------------------------------------------------------
 
     def _member_form(self, username: str, role: str) -> None:
-        project = self.project
+        project = self.selected()
         if project is None:
             self.notify("Highlight a project first.", severity="warning")
             return
@@ -169,7 +155,7 @@ class AdminProjects(AdminTab, Horizontal):
 
     @work(exclusive=True, group="admin-members-action", exit_on_error=False)
     async def remove_member(self) -> None:
-        project, member = self.project, self.member
+        project, member = self.selected(), self.member
         if project is None or member is None:
             self.notify("Highlight a member first.", severity="warning")
             return

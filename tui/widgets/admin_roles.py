@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Label
 
 from home_idp.tui.errors import ActionFailed, FieldError
 from home_idp.tui.results import Policy, Role
-from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, row_table
 from home_idp.tui.widgets.formatting import safe_text
 
 __all__ = ["AdminRoles", "parse_policies", "policy_errors_on_one_field"]
@@ -74,20 +74,7 @@ def policy_errors_on_one_field(error: ActionFailed) -> ActionFailed:
     )
 
 
-def _role_key(role: Role) -> str:
-    return role["id"]
-
-
-def _role_cells(role: Role) -> tuple[Text | str, ...]:
-    return (
-        safe_text(role["name"]),
-        "built-in" if role["builtin"] else "custom",
-        str(len(role["policies"])),
-        safe_text(role["description"]),
-    )
-
-
-class AdminRoles(AdminTab, Horizontal):
+class AdminRoles(AdminTab[Role], Horizontal):
     """Roles on the left, the highlighted role's policies on the right."""
 
     class CreateWanted(Message):
@@ -99,11 +86,12 @@ class AdminRoles(AdminTab, Horizontal):
 
         role: Role
 
+    TABLE_ID = "roles-table"
+    HEADING = "Roles"
+    COLUMNS = ("Name", "Kind", "Policies", "Description")
+
     DEFAULT_CSS = """
-    AdminRoles { height: 1fr; }
     AdminRoles > Vertical { width: 1fr; height: 1fr; }
-    AdminRoles .admin-heading { padding: 0 1; text-style: bold; }
-    AdminRoles DataTable { height: 1fr; }
     """
 
     BINDINGS = [
@@ -112,43 +100,36 @@ class AdminRoles(AdminTab, Horizontal):
         RELOAD,
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.roles: dict[str, Role] = {}
-
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Roles", classes="admin-heading")
-            yield DataTable(id="roles-table", cursor_type="row", zebra_stripes=True)
+            yield from super().compose()
         with Vertical():
             yield Label(
                 "Policies (deny wins over allow)", classes="admin-heading", id="policies-heading"
             )
-            yield DataTable(id="policies-table", cursor_type="row", zebra_stripes=True)
+            yield row_table("policies-table")
 
     def on_mount(self) -> None:
-        self.query_one("#roles-table", DataTable).add_columns(
-            "Name", "Kind", "Policies", "Description"
-        )
+        # AdminTab's own on_mount, which Textual runs as well, sets up the roles table.
         self.query_one("#policies-table", DataTable).add_columns(
             "Effect", "Resource", "Action", "Projects"
         )
 
-    @property
-    def role(self) -> Role | None:
-        """The highlighted role."""
-        key = highlighted_key(self.query_one("#roles-table", DataTable))
-        return self.roles.get(key) if key else None
+    def row_cells(self, role: Role) -> tuple[Text | str, ...]:
+        return (
+            safe_text(role["name"]),
+            "built-in" if role["builtin"] else "custom",
+            str(len(role["policies"])),
+            safe_text(role["description"]),
+        )
 
     def show(self, roles: list[Role]) -> None:
-        table = self.query_one("#roles-table", DataTable)
-        self.roles = {_role_key(role): role for role in roles}
-        refill(table, roles, _role_key, _role_cells, keep=highlighted_key(table))
+        super().show(roles)
         self.show_policies()
 
     @on(DataTable.RowHighlighted, "#roles-table")
     def show_policies(self) -> None:
-        role = self.role
+        role = self.selected()
         table = self.query_one("#policies-table", DataTable)
         table.clear()
         heading = self.query_one("#policies-heading", Label)
@@ -175,7 +156,7 @@ class AdminRoles(AdminTab, Horizontal):
 
     @work(exclusive=True, group="admin-roles-action", exit_on_error=False)
     async def delete_role(self) -> None:
-        role = self.role
+        role = self.selected()
         if role is None:
             return
         if role["builtin"]:

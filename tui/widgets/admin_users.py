@@ -26,7 +26,7 @@ from home_idp.tui.results import (
     Mutation,
     UserResult,
 )
-from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, row_table
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminUsers"]
@@ -43,21 +43,7 @@ _STATUS_STYLE = {"PENDING": "yellow", "ACTIVE": "green", "DISABLED": "red"}
 _NEEDS_STATUS = {"approve": "PENDING", "disable": "ACTIVE", "enable": "DISABLED"}
 
 
-def _user_key(user: AdminUser) -> str:
-    return user["id"]
-
-
-def _user_cells(user: AdminUser) -> tuple[Text, Text, str, Text]:
-    status = user["status"]
-    return (
-        safe_text(user["username"]),
-        safe_text(status.lower(), _STATUS_STYLE.get(status, "")),
-        "✓ admin" if user["isAdmin"] else "",
-        safe_text(stamp(user["createdAt"])),
-    )
-
-
-class AdminUsers(AdminTab, Vertical):
+class AdminUsers(AdminTab[AdminUser], Vertical):
     """All users in a table with a status filter and the account actions."""
 
     @dataclass
@@ -75,12 +61,13 @@ class AdminUsers(AdminTab, Vertical):
 
         user: AdminUser
 
+    TABLE_ID = "users-table"
+    COLUMNS = ("Username", "Status", "Admin", "Created")
+
     DEFAULT_CSS = """
-    AdminUsers { height: 1fr; }
     AdminUsers .admin-toolbar { height: auto; }
     AdminUsers .admin-toolbar Label { padding: 1 1 0 0; }
     AdminUsers #users-filter { width: 30; }
-    AdminUsers #users-table { height: 1fr; }
     """
 
     BINDINGS = [
@@ -92,21 +79,14 @@ class AdminUsers(AdminTab, Vertical):
         RELOAD,
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.users: list[AdminUser] = []
-
     def compose(self) -> ComposeResult:
+        # The status filter stands where other tabs have their heading.
         with Horizontal(classes="admin-toolbar"):
             yield Label("Show")
             yield Select(
                 _FILTERS, value=_ALL, allow_blank=False, type_to_search=False, id="users-filter"
             )
-        yield DataTable(id="users-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Username", "Status", "Admin", "Created")
+        yield row_table(self.TABLE_ID)
 
     @on(Select.Changed, "#users-filter")
     def filter_changed(self) -> None:
@@ -123,17 +103,19 @@ class AdminUsers(AdminTab, Vertical):
         value = self.query_one("#users-filter", Select).value
         return None if value == _ALL or not isinstance(value, str) else value
 
+    def row_cells(self, user: AdminUser) -> tuple[Text, Text, str, Text]:
+        status = user["status"]
+        return (
+            safe_text(user["username"]),
+            safe_text(status.lower(), _STATUS_STYLE.get(status, "")),
+            "✓ admin" if user["isAdmin"] else "",
+            safe_text(stamp(user["createdAt"])),
+        )
+
     def show(self, users: list[AdminUser]) -> None:
         """Fill the table, keeping the highlight on the same user."""
-        table = self.query_one(DataTable)
-        self.users = users
-        refill(table, users, _user_key, _user_cells, keep=highlighted_key(table))
+        super().show(users)
         self.refresh_bindings()
-
-    def selected(self) -> AdminUser | None:
-        """The highlighted user, if the table has any."""
-        key = highlighted_key(self.query_one(DataTable))
-        return next((user for user in self.users if _user_key(user) == key), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         user = self.selected()
@@ -151,7 +133,7 @@ class AdminUsers(AdminTab, Vertical):
         wanted = self.status_filter
         users = [
             changed if user["id"] == changed["id"] else user
-            for user in self.users
+            for user in self.rows
             if user["id"] != changed["id"] or wanted in (None, changed["status"])
         ]
         self.show(users)

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable
 
 from home_idp.tui.dialogs import TextViewDialog
 from home_idp.tui.results import WebhookDelivery
-from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab
 from home_idp.tui.widgets.formatting import safe_text, stamp
 
 __all__ = ["AdminWebhooks", "delivery_text"]
@@ -58,23 +57,7 @@ def delivery_text(delivery: WebhookDelivery) -> str:
     )
 
 
-def _delivery_key(delivery: WebhookDelivery) -> str:
-    return delivery["id"]
-
-
-def _delivery_cells(delivery: WebhookDelivery) -> tuple[Text, ...]:
-    outcome = delivery["outcome"]
-    return (
-        safe_text(stamp(delivery["receivedAt"])),
-        safe_text(delivery["source"]),
-        safe_text(delivery["event"] or "—"),
-        safe_text(delivery["deliveryId"] or "—"),
-        safe_text("✓", "green") if delivery["signatureOk"] else safe_text("✗", "red"),
-        safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
-    )
-
-
-class AdminWebhooks(AdminTab, Vertical):
+class AdminWebhooks(AdminTab[WebhookDelivery], Vertical):
     """Webhook deliveries as a table; enter shows one, R asks the screen to redeliver it."""
 
     @dataclass
@@ -83,11 +66,9 @@ class AdminWebhooks(AdminTab, Vertical):
 
         delivery: WebhookDelivery
 
-    DEFAULT_CSS = """
-    AdminWebhooks { height: 1fr; }
-    AdminWebhooks .admin-heading { padding: 0 1; text-style: bold; }
-    AdminWebhooks DataTable { height: 1fr; }
-    """
+    TABLE_ID = "webhooks-table"
+    HEADING = "Webhook deliveries, newest first (enter: detail)"
+    COLUMNS = ("Received", "Source", "Event", "Delivery id", "Signature", "Outcome")
 
     BINDINGS = [
         Binding("v", "detail", "View delivery"),
@@ -95,27 +76,21 @@ class AdminWebhooks(AdminTab, Vertical):
         RELOAD,
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.deliveries: list[WebhookDelivery] = []
+    @property
+    def deliveries(self) -> list[WebhookDelivery]:
+        """The deliveries shown, newest first."""
+        return self.rows
 
-    def compose(self) -> ComposeResult:
-        yield Label("Webhook deliveries, newest first (enter: detail)", classes="admin-heading")
-        yield DataTable(id="webhooks-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(
-            "Received", "Source", "Event", "Delivery id", "Signature", "Outcome"
+    def row_cells(self, delivery: WebhookDelivery) -> tuple[Text, ...]:
+        outcome = delivery["outcome"]
+        return (
+            safe_text(stamp(delivery["receivedAt"])),
+            safe_text(delivery["source"]),
+            safe_text(delivery["event"] or "—"),
+            safe_text(delivery["deliveryId"] or "—"),
+            safe_text("✓", "green") if delivery["signatureOk"] else safe_text("✗", "red"),
+            safe_text(outcome, _OUTCOME_STYLE.get(outcome, "")),
         )
-
-    def show(self, deliveries: list[WebhookDelivery]) -> None:
-        table = self.query_one(DataTable)
-        self.deliveries = deliveries
-        refill(table, deliveries, _delivery_key, _delivery_cells, keep=highlighted_key(table))
-
-    def selected(self) -> WebhookDelivery | None:
-        key = highlighted_key(self.query_one(DataTable))
-        return next((d for d in self.deliveries if _delivery_key(d) == key), None)
 
     @on(DataTable.RowSelected)
     def action_detail(self) -> None:
