@@ -32,6 +32,7 @@ from home_idp.plugins.git.contract import (
 from home_idp.plugins.git.paths import check_repo_path
 from home_idp.plugins.git.post_receive import CONFIG_NAME
 from home_idp.plugins.git.webhooks import parse_push_event, verify_signature
+from home_idp.plugins.support.git_isolation import isolated_git_env
 
 __all__ = ["LocalGit", "git_env"]
 
@@ -54,22 +55,8 @@ _ERROR_CHARS = 600
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A minimal environment for git: nothing inherited but PATH, never a prompt.
-
-    The user's and the system's git config are ignored too, so a setting on
-    this machine (hooks path, default branch, credential helper) cannot
-    change what home-idp does.
-    """
-    env = {
-        # git, and the hook's interpreter, are found on the server's PATH.
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LC_ALL": "C",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-    env.update(extra or {})
-    return env
+    """The isolated environment of a git command (`isolated_git_env`), with `extra`."""
+    return {**isolated_git_env(), **(extra or {})}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from home_idp.plugins.builder.contract import GitSource
+from home_idp.plugins.support.git_isolation import isolated_git_env
 
 __all__ = [
     "UNREACHABLE",
@@ -46,14 +47,7 @@ UNREACHABLE = re.compile(
 def base_env() -> dict[str, str]:
     """The whole environment of a git (or build) command, before its own additions."""
     # Nothing of the server's environment leaks into a fetch but PATH.
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LC_ALL": "C",
-        "HOME": "/nonexistent",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
+    return {**isolated_git_env(), "HOME": "/nonexistent"}
 
 
 def git_env(source: GitSource, ssh_dir: Path) -> dict[str, str]:

@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from home_idp.plugins.support.git_isolation import isolated_git_env
 from home_idp.server.rbac import Principal
 from home_idp.server.rbac.auth import Authenticator
 
@@ -54,12 +55,7 @@ class _BodyTooLarge(Exception):
 def _cgi_env(repo_root: Path, request: Request, path_info: str, user: str) -> dict[str, str]:
     headers = request.headers
     env = {
-        # git is found on the server's PATH; nothing else is inherited.
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LC_ALL": "C",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
+        **isolated_git_env(),
         # Defence in depth: http-backend would allow receive-pack for any
         # REMOTE_USER; the route refuses pushes before this point as well.
         "GIT_CONFIG_COUNT": "1",
