@@ -65,41 +65,34 @@ class AppChanges:
         return {name: checks[name](value) for name, value in values.items() if value is not None}
 
 
+@dataclass(frozen=True)
 class AppService:
     """CRUD on apps and their secrets, checked against the caller's project roles."""
 
-    def __init__(
-        self,
-        authz: Authorizer,
-        audit: AuditLog,
-        secret_box: SecretBox,
-        source_hosts: SourceHostPolicy,
-        source: SourceReader,
-    ) -> None:
-        self._authz = authz
-        self._audit = audit
-        self._box = secret_box
-        self._source_hosts = source_hosts
-        self._source = source
+    authz: Authorizer
+    audit: AuditLog
+    secret_box: SecretBox
+    source_hosts: SourceHostPolicy
+    source: SourceReader
 
     async def in_project(self, project: Project) -> QuerySet[App]:
-        await self._authz.require("app", "read", project.name)
+        await self.authz.require("app", "read", project.name)
         return App.filter(project_id=project.id)
 
     async def get(self, app_id: int, action: str = "read", resource: str = "app") -> App:
         """The app, if the caller may read it (NotFound otherwise) and do `action`."""
         app = await App.get_or_none(id=app_id).prefetch_related("project")
-        if app is None or not await self._authz.can("app", "read", app.project.name):
+        if app is None or not await self.authz.can("app", "read", app.project.name):
             raise NotFound("no such app")
         if action != "read" or resource != "app":
-            await self._authz.require(resource, action, app.project.name)
+            await self.authz.require(resource, action, app.project.name)
         return app
 
     async def create(self, project_id: int, name: str, changes: AppChanges) -> App:
         project = await Project.get_or_none(id=project_id)
-        if project is None or not await self._authz.can("project", "read", project.name):
+        if project is None or not await self.authz.can("project", "read", project.name):
             raise NotFound("no such project")
-        await self._authz.require("app", "create", project.name)
+        await self.authz.require("app", "create", project.name)
         validate_dns_label(name)
         if changes.source_repo is None:
             raise ValidationFailed.for_field("sourceRepo", "is required")
@@ -153,9 +146,11 @@ class AppService:
         """A new secret for the app's source webhooks (the old one stops working);
         it is shown this once and stored encrypted."""
         app = await self.get(app_id, "update")
-        self._authz.require_write()
+        self.authz.require_write()
         secret = secrets.token_urlsafe(32)
-        await App.filter(id=app.id).update(source_webhook_ciphertext=self._box.encrypt(secret))
+        await App.filter(id=app.id).update(
+            source_webhook_ciphertext=self.secret_box.encrypt(secret)
+        )
         await self._record("app.source_webhook_secret", app, app.project.name)
         return app, secret
 
@@ -163,7 +158,7 @@ class AppService:
         """Refuse a branch the repository does not have. A repository that cannot be
         read now is no reason to refuse: the app shows why later (sourceError)."""
         try:
-            await self._source.head(app)
+            await self.source.head(app)
         except RefNotFound as missing:
             raise ValidationFailed.for_field("sourceRef", str(missing)) from None
         except SourceProblem:
@@ -172,7 +167,7 @@ class AppService:
     async def _validated(self, changes: AppChanges) -> dict[str, Any]:
         values = changes.validated()
         if "source_repo" in values:
-            await self._source_hosts.check_when_saved(values["source_repo"])
+            await self.source_hosts.check_when_saved(values["source_repo"])
         return values
 
     async def delete(
@@ -199,17 +194,17 @@ class AppService:
 
     async def secrets(self, app: App) -> list[AppSecret]:
         """Which secrets are set (names and times); values are never returned."""
-        await self._authz.require("secret", "read", app.project.name)
+        await self.authz.require("secret", "read", app.project.name)
         return await AppSecret.filter(app_id=app.id).order_by("name")
 
     async def set_secret(self, app_id: int, name: str, value: str) -> App:
         app = await self.get(app_id, "update", "secret")
         app_fields.validate_env_name(name, "name")
         app_fields.validate_secret_value(value)
-        author = self._authz.require_write().username
+        author = self.authz.require_write().username
         async with in_transaction():
             await AppSecret.update_or_create(
-                defaults={"ciphertext": self._box.encrypt(value), "updated_by": author},
+                defaults={"ciphertext": self.secret_box.encrypt(value), "updated_by": author},
                 app_id=app.id,
                 name=name,
             )
@@ -246,10 +241,10 @@ class AppService:
             )
         # Whoever picks a secret decides which image receives it.
         if any(known[name] for name in names if name not in before):
-            await self._authz.require("secret", "update", project.name)
+            await self.authz.require("secret", "update", project.name)
 
     async def _record(
         self, action: str, app: App, project: str, fields_changed: list[str] | None = None
     ) -> None:
         detail = {"fields": fields_changed} if fields_changed is not None else None
-        await self._audit.record_app(self._authz.principal, action, project, app.name, detail)
+        await self.audit.record_app(self.authz.principal, action, project, app.name, detail)

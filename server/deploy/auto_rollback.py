@@ -16,6 +16,7 @@ pointing at a failed image.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from home_idp.plugins.deployer.contract import DeployerPlugin, DeployError
 from home_idp.plugins.git.contract import CommitAuthor, GitError, GitPlugin
@@ -49,22 +50,15 @@ _AUTHOR = CommitAuthor("home-idp", "home-idp@users.home-idp")
 _ROLLED_OUT_STEPS = ("rollout", "verify")
 
 
+@dataclass(frozen=True)
 class AutoRollback:
     """The engine's failure hook for releases that reached the deployer."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        audit: AuditLog,
-        deployer: DeployerPlugin,
-        source: DeploymentSource,
-        git: GitPlugin,
-    ) -> None:
-        self._engine = engine
-        self._audit = audit
-        self._deployer = deployer
-        self._source = source
-        self._git = git
+    engine: Engine
+    audit: AuditLog
+    deployer: DeployerPlugin
+    source: DeploymentSource
+    git: GitPlugin
 
     async def release_failed(self, release: Release, step: ReleaseStep) -> list[ReleaseEvent]:
         """Start the rollback to the release `release` replaced, if its app wants one."""
@@ -102,12 +96,12 @@ class AutoRollback:
             settings=target.settings,
         )
         rollback.app = app
-        events = await self._engine.plan(rollback, ROLLBACK_PLAN)
+        events = await self.engine.plan(rollback, ROLLBACK_PLAN)
         release.rolled_back_by_id = rollback.id
         release.error = (
             f"{release.error}; release #{rollback.number} rolls back to #{target.number}"
         )
-        await self._audit.record_app(
+        await self.audit.record_app(
             AUTO_ROLLBACK_ACTOR,
             "release.auto_rollback",
             app.project.name,
@@ -123,8 +117,8 @@ class AutoRollback:
             return
         release = await Release.get(id=release_id).prefetch_related("app__project")
         try:
-            deployment = await self._source.of(release)
-            await self._deployer.discard(deployment)
+            deployment = await self.source.of(release)
+            await self.deployer.discard(deployment)
         except DeployError as error:
             log.warning("release %s failed; removing what runs it failed: %s", release_id, error)
         if step in _ROLLED_OUT_STEPS and release.rolled_back_by_id is None:
@@ -137,7 +131,7 @@ class AutoRollback:
         project, app = release.app.project.name, release.app.name
         folder = manifests_folder(project, app)
         try:
-            if await current_manifests(self._git, folder) != mine:
+            if await current_manifests(self.git, folder) != mine:
                 return  # a later commit moved on already
             changes: dict[str, bytes | None] = {
                 f"{folder}/{name}": text.encode() for name, text in before.items()
@@ -147,7 +141,7 @@ class AutoRollback:
                 f"{project}/{app}: manifests from before release #{release.number}\n\n"
                 f"release #{release.number} failed, and no rollback was started for it\n"
             )
-            await self._git.commit_files(changes, _AUTHOR, message)
+            await self.git.commit_files(changes, _AUTHOR, message)
         except GitError as error:
             log.warning("could not put the manifests of %s/%s back: %s", project, app, error)
 

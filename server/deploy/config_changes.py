@@ -31,45 +31,40 @@ class ProjectChange:
     releases: list[Release]
 
 
+@dataclass(frozen=True)
 class ConfigChanges:
     """Changes an app's files or a project's variables, then redeploys whoever uses them."""
 
-    def __init__(
-        self,
-        files: AppFileService,
-        variables: ProjectVariableService,
-        releases: ReleaseService,
-    ) -> None:
-        self._files = files
-        self._variables = variables
-        self._releases = releases
+    files: AppFileService
+    variables: ProjectVariableService
+    releases: ReleaseService
 
     async def put_file(self, app_id: int, name: str, mount_path: str, content: str) -> AppChange:
-        app, changed = await self._files.put(app_id, name, mount_path, content)
+        app, changed = await self.files.put(app_id, name, mount_path, content)
         return await self._redeployed(app, changed, f"file {name}")
 
     async def delete_file(self, app_id: int, name: str) -> AppChange:
-        app = await self._files.delete(app_id, name)
+        app = await self.files.delete(app_id, name)
         return await self._redeployed(app, True, f"file {name} deleted")
 
     async def set_variable(
         self, project_id: int, name: str, value: str, *, secret: bool
     ) -> ProjectChange:
-        project, changed = await self._variables.set(project_id, name, value, secret=secret)
+        project, changed = await self.variables.set(project_id, name, value, secret=secret)
         if not changed:
             return ProjectChange(project, [])
         users = await apps_using(project.id, name)
         for app in users:
             app.project = project
-        return ProjectChange(project, await self._releases.redeploy_config(users, name))
+        return ProjectChange(project, await self.releases.redeploy_config(users, name))
 
     async def delete_variable(self, project_id: int, name: str) -> ProjectChange:
         # Refused while an app uses it, so no app's config changes.
-        project = await self._variables.delete(project_id, name)
+        project = await self.variables.delete(project_id, name)
         return ProjectChange(project, [])
 
     async def _redeployed(self, app: App, changed: bool, change: str) -> AppChange:
         if not changed:
             return AppChange(app, [])
         await app.refresh_from_db(fields=["live_release_id"])
-        return AppChange(app, await self._releases.redeploy_config([app], change))
+        return AppChange(app, await self.releases.redeploy_config([app], change))

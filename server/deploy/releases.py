@@ -77,40 +77,31 @@ class ReleasePlan:
     files: list[str]
 
 
+@dataclass(frozen=True)
 class ReleaseService:
     """Release operations for one caller, checked against the app's project."""
 
-    def __init__(
-        self,
-        authz: Authorizer,
-        audit: AuditLog,
-        engine: Engine,
-        apps: AppService,
-        dockerfiles: DockerfileService,
-        git: GitPlugin,
-        probe: SourceReader,
-    ) -> None:
-        self._authz = authz
-        self._audit = audit
-        self._engine = engine
-        self._apps = apps
-        self._dockerfiles = dockerfiles
-        self._git = git
-        self._probe = probe
+    authz: Authorizer
+    audit: AuditLog
+    engine: Engine
+    apps: AppService
+    dockerfiles: DockerfileService
+    git: GitPlugin
+    probe: SourceReader
 
     async def save_dockerfile(
         self, app_id: int, content: str, message: str
     ) -> tuple[DockerfileVersion, Release]:
         """Store a new Dockerfile version and start its release."""
-        app = await self._apps.get(app_id, "create", "dockerfile")
-        await self._authz.require("release", "create", app.project.name)
-        author = self._authz.require_write().username
-        draft = await self._dockerfiles.draft(content, message)
+        app = await self.apps.get(app_id, "create", "dockerfile")
+        await self.authz.require("release", "create", app.project.name)
+        author = self.authz.require_write().username
+        draft = await self.dockerfiles.draft(content, message)
         async with in_transaction():
             # The app's row lock numbers versions and releases one save at a time.
             locked = await App.filter(id=app.id).select_for_update().get()
             locked.project = app.project
-            version = await self._dockerfiles.store(locked, draft, author)
+            version = await self.dockerfiles.store(locked, draft, author)
             release = await Release.create(
                 app=locked,
                 number=await next_release_number(app.id),
@@ -118,42 +109,42 @@ class ReleaseService:
                 trigger="dockerfile",
                 created_by=author,
             )
-            events = await self._engine.plan(release, RELEASE_PLAN)
-            await self._audit.record_app(
-                self._authz.principal,
+            events = await self.engine.plan(release, RELEASE_PLAN)
+            await self.audit.record_app(
+                self.authz.principal,
                 "dockerfile.save",
                 app.project.name,
                 app.name,
                 {"version": version.number, "release": release.number},
             )
-        await self._engine.committed(events)
+        await self.engine.committed(events)
         return version, release
 
     async def deploy(self, app_id: int, ref: str | None) -> Release:
         """Build the newest commit of `ref` (the app's branch when None) with the app's
         current Dockerfile and settings: "deploy now"."""
-        app = await self._apps.get(app_id)
-        self._authz.require_write()
-        await self._authz.require("release", "create", app.project.name)
+        app = await self.apps.get(app_id)
+        self.authz.require_write()
+        await self.authz.require("release", "create", app.project.name)
         if ref is not None:
             validate_source_ref(ref, "ref")
         try:
-            sha = await self._probe.head(app, ref)
-            commit = await self._probe.describe(app, sha, since=None)
+            sha = await self.probe.head(app, ref)
+            commit = await self.probe.describe(app, sha, since=None)
         except RefNotFound as missing:
             raise ValidationFailed.for_field("ref", str(missing)) from None
         except SourceProblem as problem:
             raise Conflict(f"the source repository cannot be read: {problem}") from None
         release = await start_source_release(
-            self._engine,
+            self.engine,
             app,
             commit,
             trigger=f"deploy {ref or app.source_ref}",
-            by=self._authz.principal.username,
+            by=self.authz.principal.username,
         )
         assert release is not None  # only a `once` release can be skipped
-        await self._audit.record_app(
-            self._authz.principal,
+        await self.audit.record_app(
+            self.authz.principal,
             "release.deploy",
             app.project.name,
             app.name,
@@ -164,9 +155,9 @@ class ReleaseService:
     async def rollback(self, app_id: int, release_id: int) -> Release:
         """Deploy an earlier release's exact image again, with the settings it had, as a
         new release (and commit); its secrets' values are the ones stored now."""
-        app = await self._apps.get(app_id)
-        self._authz.require_write()
-        await self._authz.require("release", "deploy", app.project.name)
+        app = await self.apps.get(app_id)
+        self.authz.require_write()
+        await self.authz.require("release", "deploy", app.project.name)
         target = await self.get(release_id)
         if target.app_id != app.id:  # type: ignore[attr-defined]
             raise NotFound("no such release of this app")
@@ -201,7 +192,7 @@ class ReleaseService:
         """
         started = []
         for app in apps:
-            if app.live_release_id is None or not await self._authz.can(
+            if app.live_release_id is None or not await self.authz.can(
                 "release", "deploy", app.project.name
             ):
                 continue
@@ -236,7 +227,7 @@ class ReleaseService:
         """A new release that ships `source`'s exact image, from its manifests step on,
         with `settings` (a release's snapshot) or, when None, the app's as its manifests
         step finds them."""
-        author = self._authz.principal.username
+        author = self.authz.principal.username
         async with in_transaction():
             locked = await App.filter(id=app.id).select_for_update().get()
             locked.project = app.project
@@ -251,22 +242,22 @@ class ReleaseService:
                 digest=source.digest,
                 settings=settings,
             )
-            events = await self._engine.plan(release, ROLLBACK_PLAN)
-            await self._audit.record_app(
-                self._authz.principal,
+            events = await self.engine.plan(release, ROLLBACK_PLAN)
+            await self.audit.record_app(
+                self.authz.principal,
                 action,
                 app.project.name,
                 app.name,
                 {**detail, "release": release.number},
             )
-        await self._engine.committed(events)
+        await self.engine.committed(events)
         release.app = locked
         return release
 
     async def plan(self, release_id: int) -> ReleasePlan:
         """The change the release makes (or made) to its app's manifests in git."""
         release = await self.get(release_id)
-        await self._authz.require("release", "read", release.app.project.name)
+        await self.authz.require("release", "read", release.app.project.name)
         folder = manifests_folder(release.app.project.name, release.app.name)
         if release.manifests is not None and release.manifests_before is not None:
             before, after = release.manifests_before, release.manifests
@@ -277,20 +268,18 @@ class ReleaseService:
                 if release.image and release.digest
                 else f"{release.app.project.name}/{release.app.name}@<digest of the build>"
             )
-            before = await current_manifests(self._git, folder)
+            before = await current_manifests(self.git, folder)
             after = await render_release_manifests(release, image)
         return ReleasePlan(folder, manifest_diff(before, after, folder), sorted(after))
 
     async def get(self, release_id: int) -> Release:
         release = await Release.get_or_none(id=release_id).prefetch_related("app__project")
-        if release is None or not await self._authz.can(
-            "release", "read", release.app.project.name
-        ):
+        if release is None or not await self.authz.can("release", "read", release.app.project.name):
             raise NotFound("no such release")
         return release
 
     async def of_app(self, app: App) -> QuerySet[Release]:
-        await self._authz.require("release", "read", app.project.name)
+        await self.authz.require("release", "read", app.project.name)
         return Release.filter(app_id=app.id)
 
     @staticmethod
@@ -299,21 +288,21 @@ class ReleaseService:
 
     async def cancel(self, release_id: int) -> Release:
         release = await self._for_change(release_id)
-        principal = self._authz.principal
-        result = await self._engine.cancel(release.id, principal.username)
+        principal = self.authz.principal
+        result = await self.engine.cancel(release.id, principal.username)
         await self._record("release.cancel", release)
         return result
 
     async def retry(self, release_id: int) -> Release:
         release = await self._for_change(release_id)
-        result = await self._engine.retry(release.id, self._authz.principal.username)
+        result = await self.engine.retry(release.id, self.authz.principal.username)
         await self._record("release.retry", release)
         return result
 
     async def for_build_log(self, release_id: int) -> Release:
         """The release, if the caller may read its build log."""
         release = await self.get(release_id)
-        await self._authz.require("log", "read", release.app.project.name)
+        await self.authz.require("log", "read", release.app.project.name)
         return release
 
     @staticmethod
@@ -327,11 +316,11 @@ class ReleaseService:
 
     async def events_visible(self, release: Release) -> None:
         """Raise unless the caller may follow this release's events."""
-        await self._authz.require("release", "read", release.app.project.name)
+        await self.authz.require("release", "read", release.app.project.name)
 
     async def app_for_events(self, app_id: int) -> App:
-        app = await self._apps.get(app_id)
-        await self._authz.require("release", "read", app.project.name)
+        app = await self.apps.get(app_id)
+        await self.authz.require("release", "read", app.project.name)
         return app
 
     @staticmethod
@@ -347,13 +336,13 @@ class ReleaseService:
 
     async def _for_change(self, release_id: int) -> Release:
         release = await self.get(release_id)
-        self._authz.require_write()
-        await self._authz.require("release", "deploy", release.app.project.name)
+        self.authz.require_write()
+        await self.authz.require("release", "deploy", release.app.project.name)
         return release
 
     async def _record(self, action: str, release: Release) -> None:
-        await self._audit.record(
-            self._authz.principal,
+        await self.audit.record(
+            self.authz.principal,
             action,
             f"release:{release.app.project.name}/{release.app.name}#{release.number}",
             project=release.app.project.name,

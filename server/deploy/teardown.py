@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.expressions import Q
@@ -75,36 +76,29 @@ def _nothing_released_since(
     return check
 
 
+@dataclass(frozen=True)
 class Teardown:
     """Deletes apps and projects together with what runs them and their files in git."""
 
-    def __init__(
-        self,
-        authz: Authorizer,
-        apps: AppService,
-        projects: ProjectService,
-        deployer: DeployerPlugin,
-        git: GitPlugin,
-    ) -> None:
-        self._authz = authz
-        self._apps = apps
-        self._projects = projects
-        self._deployer = deployer
-        self._git = git
+    authz: Authorizer
+    apps: AppService
+    projects: ProjectService
+    deployer: DeployerPlugin
+    git: GitPlugin
 
     async def delete_app(self, app_id: int) -> App:
         """Undeploy the app, remove its folder from the platform repo in one commit and
         delete its rows; Conflict (nothing deleted) while a release of it runs."""
-        app = await self._apps.get(app_id, "delete")
-        self._authz.require_write()
+        app = await self.apps.get(app_id, "delete")
+        self.authz.require_write()
         await _refuse_running([app])
         return await self._tear_down(app)
 
     async def delete_project(self, project_id: int, *, delete_apps: bool) -> tuple[str, list[str]]:
         """Delete the project, and first its apps when `delete_apps`; without it a project
         with apps is a Conflict naming them. Returns the project's and the apps' names."""
-        project = await self._projects.get(project_id, "delete")
-        self._authz.require_write()
+        project = await self.projects.get(project_id, "delete")
+        self.authz.require_write()
         apps = await App.filter(project_id=project.id).order_by("name").prefetch_related("project")
         if apps and not delete_apps:
             names = ", ".join(app.name for app in apps)
@@ -114,10 +108,10 @@ class Teardown:
             )
         for app in apps:
             # Rights to the project's apps are checked before anything stops.
-            await self._apps.get(app.id, "delete")
+            await self.apps.get(app.id, "delete")
         await _refuse_running(apps)
         deleted = [(await self._tear_down(app)).name for app in apps]
-        name = await self._projects.delete(project.id, in_use=_app_names)
+        name = await self.projects.delete(project.id, in_use=_app_names)
         return name, deleted
 
     async def _tear_down(self, app: App) -> App:
@@ -128,13 +122,13 @@ class Teardown:
         # The files go first: Argo CD in project mode prunes what left the repo.
         commit = await self._remove_files(project, app.name)
         try:
-            await self._deployer.undeploy(project, app.name)
+            await self.deployer.undeploy(project, app.name)
         except DeployError as error:
             raise Conflict(
                 f"{project}/{app.name} could not be undeployed ({error}); it is kept, "
                 "delete it again to finish"
             ) from None
-        deleted = await self._apps.delete(
+        deleted = await self.apps.delete(
             app.id, check=_nothing_released_since(newest.id if newest else 0, started)
         )
         log.info("deleted %s/%s (removal commit %s)", project, app.name, commit or "none")
@@ -144,19 +138,19 @@ class Teardown:
         """Delete the app's folder in one commit; the commit's sha, or None when the
         folder was gone already (a teardown repeated after this step)."""
         try:
-            head = await self._git.head()
+            head = await self.git.head()
             if head is None:
                 return None
             present = [
                 path
                 for path in app_files(project, app)
-                if await self._git.read_file(path, head) is not None
+                if await self.git.read_file(path, head) is not None
             ]
             if not present:
                 return None
-            username = self._authz.require_write().username
+            username = self.authz.require_write().username
             author = CommitAuthor(username, f"{username}@users.home-idp")
-            result = await self._git.commit_files(
+            result = await self.git.commit_files(
                 dict.fromkeys(present),
                 author,
                 f"{project}/{app}: remove the app\n\nDeleted by {username}.\n",
