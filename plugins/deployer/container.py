@@ -157,6 +157,8 @@ class ContainerDeployer:
         self._health_timeout = options.health_timeout
         self._failures: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # Per app, the last retirement of its older releases (see `_retire_later`).
+        self._retiring: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     # -- the contract ----------------------------------------------------------
 
@@ -198,7 +200,7 @@ class ContainerDeployer:
             if problem is not None:
                 reason = f"waiting for GET {deployment.health_path} to answer ({problem})"
                 return RolloutStatus(RolloutState.PROGRESSING, reason, container.url)
-            await self._retire_others(container)
+            self._retire_later(container)
             return RolloutStatus(RolloutState.READY, url=container.url)
         if container.status in _LIVE:
             return RolloutStatus(RolloutState.PROGRESSING, "the container is starting")
@@ -359,7 +361,8 @@ class ContainerDeployer:
         log.info("container %s restarted", name)
 
     async def aclose(self) -> None:
-        """Nothing to close: the apps keep running without the server."""
+        """Finish retiring older releases; the apps themselves keep running without the server."""
+        await asyncio.gather(*self._retiring.values(), return_exceptions=True)
 
     # -- steps -----------------------------------------------------------------
 
@@ -457,6 +460,33 @@ class ContainerDeployer:
     async def _probe(self, container: Container, path: str) -> str | None:
         """None when the app answers `path` with 2xx/3xx; otherwise what it did."""
         return await probe(container, path, self._health_timeout)
+
+    def _retire_later(self, ready: Container) -> None:
+        """Retire the app's other releases in the background.
+
+        The new release serves already; stopping an old one takes up to its
+        stop grace (an app that ignores SIGTERM takes all of it), which is no
+        part of the release. Retirements of one app run one after the other.
+        """
+        key = (ready.project, ready.app)
+        before = self._retiring.get(key)
+
+        async def retire() -> None:
+            if before is not None:
+                await asyncio.wait([before])
+            await self._retire_others(ready)
+
+        task = asyncio.create_task(retire(), name=f"retire-older-than-{ready.name}")
+        self._retiring[key] = task
+        task.add_done_callback(lambda done: self._retired(key, done))
+
+    def _retired(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        if self._retiring.get(key) is task:
+            del self._retiring[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "retiring the older releases of %s/%s failed", *key, exc_info=task.exception()
+            )
 
     async def _retire_others(self, ready: Container) -> None:
         """Remove the app's older releases, and newer ones that died; newer live ones stay."""

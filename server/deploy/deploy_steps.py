@@ -268,6 +268,11 @@ class SyncStep(NeverParks):
         )
 
 
+# How long the rollout waits before its second look; each later one waits twice
+# as long, up to the poll interval.
+_FIRST_LOOK_SECONDS = 0.05
+
+
 @dataclass(frozen=True)
 class RolloutStep(NeverParks):
     """Waits until the release is ready; then it is the app's live release.
@@ -288,6 +293,9 @@ class RolloutStep(NeverParks):
     async def run(self, context: StepContext) -> Outcome:
         release = context.release
         last_reason = ""
+        # A new instance answers within a moment: look often at first, then
+        # every `poll_seconds`, so that a quick start is seen quickly.
+        delay = min(_FIRST_LOOK_SECONDS, self.poll_seconds)
         try:
             deployment = await self.source.of(release)
             while True:
@@ -305,7 +313,8 @@ class RolloutStep(NeverParks):
                     # Kept on the step, so the deadline's message says what it waited for.
                     last_reason = status.reason
                     await ReleaseStep.filter(id=context.step.id).update(error=status.reason)
-                await asyncio.sleep(self.poll_seconds)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.poll_seconds)
         except (DeployUnavailable, RegistryUnavailable) as error:
             return Retry(f"the deployment target is unreachable: {error}")
         except (DeployError, RegistryError) as error:

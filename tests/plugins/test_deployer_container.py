@@ -280,6 +280,22 @@ async def test_sync_is_idempotent_and_brings_a_dead_container_back(
     assert (await wait_for(deployer, release, RolloutState.READY)).state is RolloutState.READY
 
 
+async def test_a_new_release_is_ready_without_waiting_for_the_old_one_to_stop(
+    engine: Engine, image: str
+) -> None:
+    # The test app ignores SIGTERM, so stopping it takes the whole grace.
+    deployer = engine.deployer(stop_grace="5")
+    first, second = deployment(image, 1), deployment(image, 2)
+    await deployer.sync(first)
+    await wait_for(deployer, first, RolloutState.READY)
+    await deployer.sync(second)
+    await wait_for(deployer, second, RolloutState.READY)
+    # Ready while the old release is still being stopped, off the release's path.
+    assert "hidp-shop-web-r1" in engine.names()
+    await deployer.aclose()
+    assert engine.names() == ["hidp-shop-web-r2"]
+
+
 async def test_a_new_release_replaces_the_old_one_once_it_is_ready(
     deployer: ContainerDeployer, engine: Engine, image: str
 ) -> None:
@@ -292,6 +308,8 @@ async def test_a_new_release_replaces_the_old_one_once_it_is_ready(
     assert old.url is not None and (await get(old.url)).status_code == 200
     new = await wait_for(deployer, second, RolloutState.READY)
     assert new.url is not None and new.url != old.url
+    # The old one is retired off the release's path; closing waits for that.
+    await deployer.aclose()
     assert engine.names() == ["hidp-shop-web-r2"]
     assert (await get(new.url)).status_code == 200
     with pytest.raises(httpx.TransportError):

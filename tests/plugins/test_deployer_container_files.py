@@ -117,6 +117,7 @@ async def test_the_files_of_a_removed_container_go_with_it(
     assert status.url is not None
     # The new release sees its own files; the old one is retired with its folder.
     assert (await get(f"{status.url}/cgi-bin/cat?{CONFIG.mount_path}")).text == changed.content
+    await deployer.aclose()  # waits for the old release's retirement
     assert engine.names() == ["hidp-shop-web-r2"]
     assert [p.name for p in files_dir(engine).iterdir()] == ["hidp-shop-web-r2"]
 
