@@ -92,12 +92,14 @@ async def test_the_deploy_key_starts_a_release_whose_row_shows_its_source_commit
         assert "Deploy now" in palette
 
         await pilot.press("f5")
+        # Looked for first: a notification goes after a few seconds, and on a
+        # loaded machine the release screen can take longer to load.
+        await wait_for(pilot, lambda: notified(app, "Release #2 started"), what="the notification")
         await wait_for(
             pilot,
             lambda: (s := release_screen(app)) is not None and s.release is not None,
             what="the new release's screen",
         )
-        assert notified(app, "Release #2 started")
         await wait_for(pilot, lambda: sha[:12] in summary(app), what="the source commit")
         assert SUBJECT in summary(app) and "Ada" in summary(app)
         assert "say it twice" not in summary(app)  # the first line only
