@@ -48,6 +48,8 @@ from tests.liveserver import free_port
 
 # Fixtures that start real components: a test that uses one is a `system` test.
 SYSTEM_FIXTURES = frozenset({"build_components"})
+# The dashboard's tests: a client of the API, whose own tests run on every database.
+DASHBOARD_TESTS = Path(__file__).parent / "tui"
 
 
 def pytest_report_header() -> str:
@@ -260,11 +262,27 @@ def _uses_the_app(item: Any) -> bool:
     return "app" in getattr(item, "fixturenames", [])
 
 
+def _database_dependent(item: Any) -> bool:
+    """Whether a test's outcome can depend on the database: it runs on the app, or
+    starts servers on a database of its own (`tests.database`)."""
+    if DASHBOARD_TESTS in Path(item.path).parents:
+        return False
+    module = getattr(item, "module", None)
+    return (
+        _uses_the_app(item)
+        or "database_url" in getattr(item, "fixturenames", ())
+        or hasattr(module, "scratch_database")
+        or hasattr(module, "scratch_postgres_database")
+    )
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
 def pytest_collection_modifyitems(items: list[Any]) -> None:
     for item in items:
         if SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.system)
+        if _database_dependent(item):
+            item.add_marker(pytest.mark.database)
     # Tests that need the app get the clean-database fixture first.
     for item in items:
         fixturenames = getattr(item, "fixturenames", [])
