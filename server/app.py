@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -13,7 +14,9 @@ from starlette.routing import Route, WebSocketRoute
 
 from home_idp.schema.schema import build_schema
 from home_idp.server import db
+from home_idp.server.deploy.app_addresses import live_release_url
 from home_idp.server.gateway import health
+from home_idp.server.gateway.app_proxy import AppProxy
 from home_idp.server.gateway.auth import BearerAuthBackend, auth_error_response
 from home_idp.server.gateway.git_http import git_routes
 from home_idp.server.gateway.graphql import GraphQLApp
@@ -40,6 +43,11 @@ def create_app(
     settings = settings or Settings()
     runtime = Runtime.build(settings, plugins)
     graphql = GraphQLApp(build_schema(settings.graphql), runtime)
+    addresses = runtime.deploy.app_addresses
+    # Apps answer slowly at times (a long request, a big download): no read deadline.
+    app_client = httpx.AsyncClient(
+        timeout=httpx.Timeout(None, connect=5), trust_env=False, follow_redirects=False
+    )
 
     @asynccontextmanager
     async def lifespan(application: Starlette) -> AsyncIterator[None]:
@@ -59,6 +67,7 @@ def create_app(
             await runtime.deploy.stop()
             # After the engine: the spans of its last steps are stored too.
             await runtime.trace.stop()
+            await app_client.aclose()
             await db.close()
 
     app = Starlette(
@@ -84,6 +93,16 @@ def create_app(
             ),
         ],
         middleware=[
+            # First: an app's own requests are none of the gateway's business.
+            *(
+                [
+                    Middleware(
+                        AppProxy, addresses=addresses, live_url=live_release_url, client=app_client
+                    )
+                ]
+                if addresses is not None
+                else []
+            ),
             Middleware(
                 BodySizeLimit,
                 max_bytes=settings.graphql.max_body_bytes,

@@ -145,6 +145,12 @@ class DeployerSettings(PluginSettings):
     # Live app log streams open at once on one server (each holds a cluster
     # connection or a process).
     max_log_streams: int = Field(default=64, ge=1, le=10_000)
+    # The container deployer's apps answer at http://<app>.<project>.<apps_domain>:<port>
+    # (the server's port); "" turns those addresses off.
+    apps_domain: str = Field(
+        default="localhost",
+        pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    )
 
 
 class PipelineSettings(BaseModel):

@@ -520,6 +520,7 @@ class SourceWebhook(TypedDict):
 class AppDetail(TypedDict):
     id: str
     name: str
+    url: str | None
     sourceRepo: str
     sourceRef: str
     contextPath: str

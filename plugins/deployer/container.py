@@ -114,6 +114,7 @@ class ContainerOptions(PluginOptions):
     cpus: str = ""
     stop_grace: Annotated[int, Between(0, 3600)] = 2
     health_timeout: Annotated[float, Between(0.01, 600)] = 2.0
+    drain_seconds: Annotated[float, Between(0, 600)] = 1.0
 
 
 class ContainerDeployer:
@@ -126,7 +127,9 @@ class ContainerDeployer:
     for podman, and `vfs`), `insecure_registry` ("true" pulls over
     plain HTTP; always so for a registry on 127.0.0.1/localhost), `memory`
     and `cpus` (limits, none by default), `stop_grace` (seconds before an
-    old release is killed, default 2), `health_timeout` (seconds, default 2).
+    old release is killed, default 2), `health_timeout` (seconds, default 2),
+    `drain_seconds` (how long an old release keeps running after the new one
+    is ready, for requests already on their way to it; default 1).
 
     A release's config files live in `<data dir>/containers/files/<container>/`
     as long as its container does, bind-mounted read-only into it.
@@ -155,6 +158,7 @@ class ContainerDeployer:
         self._memory_limited = bool(options.memory)
         self._grace = options.stop_grace
         self._health_timeout = options.health_timeout
+        self._drain = options.drain_seconds
         self._failures: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Per app, the last retirement of its older releases (see `_retire_later`).
@@ -466,7 +470,10 @@ class ContainerDeployer:
 
         The new release serves already; stopping an old one takes up to its
         stop grace (an app that ignores SIGTERM takes all of it), which is no
-        part of the release. Retirements of one app run one after the other.
+        part of the release. The old ones first keep running for the drain
+        time: the new release becomes the app's live one (where its stable
+        address points) only after this, and requests may be on their way to
+        the old one. Retirements of one app run one after the other.
         """
         key = (ready.project, ready.app)
         before = self._retiring.get(key)
@@ -474,7 +481,14 @@ class ContainerDeployer:
         async def retire() -> None:
             if before is not None:
                 await asyncio.wait([before])
-            await self._retire_others(ready)
+            # Chosen now: a release started during the drain is not for this one to judge.
+            others = await self._others_than(ready)
+            await asyncio.sleep(self._drain)
+            try:
+                await self._remove(others)
+            except DeployError as error:
+                # They go at the next READY, or at undeploy; this release serves anyway.
+                log.warning("could not remove the older containers of %s: %s", ready.name, error)
 
         task = asyncio.create_task(retire(), name=f"retire-older-than-{ready.name}")
         self._retiring[key] = task
@@ -488,20 +502,15 @@ class ContainerDeployer:
                 "retiring the older releases of %s/%s failed", *key, exc_info=task.exception()
             )
 
-    async def _retire_others(self, ready: Container) -> None:
-        """Remove the app's older releases, and newer ones that died; newer live ones stay."""
+    async def _others_than(self, ready: Container) -> list[str]:
+        """The app's older releases, and newer ones that died; newer live ones stay."""
         containers = await self._engine.containers(ready.project, ready.app)
         newer = {c.name for c in containers if (c.release or 0) > (ready.release or 0)}
-        others = [
+        return [
             c.name
             for c in containers
             if c.name != ready.name and (c.name not in newer or c.status not in _LIVE)
         ]
-        try:
-            await self._remove(others)
-        except DeployError as error:
-            # They go at the next READY, or at undeploy; this release serves anyway.
-            log.warning("could not remove the older containers of %s: %s", ready.name, error)
 
     async def _remove(self, names: Sequence[str]) -> None:
         """Stop and remove the containers, then their config files."""

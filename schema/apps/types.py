@@ -272,6 +272,23 @@ class App(VisibleNode):
             query, first, after, DockerfileVersion.from_model, newest_first=True
         )
 
+    @strawberry.field(
+        description="Where the app answers while a release of it is live: the same address "
+        "across releases and rollbacks where the server runs the apps itself (the container "
+        "deployer), else the live release's own; null while none is live."
+    )
+    async def url(self, info: Info) -> str | None:
+        if self.live_release_id is None:
+            return None
+        await self._require(info, "release")
+        addresses = info.context.runtime.deploy.app_addresses
+        if addresses is not None:
+            project = await info.context.loaders.project.load(self.project_id)
+            if project is not None:
+                return addresses.url(project.name, self.name)
+        release = await info.context.loaders.release.load(self.live_release_id)
+        return release.url if release is not None else None
+
     @strawberry.field(description="The release that serves now, if one rolled out.")
     async def live_release(
         self, info: Info

@@ -121,7 +121,10 @@ class Release(VisibleNode):
     manifests_sha: str | None = strawberry.field(
         description="The platform-repo commit of the release's manifests."
     )
-    url: str | None = strawberry.field(description="Where the app answers, once rolled out.")
+    url: str | None = strawberry.field(
+        description="Where this release's own instance answers, once rolled out; App.url is "
+        "the app's address across releases."
+    )
     error: str | None = strawberry.field(description="Which step failed, and why.")
     verify_until: datetime | None = strawberry.field(
         description="Until when the release is (or was) watched after its rollout; null "

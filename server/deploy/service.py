@@ -15,6 +15,7 @@ from home_idp.plugins.registry.contract import RegistryPlugin
 from home_idp.server.apps import AppsSession
 from home_idp.server.apps.source_hosts import SourceHostPolicy
 from home_idp.server.apps.source_reader import SourceReader
+from home_idp.server.deploy.app_addresses import AppAddresses
 from home_idp.server.deploy.app_runtime import AppRuntime, LogStreamSlots
 from home_idp.server.deploy.auto_rollback import AutoRollback
 from home_idp.server.deploy.build_logs import BuildLog
@@ -95,6 +96,8 @@ class DeployManager:
         self.registry = registry or make_registry_plugin(settings)
         self.deployer = deployer or make_deployer_plugin(settings, self.git.clone_url)
         self.read_tokens = PlatformReadTokens.from_settings(settings)
+        # Where the server itself passes requests on to each app's live release.
+        self.app_addresses = AppAddresses.of(settings)
         pipeline = settings.pipeline
         events = ReleaseEventLog(
             bus, None if settings.uses_sqlite else settings.effective_database_url

@@ -28,6 +28,7 @@ FOLDER = Path(__file__).parent / "snapshots"
 
 _VOLATILE = (
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    (re.compile(r"\.localhost:\d+"), ".localhost:PORT"),  # an app's address
     # ISO 8601 times as the server sends them, and as tables show them ("YYYY-MM-DD hh:mm:ss").
     (
         re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"),

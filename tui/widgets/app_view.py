@@ -101,10 +101,10 @@ class AppView(Vertical):
 
     def watch_app_node(self, app: AppNode | None) -> None:
         if app is not None:
-            self._show_title(dirty=False)
-            self.query_one(ReleasesTable).app_id = app.id
             # Another app: what was typed for the last one must not be saved here.
             self.details = None
+            self._show_title(dirty=False)
+            self.query_one(ReleasesTable).app_id = app.id
             self.query_one(DockerfileEditor).load("", [], None)
             self.reload()
         self._update_live()
@@ -139,6 +139,10 @@ class AppView(Vertical):
     def _show_title(self, dirty: bool) -> None:
         if self.app_node is not None:
             title = safe_text(f"{self.app_node.project.name} / {self.app_node.name}", "bold")
+            url = self.details["url"] if self.details is not None else None
+            if url:
+                # Where the app answers: one address across releases, where the server gives one.
+                title.append_text(safe_text(f"  {url}", "dim"))
             if dirty:
                 title.append("  (Dockerfile modified, not saved)", "italic yellow")
             self.query_one("#app-title", Static).update(title)
@@ -161,6 +165,7 @@ class AppView(Vertical):
             return  # an answer about the app shown before
         self.details = details
         editor = self.query_one(DockerfileEditor)
+        self._show_title(editor.is_dirty)
         dockerfile = details["dockerfile"]
         if not editor.is_dirty:
             if dockerfile is None:
