@@ -87,7 +87,7 @@ async def test_the_deploy_key_starts_a_release_whose_row_shows_its_source_commit
     app = await signed_in_dashboard(factory, server_url, config_dir, "dev")
     async with app.run_test(size=(120, 36)) as pilot:
         await open_app(pilot, "shop", "web")
-        assert "f5 Deploy now" in screen_text(app)
+        await wait_for(pilot, lambda: "f5 Deploy now" in screen_text(app), what="the deploy key")
         palette = [command.title for command in app.get_system_commands(app.screen)]
         assert "Deploy now" in palette
 
