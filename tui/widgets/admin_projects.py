@@ -17,8 +17,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.results import AdminProject, Member
-from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, highlighted_key, refill, row_table
+from home_idp.tui.widgets.admin_tab import RELOAD, AdminTab, row_table
 from home_idp.tui.widgets.formatting import safe_text, stamp
+from home_idp.tui.widgets.keyed_rows import highlighted_key, refill
 
 __all__ = ["AdminProjects"]
 

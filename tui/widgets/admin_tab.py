@@ -9,23 +9,22 @@ is keyed and drawn, and its actions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.console import RenderableType
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Label
 
 from home_idp.tui.dialogs import ConfirmDialog
+from home_idp.tui.widgets.keyed_rows import highlighted_key, refill
 
-__all__ = ["RELOAD", "AdminTab", "highlighted_key", "refill", "row_table"]
+__all__ = ["RELOAD", "AdminTab", "row_table"]
 
-Row = TypeVar("Row")
 Node = TypeVar("Node", bound=Mapping[str, Any])
 
 RELOAD = Binding("r", "reload", "Reload")
@@ -35,31 +34,6 @@ RELOAD = Binding("r", "reload", "Reload")
 def row_table(id: str) -> DataTable[RenderableType]:
     """An empty table as every admin table is: its cursor picks whole rows, striped."""
     return DataTable(id=id, cursor_type="row", zebra_stripes=True)
-
-
-def highlighted_key(table: DataTable[Any]) -> str | None:
-    """The row key under the cursor, or None for an empty table."""
-    if not table.row_count:
-        return None
-    return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-
-
-def refill(
-    table: DataTable[Any],
-    rows: Iterable[Row],
-    key: Callable[[Row], str],
-    cells: Callable[[Row], Sequence[RenderableType]],
-    *,
-    keep: str | None = None,
-) -> None:
-    """Replace a table's rows; the highlight stays on the row keyed `keep` if it is still there."""
-    table.clear()
-    shown = set()
-    for row in rows:
-        shown.add(key(row))
-        table.add_row(*cells(row), key=key(row))
-    if keep is not None and keep in shown:
-        table.move_cursor(row=table.get_row_index(keep))
 
 
 class AdminTab(Widget, Generic[Node]):

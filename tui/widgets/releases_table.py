@@ -15,12 +15,34 @@ from textual.widgets import DataTable
 
 from home_idp.tui.results import Release
 from home_idp.tui.widgets.formatting import ago, duration, release_state, safe_text, source_commit
+from home_idp.tui.widgets.keyed_rows import highlighted_key, refill
 
 __all__ = ["ReleasesTable"]
 
 COLUMNS = ("#", "Status", "Trigger", "Source commit", "Image", "By", "When", "Took")
 # A commit message's first line is cut to this in the table; the release screen has it whole.
 _SUBJECT_WIDTH = 40
+
+
+def _release_key(release: Release) -> str:
+    return release["id"]
+
+
+def _release_cells(release: Release) -> tuple[str | Text, ...]:
+    image = (release["image"] or "—").rsplit("/", 1)[-1]
+    status = release_state(release)
+    if release["isLive"]:
+        status.append(" (live)", "bold")
+    return (
+        f"{release['number']}",
+        status,
+        safe_text(release["trigger"]),
+        source_commit(release["sourceCommit"], message_width=_SUBJECT_WIDTH),
+        safe_text(image),
+        safe_text(release["createdBy"]),
+        ago(release["createdAt"]),
+        duration(release["durationMs"]),
+    )
 
 
 class ReleasesTable(DataTable[str | Text]):
@@ -56,31 +78,15 @@ class ReleasesTable(DataTable[str | Text]):
             self.post_message(self.Stale(self.app_id).set_sender(self))
 
     def show(self, releases: list[Release]) -> None:
+        """Show `releases`; the highlight stays on the release it was on, wherever
+        newer releases put its row."""
         self.releases = releases
-        keep = self.cursor_row
-        self.clear()
-        for release in releases:
-            image = (release["image"] or "—").rsplit("/", 1)[-1]
-            status = release_state(release)
-            if release["isLive"]:
-                status.append(" (live)", "bold")
-            self.add_row(
-                f"{release['number']}",
-                status,
-                safe_text(release["trigger"]),
-                source_commit(release["sourceCommit"], message_width=_SUBJECT_WIDTH),
-                safe_text(image),
-                safe_text(release["createdBy"]),
-                ago(release["createdAt"]),
-                duration(release["durationMs"]),
-                key=release["id"],
-            )
-        if releases:
-            self.move_cursor(row=min(keep, len(releases) - 1))
+        refill(self, releases, _release_key, _release_cells, keep=highlighted_key(self))
 
     def action_open(self) -> None:
-        if self.releases and self.cursor_row < len(self.releases):
-            self.open_release(self.releases[self.cursor_row]["id"])
+        release_id = highlighted_key(self)
+        if release_id is not None:
+            self.open_release(release_id)
 
     def open_release(self, release_id: str) -> None:
         """Ask the screen to open a release."""
