@@ -208,6 +208,12 @@ async def test_a_finished_release_shows_its_plan_and_its_trace(
         screen = app.screen
         assert isinstance(screen, ReleaseScreen)
         assert set(shown_states(app).values()) == {"SUCCEEDED"}, shown_states(app)
+        # Only what applies to a release that succeeded is offered.
+        await wait_for(pilot, lambda: "Roll back to this" in screen_text(app), what="rollback")
+        assert "Cancel release" not in screen_text(app)
+        assert "Retry failed step" not in screen_text(app)
+        await pilot.press("c")
+        assert app.screen is screen  # no question about cancelling a finished release
         await pilot.press("3")
         await wait_for(
             pilot,

@@ -147,6 +147,8 @@ async def test_cancel_then_retry_from_the_release_screen(
         )
 
         await pilot.press("c")
+        await wait_for(pilot, lambda: "Keep it running" in screen_text(app), what="the question")
+        assert "Stop the release" in screen_text(app)
         await pilot.press("y")
         await wait_for(pilot, lambda: shown_states(app).get("build") == "CANCELLED", seconds=30)
         release = await Release.get(number=1)

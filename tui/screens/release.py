@@ -7,6 +7,7 @@ subscriptions. Every stream resumes after a dropped connection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from rich.syntax import Syntax
@@ -41,6 +42,15 @@ from home_idp.tui.widgets.trace_view import TraceView
 __all__ = ["ReleaseScreen"]
 
 Payload = TypeVar("Payload")
+
+# The release actions, and the states of a release each applies to (as the server rules).
+_NEEDS_STATE: dict[str, Callable[[ReleaseDetail], bool]] = {
+    "cancel": lambda release: release["status"] == "RUNNING",
+    "retry": lambda release: (
+        release["status"] in ("FAILED", "CANCELLED") and release["rolledBackBy"] is None
+    ),
+    "rollback": lambda release: release["status"] == "SUCCEEDED",
+}
 
 
 class ReleaseScreen(Screen[None]):
@@ -116,8 +126,16 @@ class ReleaseScreen(Screen[None]):
                 return
             self.show_release(release)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Only what the server would do for a release in this state is offered.
+        release = self.release
+        if action in _NEEDS_STATE:
+            return release is not None and _NEEDS_STATE[action](release)
+        return True
+
     def show_release(self, release: ReleaseDetail) -> None:
         self.release = release
+        self.refresh_bindings()
         app = release["app"]
         self.title = f"{app['project']['name']} / {app['name']} — release #{release['number']}"
         self._show_summary(release)
@@ -213,7 +231,10 @@ class ReleaseScreen(Screen[None]):
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def action_cancel(self) -> None:
-        if not await self.app.push_screen_wait(ConfirmDialog("Cancel this release?", "Cancel it")):
+        question = "Stop this release where it is? The live release keeps serving."
+        if not await self.app.push_screen_wait(
+            ConfirmDialog(question, "Stop the release", decline_label="Keep it running")
+        ):
             return
         await self._act(CANCEL_RELEASE, "Cancelled.", input={"id": self.release_id})
 
