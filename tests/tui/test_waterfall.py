@@ -245,6 +245,23 @@ async def test_live_spans_arriving_children_first_end_up_in_tree_order() -> None
         ]
 
 
+async def test_the_root_is_highlighted_when_it_arrives_after_its_children() -> None:
+    app = WaterfallApp([])
+    async with app.run_test(size=(100, 20)) as pilot:
+        waterfall = app.query_one(Waterfall)
+        b, a1, r, a = trace()
+        for span in (a1, b, a, r):  # one at a time, as a live trace sends them
+            waterfall.add_span(span)
+            await pilot.pause()
+        assert waterfall.cursor_row == 0
+        assert waterfall.selected_span is not None and waterfall.selected_span["name"] == "request"
+        # Once the user moves, the highlight follows their span as new ones arrive.
+        await pilot.press("down")
+        waterfall.add_span(make_span("c", "cache", 5, 10, parent="r"))
+        await pilot.pause()
+        assert waterfall.selected_span["name"] == "auth"
+
+
 async def test_empty_state_and_set_spans() -> None:
     app = WaterfallApp([])
     async with app.run_test(size=(100, 20)) as pilot:

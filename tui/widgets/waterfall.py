@@ -169,6 +169,9 @@ class Waterfall(ScrollView, can_focus=True):
         self._total = 1  # latest end minus origin, in ns; never 0 so scaling can divide
         self._cursor = 0
         self._highlighted: Span | None = None
+        # Until the user moves the cursor it stays on the first row (the root, once
+        # it arrives: a parent ends, and so arrives, after its children).
+        self._cursor_moved = False
         self._dirty = False
         self.set_spans(list(spans))
 
@@ -222,7 +225,12 @@ class Waterfall(ScrollView, can_focus=True):
         self._origin = min(starts, default=0)
         self._total = max(max(ends + starts, default=0) - self._origin, 1)
         ids = [_span_id(span) for span, _ in self._rows]
-        self._cursor = ids.index(keep) if keep in ids else min(self._cursor, max(len(ids) - 1, 0))
+        if not self._cursor_moved:
+            self._cursor = 0
+        elif keep in ids:
+            self._cursor = ids.index(keep)
+        else:
+            self._cursor = min(self._cursor, max(len(ids) - 1, 0))
         # One line more than the rows: the header.
         self.virtual_size = Size(0, len(self._rows) + 1)
         self.refresh()
@@ -239,6 +247,7 @@ class Waterfall(ScrollView, can_focus=True):
         self._ensure()  # first: a burst of new spans may have shifted the cursor's row
         if not self._rows:
             return
+        self._cursor_moved = True
         row = self._cursor + by if to is None else to % len(self._rows)
         self._cursor = max(0, min(row, len(self._rows) - 1))
         self._scroll_to_cursor()
