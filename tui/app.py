@@ -71,6 +71,8 @@ class HomeIdpApp(App[None]):
         self.given_session = session
         self.server_url = self.requested_server or self.store.last_server()
         self._gateway: Gateway | None = None
+        # Keys typed after a binding ran, until its effects have happened (key_order).
+        self._held_keys: list[events.Key] | None = None
 
     @property
     def gateway(self) -> Gateway:
@@ -104,19 +106,31 @@ class HomeIdpApp(App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         # A key the focused widget does not take runs its binding now, before
-        # the next key is passed on (key_order); Textual would run it only after
-        # the key's trip up the widget tree, behind keys typed after it.
-        if (
-            isinstance(event, events.Key)
-            and not event.is_forwarded
-            and self._binding_runs_now(event)
-        ):
-            self.app_focus = True
-            if await self._check_bindings(event.key, priority=True) or await self._check_bindings(
-                event.key
-            ):
+        # the next key is passed on, and the keys after it wait until what the
+        # binding set going (a focus change) has happened (key_order).
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._held_keys is not None:
+                self._held_keys.append(event)
                 return
+            if self._binding_runs_now(event):
+                self.app_focus = True
+                if await self._check_bindings(
+                    event.key, priority=True
+                ) or await self._check_bindings(event.key):
+                    self._held_keys = []
+                    # Queued behind the callbacks the binding's action queued.
+                    self.call_later(self._release_held_keys)
+                    return
         await super().on_event(event)
+
+    async def _release_held_keys(self) -> None:
+        held, self._held_keys = self._held_keys or [], None
+        for index, key in enumerate(held):
+            await self.on_event(key)
+            if self._held_keys is not None:
+                # Another binding ran: the rest wait again, still ahead of newer keys.
+                self._held_keys[:0] = held[index + 1 :]
+                return
 
     def _binding_runs_now(self, key: events.Key) -> bool:
         focused = self.focused

@@ -10,7 +10,10 @@ of the value into the name.
 
 So the app runs such a key's binding as the key arrives, before it passes on
 the next one, which is what Textual would do after the key's trip up the
-tree, only in order.
+tree, only in order. What the binding's action sets going for later (a
+widget's `focus()` is such a call) is queued behind keys already typed, so
+those keys wait until it has happened: "/" then "error" searches for
+"error" instead of typing it into the log.
 """
 
 from __future__ import annotations

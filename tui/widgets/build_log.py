@@ -90,6 +90,11 @@ class BuildLogView(Vertical):
         self.query_one("#log-search", Input).focus()
 
     @on(Input.Submitted, "#log-search")
+    def _searched(self) -> None:
+        # Back to the lines: `n` then finds the next match and `f` follows, not typing.
+        self.action_next_match()
+        self.log_widget.focus()
+
     def action_next_match(self) -> None:
         needle = self.query_one("#log-search", Input).value.lower()
         if not needle:
