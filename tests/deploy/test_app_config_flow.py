@@ -201,9 +201,15 @@ async def test_files_and_shared_variables_reach_the_running_app_and_its_logs(
         assert third.digest == first.digest
         assert fetch(third.url) == "GREETING=changed\nfrom the file v2\nREAD-ONLY\n"
 
-        # 5. The resource view shows the container, ready, with its mounted file.
-        resources = (await call(RESOURCES, {"app": app_gid}, dev))["appResources"]
+        # 5. The resource view shows the container, ready, with its mounted file
+        # (once the older ones, stopped in the background after the cut-over, are gone).
         container = f"hidp-cfg-web-r{third.number}"
+        async with asyncio.timeout(30):
+            while True:
+                resources = (await call(RESOURCES, {"app": app_gid}, dev))["appResources"]
+                if len(resources) == 1:
+                    break
+                await asyncio.sleep(0.2)
         assert [(r["kind"], r["name"], r["ready"]) for r in resources] == [
             ("Container", container, True)
         ], resources

@@ -15,7 +15,7 @@ import pytest
 
 from tests.components import BASE_IMAGE, BuildComponents, build_settings
 from tests.database import BACKEND, scratch_database, scratch_postgres_database
-from tests.deploy.remote import make_app, save, wait_until_finished
+from tests.deploy.remote import make_app, save, wait_for_step, wait_until_finished
 from tests.serverprocess import ServerProcess, home_idp_env
 
 # Real components: the system tier.
@@ -65,12 +65,12 @@ def commits_touching(data_dir: Path, path: str) -> list[str]:
     ).stdout.split()
 
 
-# How long a restarted server may take to finish a release it was running
-# when it was killed: less than the 30 s lease alone that other replicas wait
-# for (waiting it out took 36.8 s), with room for a loaded two-core machine
-# and coverage's tracing (a clean run takes 7 s; 17 s was seen with both
-# databases' system tiers side by side).
-RESTART_TO_RELEASE_END_SECONDS = 30
+# How long a restarted server may take to finish the step it was running when
+# it was killed: well under the 30 s lease that other replicas wait for, with
+# room for a loaded two-core machine and coverage's tracing. Measured to the
+# end of that step, not of the release, whose build time says nothing of the
+# recovery (a clean run: about 1 s to the step's end, 7 s to the release's).
+RESTART_TO_STEP_END_SECONDS = 15
 
 
 async def test_a_server_killed_in_the_middle_of_a_step_finishes_the_release_soon_after_a_restart(
@@ -104,11 +104,16 @@ async def test_a_server_killed_in_the_middle_of_a_step_finishes_the_release_soon
                 restarted = time.monotonic()
                 server.start()
                 server.login()
-                state = wait_until_finished(server, release)
+                wait_for_step(server, release, "commit")
                 seconds = time.monotonic() - restarted
+                state = wait_until_finished(server, release)
+                release_seconds = time.monotonic() - restarted
             finally:
                 server.kill()
-    print(f"{BACKEND}: restart to the end of the release: {seconds:.1f}s")
+    print(
+        f"{BACKEND}: restart to the end of the interrupted step: {seconds:.1f}s, "
+        f"of the release: {release_seconds:.1f}s"
+    )
     assert state["status"] == "SUCCEEDED", state
     steps = {step["name"]: step for step in state["steps"]}
     assert steps["commit"]["attempts"] == 2  # ran again after the restart
@@ -117,7 +122,7 @@ async def test_a_server_killed_in_the_middle_of_a_step_finishes_the_release_soon
     assert commits_touching(data, "projects/shop/apps/web/Dockerfile") == [state["commitSha"]]
     # The server took back the step its previous life held at once, without
     # waiting for that life's lease to run out.
-    assert seconds < RESTART_TO_RELEASE_END_SECONDS, f"{seconds:.1f}s"
+    assert seconds < RESTART_TO_STEP_END_SECONDS, f"{seconds:.1f}s"
 
 
 def test_a_release_fails_at_its_deadline_when_the_git_server_is_gone_and_can_be_retried(
