@@ -115,18 +115,19 @@ class Engine:
         slots = self._instance_slots
         claimed = await asyncio.to_thread(slots.claim) if slots is not None else one_life_name()
         self._instance = instance = claimed
+        taken_back = 0
         if self._single_worker:
             # With SQLite this process is the only worker; leases left by a
             # killed process would otherwise block its jobs until they expire.
-            await JobQueue.release_all_leases()
+            taken_back = await JobQueue.release_all_leases()
         elif instance.survives_restarts:
             # A restart after a crash: the steps this server was running are
             # taken back now, not when their leases run out. Only a dead
             # process held leases under this name (its slot was free), so no
             # step runs twice at once.
             taken_back = await JobQueue.take_back_leases(instance.name)
-            if taken_back:
-                log.info("took back %d job(s) this server held before a restart", taken_back)
+        if taken_back:
+            log.info("took back %d job(s) this server held before a restart", taken_back)
         for number in range(workers):
             queue = JobQueue(f"{instance.name}-{number}", self._settings.lease_seconds)
             self._tasks.append(asyncio.create_task(self._work(queue), name=f"worker-{number}"))
