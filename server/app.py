@@ -45,8 +45,12 @@ def create_app(
     graphql = GraphQLApp(build_schema(settings.graphql), runtime)
     addresses = runtime.deploy.app_addresses
     # Apps answer slowly at times (a long request, a big download): no read deadline.
-    app_client = httpx.AsyncClient(
-        timeout=httpx.Timeout(None, connect=5), trust_env=False, follow_redirects=False
+    app_client = (
+        httpx.AsyncClient(
+            timeout=httpx.Timeout(None, connect=5), trust_env=False, follow_redirects=False
+        )
+        if addresses is not None
+        else None
     )
 
     @asynccontextmanager
@@ -67,7 +71,8 @@ def create_app(
             await runtime.deploy.stop()
             # After the engine: the spans of its last steps are stored too.
             await runtime.trace.stop()
-            await app_client.aclose()
+            if app_client is not None:
+                await app_client.aclose()
             await db.close()
 
     app = Starlette(
@@ -100,7 +105,7 @@ def create_app(
                         AppProxy, addresses=addresses, live_url=live_release_url, client=app_client
                     )
                 ]
-                if addresses is not None
+                if addresses is not None and app_client is not None
                 else []
             ),
             Middleware(

@@ -8,6 +8,7 @@ from home_idp.server.errors import ValidationFailed
 
 __all__ = [
     "DNS1123_LABEL",
+    "DNS1123_LABEL_PATTERN",
     "RESERVED_NAMESPACES",
     "USERNAME",
     "validate_dns_label",
@@ -18,7 +19,8 @@ __all__ = [
 
 # RFC 1123 label, as Kubernetes uses it for namespaces: it is also safe as a
 # path segment and as a registry repository component.
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS1123_LABEL = re.compile(rf"^{DNS1123_LABEL_PATTERN}$")
 # RFC 1123 subdomain: what Kubernetes object names (pods among them) are.
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 USERNAME = re.compile(r"^[a-z0-9]([-_.a-z0-9]{0,38}[a-z0-9])?$")

@@ -17,6 +17,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from home_idp.server.names import DNS1123_LABEL_PATTERN
+
 __all__ = [
     "MAX_STABILITY_SECONDS",
     "AnonymousLimits",
@@ -149,7 +151,7 @@ class DeployerSettings(PluginSettings):
     # (the server's port); "" turns those addresses off.
     apps_domain: str = Field(
         default="localhost",
-        pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+        pattern=rf"^$|^{DNS1123_LABEL_PATTERN}(\.{DNS1123_LABEL_PATTERN})*$",
     )
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import re
 
 from home_idp.server.apps.models import App
+from home_idp.server.names import DNS1123_LABEL_PATTERN as _LABEL
 from home_idp.server.pipeline.models import Release
 from home_idp.server.settings import Settings
 
 __all__ = ["AppAddresses", "live_release_url"]
-
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 
 
 class AppAddresses:
