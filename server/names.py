@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+from home_idp.plugins.support.dns_names import (
+    DNS1123_LABEL,
+    DNS1123_LABEL_PATTERN,
+    is_dns_subdomain,
+)
 from home_idp.server.errors import ValidationFailed
 
 __all__ = [
@@ -17,12 +22,6 @@ __all__ = [
     "validate_username",
 ]
 
-# RFC 1123 label, as Kubernetes uses it for namespaces: it is also safe as a
-# path segment and as a registry repository component.
-DNS1123_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
-DNS1123_LABEL = re.compile(rf"^{DNS1123_LABEL_PATTERN}$")
-# RFC 1123 subdomain: what Kubernetes object names (pods among them) are.
-DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 USERNAME = re.compile(r"^[a-z0-9]([-_.a-z0-9]{0,38}[a-z0-9])?$")
 
 
@@ -39,7 +38,7 @@ def validate_dns_label(value: str, field: str = "name") -> str:
 
 def validate_dns_subdomain(value: str, field: str = "name") -> str:
     """Return `value` if it is a DNS-1123 subdomain (at most 253), else raise ValidationFailed."""
-    if len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
+    if not is_dns_subdomain(value):
         raise ValidationFailed.for_field(
             field, "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.'"
         )

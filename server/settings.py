@@ -106,7 +106,7 @@ class GitSettings(PluginSettings):
     """
 
     plugin: str = "local"
-    repo_name: str = Field(default="platform", pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    repo_name: str = Field(default="platform", pattern=rf"^{DNS1123_LABEL_PATTERN}$")
     branch: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
     # Signs push webhooks; generated into the data dir when not set.
     webhook_secret: WebhookSecret = None
@@ -233,7 +233,7 @@ class ComponentOverride(BaseModel):
     chart: str | None = Field(default=None, min_length=1, max_length=300)
     repo_url: str | None = Field(default=None, pattern=r"^(https?|oci)://[^\s]+$")
     version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,59}$")
-    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    namespace: str | None = Field(default=None, pattern=rf"^{DNS1123_LABEL_PATTERN}$")
     # Merged into the pinned values (maps key by key).
     values: dict[str, Any] = Field(default_factory=dict)
 

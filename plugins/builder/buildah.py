@@ -43,6 +43,7 @@ from home_idp.plugins.builder.contract import (
 )
 from home_idp.plugins.builder.isolation import BuildIsolation
 from home_idp.plugins.registry.contract import RegistryCredentials
+from home_idp.plugins.support.dns_names import is_dns_label
 from home_idp.plugins.support.git_source import (
     UNREACHABLE,
     base_env,
@@ -58,7 +59,6 @@ __all__ = ["BuildahBuilder", "BuildahHandle"]
 
 log = logging.getLogger(__name__)
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 _MAX_LINE = 4000
 _END = object()
@@ -197,7 +197,7 @@ class BuildahBuilder:
         for used_file in self._cache_root.parent.glob(f"*/*/{_USED_FILE}"):
             # Only what a build marked is ours to remove, whatever `cache_root` points at.
             store = used_file.parent
-            if not _LABEL.fullmatch(store.name) or store.name in busy:
+            if not is_dns_label(store.name) or store.name in busy:
                 continue
             try:
                 stale = used_file.stat().st_mtime < oldest
@@ -620,9 +620,9 @@ def _kill_orphan(pgid_file: Path) -> None:
 
 
 def _check_request(request: BuildRequest) -> None:
-    if not _LABEL.fullmatch(request.build_id):
+    if not is_dns_label(request.build_id):
         raise BuildError(f"the build id {request.build_id!r} is not a DNS-1123 label")
-    if not _LABEL.fullmatch(request.namespace):
+    if not is_dns_label(request.namespace):
         # It names the project's store, a directory: no traversal.
         raise BuildError(f"the project {request.namespace!r} is not a DNS-1123 label")
     for source in (request.source, request.platform):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from home_idp.plugins.deployer import labels
 from home_idp.plugins.deployer.contract import AppDeployment, DeployError
+from home_idp.plugins.support.dns_names import is_dns_subdomain
 
 __all__ = [
     "BY_KIND",
@@ -38,12 +38,11 @@ __all__ = [
 
 # The pull secret the rendered Deployments name (home-idp's manifests).
 PULL_SECRET = "home-idp-registry"  # noqa: S105 (a Secret's name)
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def valid_name(name: str) -> bool:
     """Whether `name` is a DNS-1123 subdomain (an object name), so safe in a URL path."""
-    return len(name) <= 253 and _SUBDOMAIN.fullmatch(name) is not None
+    return is_dns_subdomain(name)
 
 
 @dataclass(frozen=True)

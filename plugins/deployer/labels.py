@@ -6,9 +6,8 @@ paths, so both deployers check them here before any request is sent.
 
 from __future__ import annotations
 
-import re
-
 from home_idp.plugins.deployer.contract import DeployError
+from home_idp.plugins.support.dns_names import is_dns_label
 
 __all__ = [
     "APP",
@@ -27,13 +26,11 @@ APP = "home-idp.dev/app"
 RELEASE = "home-idp.dev/release"
 HOME_IDP = "home-idp"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
 
 def check_names(project: str, app: str | None = None) -> None:
     """Raise DeployError unless the project (and app) are DNS-1123 labels."""
     for what, name in (("project", project), ("app", app)):
-        if name is not None and not _DNS_LABEL.fullmatch(name):
+        if name is not None and not is_dns_label(name):
             raise DeployError(
                 f"the {what} name {name[:80]!r} is not a DNS-1123 label "
                 "(lower-case letters, digits and '-', at most 63 characters)"

@@ -32,13 +32,13 @@ from home_idp.plugins.git.contract import (
 from home_idp.plugins.git.paths import check_repo_path
 from home_idp.plugins.git.post_receive import CONFIG_NAME
 from home_idp.plugins.git.webhooks import parse_push_event, verify_signature
+from home_idp.plugins.support.dns_names import is_dns_label
 from home_idp.plugins.support.git_isolation import isolated_git_env
 
 __all__ = ["LocalGit", "git_env"]
 
 log = logging.getLogger(__name__)
 
-_REPO_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _PATH_CHARS = re.compile(r"[A-Za-z0-9._/-]+")
@@ -107,7 +107,7 @@ class LocalGit:
     """
 
     def __init__(self, config: GitConfig) -> None:
-        if not _REPO_NAME.fullmatch(config.repo_name):
+        if not is_dns_label(config.repo_name):
             raise GitError(f"the repository name {config.repo_name!r} is not a DNS-1123 label")
         if not _BRANCH.fullmatch(config.branch) or ".." in config.branch:
             raise GitError(f"the branch name {config.branch!r} is not usable")

@@ -22,6 +22,7 @@ from home_idp.plugins.registry.contract import (
     RegistryUnavailable,
 )
 from home_idp.plugins.registry.endpoint import RegistryEndpoint
+from home_idp.plugins.support.dns_names import is_dns_label
 
 __all__ = ["MANIFEST_TYPES", "DistributionRegistry", "check_repository"]
 
@@ -38,7 +39,6 @@ MANIFEST_TYPES = ", ".join(
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_PROJECT = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PAGE = 1000
 
 
@@ -72,7 +72,7 @@ class DistributionRegistry(RegistryEndpoint):
         )
 
     async def ensure_project(self, project: str, known: ProjectAccess | None) -> ProjectAccess:
-        if not _PROJECT.fullmatch(project):
+        if not is_dns_label(project):
             raise RegistryError(f"the project name {project[:80]!r} is not a DNS-1123 label")
         # Nothing to create: repositories appear on first push. The check
         # that the registry answers at all turns a dead registry into a

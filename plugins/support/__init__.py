@@ -9,6 +9,8 @@
 - `tracing`: how a plugin's spans join the trace of the release step that
   called it;
 - `repo_paths`: which paths may name a file in a git tree;
+- `dns_names`: Kubernetes' name rules (DNS-1123 labels and subdomains), which
+  the server's own name checks use too;
 - `git_isolation`: the environment every git command starts from: nothing
   of the server's but PATH, no user or system git config, no prompts;
 - `git_source`: how git fetches a source safely: in a bare environment,

@@ -21,7 +21,6 @@ from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.permissions import IsAdmin, IsAuthenticated
 from home_idp.schema.core.relay import Connection, connection, connection_from_queryset
 from home_idp.server.errors import NotFound
-from home_idp.server.rbac import models
 from home_idp.server.rbac.audit import AuditFilter, AuditLog
 
 __all__ = ["AccessQuery", "AuditEventFilter"]
@@ -76,7 +75,7 @@ class AccessQuery:
         after: str | None = None,
         status: UserStatus | None = None,
     ) -> Connection[User]:
-        query = info.context.rbac.users.list(models.UserStatus(status.value) if status else None)
+        query = info.context.rbac.users.list(status)
         return await connection_from_queryset(query, first, after, User.from_model)
 
     @connection(description="Built-in and custom roles.", permission_classes=[IsAuthenticated])

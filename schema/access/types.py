@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from enum import Enum
 from typing import Self, cast
 
 import strawberry
@@ -28,6 +27,7 @@ from home_idp.server.apps import models as app_models
 from home_idp.server.apps.project_variables import apps_by_shared_name
 from home_idp.server.errors import PermissionDenied
 from home_idp.server.rbac import models
+from home_idp.server.rbac.models import UserStatus
 
 __all__ = [
     "ApiToken",
@@ -43,11 +43,10 @@ __all__ = [
 ]
 
 
-@strawberry.enum(description="Where a user stands: pending approval, active, or disabled.")
-class UserStatus(Enum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    DISABLED = "disabled"
+# The model's own enum, so the two lists of states cannot drift apart.
+strawberry.enum(
+    UserStatus, description="Where a user stands: pending approval, active, or disabled."
+)
 
 
 @strawberry.type(description="A person who uses home-idp.")
@@ -60,7 +59,7 @@ class User(VisibleNode):
 
     @classmethod
     def from_model(cls, user: models.User) -> Self:
-        return from_row(cls, user, status=UserStatus(user.status.value))
+        return from_row(cls, user)
 
     @connection(description="Projects this user belongs to (admins, or the user).")
     async def memberships(

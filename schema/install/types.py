@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Self
 
 import strawberry
 
+from home_idp.plugins.installer.contract import ComponentStatus
 from home_idp.schema.core.from_row import from_row
 from home_idp.server.install.manager import InstallEvent
 from home_idp.server.install.service import ComponentView
@@ -15,12 +15,8 @@ from home_idp.server.install.service import ComponentView
 __all__ = ["Component", "ComponentStatus", "InstallProgress"]
 
 
-@strawberry.enum(description="Where a component stands.")
-class ComponentStatus(Enum):
-    ABSENT = "absent"
-    INSTALLING = "installing"
-    READY = "ready"
-    FAILED = "failed"
+# The installer contract's own enum, so the two lists of states cannot drift apart.
+strawberry.enum(ComponentStatus, description="Where a component stands.")
 
 
 @strawberry.type(description="A dependency of home-idp: a Helm chart, or the local registry.")
@@ -46,7 +42,7 @@ class Component:
             version=spec.version,
             namespace=spec.namespace,
             depends_on=list(spec.depends_on),
-            status=ComponentStatus(view.status.value),
+            status=view.status,
             message=row.message if row else "not installed by home-idp yet",
             revision=row.revision if row else None,
             updated_at=row.updated_at if row else None,
@@ -62,4 +58,4 @@ class InstallProgress:
 
     @classmethod
     def of(cls, event: InstallEvent) -> Self:
-        return from_row(cls, event, status=ComponentStatus(event.status.value))
+        return from_row(cls, event)

@@ -20,6 +20,7 @@ from home_idp.schema.traces.types import CriticalPathSegment, Trace, load_trace
 from home_idp.server.deploy import models as deploy_models
 from home_idp.server.errors import NotFound
 from home_idp.server.pipeline import models
+from home_idp.server.pipeline.models import StepState
 
 __all__ = [
     "AppLogLine",
@@ -52,14 +53,8 @@ class ReleaseStatus(Enum):
     )
 
 
-@strawberry.enum(description="Where a step stands; WAITING means it waits for a webhook.")
-class StepState(Enum):
-    PENDING = "pending"
-    RUNNING = "running"
-    WAITING = "waiting"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+# The model's own enum, so the two lists of states cannot drift apart.
+strawberry.enum(StepState, description="Where a step stands; WAITING means it waits for a webhook.")
 
 
 @strawberry.type(description="The commit of the app's source repository a release builds.")
@@ -98,7 +93,6 @@ class ReleaseStep:
         return from_row(
             cls,
             step,
-            state=StepState(step.state.value),
             duration_ms=_duration_ms(step.started_at, step.finished_at),
         )
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from home_idp.plugins.support.dns_names import is_dns_label
 from home_idp.server.errors import ValidationFailed
 from home_idp.server.settings import MAX_STABILITY_SECONDS
 
@@ -176,15 +177,12 @@ def validate_shared_env(names: list[str]) -> list[str]:
     return sorted(names)
 
 
-_HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
 def validate_ingress_host(host: str) -> str:
     """A DNS name (RFC 1123 subdomain) for the app's Ingress; '' removes the Ingress."""
     if host == "":
         return host
     labels = host.split(".")
-    if len(host) > 253 or len(labels) < 2 or not all(_HOST_LABEL.fullmatch(x) for x in labels):
+    if len(host) > 253 or len(labels) < 2 or not all(is_dns_label(x) for x in labels):
         raise ValidationFailed.for_field(
             "ingressHost", "must be a lower-case DNS name such as web.example.com"
         )

@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from home_idp.plugins.support.dns_names import DNS1123_LABEL_PATTERN
 from home_idp.plugins.support.git_isolation import isolated_git_env
 from home_idp.server.rbac import Principal
 from home_idp.server.rbac.auth import Authenticator
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 # A clone's request is its negotiation ("want"/"have" lines), small next to
 # the pack it gets back; only these request bodies are capped.
 MAX_BODY_BYTES = 32 * 1024 * 1024
-_REPO = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\.git$")
+_REPO = re.compile(rf"^({DNS1123_LABEL_PATTERN})\.git$")
 _MAX_CGI_HEADER_BYTES = 64 * 1024
 _READ_CHUNK = 64 * 1024
 _REALM = 'Basic realm="home-idp"'
