@@ -133,7 +133,12 @@ def _admin_create(args: argparse.Namespace) -> int:
         await db.open_database(settings)
         try:
             await ensure_builtin_roles()
-            await create_admin(args.username, password, PasswordHashing(), AuditLog(EventBus()))
+            await create_admin(
+                args.username,
+                password,
+                PasswordHashing(settings.auth.password_hashing),
+                AuditLog(EventBus()),
+            )
         finally:
             await db.close()
 

@@ -14,6 +14,7 @@ from pydantic import (
     IPvAnyNetwork,
     SecretStr,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +30,7 @@ __all__ = [
     "GitSettings",
     "GraphQLLimits",
     "InstallSettings",
+    "PasswordHashingSettings",
     "PipelineSettings",
     "PluginSettings",
     "RegistrySettings",
@@ -256,8 +258,31 @@ class InstallSettings(PluginSettings):
     on_start: bool = False
 
 
+class PasswordHashingSettings(BaseModel):
+    """argon2id's cost per password hashed or checked.
+
+    The defaults are argon2's RFC 9106 low-memory profile (3 passes over
+    64 MiB, 4 lanes). A small machine may lower them; a stored hash keeps the
+    cost it was made with, and is made again at the new cost on its owner's
+    next login.
+    """
+
+    time_cost: int = Field(default=3, ge=1, le=100)
+    memory_kib: int = Field(default=65_536, ge=8, le=4 * 1024 * 1024)
+    parallelism: int = Field(default=4, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _enough_memory_for_the_lanes(self) -> PasswordHashingSettings:
+        if self.memory_kib < 8 * self.parallelism:
+            raise ValueError(
+                f"memory_kib must be at least 8 per lane ({8 * self.parallelism} "
+                f"for parallelism {self.parallelism})"
+            )
+        return self
+
+
 class AuthSettings(BaseModel):
-    """How failed logins and sign-ups slow down.
+    """How failed logins and sign-ups slow down, and what a password costs to check.
 
     Attempts are counted in the database, so every replica sees the same
     counts. After the allowed number, each further attempt of that key waits
@@ -276,6 +301,7 @@ class AuthSettings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
     # Logged-in sessions one user may have at once; the oldest end first.
     max_sessions_per_user: int = Field(default=50, ge=1, le=10_000)
+    password_hashing: PasswordHashingSettings = Field(default_factory=PasswordHashingSettings)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -9,6 +9,7 @@ for the real components (`build_components`) is a `system` test by that alone.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,16 @@ from tests.components import (
     start_build_components,
 )
 from tests.database import BACKEND, scratch_database
-from tests.factories import Factory
+from tests.factories import PASSWORD_HASHING_ENV, Factory
 from tests.fakes import FakePlugins
 from tests.fakes.server import FAKE_REGISTRY_URL
 from tests.graphql import GraphQLClient
 from tests.liveserver import free_port
+
+# Every server of the tests hashes passwords at argon2's least cost, the
+# in-process ones too (tests.factories.PASSWORD_HASHING says why).
+for _name, _value in PASSWORD_HASHING_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 # Fixtures that start real components: a test that uses one is a `system` test.
 SYSTEM_FIXTURES = frozenset({"build_components"})

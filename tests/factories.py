@@ -9,16 +9,30 @@ from argon2 import PasswordHasher
 
 from home_idp.server.rbac.models import Membership, Project, Role, User, UserStatus
 from home_idp.server.runtime import Runtime
+from home_idp.server.settings import PasswordHashingSettings
 
-__all__ = ["PASSWORD", "Factory", "Person"]
+__all__ = ["PASSWORD", "PASSWORD_HASHING", "PASSWORD_HASHING_ENV", "Factory", "Person"]
 
 PASSWORD = "correct horse battery"
+
+# argon2 at the least cost it allows, for every server of the tests (set in
+# tests/conftest.py and in tests.serverprocess): at its default cost each
+# login spends a fifth of a second of CPU, by design, and some thousand
+# logins across the suite would spend minutes on nothing the tests look at.
+PASSWORD_HASHING = PasswordHashingSettings(time_cost=1, memory_kib=8, parallelism=1)
+PASSWORD_HASHING_ENV = {
+    f"HOME_IDP_AUTH__PASSWORD_HASHING__{name.upper()}": str(value)
+    for name, value in PASSWORD_HASHING.model_dump().items()
+}
 
 
 @cache
 def _password_hash() -> str:
-    # Hashing once keeps argon2's deliberate cost out of every factory call.
-    return PasswordHasher().hash(PASSWORD)
+    return PasswordHasher(
+        time_cost=PASSWORD_HASHING.time_cost,
+        memory_cost=PASSWORD_HASHING.memory_kib,
+        parallelism=PASSWORD_HASHING.parallelism,
+    ).hash(PASSWORD)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from tests.factories import PASSWORD_HASHING_ENV
 from tests.liveserver import free_port
 
 __all__ = ["ADMIN_PASSWORD", "HOME_IDP", "ServerProcess", "home_idp_env"]
@@ -34,6 +35,7 @@ def home_idp_env(data_dir: Path, database_url: str, **settings: str) -> dict[str
     settings.setdefault("pipeline__stability_seconds", "0")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOME_IDP_")}
     env.update(
+        PASSWORD_HASHING_ENV,
         HOME=str(data_dir.parent),
         HOME_IDP_DATA_DIR=str(data_dir),
         HOME_IDP_DATABASE_URL=database_url,

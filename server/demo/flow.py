@@ -28,7 +28,6 @@ from home_idp.server.install.local_registry import LocalRegistryOutcome
 from home_idp.server.rbac.audit import AuditLog
 from home_idp.server.rbac.auth import TokenPair
 from home_idp.server.rbac.models import User
-from home_idp.server.rbac.passwords import PasswordHashing
 from home_idp.server.rbac.users import create_admin
 from home_idp.server.runtime import Runtime
 from home_idp.server.settings import Settings
@@ -105,7 +104,7 @@ async def _admin_tokens(runtime: Runtime, say: Print) -> TokenPair:
     user = await User.get_or_none(username=DEMO_ADMIN)
     if user is None:
         password = secrets.token_urlsafe(18)
-        user = await create_admin(DEMO_ADMIN, password, PasswordHashing(), AuditLog(EventBus()))
+        user = await create_admin(DEMO_ADMIN, password, runtime.rbac.hashing, AuditLog(EventBus()))
         say(f"  admin      {DEMO_ADMIN} / {password}   (shown once: keep it)")
     else:
         say(f"  admin      {DEMO_ADMIN} (made by an earlier demo)")

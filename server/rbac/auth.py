@@ -93,7 +93,7 @@ class Authenticator:
         # Every well-formed attempt counts, taken names too, so the address
         # can neither flood the user list nor probe it for names quickly.
         await self._throttles.sign_up_per_address.admit((client or ClientInfo()).address)
-        password_hash = self._hashing.hash(password)
+        password_hash = await self._hashing.hash(password)
         async with in_transaction():
             if await User.exists(username=username):
                 raise Conflict(f"the username {username!r} is taken")
@@ -117,10 +117,15 @@ class Authenticator:
         await self._throttles.per_username.admit(username)
         user = await User.get_or_none(username=username)
         # Always verify, also for unknown users, so timing does not tell them apart.
-        if not self._hashing.verify(user.password_hash if user else None, password):
+        if not await self._hashing.verify(user.password_hash if user else None, password):
             await self._audit.record(username, "auth.login", f"user:{username}", outcome="failed")
             raise AuthenticationFailed(_BAD_CREDENTIALS)
         assert user is not None
+        if self._hashing.needs_rehash(user.password_hash):
+            # The cost setting changed since this hash was made: the typed
+            # password is at hand only now, so this is when it moves over.
+            user.password_hash = await self._hashing.hash(password)
+            await user.save(update_fields=["password_hash"])
         await self._throttles.per_username.succeeded(username, forget=True)
         await self._throttles.per_address.succeeded(client.address, forget=False)
         if user.status is UserStatus.PENDING:
@@ -203,13 +208,13 @@ class Authenticator:
         if principal.user_id is None or principal.via_api_token:
             raise AuthenticationFailed("log in with your password to change it")
         user = await User.get(id=principal.user_id)
-        if not self._hashing.verify(user.password_hash, current_password):
+        if not await self._hashing.verify(user.password_hash, current_password):
             raise AuthenticationFailed("the current password is wrong")
         validate_password(new_password, "newPassword")
         if current_password == new_password:
             raise ValidationFailed.for_field("newPassword", "must differ from the current one")
         async with in_transaction():
-            user.password_hash = self._hashing.hash(new_password)
+            user.password_hash = await self._hashing.hash(new_password)
             user.token_version += 1
             await user.save(update_fields=["password_hash", "token_version", "updated_at"])
             sessions = await end_sessions(user.id, SessionReason.PASSWORD_CHANGED)

@@ -47,7 +47,7 @@ class RbacManager:
         access_ttl: int,
         auth_settings: AuthSettings | None = None,
     ) -> None:
-        self.hashing = PasswordHashing()
+        self.hashing = PasswordHashing((auth_settings or AuthSettings()).password_hashing)
         self.audit = AuditLog(bus)
         # Live subscriptions hear of rights changes here (on every replica).
         self.access = AccessChanges(bus)

@@ -95,7 +95,7 @@ class UserAdmin(CallerService):
         principal = self._authz.require_admin()
         self._authz.require_write()
         validate_password(new_password, "newPassword")
-        password_hash = self._hashing.hash(new_password)
+        password_hash = await self._hashing.hash(new_password)
         async with in_transaction():
             user = await _get_user(user_id)
             user.password_hash = password_hash
@@ -158,12 +158,13 @@ async def create_admin(
     """Bootstrap an active administrator (the CLI's `admin create`)."""
     validate_username(username)
     validate_password(password)
+    password_hash = await hashing.hash(password)
     async with in_transaction():
         if await User.exists(username=username):
             raise Conflict(f"the username {username!r} is taken")
         user = await User.create(
             username=username,
-            password_hash=hashing.hash(password),
+            password_hash=password_hash,
             status=UserStatus.ACTIVE,
             is_admin=True,
         )
