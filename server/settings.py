@@ -155,6 +155,13 @@ class DeployerSettings(PluginSettings):
         default="localhost",
         pattern=rf"^$|^{DNS1123_LABEL_PATTERN}(\.{DNS1123_LABEL_PATTERN})*$",
     )
+    # In a cluster, apps with an ingress host get TLS from this cert-manager
+    # ClusterIssuer (the name of one, a DNS-1123 subdomain); "" leaves them on HTTP.
+    tls_cluster_issuer: str = Field(
+        default="",
+        max_length=253,
+        pattern=rf"^$|^{DNS1123_LABEL_PATTERN}(\.{DNS1123_LABEL_PATTERN})*$",
+    )
 
 
 class PipelineSettings(BaseModel):

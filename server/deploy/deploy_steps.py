@@ -68,8 +68,11 @@ def manifests_folder(project: str, app: str) -> str:
     return app_path(project, app, "manifests")
 
 
-async def render_release_manifests(release: Release, image: str) -> dict[str, str]:
-    """The manifests of `release` (its app loaded) running `image`, with its settings."""
+async def render_release_manifests(
+    release: Release, image: str, tls_cluster_issuer: str | None = None
+) -> dict[str, str]:
+    """The manifests of `release` (its app loaded) running `image`, with its settings
+    (and the server's cert-manager issuer for an app with an ingress host)."""
     app = release.app
     settings = await settings_for(release)
     spec = AppManifestInput(
@@ -84,6 +87,7 @@ async def render_release_manifests(release: Release, image: str) -> dict[str, st
         secret_names=settings.secret_names,
         ingress_host=settings.ingress_host,
         files=[FileMount(f.name, f.mount_path, f.content) for f in settings.files],
+        tls_cluster_issuer=tls_cluster_issuer or None,
     )
     return render_manifests(spec)
 
@@ -135,6 +139,7 @@ class ManifestsStep(PlatformCommitStep):
 
     name: str = "manifests"
     commits = "the manifests"
+    tls_cluster_issuer: str = ""
 
     async def run(self, context: StepContext) -> Outcome:
         release = context.release
@@ -164,7 +169,7 @@ class ManifestsStep(PlatformCommitStep):
                 await Release.filter(id=release.id).update(manifests_before=before)
                 release.manifests_before = before
             rendered = await render_release_manifests(
-                release, pinned_image(release.image, release.digest)
+                release, pinned_image(release.image, release.digest), self.tls_cluster_issuer
             )
             changes: dict[str, bytes | None] = {
                 f"{folder}/{name}": text.encode()

@@ -29,6 +29,7 @@ __all__ = [
     "render_documents",
     "render_manifests",
     "secret_name",
+    "tls_secret_name",
 ]
 
 MANAGED_BY = "home-idp"
@@ -87,6 +88,8 @@ class AppManifestInput:
     secret_names: Sequence[str] = ()
     ingress_host: str | None = None
     files: Sequence[FileMount] = ()
+    # A cert-manager ClusterIssuer: the Ingress asks it for a certificate of its host.
+    tls_cluster_issuer: str | None = None
 
 
 def _labels(spec: AppManifestInput) -> dict[str, str]:
@@ -213,7 +216,7 @@ def _service(spec: AppManifestInput) -> dict[str, Any]:
 
 def _ingress(spec: AppManifestInput, host: str) -> dict[str, Any]:
     backend = {"service": {"name": spec.app, "port": {"name": "http"}}}
-    return {
+    ingress: dict[str, Any] = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": _metadata(spec, spec.app),
@@ -226,6 +229,20 @@ def _ingress(spec: AppManifestInput, host: str) -> dict[str, Any]:
             ]
         },
     }
+    if spec.tls_cluster_issuer:
+        # cert-manager's ingress-shim sees the annotation and keeps a certificate
+        # for the hosts under `tls` in the named Secret
+        # (https://cert-manager.io/docs/usage/ingress/).
+        ingress["metadata"]["annotations"] = {
+            "cert-manager.io/cluster-issuer": spec.tls_cluster_issuer
+        }
+        ingress["spec"]["tls"] = [{"hosts": [host], "secretName": tls_secret_name(spec.app)}]
+    return ingress
+
+
+def tls_secret_name(app: str) -> str:
+    """The Secret cert-manager keeps the app's certificate in."""
+    return f"{app}-tls"
 
 
 def _namespace(spec: AppManifestInput) -> dict[str, Any]:

@@ -88,6 +88,8 @@ class ReleaseService:
     dockerfiles: DockerfileService
     git: GitPlugin
     probe: SourceReader
+    # The cert-manager issuer the manifests name (DeployerSettings.tls_cluster_issuer).
+    tls_cluster_issuer: str = ""
 
     async def save_dockerfile(
         self, app_id: int, content: str, message: str
@@ -269,7 +271,7 @@ class ReleaseService:
                 else f"{release.app.project.name}/{release.app.name}@<digest of the build>"
             )
             before = await current_manifests(self.git, folder)
-            after = await render_release_manifests(release, image)
+            after = await render_release_manifests(release, image, self.tls_cluster_issuer)
         return ReleasePlan(folder, manifest_diff(before, after, folder), sorted(after))
 
     async def get(self, release_id: int) -> Release:

@@ -98,6 +98,7 @@ class DeployManager:
         self.read_tokens = PlatformReadTokens.from_settings(settings)
         # Where the server itself passes requests on to each app's live release.
         self.app_addresses = AppAddresses.of(settings)
+        self._tls_cluster_issuer = settings.deployer.tls_cluster_issuer
         pipeline = settings.pipeline
         events = ReleaseEventLog(
             bus, None if settings.uses_sqlite else settings.effective_database_url
@@ -124,7 +125,11 @@ class DeployManager:
                 timeout_seconds=pipeline.build_timeout_seconds,
             ),
             AwaitImageStep(self.registry, pipeline.await_image_timeout_seconds),
-            ManifestsStep(self.git, pipeline.manifests_timeout_seconds),
+            ManifestsStep(
+                self.git,
+                pipeline.manifests_timeout_seconds,
+                tls_cluster_issuer=settings.deployer.tls_cluster_issuer,
+            ),
             AwaitPushStep(
                 self.git,
                 pipeline.await_manifest_push_timeout_seconds,
@@ -225,7 +230,14 @@ class DeployManager:
 
     def session(self, rbac: RbacSession, apps: AppsSession) -> DeploySession:
         releases = ReleaseService(
-            rbac.authz, rbac.audit, self.engine, apps.apps, apps.dockerfiles, self.git, self.probe
+            rbac.authz,
+            rbac.audit,
+            self.engine,
+            apps.apps,
+            apps.dockerfiles,
+            self.git,
+            self.probe,
+            self._tls_cluster_issuer,
         )
         return DeploySession(
             releases=releases,

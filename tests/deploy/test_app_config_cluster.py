@@ -151,3 +151,45 @@ async def test_files_and_shared_secrets_become_valid_objects_in_the_cluster(
             assert list(yaml.safe_load_all(text)), name
     finally:
         await deployer.aclose()
+
+
+@pytest.mark.parametrize(("issuer", "scheme"), [("letsencrypt-prod", "https"), ("", "http")])
+async def test_an_ingress_host_gets_tls_from_the_cert_manager_issuer_when_one_is_set(
+    runtime: Runtime,
+    factory: Factory,
+    kube: KubernetesStandIn,
+    tmp_path: Path,
+    issuer: str,
+    scheme: str,
+) -> None:
+    release = await a_configured_release(runtime, factory)
+    await App.filter(id=release.app.id).update(ingress_host="web.shop.example.org")
+    await release.app.refresh_from_db()
+    release.manifests = await render_release_manifests(
+        release, f"registry.example:5000/shop/web@{DIGEST}", issuer
+    )
+    await release.save(update_fields=["manifests"])
+    deployment = await DeploymentSource(runtime.deploy.accounts, runtime.secret_box).of(release)
+    deployer = KubernetesDeployer(
+        DeployerConfig(tmp_path, "", "", {"api_url": kube.base_url, "token": TOKEN})
+    )
+    try:
+        await deployer.sync(deployment)
+        ingress = kube.get("ingresses", "shop", "web", "networking.k8s.io/v1")
+        assert ingress is not None
+        for version in ("1.29.0", "1.32.0"):
+            kubernetes_validate.validate(ingress, version, strict=True)
+        annotations = ingress["metadata"].get("annotations") or {}
+        if issuer:
+            # What cert-manager's ingress-shim reads (https://cert-manager.io/docs/usage/ingress/).
+            assert annotations == {"cert-manager.io/cluster-issuer": issuer}
+            assert ingress["spec"]["tls"] == [
+                {"hosts": ["web.shop.example.org"], "secretName": "web-tls"}
+            ]
+        else:
+            assert "cert-manager.io/cluster-issuer" not in annotations
+            assert "tls" not in ingress["spec"]
+        [running] = await deployer.list_running("shop")
+        assert running.url == f"{scheme}://web.shop.example.org/"
+    finally:
+        await deployer.aclose()

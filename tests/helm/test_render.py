@@ -180,6 +180,7 @@ def test_the_configmap_holds_the_settings(full_docs: Docs) -> None:
         "HOME_IDP_REGISTRY__PLUGIN": "harbor",
         "HOME_IDP_REGISTRY__URL": "https://harbor.example.org",
         "HOME_IDP_DEPLOYER__PLUGIN": "argocd",
+        "HOME_IDP_DEPLOYER__TLS_CLUSTER_ISSUER": "letsencrypt",
         "HOME_IDP_TRACE__RETENTION_HOURS": "72",
         "HOME_IDP_PIPELINE__WORKERS": "4",
         "HOME_IDP_GRAPHQL__GRAPHIQL": "false",
@@ -191,6 +192,8 @@ def test_the_default_public_url_is_the_service(default_docs: Docs) -> None:
     assert config(default_docs)["HOME_IDP_PROFILE"] == "cluster"
     assert config(default_docs)["HOME_IDP_BUILDER__PLUGIN"] == "kaniko"
     assert config(default_docs)["HOME_IDP_DEPLOYER__PLUGIN"] == "kubernetes"
+    # No issuer: apps stay on plain HTTP, and the server's default ("") applies.
+    assert "HOME_IDP_DEPLOYER__TLS_CLUSTER_ISSUER" not in config(default_docs)
 
 
 @pytest.mark.parametrize("values", ["default_docs", "full_docs"])

@@ -27,6 +27,10 @@ def test_the_chart_lints_strictly(helm: Helm, values: tuple[str, ...]) -> None:
         (("--set", "config.git.plugin=gitlab"), "at '/config/git/plugin'"),
         (("--set", "config.builder.plugin=buildah"), "at '/config/builder/plugin'"),
         (("--set", "config.deployer.plugin=container"), "at '/config/deployer/plugin'"),
+        (
+            ("--set", "config.deployer.tlsClusterIssuer=Lets_Encrypt"),
+            "at '/config/deployer/tlsClusterIssuer'",
+        ),
         (("--set", "config.logLevel=loud"), "at '/config/logLevel'"),
         (("--set", "config.publicUrl=idp.example.org"), "at '/config/publicUrl'"),
         (("--set", "ingress.enabled=true"), "at '/ingress/hosts': minItems: got 0, want 1"),

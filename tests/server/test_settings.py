@@ -76,3 +76,19 @@ def test_a_refused_secret_is_named_but_never_quoted(
     setting = name.removeprefix("HOME_IDP_").lower().replace("__", ".")
     assert setting in str(refused.value)
     assert "SHORT" not in str(refused.value)
+
+
+@pytest.mark.parametrize("issuer", ["Lets_Encrypt", "-prod", "a" * 64, "issuer/../x"])
+def test_a_tls_issuer_that_is_no_kubernetes_name_is_refused(
+    bare_environment: Path, monkeypatch: pytest.MonkeyPatch, issuer: str
+) -> None:
+    monkeypatch.setenv("HOME_IDP_DEPLOYER__TLS_CLUSTER_ISSUER", issuer)
+    with pytest.raises(ValidationError, match=r"deployer\.tls_cluster_issuer"):
+        Settings()
+
+
+def test_a_tls_issuer_is_taken_by_name(
+    bare_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME_IDP_DEPLOYER__TLS_CLUSTER_ISSUER", "letsencrypt.prod")
+    assert Settings().deployer.tls_cluster_issuer == "letsencrypt.prod"
