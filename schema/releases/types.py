@@ -97,6 +97,18 @@ class ReleaseStep:
         )
 
 
+async def _release_url(root: Release, info: Info) -> str | None:
+    """Release.url: the app's stable address while the release is live, else its own."""
+    addresses = info.context.runtime.deploy.app_addresses
+    if root.instance_url is None or addresses is None or not await root.is_live(info):
+        return root.instance_url
+    app = await info.context.loaders.app.load(root.app_id)
+    project = await info.context.loaders.project.load(app.project_id) if app else None  # type: ignore[attr-defined]
+    if app is None or project is None:
+        return root.instance_url
+    return addresses.url(project.name, app.name)
+
+
 @strawberry.type(description="One run of an app's flow, from a Dockerfile save to the end.")
 class Release(VisibleNode):
     id: relay.NodeID[int]
@@ -116,8 +128,11 @@ class Release(VisibleNode):
         description="The platform-repo commit of the release's manifests."
     )
     url: str | None = strawberry.field(
-        description="Where this release's own instance answers, once rolled out; App.url is "
-        "the app's address across releases."
+        resolver=_release_url,
+        description="Where the release answers, once rolled out. The live release of an app "
+        "the server runs itself (the container deployer) answers at the app's address, "
+        "App.url, which stays the same across releases; any other release at its own "
+        "instance's address.",
     )
     error: str | None = strawberry.field(description="Which step failed, and why.")
     verify_until: datetime | None = strawberry.field(
@@ -130,6 +145,8 @@ class Release(VisibleNode):
     app_id: strawberry.Private[int]
     version_id: strawberry.Private[int]
     rolled_back_by_id: strawberry.Private[int | None]
+    # Where the release's own instance answers, once rolled out.
+    instance_url: strawberry.Private[str | None]
 
     @classmethod
     def from_model(cls, release: models.Release) -> Self:
@@ -140,6 +157,7 @@ class Release(VisibleNode):
             source_commit=SourceCommit.of(release),
             duration_ms=_duration_ms(release.created_at, release.finished_at),
             version_id=release.dockerfile_version_id,  # type: ignore[attr-defined]
+            instance_url=release.url,
         )
 
     @strawberry.field(description="Whether this release is the one that serves now.")

@@ -17,7 +17,7 @@ from tests.factories import Factory, Person
 from tests.graphql import GraphQLClient
 from tests.liveserver import live_server
 
-APP_URL = """query($id: ID!) { node(id: $id) { ... on App { url liveRelease { number } } } }"""
+APP_URL = """query($id: ID!) { node(id: $id) { ... on App { url liveRelease { number url } } } }"""
 ROLLBACK = """mutation($input: RollbackInput!) {
   rollback(input: $input) { __typename ... on ReleaseSuccess { release { id } } }
 }"""
@@ -120,7 +120,11 @@ async def test_an_app_answers_at_one_address_through_releases_and_a_rollback_wit
         ]
         assert changes == ["v1", "v2", "v3", "v1"]
         node = (await gql(APP_URL, {"id": app_gid}, dev.token))["node"]
-        assert node == {"url": f"http://{address}", "liveRelease": {"number": 4}}
+        # The live release gives the app's address too, not its own container's.
+        assert node == {
+            "url": f"http://{address}",
+            "liveRelease": {"number": 4, "url": f"http://{address}"},
+        }
 
 
 async def test_an_app_without_a_live_release_says_so_at_its_address(

@@ -23,7 +23,9 @@ mutation($input: SaveDockerfileInput!) {
   }
 }
 """
-RELEASE = "query($id: ID!) { node(id: $id) { ... on Release { status url image digest } } }"
+RELEASE = """query($id: ID!) {
+  node(id: $id) { ... on Release { status url isLive image digest app { url } } }
+}"""
 
 
 async def test_a_saved_dockerfile_becomes_a_running_release(server: FakeServer) -> None:
@@ -64,4 +66,30 @@ async def test_a_saved_dockerfile_becomes_a_running_release(server: FakeServer) 
     # The build's lines were kept, and the API shows the release as it ended.
     shown = await gql(RELEASE, {"id": payload["release"]["id"]}, token=dev.token)
     assert shown["node"]["status"] == "SUCCEEDED"
-    assert shown["node"]["url"] == running.url
+    # The live release answers at the app's address, which outlives it; its own
+    # instance's address is kept, where the server passes the app's requests.
+    assert release.url == running.url
+    assert (
+        shown["node"]["url"]
+        == shown["node"]["app"]["url"]
+        == (f"http://web.shop.localhost:{server.runtime.settings.port}")
+    )
+
+    again = await gql(
+        SAVE,
+        {
+            "input": {
+                "app": to_base64("App", web.id),
+                "content": DOCKERFILE + "# 2\n",
+                "message": "2",
+            }
+        },
+        token=dev.token,
+    )
+    second = await wait_for_release(
+        int(from_base64(again["saveDockerfile"]["release"]["id"])[1]), 20
+    )
+    assert second.status is ReleaseStatus.SUCCEEDED, second.error
+    # Release #1 serves no more: its address is its own instance's again.
+    shown = await gql(RELEASE, {"id": payload["release"]["id"]}, token=dev.token)
+    assert (shown["node"]["isLive"], shown["node"]["url"]) == (False, running.url)
