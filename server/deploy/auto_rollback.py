@@ -10,7 +10,10 @@ Then, outside the database: the failed release's own instance is removed
 (the container deployer's container; cluster deployers run whatever git
 and the next release say), and, with no rollback, git gets the manifests
 from before the failed release back in one commit, so it never keeps
-pointing at a failed image.
+pointing at a failed image, and the deployer is handed the release those
+manifests are of: what runs follows git, as Argo CD would make it (the
+kubernetes deployer applies them itself, or the failed Deployment would
+stay applied).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class AutoRollback:
         if await taken_over_by(release) is not None:
             # A newer release is deploying or serving: going back would undo it.
             return []
-        target = await _replaced(release, step, app)
+        target = await _replaced(release, step.name, app)
         if app.live_release_id == release.id:
             # Its instance is removed next: nothing serves until a rollback is live.
             await App.filter(id=app.id, live_release_id=release.id).update(live_release_id=None)
@@ -121,18 +124,19 @@ class AutoRollback:
             await self.deployer.discard(deployment)
         except DeployError as error:
             log.warning("release %s failed; removing what runs it failed: %s", release_id, error)
-        if step in _ROLLED_OUT_STEPS and release.rolled_back_by_id is None:
-            await self._restore_manifests(release)
+        if release.rolled_back_by_id is None and await self._restore_manifests(release):
+            await self._redeploy_replaced(release, step)
 
-    async def _restore_manifests(self, release: Release) -> None:
+    async def _restore_manifests(self, release: Release) -> bool:
+        """Whether git holds the manifests from before `release` again."""
         before, mine = release.manifests_before, release.manifests
         if not before or not mine:
-            return  # the app's first manifests: nothing to go back to
+            return False  # the app's first manifests: nothing to go back to
         project, app = release.app.project.name, release.app.name
         folder = manifests_folder(project, app)
         try:
             if await current_manifests(self.git, folder) != mine:
-                return  # a later commit moved on already
+                return False  # a later commit moved on already
             changes: dict[str, bytes | None] = {
                 f"{folder}/{name}": text.encode() for name, text in before.items()
             }
@@ -144,12 +148,37 @@ class AutoRollback:
             await self.git.commit_files(changes, _AUTHOR, message)
         except GitError as error:
             log.warning("could not put the manifests of %s/%s back: %s", project, app, error)
+            return False
+        return True
+
+    async def _redeploy_replaced(self, release: Release, step: str) -> None:
+        """Hand the deployer the release git's manifests are of again, and call it live."""
+        app = await App.get(id=release.app.id)
+        target = await _replaced(release, step, app)
+        if target is None:
+            return
+        await target.fetch_related("app__project")
+        try:
+            await self.deployer.sync(await self.source.of(target))
+        except DeployError as error:
+            log.warning(
+                "release %s failed; deploying release #%s again failed: %s",
+                release.id,
+                target.number,
+                error,
+            )
+            return
+        # A failed watch had taken the live mark off: the release before serves again.
+        await App.filter(id=app.id, live_release_id=None).update(live_release_id=target.id)
+        log.info(
+            "release %s failed: release #%s runs again, as git says", release.id, target.number
+        )
 
 
-async def _replaced(release: Release, step: ReleaseStep, app: App) -> Release | None:
+async def _replaced(release: Release, step: str, app: App) -> Release | None:
     """The release that served before `release` took over, if it succeeded (only a
-    release that succeeded is one to go back to)."""
-    if step.name == "rollout":
+    release that succeeded is one to go back to); `step` is the one it failed at."""
+    if step == "rollout":
         # A failed rollout never became live: what is live now is what it replaced.
         replaced_id = app.live_release_id
     else:

@@ -232,6 +232,15 @@ async def test_without_auto_rollback_git_gets_the_manifests_from_before(
                 break
             await asyncio.sleep(0.05)
     assert (second.digest or "-") not in shown.decode()
+    # What runs follows git: release #1 is deployed again (the kubernetes
+    # deployer would otherwise leave the failed Deployment applied) and serves.
+    async with asyncio.timeout(WAIT):
+        while (await App.get(id=shop.app.id)).live_release_id != first.id:
+            await asyncio.sleep(0.05)
+    [running] = await shop.deployer.list_running("manual")
+    assert (running.release, running.image) == (1, shop.deployer.synced[-1].image)
+    assert first.digest in running.image
+    assert await Release.filter(app_id=shop.app.id).count() == 2
 
 
 async def test_a_failed_rollout_rolls_back_and_the_live_release_keeps_serving(
