@@ -51,6 +51,10 @@ from tests.liveserver import free_port
 # in-process ones too (tests.factories.PASSWORD_HASHING says why).
 for _name, _value in PASSWORD_HASHING_ENV.items():
     os.environ.setdefault(_name, _value)
+# The dashboard redraws at most 20 times a second instead of 60 (read by
+# Textual when it is first imported, which is after this): the tests wait for
+# what the screen shows, not for frames, and drawing is most of their CPU time.
+os.environ.setdefault("TEXTUAL_FPS", "20")
 
 # Fixtures that start real components: a test that uses one is a `system` test.
 SYSTEM_FIXTURES = frozenset({"build_components"})
