@@ -135,7 +135,10 @@ class AutoRollback:
         project, app = release.app.project.name, release.app.name
         folder = manifests_folder(project, app)
         try:
-            if await current_manifests(self.git, folder) != mine:
+            current = await current_manifests(self.git, folder)
+            if current == before:
+                return True  # put back already: this clean-up runs again after a restart
+            if current != mine:
                 return False  # a later commit moved on already
             changes: dict[str, bytes | None] = {
                 f"{folder}/{name}": text.encode() for name, text in before.items()

@@ -51,7 +51,11 @@ class FailureHook(Protocol):
         ...
 
     async def after_failure(self, release_id: int, step: str) -> None:
-        """Once the failure is committed: work outside the database (containers, git)."""
+        """Once the failure is committed: work outside the database (containers, git).
+
+        It runs as a job of the queue, so a server that dies meanwhile does it
+        after its restart (or another replica does): it must be safe to run twice.
+        """
         ...
 
 
@@ -76,7 +80,6 @@ class Engine:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._failure_hooks: list[FailureHook] = []
-        self._aftermath: set[asyncio.Task[None]] = set()
         # Where this server's name for its leases comes from; without slots
         # (a data dir), a name of one life, whose jobs wait out their leases.
         self._instance_slots = instance_slots
@@ -177,6 +180,11 @@ class Engine:
         if step is None:
             return
         release = step.release
+        if step.state is StepState.FAILED and release.status is ReleaseStatus.FAILED:
+            # A failed step's job is the clean-up after the failure (`_fail`).
+            await self._holding_lease(queue, job.id, self._after_failure(release.id, step.name))
+            await JobQueue.remove_for_step(step.id)
+            return
         implementation = self._steps.get(step.name)
         if release.status is not ReleaseStatus.RUNNING or step.state not in (
             StepState.PENDING,
@@ -321,7 +329,6 @@ class Engine:
                 await JobQueue.remove_for_step(step.id)
                 events += await self._fail(release, step, outcome.reason)
         await self.events.publish(events)
-        self._after_failures(events)
         self._wake.set()
 
     async def _succeed(
@@ -364,6 +371,10 @@ class Engine:
         for hook in self._failure_hooks:
             started += await hook.release_failed(release, step)
         await release.save(update_fields=["status", "finished_at", "error", "rolled_back_by_id"])
+        if self._failure_hooks:
+            # The clean-up outside the database is queued with the failure, in
+            # its transaction: a crash before it ran cannot lose it.
+            await JobQueue.enqueue(step.id)
         events = [
             await self.events.record(release, StepState.FAILED, step=step.name, message=reason),
             await self.events.record(release, ReleaseStatus.FAILED, message=release.error),
@@ -373,26 +384,12 @@ class Engine:
         self._tracer.release_ended(release)
         return events
 
-    def _after_failures(self, events: Sequence[ReleaseEvent]) -> None:
-        """Once failures are committed: the hooks' work outside the database, in the
-        background (a worker goes on with other releases meanwhile)."""
-        failed = [
-            (event.release_id, event.step)  # type: ignore[attr-defined]
-            for event in events
-            if event.step is not None and event.state == StepState.FAILED
-        ]
-        for release_id, step in failed:
-            for hook in self._failure_hooks:
-                task = asyncio.create_task(self._after_failure(hook, release_id, step))
-                self._aftermath.add(task)
-                task.add_done_callback(self._aftermath.discard)
-
-    @staticmethod
-    async def _after_failure(hook: FailureHook, release_id: int, step: str) -> None:
-        try:
-            await hook.after_failure(release_id, step)
-        except Exception:
-            log.exception("cleaning up after release %s failed", release_id)
+    async def _after_failure(self, release_id: int, step: str) -> None:
+        for hook in self._failure_hooks:
+            try:
+                await hook.after_failure(release_id, step)
+            except Exception:
+                log.exception("cleaning up after release %s failed", release_id)
 
     # -- waits, the reconciler, cancel and retry ----------------------------
 
@@ -454,7 +451,6 @@ class Engine:
                 return
             events += await self._fail(release, step, reason)
         await self.events.publish(events)
-        self._after_failures(events)
         self._wake.set()
 
     async def cancel(self, release_id: int, by: str) -> Release:
@@ -543,6 +539,8 @@ class Engine:
                 first = (
                     await ReleaseStep.get_or_none(release_id=release.id, name=retried_from) or first
                 )
+            # A clean-up not run yet is moot: the retry sets up the release again.
+            await JobQueue.remove_for_release(release.id)
             await ReleaseStep.filter(release_id=release.id, position__gte=first.position).update(
                 state=StepState.PENDING,
                 attempts=0,

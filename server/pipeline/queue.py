@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from home_idp.server.pipeline.models import Job
+from home_idp.server.pipeline.models import Job, ReleaseStep
 
 __all__ = ["JobQueue", "utcnow"]
 
@@ -75,6 +75,11 @@ class JobQueue:
     @staticmethod
     async def remove_for_step(step_id: int) -> None:
         await Job.filter(step_id=step_id).delete()
+
+    @staticmethod
+    async def remove_for_release(release_id: int) -> None:
+        steps = ReleaseStep.filter(release_id=release_id).values_list("id", flat=True)
+        await Job.filter(step_id__in=await steps).delete()
 
     @staticmethod
     async def take_back_leases(server_name: str) -> int:

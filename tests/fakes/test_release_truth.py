@@ -4,12 +4,15 @@ crash, an OOM kill or lost readiness fails it, and the release it replaced comes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from strawberry.relay import from_base64, to_base64
 
 from home_idp.server.apps.models import App, AppSecret
-from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
+from home_idp.server.pipeline.models import Job, Release, ReleaseStatus, ReleaseStep, StepState
+from home_idp.server.pipeline.queue import utcnow
 from home_idp.server.rbac.models import AuditEvent
 from tests.deploy.flow import wait_for_release
 from tests.factories import Factory, Person
@@ -36,6 +39,15 @@ RELEASE = """query($id: ID!) { node(id: $id) { ... on Release {
 APP = "query($id: ID!) { node(id: $id) { ... on App { stabilitySeconds autoRollback } } }"
 # Generous: the fast tier shares a loaded machine.
 WAIT = 60
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Wait until `check()` holds (what the engine does runs in the background)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.05)
 
 
 class Watched:
@@ -232,11 +244,13 @@ async def test_without_auto_rollback_git_gets_the_manifests_from_before(
                 break
             await asyncio.sleep(0.05)
     assert (second.digest or "-") not in shown.decode()
+
     # What runs follows git: release #1 is deployed again (the kubernetes
     # deployer would otherwise leave the failed Deployment applied) and serves.
-    async with asyncio.timeout(WAIT):
-        while (await App.get(id=shop.app.id)).live_release_id != first.id:
-            await asyncio.sleep(0.05)
+    async def first_is_live() -> bool:
+        return (await App.get(id=shop.app.id)).live_release_id == first.id
+
+    await until(first_is_live)
     [running] = await shop.deployer.list_running("manual")
     assert (running.release, running.image) == (1, shop.deployer.synced[-1].image)
     assert first.digest in running.image
@@ -375,3 +389,37 @@ async def test_one_slow_answer_to_the_health_check_does_not_fail_the_watch(
     release = await wait_for_release(release_id, WAIT)
 
     assert release.status is ReleaseStatus.SUCCEEDED, release.error
+
+
+async def test_the_clean_up_after_a_failure_is_a_job_that_a_restart_takes_up(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "durable")
+    await shop.update(stabilitySeconds=0, autoRollback=False)
+    first = await shop.released("first")
+    assert first.status is ReleaseStatus.SUCCEEDED, first.error
+    shop.deployer.fail_rollout("durable", "web", "CrashLoopBackOff")
+    second = await shop.released("second")
+    assert second.status is ReleaseStatus.FAILED
+    rollout = await ReleaseStep.get(release_id=second.id, name="rollout")
+
+    # The failure queued its clean-up, in the queue's table: a worker did it.
+    async def cleaned_up() -> bool:
+        done = ("durable", "web", second.number) in shop.deployer.discarded
+        return done and not await Job.exists(step_id=rollout.id)
+
+    await until(cleaned_up)
+
+    # A server that died in the middle of it left the job leased under its name:
+    # once the lease ran out, a worker takes it up and does the clean-up again.
+    shop.deployer.discarded.clear()
+    await Job.create(
+        step=rollout,
+        due_at=utcnow(),
+        leased_by="a-server-that-died-0",
+        lease_until=utcnow() - timedelta(seconds=1),
+    )
+    await until(cleaned_up)
+    # Done twice, it changed nothing more: release #1 serves, no other release began.
+    assert (await App.get(id=shop.app.id)).live_release_id == first.id
+    assert await Release.filter(app_id=shop.app.id).count() == 2
