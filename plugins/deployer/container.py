@@ -66,6 +66,7 @@ from home_idp.plugins.deployer.contract import (
     StabilityReport,
 )
 from home_idp.plugins.deployer.labels import check_names
+from home_idp.plugins.support.log_excerpt import quote_log_lines
 from home_idp.plugins.support.masking import mask_secrets
 from home_idp.plugins.support.options import Between, Flag, PluginOptions
 
@@ -212,7 +213,7 @@ class ContainerDeployer:
             lines = await last_lines(self._engine, name, deployment.secrets.values())
             reason = f"the container exited with code {container.exit_code}"
             if lines:
-                reason += ": " + " | ".join(lines)
+                reason += ": " + quote_log_lines(lines)
             return RolloutStatus(RolloutState.FAILED, reason)
         return RolloutStatus(RolloutState.PROGRESSING, f"the container is {container.status}")
 

@@ -13,11 +13,12 @@ from home_idp.schema.core.context import Context, Info
 from home_idp.schema.core.live_rights import while_allowed
 from home_idp.schema.core.permissions import IsAuthenticated
 from home_idp.schema.core.relay import decode_cursor, decode_id
-from home_idp.schema.releases.types import AppLogLine, BuildLogLine, ReleaseEvent
+from home_idp.schema.releases.types import AppLogLine, BuildLogLine, ReleaseEvent, shown_to
 from home_idp.server.deploy.build_logs import build_log_topic
 from home_idp.server.errors import ValidationFailed
 from home_idp.server.events import merged
 from home_idp.server.pipeline.events import app_topic, release_topic
+from home_idp.server.pipeline.models import ReleaseEvent as ReleaseEventRow
 
 __all__ = ["ReleaseSubscription"]
 
@@ -44,10 +45,12 @@ class ReleaseSubscription:
         if release_id is not None:
             release = await releases.get(decode_id(release_id, "Release", "releaseId"))
             topic, by_release, by_app = release_topic(release.id), release.id, None
+            events_app = release.app.id
         else:
             assert app_id is not None
             app = await releases.app_for_events(decode_id(app_id, "App", "appId"))
             topic, by_release, by_app = app_topic(app.id), None, app.id
+            events_app = app.id
 
         project = (release.app if release_id is not None else app).project.name
 
@@ -57,7 +60,7 @@ class ReleaseSubscription:
         async with contextlib.aclosing(
             while_allowed(
                 info,
-                _release_events(info, topic, by_release, by_app, decode_cursor(after)),
+                _release_events(info, topic, by_release, by_app, events_app, decode_cursor(after)),
                 may_still_read,
             )
         ) as events:
@@ -139,7 +142,12 @@ class ReleaseSubscription:
 
 
 async def _release_events(
-    info: Info, topic: str, by_release: int | None, by_app: int | None, last: int | None
+    info: Info,
+    topic: str,
+    by_release: int | None,
+    by_app: int | None,
+    app_id: int,
+    last: int | None,
 ) -> AsyncGenerator[ReleaseEvent, None]:
     releases = info.context.deploy.releases
     async with info.context.runtime.bus.subscribe(topic) as live:
@@ -151,7 +159,7 @@ async def _release_events(
                 ).limit(_REPLAY_BATCH)
                 for event in batch:
                     last = event.id
-                    yield ReleaseEvent.from_model(event)
+                    yield ReleaseEvent.from_model(event, await _shown(info, app_id, event))
                 if len(batch) < _REPLAY_BATCH:
                     break
         # Only what the replay sent is skipped: live events of different
@@ -160,4 +168,8 @@ async def _release_events(
         async for event in live:
             if replayed_up_to is not None and event.id <= replayed_up_to:
                 continue
-            yield ReleaseEvent.from_model(event)
+            yield ReleaseEvent.from_model(event, await _shown(info, app_id, event))
+
+
+async def _shown(info: Info, app_id: int, event: ReleaseEventRow) -> str:
+    return await shown_to(info, app_id, event.message) or ""

@@ -12,6 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from home_idp.plugins.deployer import contract as deployer_contract
+from home_idp.plugins.support.log_excerpt import has_log_lines, hide_log_lines
 from home_idp.schema.apps.types import App, DockerfileVersion, readable_app
 from home_idp.schema.core.context import Info
 from home_idp.schema.core.from_row import FromRow, from_row
@@ -89,12 +90,28 @@ class ReleaseStep:
     span_id: str | None = strawberry.field(description="The step's span in the release's trace.")
 
     @classmethod
-    def from_model(cls, step: models.ReleaseStep) -> Self:
+    def from_model(cls, step: models.ReleaseStep, error: str | None) -> Self:
+        """`error`: the step's error as the caller may see it (`shown_to`)."""
         return from_row(
             cls,
             step,
+            error=error,
             duration_ms=_duration_ms(step.started_at, step.finished_at),
         )
+
+
+async def shown_to(info: Info, app_id: int, text: str | None) -> str | None:
+    """`text` (an error, an event's message) as the caller may see it: the log
+    lines it quotes only if they may read the app's project's logs."""
+    if text is None or not has_log_lines(text):
+        return text
+    if await readable_app(info, app_id, "log") is not None:
+        return text
+    return hide_log_lines(text)
+
+
+async def _release_error(root: Release, info: Info) -> str | None:
+    return await shown_to(info, root.app_id, root.stored_error)
 
 
 async def _release_url(root: Release, info: Info) -> str | None:
@@ -134,7 +151,11 @@ class Release(VisibleNode):
         "App.url, which stays the same across releases; any other release at its own "
         "instance's address.",
     )
-    error: str | None = strawberry.field(description="Which step failed, and why.")
+    error: str | None = strawberry.field(
+        resolver=_release_error,
+        description="Which step failed, and why. The app's or the build's last lines it "
+        "quotes (between ⟨ and ⟩) show only to those who may read the project's logs.",
+    )
     verify_until: datetime | None = strawberry.field(
         description="Until when the release is (or was) watched after its rollout; null "
         "when it is not watched."
@@ -147,6 +168,7 @@ class Release(VisibleNode):
     rolled_back_by_id: strawberry.Private[int | None]
     # Where the release's own instance answers, once rolled out.
     instance_url: strawberry.Private[str | None]
+    stored_error: strawberry.Private[str | None]
 
     @classmethod
     def from_model(cls, release: models.Release) -> Self:
@@ -158,6 +180,7 @@ class Release(VisibleNode):
             duration_ms=_duration_ms(release.created_at, release.finished_at),
             version_id=release.dockerfile_version_id,  # type: ignore[attr-defined]
             instance_url=release.url,
+            stored_error=release.error,
         )
 
     @strawberry.field(description="Whether this release is the one that serves now.")
@@ -192,7 +215,10 @@ class Release(VisibleNode):
     @strawberry.field(description="The steps in order.")
     async def steps(self, info: Info) -> list[ReleaseStep]:
         steps = await info.context.loaders.steps_of_release.load(self.id)
-        return [ReleaseStep.from_model(step) for step in steps]
+        return [
+            ReleaseStep.from_model(step, await shown_to(info, self.app_id, step.error))
+            for step in steps
+        ]
 
     @strawberry.field
     async def app(self, info: Info) -> App:
@@ -229,11 +255,13 @@ class ReleaseEvent:
         return encode_cursor(self.sequence)
 
     @classmethod
-    def from_model(cls, event: models.ReleaseEvent) -> Self:
+    def from_model(cls, event: models.ReleaseEvent, message: str) -> Self:
+        """`message`: the event's message as the caller may see it (`shown_to`)."""
         return from_row(
             cls,
             event,
             release_id=relay.GlobalID("Release", str(event.release_id)),  # type: ignore[attr-defined]
+            message=message,
             sequence=event.id,
         )
 

@@ -24,6 +24,7 @@ from home_idp.plugins.registry.contract import (
     RegistryPlugin,
     RegistryUnavailable,
 )
+from home_idp.plugins.support.log_excerpt import quote_log_lines
 from home_idp.plugins.support.tracing import trace_env, tracer
 from home_idp.server.apps.config import app_secret_values
 from home_idp.server.apps.models import App
@@ -169,8 +170,8 @@ class BuildStep(NeverParks):
             await _record_image(release, image, result.digest)
             return Done({"image": image, "digest": result.digest})
         reason = writer.mask(result.reason)
-        last = "\n".join(writer.last_lines(_ERROR_LINES))
-        message = f"{reason}; last lines:\n{last}" if last else reason
+        last = writer.last_lines(_ERROR_LINES)
+        message = f"{reason}; last lines:\n" + quote_log_lines(last, "\n") if last else reason
         return Retry(message) if result.retryable else Fail(message)
 
     async def _build(

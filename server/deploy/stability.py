@@ -20,6 +20,7 @@ from home_idp.plugins.deployer.contract import (
     StabilityReport,
 )
 from home_idp.plugins.registry.contract import RegistryError, RegistryUnavailable
+from home_idp.plugins.support.log_excerpt import quote_log_lines
 from home_idp.server.apps.models import App
 from home_idp.server.deploy.deploy_steps import DeploymentSource
 from home_idp.server.pipeline.models import Release, ReleaseStatus, ReleaseStep, StepState
@@ -58,7 +59,7 @@ def stability_problem(
     else:
         return None
     if report.log_lines:
-        problem += "; its last lines: " + " | ".join(report.log_lines)
+        problem += "; its last lines: " + quote_log_lines(report.log_lines)
     return problem
 
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from strawberry.relay import from_base64, to_base64
 
+from home_idp.plugins.support.log_excerpt import HIDDEN_LOG_LINES
 from home_idp.server.apps.models import App, AppSecret
 from home_idp.server.pipeline.models import Job, Release, ReleaseStatus, ReleaseStep, StepState
 from home_idp.server.pipeline.queue import utcnow
-from home_idp.server.rbac.models import AuditEvent
+from home_idp.server.rbac.models import AuditEvent, Membership, Policy, PolicyEffect, Project, Role
 from tests.deploy.flow import wait_for_release
 from tests.factories import Factory, Person
 from tests.fakes.server import FakeServer
@@ -423,3 +424,38 @@ async def test_the_clean_up_after_a_failure_is_a_job_that_a_restart_takes_up(
     # Done twice, it changed nothing more: release #1 serves, no other release began.
     assert (await App.get(id=shop.app.id)).live_release_id == first.id
     assert await Release.filter(app_id=shop.app.id).count() == 2
+
+
+ERRORS_OF = (
+    """query($id: ID!) { node(id: $id) { ... on Release { error steps { name error } } } }"""
+)
+
+
+async def test_the_last_lines_an_error_quotes_show_only_to_those_who_may_read_logs(
+    server: FakeServer,
+) -> None:
+    shop = await Watched.open(server, "quiet")
+    await shop.update(stabilitySeconds=0)
+    await shop.released("first")
+    await shop.update(stabilitySeconds=60, autoRollback=False)
+    second_id = await shop.start_release("second")
+    await shop.watching(second_id)
+    await shop.deployer.crash("quiet", "web", 1)
+    second = await wait_for_release(second_id, WAIT)
+    assert "fatal: exiting with code 1" in (second.error or ""), second.error
+    # A role that reads the project's releases, and not its logs.
+    role = await Role.create(name="release-reader", description="releases, not logs")
+    await Policy.create(role=role, effect=PolicyEffect.ALLOW, resource="release", action="read")
+    reader = await Factory(server.runtime).user("reader")
+    project = await Project.get(name="quiet")
+    await Membership.create(user=reader.user, project=project, role=role)
+    release_gid = to_base64("Release", second.id)
+
+    for person, may_read_logs in ((shop.dev, True), (reader, False)):
+        node = (await shop.gql(ERRORS_OF, {"id": release_gid}, token=person.token))["node"]
+        verify = next(step for step in node["steps"] if step["name"] == "verify")
+        for error in (node["error"], verify["error"]):
+            # Why it failed reads the same to both; the app's own lines do not.
+            assert "the app restarted once (last exit: exit code 1)" in error, error
+            assert ("fatal: exiting with code 1" in error) is may_read_logs, error
+            assert (HIDDEN_LOG_LINES in error) is not may_read_logs, error

@@ -329,7 +329,8 @@ async def test_a_new_release_replaces_the_old_one_once_it_is_ready(
         (
             {"env": {"EXIT_WITH": "3"}, "secrets": {"API_TOKEN": "tok-s3cret"}},
             RolloutState.FAILED,
-            "the container exited with code 3: giving up with 3, token ****",
+            # The app's own lines, quoted as log lines (plugins.support.log_excerpt).
+            "the container exited with code 3: \u27e8giving up with 3, token ****\u27e9",
         ),
     ],
     ids=["health-404", "exits"],
