@@ -151,6 +151,10 @@ class Release(VisibleNode):
         "App.url, which stays the same across releases; any other release at its own "
         "instance's address.",
     )
+    instance_url: str | None = strawberry.field(
+        description="Where this release's own instance answers, once rolled out (the "
+        "container deployer's container, on its own port): also after the server stops."
+    )
     error: str | None = strawberry.field(
         resolver=_release_error,
         description="Which step failed, and why. The app's or the build's last lines it "
@@ -166,8 +170,6 @@ class Release(VisibleNode):
     app_id: strawberry.Private[int]
     version_id: strawberry.Private[int]
     rolled_back_by_id: strawberry.Private[int | None]
-    # Where the release's own instance answers, once rolled out.
-    instance_url: strawberry.Private[str | None]
     stored_error: strawberry.Private[str | None]
 
     @classmethod

@@ -73,7 +73,7 @@ _UPDATE_APP = """mutation($id: ID!, $source: String!) { updateApp(input: {id: $i
 _SAVE = """mutation($app: ID!, $content: String!) { saveDockerfile(input: {app: $app,
   content: $content, message: "home-idp demo"}) {
   __typename ... on SaveDockerfileSuccess { release { id number } } ... on Error { message } } }"""
-_RELEASE = """query($id: ID!) { node(id: $id) { ... on Release { status error url
+_RELEASE = """query($id: ID!) { node(id: $id) { ... on Release { status error instanceUrl
   steps { name state durationMs error } } } }"""
 
 
@@ -222,7 +222,9 @@ async def run_demo(
             say(f"  the release {node['status'].lower()}: {node['error']}")
             return 1
         say(f"  succeeded in {time.monotonic() - started:.1f}s; the app answers at:")
-        say(str(node["url"]))
+        # Its container's own address, which outlives the demo's server (the
+        # app's stable address is the server's to answer).
+        say(str(node["instanceUrl"]))
         if not headless:
             say("(home-idp keeps serving; Ctrl-C stops it, the app keeps running)")
             await serving

@@ -35,7 +35,7 @@ ROLLBACK = """mutation($input: RollbackInput!) {
 }"""
 PLAN = """query($id: ID!) { releasePlan(releaseId: $id) { folder diff files } }"""
 APP = """query($id: ID!) {
-  node(id: $id) { ... on App { liveRelease { number url }
+  node(id: $id) { ... on App { url liveRelease { number url instanceUrl }
     releases(first: 10) { edges { node { number isLive } } } } }
 }"""
 UPDATE = """mutation($input: UpdateAppInput!) { updateApp(input: $input) { __typename } }"""
@@ -91,7 +91,8 @@ async def test_releases_deploy_roll_back_and_a_failing_one_leaves_the_live_one_s
         assert f"+        image: {image}" in plan["diff"]
         assert plan["files"] == ["deployment.yaml", "namespace.yaml", "service.yaml"]
         node = (await gql(APP, {"id": app_gid}, dev.token))["node"]
-        assert node["liveRelease"] == {"number": 1, "url": first.url}
+        # The live release answers at the app's address; its container at its own.
+        assert node["liveRelease"] == {"number": 1, "url": node["url"], "instanceUrl": first.url}
 
         # 2. A second release replaces it once ready: a new URL, the old one is gone.
         second = await released(gql, dev, web, f"{DOCKERFILE}ENV SECOND=1\n")

@@ -24,7 +24,7 @@ mutation($input: SaveDockerfileInput!) {
 }
 """
 RELEASE = """query($id: ID!) {
-  node(id: $id) { ... on Release { status url isLive image digest app { url } } }
+  node(id: $id) { ... on Release { status url instanceUrl isLive image digest app { url } } }
 }"""
 
 
@@ -68,7 +68,7 @@ async def test_a_saved_dockerfile_becomes_a_running_release(server: FakeServer) 
     assert shown["node"]["status"] == "SUCCEEDED"
     # The live release answers at the app's address, which outlives it; its own
     # instance's address is kept, where the server passes the app's requests.
-    assert release.url == running.url
+    assert release.url == shown["node"]["instanceUrl"] == running.url
     assert (
         shown["node"]["url"]
         == shown["node"]["app"]["url"]
@@ -93,3 +93,4 @@ async def test_a_saved_dockerfile_becomes_a_running_release(server: FakeServer) 
     # Release #1 serves no more: its address is its own instance's again.
     shown = await gql(RELEASE, {"id": payload["release"]["id"]}, token=dev.token)
     assert (shown["node"]["isLive"], shown["node"]["url"]) == (False, running.url)
+    assert shown["node"]["instanceUrl"] == running.url
