@@ -9,6 +9,7 @@ from typing import Self, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from home_idp.plugins.support.log_excerpt import has_log_lines, hide_log_lines
 from home_idp.schema.core.context import Info
 from home_idp.schema.core.from_row import from_row
 from home_idp.schema.core.relay import encode_cursor
@@ -59,12 +60,32 @@ class TraceStatus(Enum):
     ERROR = "error"
 
 
+async def _shown(info: Info, project: str | None, text: str) -> str:
+    """`text` with the log lines it quotes (a failed step's error) hidden from a
+    caller who may not read the project's logs."""
+    if not has_log_lines(text):
+        return text
+    if project is not None and await info.context.rbac.authz.can("log", "read", project):
+        return text
+    return hide_log_lines(text)
+
+
+async def _event_name(root: SpanEvent, info: Info) -> str:
+    return await _shown(info, root.project, root.stored_name)
+
+
+async def _status_message(root: Span, info: Info) -> str:
+    return await _shown(info, root.project, root.stored_status_message)
+
+
 @strawberry.type(description="Something that happened at a moment during a span.")
 class SpanEvent:
-    name: str
+    name: str = strawberry.field(resolver=_event_name)
     time: datetime
     time_unix_nano: str = strawberry.field(description="Exact, as a decimal string.")
     attributes: JSON
+    stored_name: strawberry.Private[str]
+    project: strawberry.Private[str | None]
 
 
 @strawberry.type(description="One timed operation of a trace (OpenTelemetry span).")
@@ -80,7 +101,7 @@ class Span:
     end_time_unix_nano: str = strawberry.field(description="Exact, as a decimal string.")
     duration_ms: float
     status: SpanStatus
-    status_message: str
+    status_message: str = strawberry.field(resolver=_status_message)
     attributes: JSON
     events: list[SpanEvent]
     service_name: str
@@ -89,6 +110,7 @@ class Span:
     depth: int = strawberry.field(description="0 for a root; a child is one deeper.")
     row: strawberry.Private[int]
     tree: strawberry.Private[SpanTree | None]
+    stored_status_message: strawberry.Private[str]
 
     @strawberry.field(description="Pass as `after` to the `spans` subscription to resume.")
     def cursor(self) -> str:
@@ -113,12 +135,14 @@ class Span:
             duration_ms=_ms(span.end_ns - span.start_ns),
             status=SpanStatus(span.status),
             attributes=cast(JSON, span.attributes),
+            stored_status_message=span.status_message,
             events=[
                 SpanEvent(
-                    name=str(event.get("name", "")),
+                    stored_name=str(event.get("name", "")),
                     time=_time(int(event.get("time_ns", 0))),
                     time_unix_nano=str(event.get("time_ns", 0)),
                     attributes=cast(JSON, event.get("attributes", {})),
+                    project=span.project,
                 )
                 for event in span.events
             ],

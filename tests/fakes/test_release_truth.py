@@ -426,9 +426,9 @@ async def test_the_clean_up_after_a_failure_is_a_job_that_a_restart_takes_up(
     assert await Release.filter(app_id=shop.app.id).count() == 2
 
 
-ERRORS_OF = (
-    """query($id: ID!) { node(id: $id) { ... on Release { error steps { name error } } } }"""
-)
+ERRORS_OF = """query($id: ID!) { node(id: $id) { ... on Release {
+  error steps { name error } trace { spans { statusMessage events { name } } }
+} } }"""
 
 
 async def test_the_last_lines_an_error_quotes_show_only_to_those_who_may_read_logs(
@@ -443,18 +443,31 @@ async def test_the_last_lines_an_error_quotes_show_only_to_those_who_may_read_lo
     await shop.deployer.crash("quiet", "web", 1)
     second = await wait_for_release(second_id, WAIT)
     assert "fatal: exiting with code 1" in (second.error or ""), second.error
-    # A role that reads the project's releases, and not its logs.
+    # A role that reads the project's releases and traces, and not its logs.
     role = await Role.create(name="release-reader", description="releases, not logs")
-    await Policy.create(role=role, effect=PolicyEffect.ALLOW, resource="release", action="read")
+    for resource in ("release", "trace"):
+        await Policy.create(role=role, effect=PolicyEffect.ALLOW, resource=resource, action="read")
     reader = await Factory(server.runtime).user("reader")
     project = await Project.get(name="quiet")
     await Membership.create(user=reader.user, project=project, role=role)
     release_gid = to_base64("Release", second.id)
 
+    async def traced() -> bool:
+        # Spans are stored in batches, a moment after the step ends.
+        node = (await shop.gql(ERRORS_OF, {"id": release_gid}, token=shop.dev.token))["node"]
+        spans = (node["trace"] or {}).get("spans", [])
+        return any("restarted once" in span["statusMessage"] for span in spans)
+
+    await until(traced)
     for person, may_read_logs in ((shop.dev, True), (reader, False)):
         node = (await shop.gql(ERRORS_OF, {"id": release_gid}, token=person.token))["node"]
         verify = next(step for step in node["steps"] if step["name"] == "verify")
-        for error in (node["error"], verify["error"]):
+        spans = node["trace"]["spans"]
+        told = [s["statusMessage"] for s in spans] + [e["name"] for s in spans for e in s["events"]]
+        quoting = [text for text in told if "restarted once" in text]
+        # The release's span and its verify step's, and the step's failure event.
+        assert len(quoting) >= 2, told
+        for error in (node["error"], verify["error"], *quoting):
             # Why it failed reads the same to both; the app's own lines do not.
             assert "the app restarted once (last exit: exit code 1)" in error, error
             assert ("fatal: exiting with code 1" in error) is may_read_logs, error
