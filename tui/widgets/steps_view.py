@@ -16,12 +16,19 @@ _DONE = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 class StepRow(Horizontal):
-    """One step; `update_step` refreshes it in place."""
+    """One step; `update_step` refreshes it in place.
+
+    A row shows the newest state it was given: one given before its labels
+    exist (two updates in quick succession, the first mounting it) is shown
+    once they do.
+    """
 
     def __init__(self, name: str) -> None:
         super().__init__(classes="step-row")
         self.step_name = name
         self.state = "PENDING"
+        self._step: ReleaseStep | None = None
+        self._composed = False
 
     def compose(self) -> ComposeResult:
         yield Label(self.step_name, classes="step-name")
@@ -29,8 +36,18 @@ class StepRow(Horizontal):
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, classes="step-bar")
         yield Label("", classes="step-time")
 
+    def on_mount(self) -> None:
+        self._composed = True
+        if self._step is not None:
+            self._show(self._step)
+
     def update_step(self, step: ReleaseStep) -> None:
         self.state = step["state"]
+        self._step = step
+        if self._composed:
+            self._show(step)
+
+    def _show(self, step: ReleaseStep) -> None:
         self.query_one(".step-state", Label).update(state_label(self.state))
         attempts = step["attempts"]
         tries = f" · try {attempts}" if attempts > 1 else ""
@@ -60,9 +77,7 @@ class StepsView(Vertical):
                 row = StepRow(step["name"])
                 self.mount(row, before="#steps-error")
                 rows[row.step_name] = row
-                self.call_after_refresh(row.update_step, step)
-            else:
-                row.update_step(step)
+            row.update_step(step)
         errors = Text()
         for step in steps:
             if step["error"]:
