@@ -12,10 +12,11 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from home_idp.plugins.deployer import contract as deployer_contract
-from home_idp.plugins.support.log_excerpt import has_log_lines, hide_log_lines
+from home_idp.plugins.support.log_excerpt import has_log_lines
 from home_idp.schema.apps.types import App, DockerfileVersion, readable_app
 from home_idp.schema.core.context import Info
 from home_idp.schema.core.from_row import FromRow, from_row
+from home_idp.schema.core.log_lines import shown_in_project
 from home_idp.schema.core.relay import VisibleNode, encode_cursor
 from home_idp.schema.traces.types import CriticalPathSegment, Trace, load_trace
 from home_idp.server.deploy import models as deploy_models
@@ -104,10 +105,10 @@ async def shown_to(info: Info, app_id: int, text: str | None) -> str | None:
     """`text` (an error, an event's message) as the caller may see it: the log
     lines it quotes only if they may read the app's project's logs."""
     if text is None or not has_log_lines(text):
-        return text
-    if await readable_app(info, app_id, "log") is not None:
-        return text
-    return hide_log_lines(text)
+        return text  # no query for the common case
+    app = await info.context.loaders.app.load(app_id)
+    project = await info.context.loaders.project.load(app.project_id) if app else None  # type: ignore[attr-defined]
+    return await shown_in_project(info, project.name if project else None, text)
 
 
 async def _release_error(root: Release, info: Info) -> str | None:

@@ -9,9 +9,9 @@ from typing import Self, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from home_idp.plugins.support.log_excerpt import has_log_lines, hide_log_lines
 from home_idp.schema.core.context import Info
 from home_idp.schema.core.from_row import from_row
+from home_idp.schema.core.log_lines import shown_in_project
 from home_idp.schema.core.relay import encode_cursor
 from home_idp.server.trace import models
 from home_idp.server.trace import service as trace_service
@@ -60,22 +60,12 @@ class TraceStatus(Enum):
     ERROR = "error"
 
 
-async def _shown(info: Info, project: str | None, text: str) -> str:
-    """`text` with the log lines it quotes (a failed step's error) hidden from a
-    caller who may not read the project's logs."""
-    if not has_log_lines(text):
-        return text
-    if project is not None and await info.context.rbac.authz.can("log", "read", project):
-        return text
-    return hide_log_lines(text)
-
-
 async def _event_name(root: SpanEvent, info: Info) -> str:
-    return await _shown(info, root.project, root.stored_name)
+    return await shown_in_project(info, root.project, root.stored_name)
 
 
 async def _status_message(root: Span, info: Info) -> str:
-    return await _shown(info, root.project, root.stored_status_message)
+    return await shown_in_project(info, root.project, root.stored_status_message)
 
 
 @strawberry.type(description="Something that happened at a moment during a span.")
